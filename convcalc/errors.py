@@ -1,0 +1,68 @@
+"""Typed errors. The library raises them; only the CLI renders them and picks the exit code.
+
+Every error carries a stable ``code`` (for programs) and a ``message`` (for people), and, when it
+comes from a spec, the source position of the YAML node that is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "ConvcalcError",
+    "Position",
+    "SpecError",
+    "UsageError",
+]
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the thing being checked is wrong: invalid spec, failed expectation or budget
+EXIT_USAGE = 2  # convcalc could not do its job: bad usage, unreadable path, internal error
+
+
+@dataclass(frozen=True)
+class Position:
+    """A 1-based source position in a spec file."""
+
+    file: str
+    line: int = 1
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class ConvcalcError(Exception):
+    """Base of every error convcalc reports on purpose."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, code: str, message: str, pos: Position | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.pos = pos
+        self.hint = hint
+
+    def render(self) -> str:
+        """One line, ``path:line:col: error[code]: message``, as linters print it."""
+        where = f"{self.pos}: " if self.pos else "convcalc: "
+        text = f"{where}error[{self.code}]: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class SpecError(ConvcalcError):
+    """The spec is wrong: exit 1."""
+
+    exit_code = EXIT_FAILED
+
+
+class UsageError(ConvcalcError):
+    """convcalc could not do its job (bad command line, unreadable path): exit 2."""
+
+    exit_code = EXIT_USAGE

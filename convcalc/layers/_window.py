@@ -1,0 +1,97 @@
+"""Sliding-window arithmetic shared by convolution and pooling: padding and output sizes."""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import StrictInt
+
+from ..dims import Dim, ceil_div, dmax, floor_div, is_int
+from ._base import LayerError, as_tuple
+
+__all__ = [
+    "AXIS_NAMES",
+    "Padding",
+    "axis_names",
+    "out_size",
+    "resolve_padding",
+    "transposed_out_size",
+]
+
+Padding = Union[StrictInt, Literal["same", "valid"], list[Union[StrictInt, list[StrictInt]]]]
+
+AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def axis_names(rank: int) -> tuple[str, ...]:
+    return AXIS_NAMES.get(rank, tuple(f"S{i}" for i in range(rank)))
+
+
+def resolve_padding(padding: Padding, spatial: tuple[Dim, ...], kernel: tuple, stride: tuple, dilation: tuple) -> tuple[tuple[Dim, Dim], ...]:
+    """Return ``(before, after)`` per spatial axis.
+
+    ``same`` follows TensorFlow / Keras: ``out = ceil(in / s)``, total padding
+    ``max((out - 1) * s + d * (k - 1) + 1 - in, 0)``, split with the extra pixel after.
+    """
+    rank = len(spatial)
+    if padding == "valid":
+        return ((0, 0),) * rank
+    if padding == "same":
+        pads = []
+        for size, k, s, d in zip(spatial, kernel, stride, dilation):
+            total = dmax((ceil_div(size, s) - 1) * s + d * (k - 1) + 1 - size, 0)
+            before = floor_div(total, 2)
+            pads.append((before, total - before))
+        return tuple(pads)
+    if isinstance(padding, int):
+        if padding < 0:
+            raise LayerError("arg-negative", f"padding must be >= 0, got {padding}", "padding")
+        return ((padding, padding),) * rank
+    values = as_tuple(padding, rank, "padding")
+    pads = []
+    for i, v in enumerate(values):
+        pair = (v, v) if isinstance(v, int) else tuple(v)
+        if len(pair) != 2:
+            raise LayerError("arg-padding", f"padding[{i}] must be an int or a [before, after] pair", ("padding", i))
+        if pair[0] < 0 or pair[1] < 0:
+            raise LayerError("arg-negative", f"padding[{i}] must be >= 0, got {list(pair)}", ("padding", i))
+        pads.append(pair)
+    return tuple(pads)
+
+
+def _pad_text(before: Dim, after: Dim) -> str:
+    if before == after:
+        return f"2*{before}"
+    return f"{before} + {after}"
+
+
+def out_size(size: Dim, kernel: int, stride: int, dilation: int, pad: tuple[Dim, Dim], ceil_mode: bool = False) -> tuple[Dim, str]:
+    """PyTorch's output size along one axis, and the formula with the numbers substituted.
+
+    ``floor((in + p_before + p_after - d*(k-1) - 1) / s) + 1``; with ``ceil_mode`` the division
+    rounds up, but the last window may not start in the right padding (PyTorch's rule).
+    """
+    before, after = pad
+    numer = size + before + after - dilation * (kernel - 1) - 1
+    text = f"({size} + {_pad_text(before, after)} - {dilation}*({kernel}-1) - 1) / {stride}"
+    if not ceil_mode:
+        out = floor_div(numer, stride) + 1
+        return out, f"floor({text}) + 1 = {out}"
+    out = ceil_div(numer, stride) + 1
+    if is_int(out) and is_int(size) and is_int(before):
+        if (out - 1) * stride >= size + before:
+            out -= 1
+            return out, f"ceil({text}) + 1 - 1 = {out} (the last window would start in the padding)"
+    elif not is_int(out):
+        from ..dims import sympy_module
+
+        sp = sympy_module()
+        out = sp.Piecewise((out - 1, sp.Ge((out - 1) * stride, size + before)), (out, True))
+    return out, f"ceil({text}) + 1 = {out}"
+
+
+def transposed_out_size(size: Dim, kernel: int, stride: int, dilation: int, padding: int, output_padding: int) -> tuple[Dim, str]:
+    """``(in - 1)*s - 2p + d*(k-1) + output_padding + 1`` (PyTorch's ConvTranspose)."""
+    out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    text = f"({size} - 1)*{stride} - 2*{padding} + {dilation}*({kernel}-1) + {output_padding} + 1 = {out}"
+    return out, text

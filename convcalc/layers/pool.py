@@ -1,0 +1,233 @@
+"""Pooling: max / avg (1d, 2d, 3d), adaptive, and global."""
+
+from __future__ import annotations
+
+from math import gcd
+from typing import ClassVar, Optional, Union
+
+from ..dims import Dim, ceil_div, dmax, dmin, is_int, prod
+from ._base import Bool, LayerError, LayerKind, NonNegInts, PosInt, PosInts, RFAxis, Result, Tensor, as_tuple, need_positive
+from ._window import axis_names, out_size
+
+__all__ = [
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "GlobalAvgPool",
+    "GlobalMaxPool",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "window_elements",
+]
+
+MAX_CLIPPED_TAPS = 1 << 20
+
+
+def window_elements(size: Dim, out: Dim, kernel: int, stride: int, dilation: int, pad_before: int) -> Dim:
+    """Sum over the outputs along one axis of the input elements inside each window.
+
+    Output ``i`` reads taps ``i*s - p + t*d`` for ``t`` in ``0..k-1``; a tap counts when it lands
+    inside ``[0, size)``. Taps in the padding, or past the input (a ceil_mode window), do not.
+    """
+    if kernel > MAX_CLIPPED_TAPS:
+        raise LayerError("limit-kernel", f"kernel_size {kernel} is larger than {MAX_CLIPPED_TAPS} (limit MAX_CLIPPED_TAPS)", "kernel_size")
+    total = out * kernel
+    for t in range(kernel):
+        offset = t * dilation - pad_before
+        # outputs whose tap t lands before 0: i*s + offset < 0
+        if offset < 0:
+            total -= dmin(ceil_div(-offset, stride), out)
+        # outputs whose tap t lands at or past the end: i*s + offset >= size
+        first_past = dmax(ceil_div(size - offset, stride), 0)
+        total -= dmax(out - first_past, 0)
+    return total
+
+
+class _Pool(LayerKind):
+    kernel_size: PosInts
+    stride: Optional[PosInts] = None
+    padding: NonNegInts = 0
+    ceil_mode: Bool = False
+    op: ClassVar[str]
+
+    def _dilation(self, rank: int) -> tuple:
+        return (1,) * rank
+
+    def infer(self, x: Tensor) -> Result:
+        self.check_rank(x)
+        rank = len(x.spatial)
+        k = as_tuple(self.kernel_size, rank, "kernel_size")
+        s = as_tuple(self.stride if self.stride is not None else self.kernel_size, rank, "stride")
+        p = as_tuple(self.padding, rank, "padding")
+        d = self._dilation(rank)
+        names = axis_names(rank)
+        spatial, formulas, rf, windows = [], [], [], []
+        for i, size in enumerate(x.spatial):
+            self._check_padding(p[i], k[i], d[i])
+            out, text = out_size(size, k[i], s[i], d[i], (p[i], p[i]), self.ceil_mode)
+            need_positive(out, f"window larger than the padded input along {names[i]}: {names[i]}_out = {text}", "kernel_size", "shape-kernel-too-large")
+            spatial.append(out)
+            formulas.append(f"{names[i]}_out = {'ceil' if self.ceil_mode else 'floor'}(({names[i]}_in + 2p - d*(k-1) - 1) / s) + 1 = {text}")
+            windows.append(window_elements(size, out, k[i], s[i], d[i], p[i]))
+            if x.rf:
+                rf.append(x.rf[i].through(k[i], s[i], d[i], p[i]))
+        c = x.channels
+        in_windows = c * prod(windows)
+        outputs = c * prod(spatial)
+        flops = in_windows - outputs if self.op == "max" else in_windows
+        return Result(shape=(c, *spatial), flops=flops, rf=tuple(rf) if x.rf else None, formulas=tuple(formulas))
+
+    def _check_padding(self, pad: int, kernel: int, dilation: int) -> None:
+        limit = (dilation * (kernel - 1) + 1) // 2
+        if pad > limit:
+            raise LayerError(
+                "arg-pool-padding",
+                f"padding {pad} is more than half the window ({dilation * (kernel - 1) + 1}); PyTorch allows at most {limit}",
+                "padding",
+            )
+
+
+class _MaxPool(_Pool):
+    dilation: PosInts = 1
+    op: ClassVar[str] = "max"
+
+    def _dilation(self, rank: int) -> tuple:
+        return as_tuple(self.dilation, rank, "dilation")
+
+
+class _AvgPool(_Pool):
+    count_include_pad: Bool = True
+    divisor_override: Optional[PosInt] = None
+    op: ClassVar[str] = "avg"
+
+    def _check_padding(self, pad: int, kernel: int, dilation: int) -> None:
+        if pad > kernel // 2:
+            raise LayerError("arg-pool-padding", f"padding {pad} is more than half the kernel ({kernel}); PyTorch allows at most {kernel // 2}", "padding")
+
+
+class MaxPool1d(_MaxPool):
+    kind: ClassVar[str] = "max_pool1d"
+    rank: ClassVar[int] = 1
+    summary: ClassVar[str] = "1-d max pooling (nn.MaxPool1d)"
+
+
+class MaxPool2d(_MaxPool):
+    kind: ClassVar[str] = "max_pool2d"
+    rank: ClassVar[int] = 2
+    summary: ClassVar[str] = "2-d max pooling (nn.MaxPool2d)"
+
+
+class MaxPool3d(_MaxPool):
+    kind: ClassVar[str] = "max_pool3d"
+    rank: ClassVar[int] = 3
+    summary: ClassVar[str] = "3-d max pooling (nn.MaxPool3d)"
+
+
+class AvgPool1d(_AvgPool):
+    kind: ClassVar[str] = "avg_pool1d"
+    rank: ClassVar[int] = 1
+    summary: ClassVar[str] = "1-d average pooling (nn.AvgPool1d)"
+
+
+class AvgPool2d(_AvgPool):
+    kind: ClassVar[str] = "avg_pool2d"
+    rank: ClassVar[int] = 2
+    summary: ClassVar[str] = "2-d average pooling (nn.AvgPool2d)"
+
+
+class AvgPool3d(_AvgPool):
+    kind: ClassVar[str] = "avg_pool3d"
+    rank: ClassVar[int] = 3
+    summary: ClassVar[str] = "3-d average pooling (nn.AvgPool3d)"
+
+
+def adaptive_window_elements(size: Dim, out: int) -> Dim:
+    """Sum of PyTorch's adaptive window sizes along one axis.
+
+    Window ``i`` is ``[floor(i*n/m), ceil((i+1)*n/m))``; the sizes add up to ``n + m - gcd(n, m)``.
+    """
+    if is_int(size):
+        return size + out - gcd(size, out)
+    if out == 1:
+        return size
+    raise LayerError("symbolic-adaptive", "adaptive pooling to more than 1 output on a symbolic size has no closed-form FLOP count", "output_size")
+
+
+class _Adaptive(LayerKind):
+    output_size: Union[PosInt, list[Optional[PosInt]]]
+    op: ClassVar[str]
+
+    def infer(self, x: Tensor) -> Result:
+        self.check_rank(x)
+        rank = len(x.spatial)
+        want = as_tuple(self.output_size, rank, "output_size")
+        spatial = tuple(size if m is None else m for size, m in zip(x.spatial, want))
+        windows = prod(adaptive_window_elements(n, m) for n, m in zip(x.spatial, spatial))
+        c = x.channels
+        flops = c * windows - (c * prod(spatial) if self.op == "max" else 0)
+        rf = tuple(_adaptive_rf(axis, n, m) for axis, n, m in zip(x.rf, x.spatial, spatial)) if x.rf else None
+        formulas = tuple(
+            f"{name}_out = {m} (adaptive: window i spans [floor(i*{n}/{m}), ceil((i+1)*{n}/{m})))"
+            for name, n, m in zip(axis_names(rank), x.spatial, spatial)
+        )
+        return Result(shape=(c, *spatial), flops=flops, rf=rf, formulas=formulas)
+
+
+def _adaptive_rf(axis: RFAxis, size: Dim, out: int) -> RFAxis:
+    """The fixed window that reaches the same output: s = floor(n / m), k = n - (m - 1) * s."""
+    stride = size // out if is_int(size) else size / out
+    kernel = size - (out - 1) * stride
+    if not is_int(kernel):
+        return RFAxis(axis.size + (kernel - 1) * axis.jump, axis.jump * stride, axis.start)
+    return axis.through(kernel, stride, 1, 0)
+
+
+def _adaptive(kind: str, op: str, rank: int, summary: str) -> type[_Adaptive]:
+    return type(
+        kind.title().replace("_", ""),
+        (_Adaptive,),
+        {"__module__": __name__, "kind": kind, "op": op, "rank": rank, "summary": summary,
+         "__annotations__": {"kind": ClassVar[str], "op": ClassVar[str], "rank": ClassVar[int], "summary": ClassVar[str]}},
+    )
+
+
+AdaptiveAvgPool1d = _adaptive("adaptive_avg_pool1d", "avg", 1, "1-d adaptive average pooling (nn.AdaptiveAvgPool1d)")
+AdaptiveAvgPool2d = _adaptive("adaptive_avg_pool2d", "avg", 2, "2-d adaptive average pooling (nn.AdaptiveAvgPool2d)")
+AdaptiveAvgPool3d = _adaptive("adaptive_avg_pool3d", "avg", 3, "3-d adaptive average pooling (nn.AdaptiveAvgPool3d)")
+AdaptiveMaxPool1d = _adaptive("adaptive_max_pool1d", "max", 1, "1-d adaptive max pooling (nn.AdaptiveMaxPool1d)")
+AdaptiveMaxPool2d = _adaptive("adaptive_max_pool2d", "max", 2, "2-d adaptive max pooling (nn.AdaptiveMaxPool2d)")
+AdaptiveMaxPool3d = _adaptive("adaptive_max_pool3d", "max", 3, "3-d adaptive max pooling (nn.AdaptiveMaxPool3d)")
+
+
+class _Global(LayerKind):
+    keepdim: Bool = True
+    op: ClassVar[str]
+
+    def infer(self, x: Tensor) -> Result:
+        if not x.spatial:
+            raise LayerError("shape-rank", f"{self.kind} needs spatial axes, got {x.shape}")
+        c, n = x.channels, prod(x.spatial)
+        shape = (c, *(1 for _ in x.spatial)) if self.keepdim else (c,)
+        flops = c * n - (c if self.op == "max" else 0)
+        rf = tuple(a.through(size, size, 1, 0) for a, size in zip(x.rf, x.spatial)) if self.keepdim and x.rf else ()
+        return Result(shape=shape, flops=flops, rf=rf, is_global=True)
+
+
+class GlobalAvgPool(_Global):
+    kind: ClassVar[str] = "global_avg_pool"
+    op: ClassVar[str] = "avg"
+    summary: ClassVar[str] = "average over all spatial positions; keeps (C, 1, 1) unless keepdim: false"
+
+
+class GlobalMaxPool(_Global):
+    kind: ClassVar[str] = "global_max_pool"
+    op: ClassVar[str] = "max"
+    summary: ClassVar[str] = "maximum over all spatial positions; keeps (C, 1, 1) unless keepdim: false"
+

@@ -1,0 +1,125 @@
+"""Frozen results: one row per leaf layer, groups for blocks, totals summed once from the rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Optional
+
+from .conventions import DTYPE_BYTES
+from .dims import Dim, prod
+from .errors import Position
+from .layers import RFAxis
+
+__all__ = ["Diagnostic", "Expectation", "Group", "Report", "Row", "Totals"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One leaf layer: what went in, what came out, and what it cost (per sample)."""
+
+    index: int
+    path: str
+    name: str
+    kind: str
+    depth: int
+    input_shapes: tuple[tuple[Dim, ...], ...]
+    output_shape: tuple[Dim, ...]
+    params: Dim
+    buffers: Dim
+    macs: Dim
+    flops: Dim
+    rf: tuple[RFAxis, ...]
+    is_global: bool
+    inputs: tuple[int, ...]  # indices of the rows feeding it; -1 is the network input
+    pos: Optional[Position] = None
+    notes: tuple[str, ...] = ()
+    formulas: tuple[str, ...] = ()
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def activations(self) -> Dim:
+        return prod(self.output_shape)
+
+
+@dataclass(frozen=True)
+class Group:
+    """A block, residual, branch set or repeat: rows ``[first, end)`` of the report."""
+
+    path: str
+    name: str
+    kind: str
+    depth: int
+    first: int
+    end: int
+    output_shape: tuple[Dim, ...]
+    pos: Optional[Position] = None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    pos: Optional[Position] = None
+    severity: str = "warning"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """An ``expect:`` value from the spec, with where it was written."""
+
+    path: str  # row or group path; "" for the whole model
+    key: str
+    expected: Any
+    pos: Position
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: Dim
+    buffers: Dim
+    macs: Dim
+    flops: Dim
+    activations: Dim
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    description: str
+    input_shape: tuple[Dim, ...]
+    batch: Dim
+    output_shape: tuple[Dim, ...]
+    rows: tuple[Row, ...]
+    groups: tuple[Group, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    expectations: tuple[Expectation, ...] = ()
+    dtype: str = "float32"
+    file: str = ""
+
+    @cached_property
+    def totals(self) -> Totals:
+        return Totals(
+            params=sum(r.params for r in self.rows),
+            buffers=sum(r.buffers for r in self.rows),
+            macs=sum(r.macs for r in self.rows),
+            flops=sum(r.flops for r in self.rows),
+            activations=sum(r.activations for r in self.rows),
+        )
+
+    @property
+    def dtype_bytes(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+    def bytes_of(self, elements: Dim) -> Dim:
+        return elements * self.batch * self.dtype_bytes
+
+    @property
+    def activation_bytes(self) -> Dim:
+        return self.bytes_of(self.totals.activations)
+
+    def row(self, path: str) -> Row | None:
+        return next((r for r in self.rows if r.path == path), None)
+
+    def group(self, path: str) -> Group | None:
+        return next((g for g in self.groups if g.path == path), None)

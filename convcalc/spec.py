@@ -1,0 +1,197 @@
+"""The spec: YAML text -> validated models that remember where each value came from.
+
+A spec's top level is validated here. Its layer items are validated when the engine reaches them,
+because a reusable block's items only become concrete once the block's parameters are known.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from ._yaml import Path, Source, load_yaml
+from .errors import Position, SpecError
+
+__all__ = [
+    "BUDGET_KEYS",
+    "BlockDef",
+    "Spec",
+    "did_you_mean",
+    "load_spec",
+    "parse_spec",
+    "spec_error_from_validation",
+]
+
+SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+BUDGET_KEYS = ("params", "buffers", "macs", "flops", "activations", "activation_bytes", "peak_activation_bytes", "receptive_field", "layers")
+
+Dim = Union[StrictInt, StrictStr]
+
+
+class Expect(BaseModel):
+    """Expected values, checked by ``convcalc check``; on a layer or on the whole model."""
+
+    model_config = ConfigDict(extra="forbid")
+    shape: Optional[list[Dim]] = None
+    output: Optional[list[Dim]] = None
+    params: Optional[Union[StrictInt, StrictStr]] = None
+    buffers: Optional[Union[StrictInt, StrictStr]] = None
+    macs: Optional[Union[StrictInt, StrictStr]] = None
+    flops: Optional[Union[StrictInt, StrictStr]] = None
+    activations: Optional[Union[StrictInt, StrictStr]] = None
+    activation_bytes: Optional[Union[StrictInt, StrictStr]] = None
+    receptive_field: Optional[Union[StrictInt, list[StrictInt]]] = None
+
+
+class BlockModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+    layers: list[Any]
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: StrictStr
+    description: str = ""
+    input: list[Dim] = Field(min_length=1, max_length=4)
+    batch: Dim = 1
+    layers: list[Any] = Field(min_length=1)
+    blocks: dict[str, BlockModel] = Field(default_factory=dict)
+    expect: Optional[Expect] = None
+    budget: Optional[dict[str, Union[StrictStr, StrictInt]]] = None
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    name: str
+    description: str
+    params: dict[str, Any]
+    layers: list[Any]
+
+
+@dataclass
+class Spec:
+    """A validated spec. ``layers`` and block bodies stay raw, with their positions in ``source``."""
+
+    name: str
+    description: str
+    input: tuple[Any, ...]
+    batch: Any
+    layers: list[Any]
+    blocks: dict[str, BlockDef]
+    expect: Optional[Expect]
+    budget: dict[str, Any]
+    source: Source
+    data: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        return self.source.file
+
+    def pos(self, path: Path, *, key: bool = False) -> Position:
+        return self.source.pos(path, key=key)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(d for d in (*self.input, self.batch) if isinstance(d, str))
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    match = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"did you mean {match[0]!r}?" if match else None
+
+
+_TYPE_WORDS = {
+    "int_type": "an integer", "int_parsing": "an integer", "string_type": "a string",
+    "bool_type": "true or false", "list_type": "a list", "dict_type": "a mapping",
+    "float_type": "a number", "literal_error": None,
+}
+
+
+def spec_error_from_validation(exc: ValidationError, source: Source, base: Path, what: str, fields=None) -> SpecError:
+    """Map pydantic's first error to the deepest YAML node that exists, as one readable line."""
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(part for part in err["loc"] if not (isinstance(part, str) and ("[" in part or part in ("function-after",))))
+    loc = _strip_union_tags(loc)
+    path = (*base, *loc)
+    where = ".".join(str(p) for p in loc) or what
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        name = loc[-1]
+        hint = did_you_mean(name, fields or ())
+        return SpecError("spec-unknown-arg", f"unknown argument {name!r} for {what}", source.pos(path, key=True), hint)
+    if kind == "missing":
+        return SpecError("spec-missing-arg", f"{what} needs {loc[-1]!r}", source.pos(base, key=True))
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        return SpecError("spec-range", f"{where}: {err['msg'].lower()}, got {value!r}", source.pos(path))
+    if kind in ("too_short", "too_long"):
+        return SpecError("spec-length", f"{where}: {err['msg'].lower()}", source.pos(path))
+    expected = _TYPE_WORDS.get(kind)
+    if expected:
+        return SpecError("spec-type", f"{where}: expected {expected}, got {_describe(value)}", source.pos(path))
+    return SpecError("spec-invalid", f"{where}: {err['msg']}", source.pos(path))
+
+
+def _strip_union_tags(loc: tuple) -> tuple:
+    """pydantic names union members in error locations (``int``, ``list[int]``): drop them."""
+    cleaned = []
+    for part in loc:
+        if isinstance(part, str) and (part in ("int", "str", "float", "bool", "list", "dict") or part.startswith(("list[", "dict[", "constrained-", "literal["))):
+            continue
+        cleaned.append(part)
+    return tuple(cleaned)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, float):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "nothing (null)"
+    return repr(value)
+
+
+def parse_spec(data: Any, source: Source) -> Spec:
+    if not isinstance(data, dict):
+        raise SpecError("spec-not-mapping", f"a spec is a mapping with `name`, `input` and `layers`, got {_describe(data)}", source.pos(()))
+    try:
+        model = SpecModel.model_validate(data)
+    except ValidationError as exc:
+        raise spec_error_from_validation(exc, source, (), "the spec", SpecModel.model_fields) from None
+    dims = []
+    for i, d in enumerate(model.input):
+        if isinstance(d, str) and not SYMBOL.match(d):
+            raise SpecError("spec-symbol", f"input[{i}]: {d!r} is neither a size nor a symbol name", source.pos(("input", i)))
+        if isinstance(d, int) and d < 1:
+            raise SpecError("spec-range", f"input[{i}]: sizes must be >= 1, got {d}", source.pos(("input", i)))
+        dims.append(d)
+    if isinstance(dims[0], str):
+        raise SpecError("spec-symbol", "the channel count must be a number (only spatial sizes and the batch may be symbols)", source.pos(("input", 0)))
+    blocks = {name: BlockDef(name, b.description, dict(b.params), b.layers) for name, b in model.blocks.items()}
+    budget = dict(model.budget or {})
+    for key in budget:
+        if key not in BUDGET_KEYS:
+            raise SpecError("spec-budget-key", f"unknown budget {key!r}", source.pos(("budget", key), key=True), did_you_mean(key, BUDGET_KEYS))
+    return Spec(
+        name=model.name, description=model.description, input=tuple(dims), batch=model.batch,
+        layers=model.layers, blocks=blocks, expect=model.expect, budget=budget, source=source, data=data,
+    )
+
+
+def load_spec(text: str, file: str = "<spec>") -> Spec:
+    """Parse and validate a spec's text. Raises :class:`SpecError` with the position of the fault."""
+    data, source = load_yaml(text, file)
+    return parse_spec(data, source)

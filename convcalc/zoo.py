@@ -1,0 +1,62 @@
+"""Built-in models: the specs shipped in the package (``specs/`` in the repository)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import UsageError
+from .spec import did_you_mean
+
+__all__ = ["builtin_names", "read_source", "specs_dir"]
+
+
+def specs_dir() -> Path:
+    """``convcalc/specs`` in an installed wheel; the repository's ``specs/`` in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "specs", here.parent / "specs"):
+        if candidate.is_dir():
+            return candidate
+    return here / "specs"  # pragma: no cover - a broken install
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in specs_dir().glob("*.yaml"))
+
+
+def read_source(target: str) -> tuple[str, str]:
+    """Return (text, display name) for a spec path or a built-in model name."""
+    path = Path(target)
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in target:
+        return _read_file(path), target
+    builtin = specs_dir() / f"{target}.yaml"
+    if builtin.is_file():
+        return builtin.read_text(encoding="utf-8"), f"{target}.yaml"
+    hint = did_you_mean(target, builtin_names()) or "run `convcalc models` for the list"
+    raise UsageError("usage-unknown-model", f"no spec file and no built-in model named {target!r}", hint=hint)
+
+
+def _read_file(path: Path) -> str:
+    shown = str(path)
+    if path.is_dir():
+        raise UsageError("io-directory", f"{shown} is a directory, not a spec file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError("io-missing", f"{shown}: no such file") from None
+    except PermissionError:
+        raise UsageError("io-permission", f"{shown}: permission denied") from None
+    except OSError as exc:
+        raise UsageError("io-error", f"{shown}: {exc.strerror or exc}") from None
+    from ._yaml import MAX_FILE_BYTES
+    from .errors import Position, SpecError
+
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecError("limit-file-size", f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB (limit MAX_FILE_BYTES)", Position(shown))
+    if b"\0" in data:
+        raise SpecError("io-binary", "this is a binary file, not a YAML spec", Position(shown))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError("io-encoding", f"byte 0x{data[exc.start]:02x} is not UTF-8", Position(shown, line, col), "save the file as UTF-8") from None
