@@ -88,8 +88,7 @@ def guarded(fn: Callable) -> Callable:
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks (for developers).")] = False,
 ) -> None:
-    if debug:
-        _state["debug"] = True
+    _state["debug"] = debug or bool(os.environ.get("CONVCALC_DEBUG"))  # per run: the app may be invoked many times in one process
 
 
 def parse_input(text: Optional[str], layout: Layout) -> Optional[tuple]:

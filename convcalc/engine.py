@@ -7,7 +7,8 @@ Each item of ``layers:`` is one of
 - ``parallel: {merge: concat|add|multiply, branches: [[...], [...]]}``: branches from one input;
 - the name of a reusable block from ``blocks:``, with the block's parameters as its mapping.
 Any item may carry ``name``, ``id`` (names its output), ``input`` (reads a named tensor instead of
-the previous output), ``repeat``, ``when`` (inside blocks) and ``expect``.
+the previous output), ``repeat``, ``when`` (inside blocks) and ``expect``. Inside a block, the id
+``block_input`` names the tensor entering the block (a shortcut reads it after the body's layers).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ MAX_BLOCK_DEPTH = 32
 META_KEYS = ("name", "id", "input", "expect", "repeat", "when")
 STRUCTURAL = ("seq", "residual", "parallel")
 PREVIOUS = "previous"
+BLOCK_INPUT = "block_input"
 
 
 class _ResidualArgs(BaseModel):
@@ -257,7 +259,8 @@ class _Folder:
             return cls.model_validate(args)
         except ValidationError as exc:
             err = spec_error_from_validation(exc, self.spec.source, item.kind_path, item.kind, [f for f in cls.model_fields])
-            raise self.error(err.code, err.message, item.kind_path, hint=err.hint) if self.block_stack else err from None
+            context = self.error(err.code, err.message, item.kind_path, hint=err.hint)  # names the block in use
+            raise SpecError(err.code, err.message, err.pos, context.hint) from None
 
     def leaf(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, kind: str | None = None) -> Tensor:
         try:
@@ -387,7 +390,7 @@ class _Folder:
         first = len(self.rows)
         self.block_stack.append((block.name, use_pos))
         try:
-            out = self.fold_list(block.layers, ("blocks", block.name, "layers"), x, _Scope(), full, depth + 1, env)
+            out = self.fold_list(block.layers, ("blocks", block.name, "layers"), x, _Scope({BLOCK_INPUT: x}), full, depth + 1, env)
         finally:
             self.block_stack.pop()
         self.group(full, item.meta.get("name", ""), block.name, depth, first, out, item.path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
@@ -107,45 +107,109 @@ def did_you_mean(word: str, choices) -> str | None:
 
 
 _TYPE_WORDS = {
-    "int_type": "an integer", "int_parsing": "an integer", "string_type": "a string",
-    "bool_type": "true or false", "list_type": "a list", "dict_type": "a mapping",
-    "float_type": "a number", "literal_error": None,
+    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
+    "string_type": "a string", "bool_type": "true or false", "list_type": "a list",
+    "dict_type": "a mapping", "model_type": "a mapping", "float_type": "a number",
 }
+_RANGES = ("greater_than_equal", "greater_than", "less_than_equal", "less_than")
+_TYPE_TAGS = ("int", "str", "float", "bool", "list", "dict", "function-after")
 
 
 def spec_error_from_validation(exc: ValidationError, source: Source, base: Path, what: str, fields=None) -> SpecError:
-    """Map pydantic's first error to the deepest YAML node that exists, as one readable line."""
-    err = exc.errors(include_url=False)[0]
-    loc = tuple(part for part in err["loc"] if not (isinstance(part, str) and ("[" in part or part in ("function-after",))))
-    loc = _strip_union_tags(loc)
+    """Map pydantic's errors to one readable line at the deepest YAML node that exists.
+
+    An unknown key is reported before a missing one (a misspelt key causes both, and the
+    misspelling is what to fix). A value that fails every member of a union (``padding``: an int,
+    ``same``/``valid`` or a list) is reported once, naming every accepted form. ``fields`` lists
+    the accepted keys, or is the pydantic model itself, so that nested keys get a did-you-mean too.
+    """
+    errors = [(_clean_loc(err["loc"]), err) for err in exc.errors(include_url=False)]
+    extra = [pair for pair in errors if pair[1]["type"] == "extra_forbidden"]
+    loc, alternatives = (extra[0][0], [extra[0][1]]) if extra else _deepest(errors)
+    err = alternatives[0]
     path = (*base, *loc)
     where = ".".join(str(p) for p in loc) or what
     kind = err["type"]
     value = err.get("input")
     if kind == "extra_forbidden":
         name = loc[-1]
-        hint = did_you_mean(name, fields or ())
-        return SpecError("spec-unknown-arg", f"unknown argument {name!r} for {what}", source.pos(path, key=True), hint)
+        hint = did_you_mean(name, _fields_at(fields, loc[:-1]))
+        return SpecError("spec-unknown-arg", f"unknown argument {name!r} for {_owner(what, loc)}", source.pos(path, key=True), hint)
     if kind == "missing":
-        return SpecError("spec-missing-arg", f"{what} needs {loc[-1]!r}", source.pos(base, key=True))
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        return SpecError("spec-missing-arg", f"{_owner(what, loc)} needs {loc[-1]!r}", source.pos((*base, *loc[:-1]), key=True))
+    if kind in _RANGES:
         return SpecError("spec-range", f"{where}: {err['msg'].lower()}, got {value!r}", source.pos(path))
     if kind in ("too_short", "too_long"):
-        return SpecError("spec-length", f"{where}: {err['msg'].lower()}", source.pos(path))
-    expected = _TYPE_WORDS.get(kind)
-    if expected:
-        return SpecError("spec-type", f"{where}: expected {expected}, got {_describe(value)}", source.pos(path))
+        return SpecError("spec-length", f"{where}: {err['msg'].lower().replace(' after validation', '')}", source.pos(path))
+    words = [_expected(alt) for alt in alternatives]
+    if all(words):
+        choices = [choice for alt in alternatives for choice in _literal_choices(alt)]
+        hint = did_you_mean(value, choices) if isinstance(value, str) and choices else None
+        code = "spec-choice" if kind == "literal_error" and len(alternatives) == 1 else "spec-type"
+        return SpecError(code, f"{where}: expected {_join(words)}, got {_describe(value)}", source.pos(path), hint)
     return SpecError("spec-invalid", f"{where}: {err['msg']}", source.pos(path))
 
 
-def _strip_union_tags(loc: tuple) -> tuple:
-    """pydantic names union members in error locations (``int``, ``list[int]``): drop them."""
-    cleaned = []
+def _clean_loc(loc: tuple) -> tuple:
+    """pydantic names union members and validators in error locations (``int``,
+    ``list[int]``, ``literal['same','valid']``): drop them, keep the keys and indices."""
+    return tuple(part for part in loc if not (isinstance(part, str) and ("[" in part or part in _TYPE_TAGS or part.startswith("constrained-"))))
+
+
+def _deepest(errors: list[tuple[tuple, dict]]) -> tuple[tuple, list[dict]]:
+    """The first error's field, at the deepest location any union member reached (a list that
+    matched ``list[int]`` but holds a string is about that string), with every alternative there."""
+    first = errors[0][0]
+    related = [(loc, err) for loc, err in errors if loc[: len(first)] == first]
+    deepest = max((loc for loc, _ in related), key=len)
+    return deepest, [err for loc, err in related if loc == deepest]
+
+
+def _fields_at(fields, loc: tuple) -> list[str]:
+    """Accepted keys at ``loc`` inside ``fields`` (a list of names, or a pydantic model)."""
+    if not (isinstance(fields, type) and issubclass(fields, BaseModel)):
+        return list(fields or ()) if not loc else []
+    model = fields
     for part in loc:
-        if isinstance(part, str) and (part in ("int", "str", "float", "bool", "list", "dict") or part.startswith(("list[", "dict[", "constrained-", "literal["))):
-            continue
-        cleaned.append(part)
-    return tuple(cleaned)
+        info = model.model_fields.get(part) if isinstance(part, str) else None
+        nested = _model_in(info.annotation) if info else None
+        if nested is None:
+            return []
+        model = nested
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> Optional[type[BaseModel]]:
+    """The pydantic model an annotation holds directly (``Optional[Expect]`` -> ``Expect``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) is Union:
+        models = [m for m in map(_model_in, get_args(annotation)) if m is not None]
+        return models[0] if len(models) == 1 else None
+    return None
+
+
+def _owner(what: str, loc: tuple) -> str:
+    return ".".join(str(p) for p in loc[:-1]) or what
+
+
+def _expected(err: dict) -> Optional[str]:
+    if err["type"] == "literal_error":
+        return err["ctx"]["expected"]
+    return _TYPE_WORDS.get(err["type"])
+
+
+def _literal_choices(err: dict) -> list[str]:
+    if err["type"] != "literal_error":
+        return []
+    return re.findall(r"'([^']*)'", err["ctx"]["expected"])
+
+
+def _join(words: list[str]) -> str:
+    words = list(dict.fromkeys(words))
+    if len(words) == 1:
+        return words[0]
+    return f"{', '.join(words[:-1])}, or {words[-1]}" if len(words) > 2 else f"{words[0]} or {words[1]}"
 
 
 def _describe(value: Any) -> str:
@@ -170,7 +234,7 @@ def parse_spec(data: Any, source: Source) -> Spec:
     try:
         model = SpecModel.model_validate(data)
     except ValidationError as exc:
-        raise spec_error_from_validation(exc, source, (), "the spec", SpecModel.model_fields) from None
+        raise spec_error_from_validation(exc, source, (), "the spec", SpecModel) from None
     dims = []
     for i, d in enumerate(model.input):
         if isinstance(d, str) and not SYMBOL.match(d):

@@ -34,6 +34,14 @@ def kernel_text(kernel: tuple) -> str:
     return "*".join(str(k) for k in kernel)
 
 
+def flops_text(names: tuple, suffix: str, spatial, c_out, macs, flops, bias: bool) -> str:
+    """``FLOPs = 2*MACs + one bias add per output element`` (conventions: FLOPs)."""
+    if not bias:
+        return f"FLOPs = 2*MACs = 2*{macs} = {flops}"
+    symbols = "*".join(n + suffix for n in names)
+    return f"FLOPs = 2*MACs + {symbols}*C_out = 2*{macs} + {'*'.join(str(v) for v in spatial)}*{c_out} = {flops}"
+
+
 class _Conv(LayerKind):
     out_channels: PosInt
     kernel_size: PosInts
@@ -57,7 +65,8 @@ class _Conv(LayerKind):
         spatial, formulas, rf = [], [], []
         for i, size in enumerate(x.spatial):
             out, text = out_size(size, k[i], s[i], d[i], pads[i])
-            formula = f"{names[i]}_out = floor(({names[i]}_in + p_before + p_after - d*(k-1) - 1) / s) + 1 = {text}"
+            pad_symbols = "2p" if pads[i][0] == pads[i][1] else "p_before + p_after"
+            formula = f"{names[i]}_out = floor(({names[i]}_in + {pad_symbols} - d*(k-1) - 1) / s) + 1 = {text}"
             need_positive(
                 out,
                 f"kernel larger than the padded input along {names[i]}: {names[i]}_out = {text}",
@@ -76,6 +85,7 @@ class _Conv(LayerKind):
         bias_text = f" + {c_out}" if self.bias else ""
         formulas.append(f"params = C_out*(C_in/groups)*{'*'.join('k' * rank)}{' + C_out' if self.bias else ''} = {c_out}*({c_in}/{g})*{kernel_text(k)}{bias_text} = {params}")
         formulas.append(f"MACs = {'*'.join(n + '_out' for n in names)}*C_out*(C_in/groups)*{'*'.join('k' * rank)} = {'*'.join(str(v) for v in spatial)}*{c_out}*({c_in}/{g})*{kernel_text(k)} = {macs}")
+        formulas.append(flops_text(names, "_out", spatial, c_out, macs, flops, self.bias))
         notes = ()
         if g > 1 and g == c_in and c_out % c_in == 0:
             notes = ("depthwise",)
@@ -143,8 +153,10 @@ class _ConvTranspose(LayerKind):
         params = weights + (c_out if self.bias else 0)
         macs = prod(x.spatial) * weights
         flops = 2 * macs + (prod(spatial) * c_out if self.bias else 0)
-        formulas.append(f"params = C_in*(C_out/groups)*{kernel_text(k)}{' + C_out' if self.bias else ''} = {params}")
-        formulas.append(f"MACs (per input position) = {'*'.join(n + '_in' for n in names)}*C_in*(C_out/groups)*{'*'.join('k' * rank)} = {macs}")
+        bias_text = f" + {c_out}" if self.bias else ""
+        formulas.append(f"params = C_in*(C_out/groups)*{'*'.join('k' * rank)}{' + C_out' if self.bias else ''} = {c_in}*({c_out}/{g})*{kernel_text(k)}{bias_text} = {params}")
+        formulas.append(f"MACs (per input position) = {'*'.join(n + '_in' for n in names)}*C_in*(C_out/groups)*{'*'.join('k' * rank)} = {'*'.join(str(v) for v in x.spatial)}*{c_in}*({c_out}/{g})*{kernel_text(k)} = {macs}")
+        formulas.append(flops_text(names, "_out", spatial, c_out, macs, flops, self.bias))
         return Result(shape=(c_out, *spatial), params=params, macs=macs, flops=flops, rf=tuple(rf) if x.rf else None, formulas=tuple(formulas))
 
 

@@ -46,6 +46,8 @@ class Linear(LayerKind):
         formulas = (
             f"params = in*out{' + out' if self.bias else ''} = {features}*{self.out_features}{f' + {self.out_features}' if self.bias else ''} = {params}",
             f"MACs = {'positions*' if where else ''}in*out = {where}{features}*{self.out_features} = {macs}",
+            f"FLOPs = 2*MACs + {'positions*' if where else ''}out = 2*{macs} + {where}{self.out_features} = {flops}"
+            if self.bias else f"FLOPs = 2*MACs = 2*{macs} = {flops}",
         )
         if self.axis == "channels":
             return Result(shape=shape, params=params, macs=macs, flops=flops, formulas=formulas)

@@ -82,6 +82,7 @@ class _Pool(LayerKind):
         in_windows = c * prod(windows)
         outputs = c * prod(spatial)
         flops = in_windows - outputs if self.op == "max" else in_windows
+        formulas.append(_flops_text(self.op, names, c, windows, spatial, flops))
         return Result(shape=(c, *spatial), flops=flops, rf=tuple(rf) if x.rf else None, formulas=tuple(formulas))
 
     def _check_padding(self, pad: int, kernel: int, dilation: int) -> None:
@@ -92,6 +93,19 @@ class _Pool(LayerKind):
                 f"padding {pad} is more than half the window ({dilation * (kernel - 1) + 1}); PyTorch allows at most {limit}",
                 "padding",
             )
+
+
+def _flops_text(op: str, names: tuple, c: Dim, windows: list, spatial: list, flops: Dim) -> str:
+    """Max: ``window - 1`` comparisons per output; avg: ``window`` operations (conventions: FLOPs).
+
+    ``taps_X`` is the number of input elements inside the windows along X, summed over the outputs.
+    """
+    taps = "*".join(f"taps_{n}" for n in names)
+    taps_values = "*".join(str(w) for w in windows)
+    if op == "max":
+        outs = "*".join(f"{n}_out" for n in names)
+        return f"FLOPs = C*{taps} - C*{outs} = {c}*{taps_values} - {c}*{'*'.join(str(v) for v in spatial)} = {flops} (window - 1 comparisons per output; taps: input elements inside the windows)"
+    return f"FLOPs = C*{taps} = {c}*{taps_values} = {flops} (window adds and divides per output; taps: input elements inside the windows)"
 
 
 class _MaxPool(_Pool):
@@ -174,10 +188,26 @@ class _Adaptive(LayerKind):
         flops = c * windows - (c * prod(spatial) if self.op == "max" else 0)
         rf = tuple(_adaptive_rf(axis, n, m) for axis, n, m in zip(x.rf, x.spatial, spatial)) if x.rf else None
         formulas = tuple(
-            f"{name}_out = {m} (adaptive: window i spans [floor(i*{n}/{m}), ceil((i+1)*{n}/{m})))"
-            for name, n, m in zip(axis_names(rank), x.spatial, spatial)
+            line for name, n, m in zip(axis_names(rank), x.spatial, spatial) for line in _adaptive_text(name, n, m)
         )
         return Result(shape=(c, *spatial), flops=flops, rf=rf, formulas=formulas)
+
+
+def _adaptive_text(name: str, size: Dim, out: Dim) -> tuple[str, ...]:
+    """PyTorch's variable windows, and the fixed window that reaches the same output size
+    (walkthroughs.yaml ``adaptive_pooling``: ``s = floor(n / m)``, ``k = n - (m - 1) * s``)."""
+    windows = (
+        f"{name}_out = output_size = {out}; window i spans [floor(i*{name}_in/{name}_out), ceil((i+1)*{name}_in/{name}_out))"
+        f" = [floor(i*{size}/{out}), ceil((i+1)*{size}/{out}))"
+    )
+    if not (is_int(size) and is_int(out)):
+        return (windows,)
+    stride = size // out
+    fixed = (
+        f"{name} fixed-window equivalent: s = floor({name}_in/{name}_out) = floor({size}/{out}) = {stride}, "
+        f"k = {name}_in - ({name}_out-1)*s = {size} - ({out}-1)*{stride} = {size - (out - 1) * stride}"
+    )
+    return windows, fixed
 
 
 def _adaptive_rf(axis: RFAxis, size: Dim, out: int) -> RFAxis:
