@@ -7,13 +7,15 @@ ints (the fast path: sympy is never imported) and on symbols (``input: [3, H, W]
 
 from __future__ import annotations
 
-import sys
+from contextlib import contextmanager
+from contextvars import ContextVar
 from fractions import Fraction
 from typing import Any, Union
 
 __all__ = [
     "Dim",
     "ceil_div",
+    "collect_conditions",
     "dmax",
     "dmin",
     "floor_div",
@@ -21,6 +23,7 @@ __all__ = [
     "is_int",
     "positive",
     "prod",
+    "require_positive",
     "sympy_module",
     "to_json_dim",
 ]
@@ -46,13 +49,16 @@ def _symbolic(*xs: Any) -> bool:
 def floor_div(a: Dim, b: Dim) -> Dim:
     if not _symbolic(a, b):
         return a // b
-    sp = sympy_module()
-    return sp.floor(sp.sympify(a) / b)
+    from ._symbolic import floor_div as symbolic_floor_div
+
+    return symbolic_floor_div(a, b)
 
 
 def ceil_div(a: Dim, b: Dim) -> Dim:
     if not _symbolic(a, b):
         return -((-a) // b)
+    if isinstance(b, int):  # sizes are integers: ceil(a / b) == floor((a + b - 1) / b)
+        return floor_div(a + b - 1, b)
     sp = sympy_module()
     return sp.ceiling(sp.sympify(a) / b)
 
@@ -66,7 +72,9 @@ def dmax(a: Dim, b: Dim) -> Dim:
 def dmin(a: Dim, b: Dim) -> Dim:
     if not _symbolic(a, b):
         return min(a, b)
-    return sympy_module().Min(a, b)
+    from ._symbolic import smaller
+
+    return smaller(a, b)
 
 
 def prod(xs) -> Dim:
@@ -76,19 +84,39 @@ def prod(xs) -> Dim:
     return result
 
 
+_conditions: ContextVar[list | None] = ContextVar("convcalc_conditions", default=None)
+
+
 def positive(x: Dim) -> bool | None:
-    """Is ``x >= 1``? ``None`` when it depends on the symbols (the caller records a condition)."""
-    if isinstance(x, int):
+    """Is ``x >= 1``? ``None`` when it depends on the symbols."""
+    if isinstance(x, (int, Fraction)):
         return x >= 1
-    if "sympy" not in sys.modules:  # pragma: no cover - a non-int dimension means sympy is loaded
-        return bool(x >= 1)
-    sp = sympy_module()
-    answer = sp.simplify(sp.Ge(x, 1))
-    if answer is sp.true:
+    from ._symbolic import is_at_least_one
+
+    return is_at_least_one(x)
+
+
+def require_positive(x: Dim, message: str) -> bool:
+    """False if ``x`` can never be >= 1. When it depends on the input sizes, the condition is
+    recorded for the engine (``collect_conditions``) and the answer is True."""
+    ok = positive(x)
+    if ok is None:
+        found = _conditions.get()
+        if found is not None:
+            found.append((x, message))
         return True
-    if answer is sp.false:
-        return False
-    return None
+    return ok
+
+
+@contextmanager
+def collect_conditions():
+    """Collect the ``size >= 1`` conditions recorded by the layers run inside the block."""
+    found: list = []
+    token = _conditions.set(found)
+    try:
+        yield found
+    finally:
+        _conditions.reset(token)
 
 
 def format_dim(x: Dim) -> str:

@@ -9,10 +9,12 @@ Each item of ``layers:`` is one of
 Any item may carry ``name``, ``id`` (names its output), ``input`` (reads a named tensor instead of
 the previous output), ``repeat``, ``when`` (inside blocks) and ``expect``. Inside a block, the id
 ``block_input`` names the tensor entering the block (a shortcut reads it after the body's layers).
+A block whose layers are one unnamed item is that item: its rows have no path segment of its own.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
 
@@ -20,11 +22,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ._expr import ExprError, substitute, truthy
 from ._yaml import Path
+from .dims import collect_conditions, dmin
 from .errors import Position, SpecError
 from .layers import ALIASES, KINDS, LayerError, RFAxis, Tensor
 from .layers.merge import Add, Concat, Multiply
+from .layers._base import off_centre_notes
+from .layers._window import axis_names
 from .layers.shape import center_crop
-from .report import Diagnostic, Expectation, Group, Report, Row
+from .report import Condition, Diagnostic, Expectation, Group, Report, Row
 from .spec import Expect, Spec, did_you_mean, spec_error_from_validation
 
 __all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "analyze"]
@@ -96,7 +101,7 @@ def analyze(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any = Non
         name=spec.name, description=spec.description, input_shape=shape, batch=batch_value,
         output_shape=out.shape, rows=tuple(folder.rows), groups=tuple(folder.groups),
         diagnostics=tuple(folder.diagnostics), expectations=tuple(folder.expectations),
-        dtype=dtype, file=spec.file,
+        conditions=tuple(folder.conditions), dtype=dtype, file=spec.file,
     )
 
 
@@ -107,6 +112,7 @@ class _Folder:
         self.groups: list[Group] = []
         self.diagnostics: list[Diagnostic] = []
         self.expectations: list[Expectation] = []
+        self.conditions: list[Condition] = []
         self.block_stack: list[tuple[str, Position]] = []
         self.declared = _declared_ids(spec)
 
@@ -264,7 +270,8 @@ class _Folder:
 
     def leaf(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, kind: str | None = None) -> Tensor:
         try:
-            result = layer.infer_many(xs) if len(xs) > 1 or hasattr(layer, "infer_many") else layer.infer(xs[0])
+            with collect_conditions() as conditions:
+                result = layer.infer_many(xs) if len(xs) > 1 or hasattr(layer, "infer_many") else layer.infer(xs[0])
         except LayerError as exc:
             where = item.kind_path if exc.field is None else (*item.kind_path, *((exc.field,) if isinstance(exc.field, str) else exc.field))
             label = ".".join(full)
@@ -285,6 +292,8 @@ class _Folder:
             args={**layer.model_dump(exclude_defaults=True), **result.extra},
         )
         self.rows.append(row)
+        for size, message in conditions:
+            self.conditions.append(Condition(row.path, size, f"{row.path} ({row.kind}): {message}", row.pos))
         for note in result.notes:
             if note.startswith("branches misaligned"):
                 self.diagnostics.append(Diagnostic("rf-misaligned", f"{row.path}: {note}", row.pos))
@@ -299,7 +308,7 @@ class _Folder:
         ranks = {len(x.shape) for x in xs}
         if len(ranks) != 1:
             return xs
-        target = tuple(min(sizes) for sizes in zip(*(x.spatial for x in xs)))
+        target = tuple(functools.reduce(dmin, sizes) for sizes in zip(*(x.spatial for x in xs)))
         cropped = []
         for x, name in zip(xs, names):
             if x.spatial == target:
@@ -312,7 +321,8 @@ class _Folder:
                 index=index, path=".".join(crop_path), name="", kind="center_crop", depth=depth,
                 input_shapes=(x.shape,), output_shape=shape, params=0, buffers=0, macs=0, flops=0,
                 rf=rf if rf is not None else x.rf, is_global=x.is_global, inputs=(x.source,),
-                pos=self.spec.pos(item.path), notes=(f"crop {name} {list(x.spatial)} -> {list(target)}",),
+                pos=self.spec.pos(item.path),
+                notes=(f"crop {name} {list(x.spatial)} -> {list(target)}", *off_centre_notes(x.spatial, target, axis_names(len(target)))),
                 args={"size": list(target), "crop": spans},
             ))
             cropped.append(Tensor(shape, rf if rf is not None else x.rf, x.is_global, index))
@@ -388,9 +398,17 @@ class _Folder:
         if missing:
             raise self.error("spec-missing-param", f"block {block.name!r} needs parameter {missing[0]!r}", item.kind_path, key=True)
         first = len(self.rows)
+        layers, path = block.layers, ("blocks", block.name, "layers")
         self.block_stack.append((block.name, use_pos))
         try:
-            out = self.fold_list(block.layers, ("blocks", block.name, "layers"), x, _Scope({BLOCK_INPUT: x}), full, depth + 1, env)
+            if len(layers) == 1 and not (isinstance(layers[0], dict) and "name" in layers[0]):
+                # a block of one unnamed item is that item, without a path segment of its own
+                # (inception3a.branch1, not inception3a.0.branch1); the block's group replaces its
+                out = self.fold_item(layers[0], (*path, 0), x, _Scope({BLOCK_INPUT: x}), full[:-1], depth, env, full[-1])
+                if self.groups and (self.groups[-1].path, self.groups[-1].first) == (".".join(full), first):
+                    self.groups.pop()
+            else:
+                out = self.fold_list(layers, path, x, _Scope({BLOCK_INPUT: x}), full, depth + 1, env)
         finally:
             self.block_stack.pop()
         self.group(full, item.meta.get("name", ""), block.name, depth, first, out, item.path)

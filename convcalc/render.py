@@ -25,6 +25,7 @@ __all__ = [
     "format_shape",
     "report_to_dict",
     "render_csv",
+    "render_extra",
     "render_json",
     "render_markdown",
     "render_table",
@@ -239,34 +240,53 @@ def render_markdown(report: Report, depth: Optional[int] = None, layout: str = "
     return "\n".join(lines) + "\n"
 
 
+def render_extra(extra: dict[str, Any], markdown: bool = False) -> str:
+    """The validity conditions and exact sizes printed under a symbolic report."""
+    lines = []
+    if "valid_if" in extra:
+        lines.append("valid for: " + (", ".join(extra["valid_if"]) or "every input size"))
+    if "exact_sizes" in extra:
+        lines.append(f"exact input sizes: {extra['exact_sizes']}")
+    if markdown:
+        return "".join(f"\n{line}\n" for line in lines)
+    return "".join(f"{line}\n" for line in lines)
+
+
 def render_table(report: Report, console, depth: Optional[int] = None, layout: str = "chw") -> None:
+    """The walkthrough table. Numbers are never cut (a narrow terminal squeezes the names); on the
+    symbolic path the cells are formulas that wrap, and the totals follow the table."""
     from rich import box
     from rich.table import Table
 
     t = report.totals
+    symbolic = bool(report.symbols)
     table = Table(
         title=f"{report.name}  input {format_shape(report.input_shape, layout)}" + (f"  batch {report.batch}" if report.batch != 1 else ""),
-        box=box.SIMPLE_HEAD, show_footer=True, title_justify="left", caption_justify="left", pad_edge=False,
-        caption=_caption(report),
+        box=box.SIMPLE_HEAD, show_footer=not symbolic, title_justify="left", caption_justify="left", pad_edge=False,
+        caption=None if symbolic else _caption(report),
     )
     cells = [
         ("  " * d.depth + d.label, d.kind, format_shape(d.output_shape, layout), format_count(d.activations),
          format_count(d.params), format_count(d.macs), format_count(d.flops), d.rf, "bold" if d.is_group else None)
         for d in display_rows(report, depth)
     ]
-    footers = ("total", "", format_shape(report.output_shape, layout), format_count(t.activations), format_count(t.params), format_count(t.macs), format_count(t.flops), "")
+    totals = ("total", "", format_shape(report.output_shape, layout), format_count(t.activations), format_count(t.params), format_count(t.macs), format_count(t.flops), "")
     headers = ("layer", "kind", "output shape", "act.", "params", "MACs", "FLOPs", "RF")
-    for i, (header, footer) in enumerate(zip(headers, footers)):
-        # numbers and shapes are never cut: a narrow terminal squeezes the names instead
-        exact = i >= 2
-        width = max([len(footer), *(len(c[i]) for c in cells)]) if exact else None
+    # formulas are long: a symbolic table keeps the columns a reader needs (the rest is in the JSON)
+    shown = (0, 1, 2, 4, 5) if symbolic else range(len(headers))
+    for i in shown:
+        exact = i >= 2 and (not symbolic or all(c[i].replace(",", "").isdigit() for c in cells))
+        width = max([len(totals[i]), *(len(c[i]) for c in cells)]) if exact else None
         table.add_column(
-            header, footer=footer, justify="right" if i >= 3 else "left", no_wrap=exact,
+            headers[i], footer=totals[i], justify="right" if i >= 3 else "left", no_wrap=exact,
             min_width=width, overflow="fold", style="cyan" if i == 1 else None,
         )
     for *values, style in cells:
-        table.add_row(*values, style=style)
+        table.add_row(*(values[i] for i in shown), style=style)
     console.print(table)
+    if symbolic:
+        for name, value in zip(("output shape", "activations", "params", "MACs", "FLOPs"), totals[2:7]):
+            console.print(f"total {name}: {value}", highlight=False, soft_wrap=True)
     for diag in report.diagnostics:
         console.print(f"[yellow]note[/yellow][{diag.code}]: {diag.message}", highlight=False)
 

@@ -11,7 +11,7 @@ from .dims import Dim, prod
 from .errors import Position
 from .layers import RFAxis
 
-__all__ = ["Diagnostic", "Expectation", "Group", "Report", "Row", "Totals"]
+__all__ = ["Condition", "Diagnostic", "Expectation", "Group", "Report", "Row", "Totals"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,16 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """A symbolic size that must be at least 1 for the network to be valid."""
+
+    path: str
+    size: Any  # a sympy expression in the input symbols
+    message: str
+    pos: Optional[Position] = None
+
+
+@dataclass(frozen=True)
 class Totals:
     params: Dim
     buffers: Dim
@@ -94,6 +104,7 @@ class Report:
     groups: tuple[Group, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
     expectations: tuple[Expectation, ...] = ()
+    conditions: tuple[Condition, ...] = ()
     dtype: str = "float32"
     file: str = ""
 
@@ -117,6 +128,17 @@ class Report:
     @property
     def activation_bytes(self) -> Dim:
         return self.bytes_of(self.totals.activations)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The names of the symbolic sizes, in input order (``("H", "W")``); empty on the integer path."""
+        return tuple(str(d) for d in (*self.input_shape, self.batch) if not isinstance(d, int))
+
+    def subs(self, values: dict[str, int]) -> Report:
+        """Substitute sizes for symbols everywhere: the integer report of that input."""
+        from ._symbolic import substitute_report
+
+        return substitute_report(self, values)
 
     def row(self, path: str) -> Row | None:
         return next((r for r in self.rows if r.path == path), None)

@@ -247,7 +247,7 @@ def parse_spec(data: Any, source: Source) -> Spec:
     blocks = {name: BlockDef(name, b.description, dict(b.params), b.layers) for name, b in model.blocks.items()}
     budget = dict(model.budget or {})
     for key in budget:
-        if key not in BUDGET_KEYS:
+        if key.rsplit(".", 1)[-1] not in BUDGET_KEYS:  # `features.stage4.params`: a layer's budget
             raise SpecError("spec-budget-key", f"unknown budget {key!r}", source.pos(("budget", key), key=True), did_you_mean(key, BUDGET_KEYS))
     return Spec(
         name=model.name, description=model.description, input=tuple(dims), batch=model.batch,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from ..dims import Dim, positive
+from ..dims import Dim, require_positive
 
 __all__ = [
     "Bool",
@@ -25,7 +25,9 @@ __all__ = [
     "as_tuple",
     "format_shape",
     "need_positive",
+    "off_centre_notes",
     "spatial_rank_of",
+    "uneven_notes",
 ]
 
 Int = StrictInt
@@ -135,6 +137,35 @@ class LayerKind(BaseModel):
             )
 
 
+def uneven_notes(spatial: tuple, kernel: tuple, stride: tuple, dilation: tuple, pads: tuple, names: tuple) -> tuple[str, ...]:
+    """Notes for the axes a strided window does not tile exactly (``convcalc sizes`` reads them).
+
+    With 'same'-style padding (``p_before + p_after == d*(k-1)``) exact means ``in`` is a multiple
+    of the stride, so that the output is ``in / s``; otherwise (e.g. valid padding) it means the
+    windows end on the last row: ``(in + p_before + p_after - d*(k-1) - 1) % s == 0``.
+    """
+    notes = []
+    for size, k, s, d, (before, after), name in zip(spatial, kernel, stride, dilation, pads, names):
+        if s == 1 or not isinstance(size, int) or not isinstance(before, int):
+            continue
+        reach = d * (k - 1)
+        if before + after == reach:
+            if size % s:
+                notes.append(f"uneven: {name} = {size} is not a multiple of the stride {s}")
+        elif (size + before + after - reach - 1) % s:
+            left = (size + before + after - reach - 1) % s
+            notes.append(f"uneven: along {name} the last {left} row(s) of the padded input {size} are not covered by a stride-{s} window")
+    return tuple(notes)
+
+
+def off_centre_notes(spatial: tuple, target: tuple, names: tuple) -> tuple[str, ...]:
+    return tuple(
+        f"off-centre: cropping {name} from {size} to {want} leaves an odd margin"
+        for size, want, name in zip(spatial, target, names)
+        if isinstance(size, int) and isinstance(want, int) and (size - want) % 2
+    )
+
+
 def format_shape(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
@@ -155,5 +186,5 @@ def as_tuple(value: Any, rank: int, name: str) -> tuple:
 def need_positive(size: Dim, message: str, field: str | None = None, code: str = "shape-nonpositive") -> None:
     """Raise unless ``size >= 1``. A symbolic size that may or may not be positive passes here;
     the engine records the condition under which it is."""
-    if positive(size) is False:
+    if not require_positive(size, message):
         raise LayerError(code, message, field)

@@ -14,6 +14,7 @@ __all__ = [
     "Padding",
     "axis_names",
     "out_size",
+    "product_text",
     "resolve_padding",
     "transposed_out_size",
 ]
@@ -59,6 +60,11 @@ def resolve_padding(padding: Padding, spatial: tuple[Dim, ...], kernel: tuple, s
     return tuple(pads)
 
 
+def product_text(values) -> str:
+    """``28*28``; a symbolic factor in parentheses: ``(H - 4)*(W - 4)``."""
+    return "*".join(str(v) if is_int(v) or str(v).isidentifier() else f"({v})" for v in values)
+
+
 def _pad_text(before: Dim, after: Dim) -> str:
     if before == after:
         return f"2*{before}"
@@ -82,7 +88,8 @@ def out_size(size: Dim, kernel: int, stride: int, dilation: int, pad: tuple[Dim,
         if (out - 1) * stride >= size + before:
             out -= 1
             return out, f"ceil({text}) + 1 - 1 = {out} (the last window would start in the padding)"
-    elif not is_int(out):
+    elif not is_int(out) and after + stride > dilation * (kernel - 1) + 1:
+        # (out - 1) * s < in + p_before always holds when p_after + s <= d*(k-1) + 1
         from ..dims import sympy_module
 
         sp = sympy_module()

@@ -6,8 +6,8 @@ from fractions import Fraction
 from typing import ClassVar, Literal
 
 from ..dims import prod
-from ._base import Bool, LayerError, LayerKind, NonNegInts, PosInt, PosInts, RFAxis, Result, Tensor, as_tuple, need_positive
-from ._window import Padding, axis_names, out_size, resolve_padding, transposed_out_size
+from ._base import Bool, LayerError, LayerKind, NonNegInts, PosInt, PosInts, RFAxis, Result, Tensor, as_tuple, need_positive, uneven_notes
+from ._window import Padding, axis_names, out_size, product_text, resolve_padding, transposed_out_size
 
 __all__ = [
     "Conv1d",
@@ -39,7 +39,7 @@ def flops_text(names: tuple, suffix: str, spatial, c_out, macs, flops, bias: boo
     if not bias:
         return f"FLOPs = 2*MACs = 2*{macs} = {flops}"
     symbols = "*".join(n + suffix for n in names)
-    return f"FLOPs = 2*MACs + {symbols}*C_out = 2*{macs} + {'*'.join(str(v) for v in spatial)}*{c_out} = {flops}"
+    return f"FLOPs = 2*MACs + {symbols}*C_out = 2*{macs} + {product_text(spatial)}*{c_out} = {flops}"
 
 
 class _Conv(LayerKind):
@@ -84,11 +84,11 @@ class _Conv(LayerKind):
         flops = 2 * macs + (positions * c_out if self.bias else 0)
         bias_text = f" + {c_out}" if self.bias else ""
         formulas.append(f"params = C_out*(C_in/groups)*{'*'.join('k' * rank)}{' + C_out' if self.bias else ''} = {c_out}*({c_in}/{g})*{kernel_text(k)}{bias_text} = {params}")
-        formulas.append(f"MACs = {'*'.join(n + '_out' for n in names)}*C_out*(C_in/groups)*{'*'.join('k' * rank)} = {'*'.join(str(v) for v in spatial)}*{c_out}*({c_in}/{g})*{kernel_text(k)} = {macs}")
+        formulas.append(f"MACs = {'*'.join(n + '_out' for n in names)}*C_out*(C_in/groups)*{'*'.join('k' * rank)} = {product_text(spatial)}*{c_out}*({c_in}/{g})*{kernel_text(k)} = {macs}")
         formulas.append(flops_text(names, "_out", spatial, c_out, macs, flops, self.bias))
-        notes = ()
+        notes = uneven_notes(x.spatial, k, s, d, pads, names)
         if g > 1 and g == c_in and c_out % c_in == 0:
-            notes = ("depthwise",)
+            notes = ("depthwise", *notes)
         return Result(
             shape=(c_out, *spatial), params=params, macs=macs, flops=flops,
             rf=tuple(rf) if x.rf else None, formulas=tuple(formulas), notes=notes,
@@ -155,7 +155,7 @@ class _ConvTranspose(LayerKind):
         flops = 2 * macs + (prod(spatial) * c_out if self.bias else 0)
         bias_text = f" + {c_out}" if self.bias else ""
         formulas.append(f"params = C_in*(C_out/groups)*{'*'.join('k' * rank)}{' + C_out' if self.bias else ''} = {c_in}*({c_out}/{g})*{kernel_text(k)}{bias_text} = {params}")
-        formulas.append(f"MACs (per input position) = {'*'.join(n + '_in' for n in names)}*C_in*(C_out/groups)*{'*'.join('k' * rank)} = {'*'.join(str(v) for v in x.spatial)}*{c_in}*({c_out}/{g})*{kernel_text(k)} = {macs}")
+        formulas.append(f"MACs (per input position) = {'*'.join(n + '_in' for n in names)}*C_in*(C_out/groups)*{'*'.join('k' * rank)} = {product_text(x.spatial)}*{c_in}*({c_out}/{g})*{kernel_text(k)} = {macs}")
         formulas.append(flops_text(names, "_out", spatial, c_out, macs, flops, self.bias))
         return Result(shape=(c_out, *spatial), params=params, macs=macs, flops=flops, rf=tuple(rf) if x.rf else None, formulas=tuple(formulas))
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from math import gcd
 from typing import ClassVar, Optional, Union
 
 from ..dims import Dim, ceil_div, dmax, dmin, is_int, prod
-from ._base import Bool, LayerError, LayerKind, NonNegInts, PosInt, PosInts, RFAxis, Result, Tensor, as_tuple, need_positive
-from ._window import axis_names, out_size
+from ._base import Bool, LayerError, LayerKind, NonNegInts, PosInt, PosInts, RFAxis, Result, Tensor, as_tuple, need_positive, uneven_notes
+from ._window import axis_names, out_size, product_text
 
 __all__ = [
     "AdaptiveAvgPool1d",
@@ -83,7 +84,7 @@ class _Pool(LayerKind):
         outputs = c * prod(spatial)
         flops = in_windows - outputs if self.op == "max" else in_windows
         formulas.append(_flops_text(self.op, names, c, windows, spatial, flops))
-        return Result(shape=(c, *spatial), flops=flops, rf=tuple(rf) if x.rf else None, formulas=tuple(formulas))
+        return Result(shape=(c, *spatial), notes=uneven_notes(x.spatial, k, s, d, tuple((q, q) for q in p), names), flops=flops, rf=tuple(rf) if x.rf else None, formulas=tuple(formulas))
 
     def _check_padding(self, pad: int, kernel: int, dilation: int) -> None:
         limit = (dilation * (kernel - 1) + 1) // 2
@@ -101,10 +102,10 @@ def _flops_text(op: str, names: tuple, c: Dim, windows: list, spatial: list, flo
     ``taps_X`` is the number of input elements inside the windows along X, summed over the outputs.
     """
     taps = "*".join(f"taps_{n}" for n in names)
-    taps_values = "*".join(str(w) for w in windows)
+    taps_values = product_text(windows)
     if op == "max":
         outs = "*".join(f"{n}_out" for n in names)
-        return f"FLOPs = C*{taps} - C*{outs} = {c}*{taps_values} - {c}*{'*'.join(str(v) for v in spatial)} = {flops} (window - 1 comparisons per output; taps: input elements inside the windows)"
+        return f"FLOPs = C*{taps} - C*{outs} = {c}*{taps_values} - {c}*{product_text(spatial)} = {flops} (window - 1 comparisons per output; taps: input elements inside the windows)"
     return f"FLOPs = C*{taps} = {c}*{taps_values} = {flops} (window adds and divides per output; taps: input elements inside the windows)"
 
 
@@ -171,7 +172,9 @@ def adaptive_window_elements(size: Dim, out: int) -> Dim:
         return size + out - gcd(size, out)
     if out == 1:
         return size
-    raise LayerError("symbolic-adaptive", "adaptive pooling to more than 1 output on a symbolic size has no closed-form FLOP count", "output_size")
+    from .._symbolic import igcd
+
+    return size + out - igcd(size, out)
 
 
 class _Adaptive(LayerKind):
@@ -187,10 +190,11 @@ class _Adaptive(LayerKind):
         c = x.channels
         flops = c * windows - (c * prod(spatial) if self.op == "max" else 0)
         rf = tuple(_adaptive_rf(axis, n, m) for axis, n, m in zip(x.rf, x.spatial, spatial)) if x.rf else None
+        sees_all = all(m == 1 for m in spatial)  # one window over everything: as global pooling
         formulas = tuple(
             line for name, n, m in zip(axis_names(rank), x.spatial, spatial) for line in _adaptive_text(name, n, m)
         )
-        return Result(shape=(c, *spatial), flops=flops, rf=rf, formulas=formulas)
+        return Result(shape=(c, *spatial), flops=flops, rf=rf, is_global=True if sees_all else None, formulas=formulas)
 
 
 def _adaptive_text(name: str, size: Dim, out: Dim) -> tuple[str, ...]:
@@ -211,7 +215,10 @@ def _adaptive_text(name: str, size: Dim, out: Dim) -> tuple[str, ...]:
 
 
 def _adaptive_rf(axis: RFAxis, size: Dim, out: int) -> RFAxis:
-    """The fixed window that reaches the same output: s = floor(n / m), k = n - (m - 1) * s."""
+    """The fixed window that reaches the same output: s = floor(n / m), k = n - (m - 1) * s.
+    When the output is larger than the input, windows hold one or two inputs, n / m apart."""
+    if is_int(size) and size < out:
+        return RFAxis(axis.size + axis.jump, axis.jump * Fraction(size, out), axis.start)
     stride = size // out if is_int(size) else size / out
     kernel = size - (out - 1) * stride
     if not is_int(kernel):

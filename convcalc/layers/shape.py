@@ -9,8 +9,8 @@ from pydantic import StrictFloat, StrictInt, model_validator
 
 from ..conventions import UPSAMPLE_FLOPS
 from ..dims import floor_div, is_int, prod
-from ._base import Bool, LayerError, LayerKind, PosInt, RFAxis, Result, Tensor, as_tuple, format_shape, need_positive
-from ._window import Padding, resolve_padding
+from ._base import Bool, LayerError, LayerKind, PosInt, RFAxis, Result, Tensor, as_tuple, format_shape, need_positive, off_centre_notes
+from ._window import Padding, axis_names, resolve_padding
 
 __all__ = ["CenterCrop", "Dropout", "Identity", "Upsample", "ZeroPad", "center_crop"]
 
@@ -74,7 +74,8 @@ class CenterCrop(LayerKind):
     def infer(self, x: Tensor) -> Result:
         target = as_tuple(self.size, len(x.spatial), "size")
         shape, rf, spans = center_crop(x, target)
-        return Result(shape=shape, rf=rf, extra={"crop": spans}, notes=(f"crop {list(x.spatial)} -> {list(target)}",))
+        notes = (f"crop {list(x.spatial)} -> {list(target)}", *off_centre_notes(x.spatial, target, axis_names(len(target))))
+        return Result(shape=shape, rf=rf, extra={"crop": spans}, notes=notes)
 
 
 def _exact_factor(value: Number) -> Fraction:
