@@ -141,11 +141,36 @@ def write_output(text: str, output: Optional[Path]) -> None:
         raise
 
 
-def _report(spec_target: str, input_: Optional[str], batch: Optional[int], layout: Layout, dtype: DType):
+def parse_values(text: Optional[str], option: str) -> dict[str, int]:
+    """``H=224,W=224`` -> {"H": 224, "W": 224}."""
+    values: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        name, _, value = part.partition("=")
+        if not name.strip().isidentifier() or not value.strip().isdigit() or int(value) < 1:
+            raise UsageError("usage-set", f"{option} {text!r}: write NAME=SIZE pairs, e.g. {option} H=224,W=224")
+        values[name.strip()] = int(value)
+    return values
+
+
+def parse_sweep(text: str) -> tuple[str, list[int]]:
+    """``H=224,256,320`` -> ("H", [224, 256, 320])."""
+    name, _, values = text.partition("=")
+    sizes = [v.strip() for v in values.split(",") if v.strip()]
+    if not name.strip().isidentifier() or not sizes or not all(v.isdigit() and int(v) > 0 for v in sizes):
+        raise UsageError("usage-sweep", f"--sweep {text!r}: write NAME=SIZE,SIZE,..., e.g. --sweep H=224,256,320")
+    return name.strip(), [int(v) for v in sizes]
+
+
+def _report(spec_target: str, input_: Optional[str], batch: Optional[int], layout: Layout, dtype: DType, symbolic: bool = False):
     from .engine import analyze
 
     spec = load(spec_target)
-    return analyze(spec, input_shape=parse_input(input_, layout), batch=batch, dtype=dtype.value)
+    shape = parse_input(input_, layout) or spec.input
+    if symbolic and all(isinstance(d, int) for d in shape[1:]):
+        from .layers._window import axis_names
+
+        shape = (shape[0], *axis_names(len(shape) - 1))
+    return spec, analyze(spec, input_shape=shape, batch=batch, dtype=dtype.value)
 
 
 SpecArg = Annotated[str, typer.Argument(help="A spec file, or the name of a built-in model (see `convcalc models`).", metavar="SPEC_OR_MODEL")]
@@ -166,26 +191,150 @@ def summary(
     layout: LayoutOpt = Layout.chw,
     depth: Annotated[Optional[int], typer.Option("--depth", "-d", min=1, help="Collapse everything below this depth into one row per block.")] = None,
     dtype: DTypeOpt = DType.float32,
+    set_: Annotated[Optional[str], typer.Option("--set", help="Give the symbols sizes: H=224,W=224.")] = None,
+    sweep: Annotated[Optional[str], typer.Option("--sweep", help="One row per size: H=224,256,320 (other symbols take the same size).")] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="Also print the input sizes every strided layer and crop divides exactly.")] = False,
     output: OutputOpt = None,
 ) -> None:
     """Layer-by-layer shapes, parameters, MACs, FLOPs, activations and receptive fields."""
     from . import render
 
-    report = _report(spec, input_, batch, layout, dtype)
+    spec_obj, report = _report(spec, input_, batch, layout, dtype, symbolic=sweep is not None)
+    if sweep is not None:
+        name, sizes = parse_sweep(sweep)
+        rows = sweep_reports(report, name, sizes, parse_values(set_, "--set"))
+        _emit_sweep(rows, name, format_, layout, output)
+        return
+    if set_:
+        report = report.subs(parse_values(set_, "--set"))
+    extra = {}
+    if report.symbols:
+        from ._symbolic import requirements
+
+        extra["valid_if"] = requirements(report)
+    if exact:
+        from .sizes import exact_rule
+
+        rule = exact_rule(spec_obj)
+        extra["exact_sizes"] = str(rule) if rule else "no valid size"
     if format_ == Format.json:
-        write_output(render.render_json(report) + "\n", output)
+        import json
+
+        data = render.report_to_dict(report)
+        data.update(extra)
+        write_output(json.dumps(data, indent=2) + "\n", output)
     elif format_ == Format.csv:
         write_output(render.render_csv(report, layout.value), output)
     elif format_ == Format.markdown:
-        write_output(render.render_markdown(report, depth, layout.value), output)
+        write_output(render.render_markdown(report, depth, layout.value) + render.render_extra(extra, markdown=True), output)
     elif output is not None:
         from rich.console import Console
 
         capture = Console(width=200, record=True, file=open(os.devnull, "w"), color_system=None)
         render.render_table(report, capture, depth, layout.value)
-        write_output(capture.export_text(), output)
+        write_output(capture.export_text() + render.render_extra(extra), output)
     else:
         render.render_table(report, console(), depth, layout.value)
+        text = render.render_extra(extra)
+        if text:
+            sys.stdout.write(text)
+
+
+def sweep_reports(report, name: str, sizes: list[int], fixed: dict[str, int]) -> list:
+    """The report at each size of the sweep; symbols not given with --set take the same size."""
+    if name not in report.symbols:
+        raise UsageError("usage-sweep", f"--sweep {name}: no symbol {name!r} in the input {tuple(str(d) for d in report.input_shape)}", hint=f"symbols: {', '.join(report.symbols)}")
+    return [report.subs({**{s: n for s in report.symbols if s != str(report.batch)}, **fixed, name: n}) for n in sizes]
+
+
+def _emit_sweep(reports: list, name: str, format_: Format, layout: Layout, output: Optional[Path]) -> None:
+    from . import render
+
+    rows = [
+        {
+            "input_shape": list(r.input_shape), "output_shape": list(r.output_shape), "params": r.totals.params,
+            "macs": r.totals.macs, "flops": r.totals.flops, "activations": r.totals.activations, "activation_bytes": r.activation_bytes,
+        }
+        for r in reports
+    ]
+    if format_ == Format.json:
+        import json
+
+        write_output(json.dumps({"schema_version": render.SCHEMA_VERSION, "sweep": name, "rows": rows}, indent=2) + "\n", output)
+        return
+    if format_ in (Format.csv, Format.markdown):
+        header = ["input_shape", "output_shape", "params", "macs", "flops", "activations", "activation_bytes"]
+        if format_ == Format.csv:
+            lines = [",".join(header)] + [",".join("x".join(map(str, v)) if isinstance(v, list) else str(v) for v in row.values()) for row in rows]
+        else:
+            lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(render.format_shape(tuple(v), layout.value) if isinstance(v, list) else render.format_count(v) for v in row.values()) + " |" for row in rows]
+        write_output("\n".join(lines) + "\n", output)
+        return
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=f"{reports[0].name}: sweep over {name}", box=box.SIMPLE_HEAD, title_justify="left")
+    for column in ("input", "output", "params", "MACs", "FLOPs", "activation memory"):
+        table.add_column(column, justify="left" if column in ("input", "output") else "right", no_wrap=True)
+    for r, row in zip(reports, rows):
+        table.add_row(
+            render.format_shape(r.input_shape, layout.value), render.format_shape(r.output_shape, layout.value), render.format_count(row["params"]),
+            render.format_count(row["macs"]), render.format_count(row["flops"]), render.format_count(row["activation_bytes"], True) + "B",
+        )
+    console().print(table)
+
+
+@app.command()
+@guarded
+def sizes(
+    spec: SpecArg,
+    range_: Annotated[str, typer.Option("--range", "-r", help="Sizes to try, LOW..HIGH (every spatial axis takes the size).")] = "1..1024",
+    any_: Annotated[bool, typer.Option("--any", help="Accept every valid size, not only the exact ones.")] = False,
+    format_: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.table,
+) -> None:
+    """The input sizes a network accepts exactly (every strided layer and crop divides evenly), and why the others fail."""
+    import json
+
+    from .render import format_shape
+    from .sizes import exact_rule, scan_sizes
+
+    low, sep, high = range_.partition("..")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit() or not 1 <= int(low) <= int(high) or int(high) - int(low) > 100_000:
+        raise UsageError("usage-range", f"--range {range_!r}: write LOW..HIGH with 1 <= LOW <= HIGH, at most 100,000 sizes")
+    spec_obj = load(spec)
+    results = scan_sizes(spec_obj, range(int(low), int(high) + 1))
+    accepted = [r for r in results if r.valid and (any_ or r.exact)]
+    rejected = [r for r in results if not (r.valid and (any_ or r.exact))]
+    rule = exact_rule(spec_obj)
+    if format_ == Format.json:
+        data = {
+            "name": spec_obj.name, "range": [int(low), int(high)], "exact_rule": str(rule) if rule else None,
+            "accepted": [{"size": r.size, "output_shape": list(r.output_shape), "exact": r.exact, "macs": r.macs} for r in accepted],
+            "rejected": [{"size": r.size, "valid": r.valid, "reason": r.reason} for r in rejected],
+        }
+        print(json.dumps(data, indent=2))
+        return
+    out = console()
+    out.print(f"{spec_obj.name}: input sizes {low}..{high} on every spatial axis ({'valid' if any_ else 'exact'} sizes)")
+    if rule:
+        out.print(f"exact sizes: {rule}")
+    for r in accepted:
+        out.print(f"  accepted {r.size:>6} -> {format_shape(r.output_shape)}" + ("" if r.exact else "  (valid, not exact)"))
+    reasons: dict[str, list[int]] = {}
+    for r in rejected:
+        reasons.setdefault(_reason_key(r.reason), []).append(r.size)
+    for key, sizes_ in reasons.items():
+        example = next(r for r in rejected if r.size == sizes_[0])
+        shown = ", ".join(map(str, sizes_[:8])) + (", ..." if len(sizes_) > 8 else "")
+        out.print(f"  rejected {len(sizes_)} size(s) ({shown}): at {sizes_[0]}: {example.reason}")
+    if not accepted:
+        out.print("  no size in this range is accepted")
+
+
+def _reason_key(reason: Optional[str]) -> str:
+    """Group rejections by the layer at fault."""
+    return (reason or "").split(":", 1)[0]
 
 
 @app.command()
@@ -236,6 +385,13 @@ def _register_optional() -> None:
 
     app.command("solve", help="Inverse questions: which padding, which kernel/stride/padding, which input sizes.")(guarded(solve_command))
     app.command("apply", help="Hand-computed convolution and pooling on small matrices, step by step.")(guarded(apply_command))
+    from .cmd_check import check_command
+
+    app.command("check", help="Check the expect: values and budget: entries of specs (CI guard, homework checker); exit 0 held, 1 failed, 2 could not run.")(guarded(check_command))
+    from .cmd_layer import explain_command, layer_command
+
+    app.command("layer", help="One layer without a spec: shape, params, MACs, FLOPs, receptive field; --explain shows the formulas.")(guarded(layer_command))
+    app.command("explain", help="Every formula of every layer of a spec, with the numbers substituted.")(guarded(explain_command))
 
 
 _register_optional()

@@ -1,0 +1,310 @@
+"""`convcalc layer` and `convcalc explain`: one layer (or every layer of a spec) derived step by
+step, with the textbook numbers of ../shared/reference/walkthroughs.yaml written out here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from convcalc.cli import app
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def ok(*args: str) -> str:
+    code, out, err = run(*args)
+    assert code == 0, f"exit {code}\n{out}\n{err}"
+    return out
+
+
+def layer_json(*args: str) -> dict:
+    return json.loads(ok("layer", *args, "--format", "json"))
+
+
+def line(out: str, start: str) -> str:
+    """The first output line that starts with ``start`` (leading spaces ignored)."""
+    return next(text.strip() for text in out.splitlines() if text.strip().startswith(start))
+
+
+# -- LeNet-5 CONV1 (walkthroughs.yaml lenet5_table) ------------------------------------------------
+
+
+def test_conv2d_explain_shows_symbols_numbers_and_result():
+    out = ok("layer", "conv2d", "--input", "32x32x3", "-k", "5", "-n", "6", "--explain")
+    assert line(out, "H_out") == "H_out = floor((H_in + 2p - d*(k-1) - 1) / s) + 1 = floor((32 + 2*0 - 1*(5-1) - 1) / 1) + 1 = 28"
+    assert line(out, "params =") == "params = C_out*(C_in/groups)*k*k + C_out = 6*(3/1)*5*5 + 6 = 456"
+    assert line(out, "MACs =") == f"MACs = H_out*W_out*C_out*(C_in/groups)*k*k = 28*28*6*(3/1)*5*5 = {28 * 28 * 6 * 3 * 5 * 5}"
+    assert line(out, "FLOPs =") == f"FLOPs = 2*MACs + H_out*W_out*C_out = 2*352800 + 28*28*6 = {2 * 352800 + 28 * 28 * 6}"
+    assert line(out, "RF H, W: r_out") == "RF H, W: r_out = r_in + (k_eff-1)*j_in = 1 + (5-1)*1 = 5"
+    assert line(out, "RF H, W: start_out") == "RF H, W: start_out = start_in + ((k_eff-1)/2 - p)*j_in = 0 + ((5-1)/2 - 0)*1 = 2"
+    assert line(out, "RF H, W: P_eff") == "RF H, W: P_eff = (r_out-1)/2 - start_out = (5-1)/2 - 2 = 0"
+    assert line(out, "conv2d") == "conv2d  (32, 32, 3) -> (28, 28, 6)  (H x W x C)"
+    assert line(out, "params ").split() == ["params", "456"]
+    assert line(out, "activations").split() == ["activations", f"{28 * 28 * 6:,}"]
+
+
+def test_without_explain_no_formulas():
+    out = ok("layer", "conv2d", "--input", "32x32x3", "-k", "5", "-n", "6")
+    assert "floor(" not in out
+    assert line(out, "receptive field") == "receptive field  H: size 5, jump 1, start 2, padding 0"
+
+
+def test_json_report():
+    data = layer_json("conv2d", "--input", "32x32x3", "-k", "5", "-n", "6")
+    (conv,) = data["layers"]
+    assert (data["layout"], data["input_shape"], data["output_shape"]) == ("hwc", [32, 32, 3], [28, 28, 6])
+    assert (conv["params"], conv["macs"], conv["flops"]) == (6 * 3 * 5 * 5 + 6, 28 * 28 * 6 * 3 * 5 * 5, 2 * 352800 + 28 * 28 * 6)
+    assert conv["receptive_field"] == [{"axis": axis, "size": 5, "jump": 1, "start": 2, "padding": 0} for axis in "HW"]
+    assert conv["arguments"] == {"out_channels": 6, "kernel_size": 5, "padding": [[0, 0], [0, 0]]}
+    assert data["totals"]["params"] == 456
+
+
+def test_layout_chw_reads_and_prints_channels_first():
+    data = layer_json("conv2d", "--input", "3x32x32", "--layout", "chw", "-k", "5", "-n", "6")
+    assert (data["input_shape"], data["output_shape"]) == ([3, 32, 32], [6, 28, 28])
+    assert "(3, 32, 32) -> (6, 28, 28)" in ok("layer", "conv", "--input", "3x32x32", "--layout", "chw", "-k", "5", "-n", "6")
+
+
+# -- walkthroughs.yaml output_size_formula: [in, f, s, p, d] -> out ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "f", "s", "p", "d", "out"),
+    [
+        (6, 3, 1, 0, 1, 4),
+        (6, 3, 1, 1, 1, 6),
+        (7, 3, 2, 0, 1, 3),
+        (6, 3, 3, 0, 1, 2),
+        (39, 3, 1, 0, 1, 37),
+        (37, 5, 2, 0, 1, 17),
+        (17, 5, 2, 0, 1, 7),
+        (227, 11, 4, 0, 1, 55),
+        (7, 3, 1, 0, 2, 3),
+    ],
+    ids=lambda v: str(v),
+)
+def test_output_size_formula_cases(size, f, s, p, d, out):
+    text = ok("layer", "conv", "--input", f"{size}x{size}x1", "-k", f, "-s", s, "-p", p, "-d", d, "-n", 1, "--explain")
+    assert line(text, "H_out") == f"H_out = floor((H_in + 2p - d*(k-1) - 1) / s) + 1 = floor(({size} + 2*{p} - {d}*({f}-1) - 1) / {s}) + 1 = {out}"
+    assert line(text, "RF H, W: k_eff") == f"RF H, W: k_eff = d*(k-1) + 1 = {d}*({f}-1) + 1 = {d * (f - 1) + 1}"
+
+
+# -- walkthroughs.yaml parameter_examples and depthwise_separable -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "params"),
+    [
+        (("conv", "--input", "39x39x3", "-k", 3, "-n", 10), 10 * 3 * 3 * 3 + 10),  # 280
+        (("conv", "--input", "6x6x3", "-k", 3, "-n", 4, "--no-bias"), 4 * 3 * 3 * 3),  # 108
+        (("conv", "--input", "6x6x3", "-k", 3, "-n", 4), 4 * 3 * 3 * 3 + 4),  # 112
+        (("dense", "--input", "1000x1000x3", "-n", 1000, "--no-bias"), 1000 * 1000 * 3 * 1000),  # 3,000,000,000
+        (("linear", "--input", "224x224x3", "-n", 128, "--no-bias"), 224 * 224 * 3 * 128),  # 19,267,584
+    ],
+    ids=["280", "108-no-bias", "112-bias", "dense-1000x1000x3", "dense-224x224x3"],
+)
+def test_parameter_examples(args, params):
+    assert layer_json(*args)["layers"][-1]["params"] == params
+    assert line(ok("layer", *args), "params ").split() == ["params", f"{params:,}"]
+
+
+def test_dense_on_an_image_flattens_first():
+    out = ok("layer", "linear", "--input", "224x224x3", "-n", 128, "--no-bias", "--explain")
+    assert line(out, "features =") == f"features = 3*224*224 = {3 * 224 * 224}"
+    assert line(out, "params =") == f"params = in*out = 150528*128 = {224 * 224 * 3 * 128}"
+    assert line(out, "RF:") == "RF: global (every output sees the whole input)"
+    assert line(out, "first") == "first            flatten: (224, 224, 3) -> (150528)"
+
+
+def test_linear_on_features():
+    out = ok("layer", "fc", "--input", "400", "-n", 120, "--explain")
+    assert line(out, "params =") == f"params = in*out + out = 400*120 + 120 = {400 * 120 + 120}"
+
+
+@pytest.mark.parametrize(
+    ("args", "macs"),
+    [
+        (("conv", "--input", "6x6x3", "-k", 3, "-n", 5), 4 * 4 * 5 * 3 * 3 * 3),  # normal 2160
+        (("conv", "--input", "6x6x3", "-k", 3, "-n", 3, "-g", 3), 4 * 4 * 3 * 3 * 3),  # depthwise 432
+        (("conv", "--input", "4x4x3", "-k", 1, "-n", 5), 4 * 4 * 5 * 3),  # pointwise 240
+    ],
+    ids=["normal", "depthwise", "pointwise"],
+)
+def test_depthwise_separable(args, macs):
+    assert layer_json(*args)["layers"][0]["macs"] == macs
+
+
+def test_depthwise_separable_ratio():
+    macs = [layer_json(*args)["layers"][0]["macs"] for args in (
+        ("conv", "--input", "6x6x3", "-k", 3, "-n", 5),
+        ("conv", "--input", "6x6x3", "-k", 3, "-n", 3, "-g", 3),
+        ("conv", "--input", "4x4x3", "-k", 1, "-n", 5),
+    )]
+    assert (macs[1] + macs[2]) * 45 == macs[0] * 14  # 672 / 2160 = 14/45 = 1/5 + 1/9
+
+
+def test_depthwise_formula_shows_groups():
+    out = ok("layer", "conv", "--input", "6x6x3", "-k", 3, "-n", 3, "-g", 3, "--explain")
+    assert line(out, "MACs =") == "MACs = H_out*W_out*C_out*(C_in/groups)*k*k = 4*4*3*(3/3)*3*3 = 432"
+
+
+# -- transposed conv, pooling, 'same' padding, adaptive pooling ----------------------------------
+
+
+def test_transposed_conv():
+    out = ok("layer", "deconv", "--input", "4x4x16", "-k", 3, "-s", 2, "-p", 1, "--output-padding", 1, "-n", 8, "--explain")
+    assert line(out, "conv_transpose2d") == "conv_transpose2d  (4, 4, 16) -> (8, 8, 8)  (H x W x C)"
+    assert line(out, "H_out") == "H_out = (H_in - 1)*s - 2p + d*(k-1) + output_padding + 1 = (4 - 1)*2 - 2*1 + 1*(3-1) + 1 + 1 = 8"
+    assert line(out, "params =") == f"params = C_in*(C_out/groups)*k*k + C_out = 16*(8/1)*3*3 + 8 = {16 * 8 * 3 * 3 + 8}"
+    assert line(out, "MACs (") == f"MACs (per input position) = H_in*W_in*C_in*(C_out/groups)*k*k = 4*4*16*(8/1)*3*3 = {4 * 4 * 16 * 8 * 3 * 3}"
+    assert line(out, "RF H, W: j_out") == "RF H, W: j_out = j_in/s = 1/2 = 1/2"
+    assert line(out, "RF H, W: r_out") == "RF H, W: r_out = r_in + (k_eff-1)*j_in/s = 1 + (3-1)*1/2 = 2"
+    assert line(out, "RF H, W: start_out") == "RF H, W: start_out = start_in + ((k_eff-1)/2 - (d*(k-1) - p))*j_in/s = 0 + ((3-1)/2 - (1*(3-1) - 1))*1/2 = 0"
+    rf = layer_json("deconv", "--input", "4x4x16", "-k", 3, "-s", 2, "-p", 1, "--output-padding", 1, "-n", 8)["layers"][0]["receptive_field"][0]
+    assert rf == {"axis": "H", "size": 2, "jump": "1/2", "start": 0, "padding": "1/2"}
+
+
+@pytest.mark.parametrize(
+    ("size", "args", "out"),
+    [
+        (32, ("-k", 1, "-s", 2), 16),
+        (5, ("-k", 2, "-s", 2, "-p", 1), 3),
+    ],
+    ids=["32-k1-s2", "5-k2-s2-p1"],
+)
+def test_ceil_mode_pool(size, args, out):
+    data = layer_json("pool", "--input", f"{size}x{size}x4", *args, "--ceil-mode")
+    assert (data["layers"][0]["kind"], data["output_shape"]) == ("max_pool2d", [out, out, 4])
+
+
+def test_ceil_mode_drops_a_window_that_starts_in_the_padding():
+    out = ok("layer", "maxpool", "--input", "5x5x16", "-k", 2, "-s", 2, "-p", 1, "--ceil-mode", "--explain")
+    assert line(out, "H_out") == (
+        "H_out = ceil((H_in + 2p - d*(k-1) - 1) / s) + 1 = ceil((5 + 2*1 - 1*(2-1) - 1) / 2) + 1 - 1 = 3"
+        " (the last window would start in the padding)"
+    )
+    # windows [-1, 0], [1, 2], [3, 4] hold 1 + 2 + 2 = 5 input elements per axis; max: window - 1 each
+    assert line(out, "FLOPs =").startswith(f"FLOPs = C*taps_H*taps_W - C*H_out*W_out = 16*5*5 - 16*3*3 = {16 * 5 * 5 - 16 * 3 * 3}")
+
+
+def test_tf_same_at_stride_2_pads_2_before_and_3_after():
+    out = ok("layer", "conv", "--input", "224x224x3", "-k", 7, "-s", 2, "-p", "same", "-n", 64, "--explain")
+    assert line(out, "H_out") == "H_out = floor((H_in + p_before + p_after - d*(k-1) - 1) / s) + 1 = floor((224 + 2 + 3 - 1*(7-1) - 1) / 2) + 1 = 112"
+    assert "padding=[[2, 3], [2, 3]]" in line(out, "arguments")
+    assert line(out, "RF H, W: start_out") == "RF H, W: start_out = start_in + ((k_eff-1)/2 - p)*j_in = 0 + ((7-1)/2 - 2)*1 = 1"
+    data = layer_json("conv", "--input", "224x224x3", "-k", 7, "-s", 2, "-p", "same", "-n", 64)
+    assert (data["output_shape"], data["layers"][0]["arguments"]["padding"]) == ([112, 112, 64], [[2, 3], [2, 3]])
+
+
+def test_explicit_padding_pairs_and_per_axis_values():
+    data = layer_json("conv", "--input", "10x12x1", "-k", "3,5", "-p", "0:1,2", "-n", 1)
+    assert data["output_shape"] == [(10 + 0 + 1 - 3) + 1, (12 + 2 * 2 - 5) + 1, 1]
+
+
+def test_adaptive_pool_13_to_6():
+    out = ok("layer", "adaptive_pool", "--input", "13x13x256", "--output-size", 6, "--explain")
+    assert line(out, "adaptive_avg_pool2d") == "adaptive_avg_pool2d  (13, 13, 256) -> (6, 6, 256)  (H x W x C)"
+    assert line(out, "H fixed-window") == (
+        "H fixed-window equivalent: s = floor(H_in/H_out) = floor(13/6) = 2, k = H_in - (H_out-1)*s = 13 - (6-1)*2 = 3"
+    )
+    assert line(out, "RF H, W: r_out") == "RF H, W: r_out = r_in + (k_eff-1)*j_in = 1 + (3-1)*1 = 3"
+    assert line(out, "RF H, W: j_out") == "RF H, W: j_out = j_in*s = 1*2 = 2"
+
+
+@pytest.mark.parametrize(
+    ("kind", "shape", "resolved"),
+    [
+        ("conv", "100x4", "conv1d"),
+        ("conv", "16x32x32x3", "conv3d"),
+        ("pool", "32x32x3", "max_pool2d"),
+        ("avgpool", "32x32x3", "avg_pool2d"),
+        ("MaxPool2d", "32x32x3", "max_pool2d"),
+        ("deconv", "8x8x3", "conv_transpose2d"),
+        ("conv_transpose", "8x4", "conv_transpose1d"),
+        ("adaptive_max_pool", "8x8x8x3", "adaptive_max_pool3d"),
+    ],
+)
+def test_short_names_follow_the_input_rank(kind, shape, resolved):
+    options = {"conv": ("-k", 1, "-n", 2), "deconv": ("-k", 2, "-n", 2), "conv_transpose": ("-k", 2, "-n", 2), "adaptive_max_pool": ("--output-size", 2)}
+    data = layer_json(kind, "--input", shape, *options.get(kind, ("-k", 2)))
+    assert data["layers"][0]["kind"] == resolved
+
+
+# -- explain ---------------------------------------------------------------------------------------
+
+
+def test_explain_lenet5_conv1():
+    out = ok("explain", "lenet5", "--layer", "CONV1")
+    assert line(out, "CONV1") == "CONV1 (conv2d)  (3, 32, 32) -> (6, 28, 28)"
+    assert line(out, "H_out").endswith("= 28")
+    assert line(out, "params =").endswith("= 456")
+    assert "POOL1" not in out and "FC3" not in out
+
+
+def test_explain_every_layer_ends_each_formula_with_the_reported_value():
+    data = json.loads(ok("explain", "lenet5", "--format", "json"))
+    assert len(data["layers"]) == 13
+    for layer in data["layers"]:
+        for key, value in (("params", layer["params"]), ("MACs", layer["macs"]), ("FLOPs", layer["flops"])):
+            lines = [f for f in layer["formulas"] if f.startswith(f"{key} =")]
+            assert all(f.endswith(f"= {value}") or f" = {value} (" in f for f in lines), (layer["path"], lines)
+    fc3 = next(layer for layer in data["layers"] if layer["name"] == "FC3")
+    assert fc3["formulas"][0] == f"params = in*out + out = 400*120 + 120 = {400 * 120 + 120}"
+
+
+def test_explain_block_path_selects_every_row_under_it_in_the_textbook_layout():
+    """walkthroughs.yaml vgg16 slide_errata: the fourth stage's convs are 28x28x512, not 14x14x512."""
+    out = ok("explain", "vgg16", "--layer", "stage4", "--layout", "hwc")
+    headers = [text for text in out.splitlines() if text.startswith("features.")]
+    assert len(headers) == 7
+    assert headers[0] == "features.stage4.conv.0.conv (conv2d)  (28, 28, 256) -> (28, 28, 512)"
+    assert headers[-1] == "features.stage4.pool (max_pool2d)  (28, 28, 512) -> (14, 14, 512)"
+
+
+def test_explain_glob_and_input_override():
+    data = json.loads(ok("explain", "vgg16", "--layer", "stage1.*.conv", "--input", "3x32x32", "--format", "json"))
+    assert [layer["path"] for layer in data["layers"]] == ["features.stage1.conv.0.conv", "features.stage1.conv.1.conv"]
+    assert data["layers"][1]["receptive_field"][0]["size"] == 5
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+
+def test_kernel_larger_than_input_is_one_clean_line():
+    code, out, err = run("layer", "conv2d", "--input", "5x5x3", "-k", 7, "-n", 4)
+    assert code == 1, out + err
+    assert err.strip() == (
+        "convcalc: error[shape-kernel-too-large]: conv2d: kernel larger than the padded input along H: "
+        "H_out = floor((5 + 2*0 - 1*(7-1) - 1) / 1) + 1 = -1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "expected"),
+    [
+        (("layer", "cnov2d", "--input", "32x32x3", "-k", 5, "-n", 6), 2, "error[usage-kind]: unknown layer kind 'cnov2d' (did you mean 'conv2d'?)"),
+        (("layer", "conv2d", "--input", "32x32x3", "-k", 5), 2, "error[usage-missing]: conv2d needs -n/--filters (out_channels)"),
+        (("layer", "maxpool", "--input", "32x32x3", "-k", 2, "-g", 2), 2, "error[usage-option]: -g/--groups does not apply to max_pool2d"),
+        (("layer", "conv", "--input", "400", "-k", 3, "-n", 2), 2, "error[usage-input]: conv needs spatial axes"),
+        (("layer", "conv", "--input", "0x32x3", "-k", 3, "-n", 2), 2, "error[usage-input]: --input '0x32x3'"),
+        (("layer", "conv", "--input", "32x32x3", "-k", "abc", "-n", 2), 2, "error[usage-option]: -k/--kernel 'abc'"),
+        (("layer", "add", "--input", "32x32x3"), 2, "error[usage-kind]: add merges several tensors"),
+        (("layer", "conv", "--input", "32x32x3", "-k", 0, "-n", 2), 1, "error[spec-range]: conv2d: kernel_size"),
+        (("layer", "conv", "--input", "32x32x3", "-k", 3, "-n", 6, "-g", 2), 1, "error[arg-groups]: conv2d: groups=2 does not divide"),
+        (("layer", "pool", "--input", "32x32x3", "-k", 2, "-p", 2), 1, "error[arg-pool-padding]"),
+        (("explain", "lenet5", "--layer", "CONV9"), 2, "error[usage-layer]: no layer 'CONV9' in LeNet-5 (did you mean 'CONV"),
+        (("explain", "no_such_model.yaml"), 2, "error["),
+    ],
+    ids=["unknown-kind", "missing-filters", "option-not-taken", "no-spatial-axes", "zero-size", "not-a-number",
+         "merge", "zero-kernel", "groups", "pool-padding", "unknown-layer", "missing-spec"],
+)
+def test_errors(args, code, expected):
+    got, out, err = run(*args)
+    assert got == code, out + err
+    assert expected in err and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in out + err and "<layer>:" not in err
