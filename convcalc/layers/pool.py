@@ -6,7 +6,7 @@ from fractions import Fraction
 from math import gcd
 from typing import ClassVar, Optional, Union
 
-from ..dims import Dim, ceil_div, dmax, dmin, is_int, prod
+from ..dims import Dim, ceil_div, dmax, dmin, floor_div, is_int, prod
 from ._base import Bool, LayerError, LayerKind, NonNegInts, PosInt, PosInts, RFAxis, Result, Tensor, as_tuple, need_positive, uneven_notes
 from ._window import axis_names, out_size, product_text
 
@@ -217,13 +217,21 @@ def _adaptive_text(name: str, size: Dim, out: Dim) -> tuple[str, ...]:
 def _adaptive_rf(axis: RFAxis, size: Dim, out: int) -> RFAxis:
     """The fixed window that reaches the same output: s = floor(n / m), k = n - (m - 1) * s.
     When the output is larger than the input, windows hold one or two inputs, n / m apart."""
-    if is_int(size) and size < out:
-        return RFAxis(axis.size + axis.jump, axis.jump * Fraction(size, out), axis.start)
-    stride = size // out if is_int(size) else size / out
-    kernel = size - (out - 1) * stride
-    if not is_int(kernel):
-        return RFAxis(axis.size + (kernel - 1) * axis.jump, axis.jump * stride, axis.start)
-    return axis.through(kernel, stride, 1, 0)
+    if is_int(size):
+        if size < out:
+            return RFAxis(axis.size + axis.jump, axis.jump * Fraction(size, out), axis.start)
+        stride = size // out
+        return axis.through(size - (out - 1) * stride, stride, 1, 0)
+    stride = floor_div(size, out)
+    large = axis.through(size - (out - 1) * stride, stride, 1, 0)
+    if out == 1:
+        return large
+    from ..dims import sympy_module
+
+    sp = sympy_module()
+    small = RFAxis(axis.size + axis.jump, axis.jump * size / out, axis.start)
+    return RFAxis(*(sp.Piecewise((a, sp.Lt(size, out)), (b, True)) for a, b in zip(
+        (small.size, small.jump, small.start), (large.size, large.jump, large.start))))
 
 
 def _adaptive(kind: str, op: str, rank: int, summary: str) -> type[_Adaptive]:

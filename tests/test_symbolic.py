@@ -1,0 +1,170 @@
+"""Symbolic input sizes: formulas in H and W that, substituted, give exactly the integer report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import convcalc
+from convcalc.errors import SpecError
+from convcalc.zoo import builtin_names
+
+from helpers import analyze_model, analyze_text
+
+SYMBOLS = ("L",), ("H", "W"), ("D", "H", "W")
+
+
+def symbolic_input(spec) -> tuple:
+    return (spec.input[0], *SYMBOLS[len(spec.input) - 2])
+
+
+def assert_same(a: convcalc.Report, b: convcalc.Report) -> None:
+    assert a.output_shape == b.output_shape
+    assert a.totals == b.totals
+    for x, y in zip(a.rows, b.rows, strict=True):
+        assert (x.path, x.output_shape, x.params, x.buffers, x.macs, x.flops, x.rf) == (y.path, y.output_shape, y.params, y.buffers, y.macs, y.flops, y.rf), x.path
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_every_builtin_symbolic_then_substituted_equals_integer(name):
+    spec = convcalc.load_model(name)
+    symbolic = convcalc.analyze(spec, input_shape=symbolic_input(spec))
+    assert symbolic.symbols
+    values = dict(zip(SYMBOLS[len(spec.input) - 2], spec.input[1:]))
+    assert_same(symbolic.subs(values), convcalc.analyze(spec))
+
+
+@pytest.mark.parametrize(("name", "size"), [("resnet50", (200, 331)), ("googlenet", (97, 131)), ("unet", (636, 700)), ("vgg16", (64, 96))])
+def test_substitution_at_other_sizes(name, size):
+    spec = convcalc.load_model(name)
+    symbolic = convcalc.analyze(spec, input_shape=symbolic_input(spec))
+    assert_same(symbolic.subs({"H": size[0], "W": size[1]}), convcalc.analyze(spec, input_shape=(spec.input[0], *size)))
+
+
+def test_resnet50_formulas_read_as_ceilings():
+    report = analyze_model("resnet50", input_shape=(3, "H", "W"))
+    assert str(report.row("conv1").output_shape) == "(64, ceiling(H/2), ceiling(W/2))"
+    assert str(report.output_shape) == "(1000,)"
+    assert report.totals.params == 25557032  # parameters do not depend on the input size
+    macs = report.totals.macs
+    assert str(macs).startswith("14417920*ceiling(H/32)*ceiling(W/32)")
+    assert report.subs({"H": 224, "W": 224}).totals.macs == 4089184256
+
+
+def test_validity_conditions():
+    from convcalc._symbolic import requirements
+
+    assert requirements(analyze_model("lenet5", input_shape=(3, "H", "W"))) == ["H >= 16", "W >= 16"]
+    assert requirements(analyze_model("unet", input_shape=(1, "H", "W"))) == ["H >= 188", "W >= 188"]
+    assert requirements(analyze_model("resnet50", input_shape=(3, "H", "W"))) == []
+    too_small = analyze_model("lenet5", input_shape=(3, "H", "W"))
+    with pytest.raises(SpecError, match="H=15"):
+        too_small.subs({"H": 15, "W": 32})
+
+
+def test_batch_may_be_a_symbol():
+    report = analyze_model("lenet5", batch="N")
+    assert str(report.activation_bytes) == f"{4 * report.totals.activations}*N"
+    assert report.subs({"N": 8}).activation_bytes == 8 * 4 * 15012
+
+
+def test_integer_path_never_imports_sympy():
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from convcalc.cli import app\n"
+        "result = CliRunner().invoke(app, ['summary', 'resnet50', '--format', 'json'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "result = CliRunner().invoke(app, ['summary', 'unet'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print('sympy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_cli_set_gives_the_integer_report(run_cli):
+    code, out, err = run_cli("summary", "resnet50", "--input", "3xHxW", "--set", "H=224,W=224", "-f", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["totals"]["params"], data["totals"]["macs"]) == (25557032, 4089184256)
+    assert data["layers"] == json.loads(run_cli("summary", "resnet50", "-f", "json")[1])["layers"]
+
+
+def test_cli_symbolic_json_and_table(run_cli):
+    data = json.loads(run_cli("summary", "lenet5", "--input", "3xHxW", "-f", "json")[1])
+    assert data["layers"][0]["output_shape"] == [6, "H - 4", "W - 4"]
+    assert data["valid_if"] == ["H >= 16", "W >= 16"]
+    code, out, _ = run_cli("summary", "resnet50", "--input", "3xHxW")
+    assert code == 0 and "ceiling(H/32)" in out and "valid for: every input size" in out
+
+
+def test_cli_sweep(run_cli):
+    data = json.loads(run_cli("summary", "resnet50", "--sweep", "H=224,256,320,384", "-f", "json")[1])
+    assert [r["input_shape"] for r in data["rows"]] == [[3, n, n] for n in (224, 256, 320, 384)]
+    assert data["rows"][0]["macs"] == 4089184256
+    assert [r["macs"] for r in data["rows"]] == [analyze_model("resnet50", input_shape=(3, n, n)).totals.macs for n in (224, 256, 320, 384)]
+    code, out, _ = run_cli("summary", "unet", "--sweep", "H=572,636")
+    assert code == 0 and "(2, 388, 388)" in out and "(2, 452, 452)" in out
+    assert run_cli("summary", "unet", "--sweep", "Q=1,2")[0] == 2
+
+
+def test_cli_sizes_unet(run_cli):
+    code, out, err = run_cli("sizes", "unet", "--range", "500..600")
+    assert code == 0, err
+    assert "accepted    572 -> (2, 388, 388)" in out
+    assert "exact sizes: n = 12 (mod 16), n >= 188" in out
+    assert "rejected" in out and "down1.pool (max_pool2d)" in out
+    data = json.loads(run_cli("sizes", "unet", "--range", "560..580", "-f", "json")[1])
+    assert [a["size"] for a in data["accepted"]] == [572]
+    assert all(r["reason"] for r in data["rejected"])
+
+
+def test_cli_exact_resnet_multiples_of_32(run_cli):
+    data = json.loads(run_cli("summary", "resnet50", "--exact", "-f", "json")[1])
+    assert data["exact_sizes"].startswith("n = 0 (mod 32)")
+
+
+LAYERS = st.one_of(
+    st.builds(
+        lambda k, s, p, d: f"conv2d: {{out_channels: 4, kernel_size: {k}, stride: {s}, padding: {p}, dilation: {d}}}",
+        st.integers(1, 7), st.integers(1, 4), st.sampled_from(["0", "1", "3", "same", "valid", "[[0, 2], [1, 1]]"]), st.integers(1, 3),
+    ),
+    st.builds(
+        lambda k, s, p, c: f"max_pool2d: {{kernel_size: {k}, stride: {s}, padding: {min(p, k // 2)}, ceil_mode: {c}}}",
+        st.integers(1, 5), st.integers(1, 4), st.integers(0, 2), st.sampled_from(["true", "false"]),
+    ),
+    st.builds(
+        lambda k, s, p, c: f"avg_pool2d: {{kernel_size: {k}, stride: {s}, padding: {min(p, k // 2)}, ceil_mode: {c}}}",
+        st.integers(1, 5), st.integers(1, 4), st.integers(0, 2), st.sampled_from(["true", "false"]),
+    ),
+    st.builds(
+        lambda k, s, p, o: f"conv_transpose2d: {{out_channels: 2, kernel_size: {k}, stride: {s}, padding: {p}, output_padding: {min(o, s - 1)}}}",
+        st.integers(1, 5), st.integers(1, 3), st.integers(0, 2), st.integers(0, 2),
+    ),
+    st.builds(lambda m: f"adaptive_avg_pool2d: {{output_size: {m}}}", st.integers(1, 9)),
+    st.builds(lambda f, mode: f"upsample: {{scale_factor: {f}, mode: {mode}}}", st.sampled_from([2, 3, 1.5]), st.sampled_from(["nearest", "bilinear"])),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layers=st.lists(LAYERS, min_size=1, max_size=3), h=st.integers(1, 64), w=st.integers(1, 64))
+def test_single_layers_symbolic_equals_integer(layers, h, w):
+    text = "name: t\ninput: [3, H, W]\nlayers:\n" + "".join(f"  - {layer}\n" for layer in layers)
+    try:
+        symbolic = analyze_text(text)
+    except SpecError:
+        return  # a configuration PyTorch also rejects for every size (e.g. padding too large)
+    integer_text = text.replace("[3, H, W]", f"[3, {h}, {w}]")
+    try:
+        expected = analyze_text(integer_text)
+    except SpecError:
+        with pytest.raises(SpecError):
+            symbolic.subs({"H": h, "W": w})
+        return
+    assert_same(symbolic.subs({"H": h, "W": w}), expected)
