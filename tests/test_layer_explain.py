@@ -3,7 +3,10 @@ step, with the textbook numbers of ../shared/reference/walkthroughs.yaml written
 
 from __future__ import annotations
 
+import ast
 import json
+import operator
+from fractions import Fraction
 
 import pytest
 from typer.testing import CliRunner
@@ -308,3 +311,46 @@ def test_errors(args, code, expected):
     assert got == code, out + err
     assert expected in err and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in out + err and "<layer>:" not in err
+
+
+# -- every receptive-field line is arithmetic that holds -------------------------------------------
+
+
+def _evaluate(expr: str) -> Fraction:
+    """Exact value of ``+ - * /`` arithmetic on integers (each number read as a Fraction)."""
+    operators = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+    def value(node):
+        if isinstance(node, ast.Constant):
+            return Fraction(node.value)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -value(node.operand)
+        return operators[type(node.op)](value(node.left), value(node.right))
+
+    return value(ast.parse(expr, mode="eval").body)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("explain", "unet"),
+        ("explain", "resnet18"),
+        ("layer", "conv", "--input", "224x224x3", "-k", 7, "-s", 2, "-p", "same", "-n", 8),
+        ("layer", "conv", "--input", "7x7x1", "-k", 3, "-d", 2, "-n", 1),
+        ("layer", "adaptive_pool", "--input", "13x9x2", "--output-size", "6,4"),
+        ("layer", "pool", "--input", "5x5x1", "-k", 2, "-s", 2, "-p", 1, "--ceil-mode"),
+    ],
+    ids=["unet", "resnet18", "same-s2", "dilated", "adaptive", "ceil-mode"],
+)
+def test_receptive_field_lines_substitute_into_their_result(args):
+    data = json.loads(ok(*args, "--format", "json"))
+    checked = 0
+    for layer in data["layers"]:
+        for formula in layer["formulas"]:
+            parts = formula.split(": ", 1)[-1].split(" = ")
+            if not formula.startswith("RF ") or len(parts) != 4:
+                continue
+            numbers, result = parts[2], parts[3].split(" (")[0]
+            assert _evaluate(numbers) == _evaluate(result), (layer["path"], formula)
+            checked += 1
+    assert checked >= 4
