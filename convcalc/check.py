@@ -54,7 +54,7 @@ from __future__ import annotations
 import json
 import operator
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ._expr import ExprError, evaluate
-from .dims import dmax, prod, sympy_module, to_json_dim
+from .dims import sympy_module, to_json_dim
 from .engine import analyze
 from .errors import EXIT_FAILED, EXIT_OK, ConvcalcError, Position, SpecError, UsageError
 from .layers import RFAxis
@@ -404,29 +404,7 @@ def _rf_value(report: Report, row: Optional[Row]) -> Any:
 
 
 def _peak(report: Report, first: int, end: int) -> tuple[Any, Optional[Row]]:
-    """Most elements alive at once during rows [first, end): a tensor lives from the row that makes
-    it to the last row that reads it; the network input until its last reader."""
-    last_read: dict[int, int] = {}
-    for row in report.rows:
-        for source in row.inputs:
-            last_read[source] = row.index
-    freed = defaultdict(list)
-    for source, index in last_read.items():
-        freed[index].append(source)
-    live: Any = prod(report.input_shape) if -1 in last_read else 0
-    peak: Any = 0
-    at: Optional[Row] = None
-    for row in report.rows:
-        live = live + row.activations
-        if first <= row.index < end:
-            bigger = dmax(peak, live)
-            at = row if bigger != peak or at is None else at
-            peak = bigger
-        for source in freed[row.index]:
-            live = live - (report.rows[source].activations if source >= 0 else prod(report.input_shape))
-        if row.index not in last_read:
-            live = live - row.activations
-    return peak, at
+    return report.peak_activations(first, end)
 
 
 def _measure(report: Report, target: _Target, key: str) -> tuple[Any, tuple[str, ...]]:

@@ -12,13 +12,37 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from .errors import EXIT_USAGE, ConvcalcError, UsageError
 
 __all__ = ["app", "main"]
 
+
+class _LazyGroup(TyperGroup):
+    """Imports the commands of ``_register_optional`` when one of them is asked for or listed.
+
+    ``convcalc summary`` should cost little more than starting Python: the other commands' modules
+    (and what they import: rich, the hand calculator, the checker ...) load only when needed.
+    """
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands:
+            self._add_optional()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx):
+        self._add_optional()
+        return super().list_commands(ctx)
+
+    def _add_optional(self) -> None:
+        for name, command in _optional_commands().items():
+            self.commands.setdefault(name, command)
+
+
 app = typer.Typer(
     name="convcalc",
+    cls=_LazyGroup,
     help="Exact shapes, parameters, MACs, FLOPs, memory and receptive fields of CNN architectures.",
     no_args_is_help=True,
     add_completion=False,
@@ -47,6 +71,12 @@ class DType(str, Enum):
     float16 = "float16"
     bfloat16 = "bfloat16"
     int8 = "int8"
+
+
+class Compat(str, Enum):
+    fvcore = "fvcore"
+    ptflops = "ptflops"
+    torchinfo = "torchinfo"
 
 
 def console(stderr: bool = False):
@@ -194,6 +224,7 @@ def summary(
     set_: Annotated[Optional[str], typer.Option("--set", help="Give the symbols sizes: H=224,W=224.")] = None,
     sweep: Annotated[Optional[str], typer.Option("--sweep", help="One row per size: H=224,256,320 (other symbols take the same size).")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Also print the input sizes every strided layer and crop divides exactly.")] = False,
+    compat: Annotated[Optional[Compat], typer.Option("--compat", help="Also print the total that tool reports, rule by rule (its conventions and its bugs).")] = None,
     output: OutputOpt = None,
 ) -> None:
     """Layer-by-layer shapes, parameters, MACs, FLOPs, activations and receptive fields."""
@@ -217,6 +248,10 @@ def summary(
 
         rule = exact_rule(spec_obj)
         extra["exact_sizes"] = str(rule) if rule else "no valid size"
+    if compat is not None:
+        from .compat import compat_total
+
+        extra["compat"] = compat_total(report, compat.value).to_dict()
     if format_ == Format.json:
         import json
 
@@ -283,6 +318,27 @@ def _emit_sweep(reports: list, name: str, format_: Format, layout: Layout, outpu
             render.format_count(row["macs"]), render.format_count(row["flops"]), render.format_count(row["activation_bytes"], True) + "B",
         )
     console().print(table)
+
+
+@app.command()
+@guarded
+def rf(
+    spec: SpecArg,
+    input_: InputOpt = None,
+    layout: LayoutOpt = Layout.chw,
+    format_: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """How the receptive field grows: size, jump, start and effective padding of every layer."""
+    import json
+
+    from .render import receptive_field_rows, render_rf_table
+
+    _, report = _report(spec, input_, None, layout, DType.float32)
+    if format_ == Format.json:
+        write_output(json.dumps({"name": report.name, "layers": receptive_field_rows(report)}, indent=2) + "\n", output)
+    else:
+        render_rf_table(report, console(), layout.value)
 
 
 @app.command()
@@ -392,9 +448,16 @@ def _register_optional() -> None:
 
     app.command("layer", help="One layer without a spec: shape, params, MACs, FLOPs, receptive field; --explain shows the formulas.")(guarded(layer_command))
     app.command("explain", help="Every formula of every layer of a spec, with the numbers substituted.")(guarded(explain_command))
+    from .cmd_compare import compare_command
+
+    app.command("compare", help="Specs, built-in models or inline layers side by side: params, MACs, FLOPs, activation memory, exact ratios, savings.")(guarded(compare_command))
 
 
-_register_optional()
+@functools.cache
+def _optional_commands() -> dict:
+    """Register the optional commands once, on first need, and build their click commands."""
+    _register_optional()
+    return dict(typer.main.get_command(app).commands)
 
 
 def main() -> None:

@@ -26,8 +26,10 @@ __all__ = [
     "report_to_dict",
     "render_csv",
     "render_extra",
+    "receptive_field_rows",
     "render_json",
     "render_markdown",
+    "render_rf_table",
     "render_table",
 ]
 
@@ -172,6 +174,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 "macs": to_json_dim(r.macs),
                 "flops": to_json_dim(r.flops),
                 "activations": to_json_dim(r.activations),
+                "activation_bytes": to_json_dim(report.bytes_of(r.activations)),
                 "receptive_field": _rf_json(r),
                 "receptive_field_global": r.is_global,
                 "inputs": list(r.inputs),
@@ -191,6 +194,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "activations": to_json_dim(totals.activations),
             "activation_bytes": to_json_dim(report.activation_bytes),
         },
+        "memory": {k: (to_json_dim(v) if not isinstance(v, str) and v is not None else v) for k, v in report.memory.items()},
         "diagnostics": [{"code": d.code, "message": d.message, "severity": d.severity, "position": str(d.pos) if d.pos else None} for d in report.diagnostics],
     }
 
@@ -240,6 +244,35 @@ def render_markdown(report: Report, depth: Optional[int] = None, layout: str = "
     return "\n".join(lines) + "\n"
 
 
+def receptive_field_rows(report: Report) -> list[dict[str, Any]]:
+    return [
+        {"path": r.path, "kind": r.kind, "output_shape": _shape_json(r.output_shape), "global": r.is_global, "receptive_field": _rf_json(r)}
+        for r in report.rows
+    ]
+
+
+def render_rf_table(report: Report, console, layout: str = "chw") -> None:
+    """The receptive-field walkthrough: per layer, size r, jump j, start and effective padding P
+    (the first output's field spans input pixels [-P, -P + r - 1])."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=f"{report.name}  receptive field", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
+                  caption="size r, jump j (input pixels between neighbouring outputs), start (centre of the first field), eff. padding P", caption_justify="left")
+    for header in ("layer", "kind", "output shape", "size", "jump", "start", "eff. padding"):
+        table.add_column(header, justify="right" if header in ("size", "jump", "start", "eff. padding") else "left", no_wrap=header != "layer", overflow="fold")
+    for r in report.rows:
+        if r.is_global:
+            cells = ("global", "", "", "")
+        else:
+            cells = tuple(format_rf(r.rf, False, what) for what in ("size", "jump", "start", "padding"))
+        table.add_row(r.path, r.kind, format_shape(r.output_shape, layout), *cells)
+    console.print(table)
+    for diag in report.diagnostics:
+        if diag.code == "rf-misaligned":
+            console.print(f"[yellow]note[/yellow][{diag.code}]: {diag.message}", highlight=False)
+
+
 def render_extra(extra: dict[str, Any], markdown: bool = False) -> str:
     """The validity conditions and exact sizes printed under a symbolic report."""
     lines = []
@@ -247,6 +280,10 @@ def render_extra(extra: dict[str, Any], markdown: bool = False) -> str:
         lines.append("valid for: " + (", ".join(extra["valid_if"]) or "every input size"))
     if "exact_sizes" in extra:
         lines.append(f"exact input sizes: {extra['exact_sizes']}")
+    if "compat" in extra:
+        from .compat import compat_lines
+
+        lines += compat_lines(extra["compat"])
     if markdown:
         return "".join(f"\n{line}\n" for line in lines)
     return "".join(f"{line}\n" for line in lines)
@@ -293,10 +330,15 @@ def render_table(report: Report, console, depth: Optional[int] = None, layout: s
 
 def _caption(report: Report) -> str:
     t = report.totals
+    m = report.memory
     parts = [
         f"params {format_count(t.params, True)} trainable" + (f" + {format_count(t.buffers, True)} buffers" if t.buffers else ""),
         f"MACs {format_count(t.macs, True)}",
         f"FLOPs {format_count(t.flops, True)}",
-        f"activations {format_count(report.activation_bytes, True)}B ({report.dtype}, batch {report.batch})",
     ]
-    return " | ".join(parts) + "\nper sample; MACs = multiply-accumulates of conv/linear, FLOPs = 2*MACs + bias + element-wise work"
+    memory = (
+        f"memory ({report.dtype}, batch {report.batch}, theoretical): activations {format_count(m['activation_bytes'], True)}B in all, "
+        f"peak {format_count(m['peak_activation_bytes'], True)}B live at {m['peak_at']}; weights {format_count(m['weight_bytes'], True)}B; "
+        f"training keeps {format_count(m['training_activation_bytes'], True)}B of activations"
+    )
+    return " | ".join(parts) + "\n" + memory + "\nper sample; MACs = multiply-accumulates of conv/linear, FLOPs = 2*MACs + bias + element-wise work"

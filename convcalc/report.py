@@ -140,6 +140,64 @@ class Report:
 
         return substitute_report(self, values)
 
+    def peak_activations(self, first: int = 0, end: int | None = None) -> tuple[Dim, Row | None]:
+        """Most elements alive at once while rows ``[first, end)`` run, one at a time (inference).
+
+        A tensor lives from the row that makes it to the last row that reads it (a skip
+        connection keeps its tensor alive until its merge); the network input until its last
+        reader. Returns the peak and the row at which it is reached. Theoretical: no allocator
+        reuse, no in-place operations, no workspace.
+        """
+        from .dims import dmax
+
+        end = len(self.rows) if end is None else end
+        last_read: dict[int, int] = {}
+        for row in self.rows:
+            for source in row.inputs:
+                last_read[source] = row.index
+        freed: dict[int, list[int]] = {}
+        for source, index in last_read.items():
+            freed.setdefault(index, []).append(source)
+        input_elements = prod(self.input_shape)
+        live: Dim = input_elements if -1 in last_read else 0
+        peak: Dim = 0
+        at: Row | None = None
+        for row in self.rows:
+            live = live + row.activations
+            if first <= row.index < end:
+                bigger = dmax(peak, live)
+                at = row if bigger != peak or at is None else at
+                peak = bigger
+            for source in freed.get(row.index, ()):
+                live = live - (self.rows[source].activations if source >= 0 else input_elements)
+            if row.index not in last_read:
+                live = live - row.activations
+        return peak, at
+
+    @property
+    def memory(self) -> dict[str, Any]:
+        """Theoretical memory in bytes at this report's batch and dtype.
+
+        inference: the peak of activations alive at once, plus the weights (params + buffers).
+        training: every layer's output is kept for the backward pass (plus the input), and the
+        weights have gradients of the same size; optimizer state is not included.
+        """
+        peak, at = self.peak_activations()
+        t = self.totals
+        weights = (t.params + t.buffers) * self.dtype_bytes
+        kept = self.bytes_of(t.activations + prod(self.input_shape))
+        return {
+            "dtype": self.dtype,
+            "batch": self.batch,
+            "activation_bytes": self.activation_bytes,
+            "peak_activation_bytes": self.bytes_of(peak),
+            "peak_at": at.path if at else None,
+            "weight_bytes": weights,
+            "inference_bytes": self.bytes_of(peak) + weights,
+            "training_activation_bytes": kept,
+            "training_bytes": kept + weights + t.params * self.dtype_bytes,
+        }
+
     def row(self, path: str) -> Row | None:
         return next((r for r in self.rows if r.path == path), None)
 

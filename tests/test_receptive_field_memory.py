@@ -1,0 +1,109 @@
+"""Receptive field growth and theoretical activation memory."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+from helpers import analyze_model, analyze_text
+
+
+def rf_of(report, path):
+    row = report.row(path)
+    return [(a.size, a.jump, a.start, a.padding) for a in row.rf]
+
+
+def test_vgg16_receptive_field(run_cli):
+    report = analyze_model("vgg16")
+    # (size, jump, effective padding) of the walkthrough
+    for path, (size, jump, padding) in {
+        "features.stage1.conv.0.conv": (3, 1, 1),
+        "features.stage1.pool": (6, 2, 2),
+        "features.stage2.pool": (16, 4, 6),
+        "features.stage5.pool": (212, 32, 90),
+    }.items():
+        s, j, _, p = rf_of(report, path)[0]
+        assert (s, j, p) == (size, jump, padding), path
+    code, out, _ = run_cli("rf", "vgg16", "-f", "json")
+    layers = {layer["path"]: layer for layer in json.loads(out)["layers"]}
+    assert layers["features.stage5.pool"]["receptive_field"][0] == {"size": 212, "jump": 32, "start": "31/2", "padding": 90}
+
+
+def test_stacked_3x3_convs_grow_by_two():
+    report = analyze_text("name: t\ninput: [1, 32, 32]\nlayers:\n  - conv2d: {out_channels: 1, kernel_size: 3}\n    repeat: 3\n")
+    assert [r.rf[0].size for r in report.rows] == [3, 5, 7]  # the VGG argument: three 3x3 see a 7x7
+
+
+def test_rule_with_stride_dilation_and_padding():
+    report = analyze_text("name: t\ninput: [1, 64]\nlayers:\n  - conv1d: {out_channels: 1, kernel_size: 3, stride: 2, padding: 1}\n  - conv1d: {out_channels: 1, kernel_size: 3, dilation: 2}\n")
+    first, second = (r.rf[0] for r in report.rows)
+    assert (first.size, first.jump, first.start) == (3, 2, 0 + (1 - 1) * 1)
+    k_eff = 2 * (3 - 1) + 1
+    assert (second.size, second.jump, second.start) == (3 + (k_eff - 1) * 2, 2, 0 + Fraction(k_eff - 1, 2) * 2)
+
+
+def test_asymmetric_same_padding_moves_the_start():
+    report = analyze_text("name: t\ninput: [1, 224, 224]\nlayers:\n  - conv2d: {out_channels: 1, kernel_size: 7, stride: 2, padding: same}\n")
+    axis = report.rows[0].rf[0]
+    assert (axis.size, axis.jump, axis.start, axis.padding) == (7, 2, 3 - 2, 2)  # padding before is 2 of [2, 3]
+
+
+def test_transposed_conv_and_upsampling_have_fractional_jumps():
+    report = analyze_text("""
+        name: t
+        input: [1, 16]
+        layers:
+          - conv1d: {out_channels: 1, kernel_size: 2, stride: 2}
+          - conv_transpose1d: {out_channels: 1, kernel_size: 2, stride: 2}
+          - upsample: {scale_factor: 2}
+        """)
+    down, up, nearest = (r.rf[0] for r in report.rows)
+    assert down.jump == 2 and up.jump == 1 and nearest.jump == Fraction(1, 2)
+    assert isinstance(nearest.jump, Fraction) and nearest.size == up.size
+
+
+def test_global_layers_and_misaligned_branches():
+    report = analyze_model("resnet18")
+    assert report.row("fc").is_global and report.row("avgpool").is_global
+    branchy = analyze_text("""
+        name: t
+        input: [4, 32, 32]
+        layers:
+          - parallel:
+              merge: concat
+              branches:
+                - [{conv2d: {out_channels: 2, kernel_size: 3, padding: 1}}]
+                - [{conv2d: {out_channels: 2, kernel_size: 2, padding: [[0, 1], [0, 1]]}}]
+        """)
+    merged = branchy.rows[-1].rf[0]
+    assert merged.size == max(3, 2)
+    assert [d.code for d in branchy.diagnostics] == ["rf-misaligned"] * 2  # one per spatial axis
+
+
+def test_peak_memory_follows_liveness():
+    report = analyze_text("""
+        name: t
+        input: [1, 10]
+        layers:
+          - conv1d: {out_channels: 4, kernel_size: 1}
+            id: skip
+          - conv1d: {out_channels: 2, kernel_size: 1}
+          - conv1d: {out_channels: 2, kernel_size: 1}
+          - concat: {inputs: [skip, previous]}
+        """)
+    # elements: input 10, a=40, b=20, c=20, cat=60. The skip keeps a alive until the concat.
+    peak, at = report.peak_activations()
+    assert (peak, at.path) == (40 + 20 + 60, "3")
+    m = report.memory
+    assert m["peak_activation_bytes"] == 4 * 120
+    assert m["activation_bytes"] == 4 * (40 + 20 + 20 + 60)
+    assert m["training_activation_bytes"] == 4 * (40 + 20 + 20 + 60 + 10)
+    assert m["weight_bytes"] == 4 * ((4 + 4) + (2 * 4 + 2) + (2 * 2 + 2))
+
+
+def test_dtype_and_batch_scale_memory(run_cli):
+    data = json.loads(run_cli("summary", "lenet5", "--dtype", "float16", "--batch", "8", "-f", "json")[1])
+    assert data["totals"]["activation_bytes"] == 2 * 8 * 15012
+    assert data["memory"]["batch"] == 8 and data["layers"][0]["activation_bytes"] == 2 * 8 * 4704
+    code, out, _ = run_cli("summary", "unet")
+    assert "theoretical" in out and "peak" in out
