@@ -408,8 +408,9 @@ def models(
     entries = []
     for name in builtin_names():
         report = analyze(load(name))
-        first_line = (report.description or report.name).strip().splitlines()[0]
-        entries.append({"name": name, "description": first_line, "input_shape": list(report.input_shape), "params": report.totals.params, "macs": report.totals.macs})
+        text = " ".join((report.description or report.name).split())
+        first_sentence = text.split(". ")[0].rstrip(".")
+        entries.append({"name": name, "title": report.name, "description": first_sentence, "input_shape": list(report.input_shape), "params": report.totals.params, "macs": report.totals.macs})
     if format_ == Format.json:
         print(json.dumps(entries, indent=2))
         return
@@ -418,7 +419,7 @@ def models(
 
     table = Table(box=box.SIMPLE_HEAD)
     for column, justify in (("name", "left"), ("input", "left"), ("params", "right"), ("MACs", "right"), ("description", "left")):
-        table.add_column(column, justify=justify)
+        table.add_column(column, justify=justify, no_wrap=column != "description", overflow="ellipsis" if column == "description" else "fold")
     for e in entries:
         table.add_row(e["name"], "x".join(map(str, e["input_shape"])), format_count(e["params"]), format_count(e["macs"]), e["description"])
     console().print(table)

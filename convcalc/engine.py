@@ -34,7 +34,7 @@ from .spec import Expect, Spec, did_you_mean, spec_error_from_validation
 
 __all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "analyze"]
 
-MAX_LAYERS = 1_000_000  # rows after expanding every repeat and block
+MAX_LAYERS = 100_000  # rows after expanding every repeat and block (real networks: < 10,000)
 MAX_BLOCK_DEPTH = 32
 META_KEYS = ("name", "id", "input", "expect", "repeat", "when")
 STRUCTURAL = ("seq", "residual", "parallel")
@@ -152,7 +152,7 @@ class _Folder:
                     branches = value.get("branches")
                     parts += list(branches.values()) if isinstance(branches, dict) else (branches or [])
                     inner = 1 + sum(self.estimate(p, stack) for p in parts if isinstance(p, list))
-            total += repeat * inner
+            total += repeat * max(inner, 1)  # an empty seq or block still costs a step per repeat
             if total > MAX_LAYERS:
                 return total
         return total
@@ -174,7 +174,7 @@ class _Folder:
         if isinstance(raw, str):
             return _Item(raw, None, {}, path, path)
         if not isinstance(raw, dict):
-            raise self.error("spec-layer", f"a layer is a kind name or a one-key mapping, got {type(raw).__name__}", path)
+            raise self.error("spec-layer", f"a layer is a kind name or a one-key mapping, got {'nothing (null)' if raw is None else type(raw).__name__}", path)
         kinds = [k for k in raw if k not in META_KEYS]
         if len(kinds) != 1:
             if not kinds:
@@ -403,7 +403,7 @@ class _Folder:
         try:
             if len(layers) == 1 and not (isinstance(layers[0], dict) and "name" in layers[0]):
                 # a block of one unnamed item is that item, without a path segment of its own
-                # (inception3a.branch1, not inception3a.0.branch1); the block's group replaces its
+                # (inception3a.branch1, not inception3a.0.branch1); the block's group stands for it
                 out = self.fold_item(layers[0], (*path, 0), x, _Scope({BLOCK_INPUT: x}), full[:-1], depth, env, full[-1])
                 if self.groups and (self.groups[-1].path, self.groups[-1].first) == (".".join(full), first):
                     self.groups.pop()
@@ -437,6 +437,8 @@ class _Folder:
 
     # -- groups and expectations --------------------------------------------------------------
     def group(self, full: tuple[str, ...], name: str, kind: str, depth: int, first: int, out: Tensor, path: Path) -> None:
+        if len(self.groups) >= MAX_LAYERS:  # every fold step adds a row or a group: this bounds the steps
+            raise self.error("limit-layers", f"more than {MAX_LAYERS:,} layers and groups (limit MAX_LAYERS)", path)
         self.groups.append(Group(".".join(full), name or "", kind, depth, first, len(self.rows), out.shape, self.spec.pos(path)))
 
     def expect(self, target: str, raw: Any, path: Path) -> None:

@@ -6,7 +6,7 @@ from typing import Literal, Union
 
 from pydantic import StrictInt
 
-from ..dims import Dim, ceil_div, dmax, floor_div, is_int
+from ..dims import Dim, ceil_div, dmax, dmin, floor_div, is_int
 from ._base import LayerError, as_tuple
 
 __all__ = [
@@ -89,11 +89,9 @@ def out_size(size: Dim, kernel: int, stride: int, dilation: int, pad: tuple[Dim,
             out -= 1
             return out, f"ceil({text}) + 1 - 1 = {out} (the last window would start in the padding)"
     elif not is_int(out) and after + stride > dilation * (kernel - 1) + 1:
-        # (out - 1) * s < in + p_before always holds when p_after + s <= d*(k-1) + 1
-        from ..dims import sympy_module
-
-        sp = sympy_module()
-        out = sp.Piecewise((out - 1, sp.Ge((out - 1) * stride, size + before)), (out, True))
+        # the last window must start inside the input or the left padding: at most
+        # floor((in + p_before - 1) / s) + 1 windows (when p_after + s <= d*(k-1) + 1 it never binds)
+        out = dmin(out, floor_div(size + before - 1, stride) + 1)
     return out, f"ceil({text}) + 1 = {out}"
 
 
