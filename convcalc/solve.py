@@ -9,8 +9,10 @@ Because of the floor, ``out`` is reached exactly when ``(out-1)*s <= in + T - d*
 TensorFlow/Keras ``padding='same'`` gives ``out = ceil(in / s)`` with total padding
 ``T = max((out-1)*s + d*(k-1) + 1 - in, 0)``, split ``[T//2, T - T//2]`` (the extra pixel after).
 
-A solution is *uneven* when ``(in + T - d*(k-1) - 1) % s != 0``: the last window stops before the
-end of the padded input, so its last rows/columns are never read.
+A solution is *uneven* when its windows do not tile the input exactly, by the rule ``convcalc
+sizes`` uses: with 'same'-style padding (``T == d*(k-1)``) the input must be a multiple of the
+stride (output = in / s); otherwise ``(in + T - d*(k-1) - 1) % s`` must be 0 (the last window ends
+on the last row).
 
 Padding is bounded by ``p <= d*(k-1)`` (total ``T <= 2*d*(k-1)``): beyond it a window at the edge
 would see padding only. "No solution" is an empty list, never an error; bad arguments raise
@@ -26,6 +28,7 @@ from typing import Literal
 
 from convcalc.dims import ceil_div, dmax
 from convcalc.errors import UsageError
+from convcalc.layers._base import uneven_notes
 
 __all__ = [
     "MAX_KERNEL",
@@ -263,8 +266,9 @@ def _forward_line(in_size: int, pad_term: str, pad_total: int, kernel: int, stri
 
 
 def _uneven(in_size: int, pad_total: int, kernel: int, stride: int, dilation: int) -> bool:
-    """True when the last window stops short of the padded input's end (the floor dropped a rest)."""
-    return (in_size + pad_total - dilation * (kernel - 1) - 1) % stride != 0
+    """True when the windows do not tile the input exactly (the rule of ``layers._base.uneven_notes``)."""
+    pads = ((pad_total // 2, pad_total - pad_total // 2),)
+    return bool(uneven_notes((in_size,), (kernel,), (stride,), (dilation,), pads, ("L",)))
 
 
 def _given(**values: int | None) -> dict[str, int]:

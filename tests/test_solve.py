@@ -30,6 +30,15 @@ OUTPUT_SIZE_CASES = WALKTHROUGHS["output_size_formula"]["cases"]
 ADAPTIVE_CASES = WALKTHROUGHS["adaptive_pooling"]["cases"]
 
 
+
+def uneven(in_size: int, total: int, kernel: int, stride: int, dilation: int) -> bool:
+    """The exactness rule, written out: 'same'-style padding (T == d*(k-1)) needs in % s == 0
+    (output = in / s); any other padding needs the windows to end on the last row."""
+    reach = dilation * (kernel - 1)
+    if total == reach:
+        return in_size % stride != 0
+    return (in_size + total - reach - 1) % stride != 0
+
 def forward(in_size: int, pad_total: int, kernel: int, stride: int, dilation: int) -> int:
     """PyTorch's rule, written independently of the solver: floor((in + T - d*(k-1) - 1) / s) + 1."""
     return math.floor((in_size + pad_total - dilation * (kernel - 1) - 1) / stride) + 1
@@ -64,7 +73,7 @@ def test_padding_halving_with_stride_2():
     solutions = solve_padding(224, 112, kernel=7, stride=2)
     total = (112 - 1) * 2 + 1 * (7 - 1) + 1 - 224
     assert pads(solutions) == [("symmetric", 3, 3), ("tf_same", total // 2, total - total // 2)]
-    assert [s.uneven for s in solutions] == [(224 + 2 * 3 - 6 - 1) % 2 != 0, (224 + 5 - 6 - 1) % 2 != 0]
+    assert [s.uneven for s in solutions] == [uneven(224, 2 * 3, 7, 2, 1), uneven(224, 5, 7, 2, 1)] == [224 % 2 != 0, (224 + 5 - 6 - 1) % 2 != 0]
     assert solutions[0].derivation == "floor((224 + 2*3 - 1*(7-1) - 1) / 2) + 1 = 112"
     assert solutions[1].derivation == (
         "ceil(224 / 2) = 112, T = max((112-1)*2 + 1*(7-1) + 1 - 224, 0) = 5 -> [2, 3]; "
@@ -255,8 +264,7 @@ def test_geometry_matches_brute_force(
     ]
     assert triples(solutions) == expected
     for sol in solutions:
-        rest = (in_size + 2 * sol.padding - dilation * (sol.kernel - 1) - 1) % sol.stride
-        assert sol.uneven == (rest != 0)
+        assert sol.uneven == uneven(in_size, 2 * sol.padding, sol.kernel, sol.stride, dilation)
         assert evaluate(sol.derivation) == (out_size, out_size)
 
 
