@@ -452,6 +452,9 @@ def _register_optional() -> None:
     from .cmd_compare import compare_command
 
     app.command("compare", help="Specs, built-in models or inline layers side by side: params, MACs, FLOPs, activation memory, exact ratios, savings.")(guarded(compare_command))
+    from .cmd_export import export_command
+
+    app.command("export", help="Write a spec as a runnable PyTorch module (--to torch), one class per block.")(guarded(export_command))
 
 
 @functools.cache
