@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from typer.core import TyperGroup
 
+from ._options import Layout, parse_shape
 from .errors import EXIT_USAGE, ConvcalcError, UsageError
 
 __all__ = ["app", "main"]
@@ -58,11 +58,6 @@ class Format(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
-
-
-class Layout(str, Enum):
-    chw = "chw"
-    hwc = "hwc"
 
 
 class DType(str, Enum):
@@ -122,26 +117,8 @@ def _root(
 
 
 def parse_input(text: Optional[str], layout: Layout) -> Optional[tuple]:
-    """``3x224x224`` (or ``224x224x3`` with ``--layout hwc``); spatial sizes may be names
-    (without an ``x`` in them: ``3xHxW``)."""
-    if text is None:
-        return None
-    parts = [p.strip() for p in re.split(r"[x×,]", text)]
-    dims: list[Any] = []
-    for part in parts:
-        if part.isdigit() and int(part) > 0:
-            dims.append(int(part))
-        elif part.isidentifier():
-            dims.append(part)
-        else:
-            raise UsageError("usage-input", f"--input {text!r}: {part!r} is neither a positive size nor a symbol name", hint="e.g. --input 3x224x224 or 3xHxW")
-    if not 1 <= len(dims) <= 4:
-        raise UsageError("usage-input", f"--input {text!r}: give 1 to 4 sizes, channels first")
-    if layout == Layout.hwc and len(dims) > 1:
-        dims = dims[-1:] + dims[:-1]
-    if isinstance(dims[0], str):
-        raise UsageError("usage-input", f"--input {text!r}: the channel count must be a number")
-    return tuple(dims)
+    """``3x224x224`` (or ``224x224x3`` with ``--layout hwc``); spatial sizes may be symbols (``3xHxW``)."""
+    return None if text is None else parse_shape(text, layout, "3x224x224 or 3xHxW")
 
 
 def load(target: str):

@@ -24,6 +24,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ._options import Layout
+from ._options import parse_shape as parse_options_shape
 from ._yaml import Source
 from .dims import to_json_dim
 from .engine import analyze
@@ -82,13 +84,6 @@ _RANK_SUFFIX = re.compile(r"^(?P<base>[a-z_]+?)_?(?P<rank>[123])d$")
 _LAYOUT_AXES = {1: "features", 2: "L x C", 3: "H x W x C", 4: "D x H x W x C"}
 
 
-class Layout(str, Enum):
-    """How shapes are written: channels last as textbooks do (hwc), or first as PyTorch (chw)."""
-
-    hwc = "hwc"
-    chw = "chw"
-
-
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
@@ -120,25 +115,8 @@ _OPTIONS: dict[str, _Option] = {
 
 def parse_shape(text: str, layout: Layout) -> tuple:
     """``32x32x3`` (hwc: ``LxC``, ``HxWxC``, ``DxHxWxC``) or ``3x32x32`` (chw) -> channels first.
-
-    One size alone is a feature vector. Spatial sizes may be symbol names (``HxWx3``).
-    """
-    parts = [p.strip() for p in re.split(r"[x×,]", text)]
-    dims: list[Any] = []
-    for part in parts:
-        if part.isdigit() and int(part) > 0:
-            dims.append(int(part))
-        elif part.isidentifier():
-            dims.append(part)
-        else:
-            raise UsageError("usage-input", f"--input {text!r}: {part!r} is neither a positive size nor a symbol name", hint="e.g. --input 32x32x3")
-    if not 1 <= len(dims) <= 4:
-        raise UsageError("usage-input", f"--input {text!r}: give 1 to 4 sizes ({layout.value}: {_axes_text(layout)})")
-    if layout == Layout.hwc and len(dims) > 1:
-        dims = dims[-1:] + dims[:-1]
-    if isinstance(dims[0], str):
-        raise UsageError("usage-input", f"--input {text!r}: the channel count must be a number")
-    return tuple(dims)
+    One size alone is a feature vector. Spatial sizes may be symbol names (``HxWx3``)."""
+    return parse_options_shape(text, layout, "32x32x3", f"{layout.value}: {_axes_text(layout)}")
 
 
 def _axes_text(layout: Layout) -> str:
