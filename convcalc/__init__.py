@@ -9,10 +9,15 @@ Library use, without the command line::
 
 from __future__ import annotations
 
-from .engine import analyze
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import ConvcalcError, Position, SpecError, UsageError
-from .report import Report, Row, Totals
-from .spec import Spec, load_spec
+
+if TYPE_CHECKING:
+    from .engine import analyze
+    from .report import Report, Row, Totals
+    from .spec import Spec, load_spec
 
 __all__ = [
     "ConvcalcError",
@@ -31,9 +36,33 @@ __all__ = [
 
 __version__ = "0.1.0"
 
+# Imported on first use (PEP 562), so that commands which need neither the engine nor pydantic
+# (`convcalc solve`, `convcalc apply`) start as fast as Python does.
+_LAZY = {
+    "Report": ".report",
+    "Row": ".report",
+    "Spec": ".spec",
+    "Totals": ".report",
+    "analyze": ".engine",
+    "load_spec": ".spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 def load_model(target: str) -> Spec:
     """Load a spec file, or a built-in model by name (``vgg16``)."""
+    from .spec import load_spec
     from .zoo import read_source
 
     text, shown = read_source(target)

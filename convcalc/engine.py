@@ -15,19 +15,20 @@ A block whose layers are one unnamed item is that item: its rows have no path se
 from __future__ import annotations
 
 import functools
+import gc
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ._exact import off_centre_notes
 from ._expr import ExprError, substitute, truthy
 from ._yaml import Path
 from .dims import collect_conditions, dmin
 from .errors import Position, SpecError
 from .layers import ALIASES, KINDS, LayerError, RFAxis, Tensor
-from .layers.merge import Add, Concat, Multiply
-from .layers._base import off_centre_notes
 from .layers._window import axis_names
+from .layers.merge import Add, Concat, Multiply
 from .layers.shape import center_crop
 from .report import Condition, Diagnostic, Expectation, Group, Report, Row
 from .spec import Expect, Spec, did_you_mean, spec_error_from_validation
@@ -85,7 +86,7 @@ def analyze(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any = Non
     """Fold the spec into a :class:`Report`. Raises :class:`SpecError` at the first fault."""
     shape = _symbols(spec, tuple(input_shape) if input_shape is not None else spec.input)
     batch_value = _symbols(spec, (batch if batch is not None else spec.batch,))[0]
-    folder = _Folder(spec)
+    folder = _Folder(spec, symbolic=not all(isinstance(d, int) for d in (*shape, batch_value)))
     estimated = folder.estimate(spec.layers, ())
     if estimated > MAX_LAYERS:
         raise SpecError(
@@ -94,7 +95,13 @@ def analyze(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any = Non
             spec.pos(("layers",)),
         )
     x = Tensor(shape=shape, rf=tuple(RFAxis() for _ in shape[1:]))
-    out = folder.fold_list(spec.layers, ("layers",), x, _Scope(), (), 0, {})
+    collecting = gc.isenabled()
+    gc.disable()  # the fold makes many small objects and frees none: cycle collection only slows it
+    try:
+        out = folder.fold_list(spec.layers, ("layers",), x, _Scope(), (), 0, {})
+    finally:
+        if collecting:
+            gc.enable()
     if spec.expect is not None:
         folder.expect("", spec.expect, ("expect",))
     return Report(
@@ -106,8 +113,9 @@ def analyze(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any = Non
 
 
 class _Folder:
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, symbolic: bool = False):
         self.spec = spec
+        self.symbolic = symbolic
         self.rows: list[Row] = []
         self.groups: list[Group] = []
         self.diagnostics: list[Diagnostic] = []
@@ -215,6 +223,8 @@ class _Folder:
         repeat = meta.get("repeat", 1)
         if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
             raise self.error("spec-repeat", f"repeat must be an integer >= 1, got {repeat!r}", (*path, "repeat"))
+        if repeat > MAX_LAYERS:  # a block parameter the estimate could not see; each repeat adds a row or a group
+            raise self.error("limit-layers", f"repeat {repeat:,} is more than {MAX_LAYERS:,} layers (limit MAX_LAYERS)", (*path, "repeat"))
         full = (*prefix, segment)
         if repeat == 1:
             x = self.fold_one(item, x, scope, prefix, segment, depth, env)
@@ -269,9 +279,14 @@ class _Folder:
             raise SpecError(err.code, err.message, err.pos, context.hint) from None
 
     def leaf(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, kind: str | None = None) -> Tensor:
+        many = len(xs) > 1 or hasattr(type(layer), "infer_many")  # on the class: pydantic's __getattr__ is slow
         try:
-            with collect_conditions() as conditions:
-                result = layer.infer_many(xs) if len(xs) > 1 or hasattr(layer, "infer_many") else layer.infer(xs[0])
+            if self.symbolic:
+                with collect_conditions() as conditions:
+                    result = layer.infer_many(xs) if many else layer.infer(xs[0])
+            else:
+                conditions = ()
+                result = layer.infer_many(xs) if many else layer.infer(xs[0])
         except LayerError as exc:
             where = item.kind_path if exc.field is None else (*item.kind_path, *((exc.field,) if isinstance(exc.field, str) else exc.field))
             label = ".".join(full)
@@ -288,7 +303,7 @@ class _Folder:
             input_shapes=tuple(t.shape for t in xs), output_shape=tuple(result.shape),
             params=result.params, buffers=result.buffers, macs=result.macs, flops=result.flops,
             rf=tuple(rf), is_global=bool(is_global), inputs=tuple(t.source for t in xs),
-            pos=self.spec.pos(item.path), notes=result.notes, formulas=result.formulas,
+            pos=self.spec.pos(item.path), notes=result.notes, derivations=result.formulas,
             args={**layer.model_dump(exclude_defaults=True), **result.extra},
         )
         self.rows.append(row)

@@ -34,12 +34,17 @@ class Row:
     inputs: tuple[int, ...]  # indices of the rows feeding it; -1 is the network input
     pos: Optional[Position] = None
     notes: tuple[str, ...] = ()
-    formulas: tuple[str, ...] = ()
+    derivations: Any = ()  # the formulas, or a function that writes them on first use
     args: dict[str, Any] = field(default_factory=dict)
 
     @property
     def activations(self) -> Dim:
         return prod(self.output_shape)
+
+    @property
+    def formulas(self) -> tuple[str, ...]:
+        """Each formula in symbols, then with the numbers, then the result (``explain``, ``check``)."""
+        return tuple(self.derivations()) if callable(self.derivations) else tuple(self.derivations)
 
 
 @dataclass(frozen=True)

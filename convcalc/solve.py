@@ -26,9 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from convcalc._exact import uneven_notes
 from convcalc.dims import ceil_div, dmax
 from convcalc.errors import UsageError
-from convcalc.layers._base import uneven_notes
 
 __all__ = [
     "MAX_KERNEL",

@@ -6,12 +6,27 @@ class, one line in ``KINDS`` below, one golden test and one PyTorch parity case.
 
 from __future__ import annotations
 
-from ._base import LayerError, LayerKind, RFAxis, Result, Tensor
+from ._base import LayerError, LayerKind, Result, RFAxis, Tensor
 from .activation import ACTIVATIONS, LogSoftmax, Softmax
-from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .conv import (
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+)
 from .linear import Flatten, Linear
 from .merge import Add, Concat, Multiply
-from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm, LayerScale, LocalResponseNorm
+from .norm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    LayerNorm,
+    LayerScale,
+    LocalResponseNorm,
+)
 from .pool import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,

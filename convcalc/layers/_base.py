@@ -25,9 +25,7 @@ __all__ = [
     "as_tuple",
     "format_shape",
     "need_positive",
-    "off_centre_notes",
     "spatial_rank_of",
-    "uneven_notes",
 ]
 
 Int = StrictInt
@@ -64,6 +62,9 @@ class RFAxis:
 
     def through(self, kernel: int, stride: Any, dilation: int, pad_before: Any) -> RFAxis:
         k_eff = dilation * (kernel - 1) + 1
+        if type(self.start) is int and type(self.jump) is int and type(pad_before) is int and (k_eff - 1) % 2 == 0:
+            # the common case stays in ints: an odd effective kernel on an integer grid
+            return RFAxis(self.size + (k_eff - 1) * self.jump, self.jump * stride, self.start + ((k_eff - 1) // 2 - pad_before) * self.jump)
         return RFAxis(
             size=_exact(self.size + (k_eff - 1) * self.jump),
             jump=_exact(self.jump * stride),
@@ -107,7 +108,7 @@ class Result:
     rf: tuple[RFAxis, ...] | None = None  # None: unchanged
     is_global: bool | None = None  # None: unchanged
     notes: tuple[str, ...] = ()
-    formulas: tuple[str, ...] = ()  # the derivations, for `explain`
+    formulas: Any = ()  # the derivations, for `explain`: a tuple, or a function that writes it
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_notes(self, *notes: str) -> Result:
@@ -117,7 +118,7 @@ class Result:
 class LayerKind(BaseModel):
     """Base of every layer kind: the arguments, named as PyTorch names them."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     kind: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
@@ -135,35 +136,6 @@ class LayerKind(BaseModel):
                 f"{self.kind} needs a {want} input, got {format_shape(x.shape)}",
                 hint=f"use the {len(x.spatial)}d variant" if 1 <= len(x.spatial) <= 3 else None,
             )
-
-
-def uneven_notes(spatial: tuple, kernel: tuple, stride: tuple, dilation: tuple, pads: tuple, names: tuple) -> tuple[str, ...]:
-    """Notes for the axes a strided window does not tile exactly (``convcalc sizes`` reads them).
-
-    With 'same'-style padding (``p_before + p_after == d*(k-1)``) exact means ``in`` is a multiple
-    of the stride, so that the output is ``in / s``; otherwise (e.g. valid padding) it means the
-    windows end on the last row: ``(in + p_before + p_after - d*(k-1) - 1) % s == 0``.
-    """
-    notes = []
-    for size, k, s, d, (before, after), name in zip(spatial, kernel, stride, dilation, pads, names):
-        if s == 1 or not isinstance(size, int) or not isinstance(before, int):
-            continue
-        reach = d * (k - 1)
-        if before + after == reach:
-            if size % s:
-                notes.append(f"uneven: {name} = {size} is not a multiple of the stride {s}")
-        elif (size + before + after - reach - 1) % s:
-            left = (size + before + after - reach - 1) % s
-            notes.append(f"uneven: along {name} the last {left} row(s) of the padded input {size} are not covered by a stride-{s} window")
-    return tuple(notes)
-
-
-def off_centre_notes(spatial: tuple, target: tuple, names: tuple) -> tuple[str, ...]:
-    return tuple(
-        f"off-centre: cropping {name} from {size} to {want} leaves an odd margin"
-        for size, want, name in zip(spatial, target, names)
-        if isinstance(size, int) and isinstance(want, int) and (size - want) % 2
-    )
 
 
 def format_shape(shape) -> str:

@@ -5,9 +5,29 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import ClassVar, Literal
 
+from .._exact import uneven_notes
 from ..dims import prod
-from ._base import Bool, LayerError, LayerKind, NonNegInts, PosInt, PosInts, RFAxis, Result, Tensor, as_tuple, need_positive, uneven_notes
-from ._window import Padding, axis_names, out_size, product_text, resolve_padding, transposed_out_size
+from ._base import (
+    Bool,
+    LayerError,
+    LayerKind,
+    NonNegInts,
+    PosInt,
+    PosInts,
+    Result,
+    RFAxis,
+    Tensor,
+    as_tuple,
+    need_positive,
+)
+from ._window import (
+    Padding,
+    axis_names,
+    out_size,
+    product_text,
+    resolve_padding,
+    transposed_out_size,
+)
 
 __all__ = [
     "Conv1d",
@@ -62,11 +82,10 @@ class _Conv(LayerKind):
         check_groups(g, c_in, c_out)
         pads = resolve_padding(self.padding, x.spatial, k, s, d)
         names = axis_names(rank)
-        spatial, formulas, rf = [], [], []
+        spatial, texts, rf = [], [], []
         for i, size in enumerate(x.spatial):
+            self._check_padding_mode(size, pads[i], names[i])
             out, text = out_size(size, k[i], s[i], d[i], pads[i])
-            pad_symbols = "2p" if pads[i][0] == pads[i][1] else "p_before + p_after"
-            formula = f"{names[i]}_out = floor(({names[i]}_in + {pad_symbols} - d*(k-1) - 1) / s) + 1 = {text}"
             need_positive(
                 out,
                 f"kernel larger than the padded input along {names[i]}: {names[i]}_out = {text}",
@@ -74,7 +93,7 @@ class _Conv(LayerKind):
                 "shape-kernel-too-large",
             )
             spatial.append(out)
-            formulas.append(formula)
+            texts.append(text)
             if x.rf:
                 rf.append(x.rf[i].through(k[i], s[i], d[i], pads[i][0]))
         weights = c_out * (c_in // g) * prod(k)
@@ -82,18 +101,40 @@ class _Conv(LayerKind):
         positions = prod(spatial)
         macs = positions * weights
         flops = 2 * macs + (positions * c_out if self.bias else 0)
-        bias_text = f" + {c_out}" if self.bias else ""
-        formulas.append(f"params = C_out*(C_in/groups)*{'*'.join('k' * rank)}{' + C_out' if self.bias else ''} = {c_out}*({c_in}/{g})*{kernel_text(k)}{bias_text} = {params}")
-        formulas.append(f"MACs = {'*'.join(n + '_out' for n in names)}*C_out*(C_in/groups)*{'*'.join('k' * rank)} = {product_text(spatial)}*{c_out}*({c_in}/{g})*{kernel_text(k)} = {macs}")
-        formulas.append(flops_text(names, "_out", spatial, c_out, macs, flops, self.bias))
+
+        def formulas() -> tuple[str, ...]:  # written only when asked for (explain, check)
+            lines = []
+            for name, (before, after), text in zip(names, pads, texts):
+                pad_symbols = "2p" if before == after else "p_before + p_after"
+                lines.append(f"{name}_out = floor(({name}_in + {pad_symbols} - d*(k-1) - 1) / s) + 1 = {text}")
+            bias_text = f" + {c_out}" if self.bias else ""
+            lines.append(f"params = C_out*(C_in/groups)*{'*'.join('k' * rank)}{' + C_out' if self.bias else ''} = {c_out}*({c_in}/{g})*{kernel_text(k)}{bias_text} = {params}")
+            lines.append(f"MACs = {'*'.join(n + '_out' for n in names)}*C_out*(C_in/groups)*{'*'.join('k' * rank)} = {product_text(spatial)}*{c_out}*({c_in}/{g})*{kernel_text(k)} = {macs}")
+            lines.append(flops_text(names, "_out", spatial, c_out, macs, flops, self.bias))
+            return tuple(lines)
+
         notes = uneven_notes(x.spatial, k, s, d, pads, names)
         if g > 1 and g == c_in and c_out % c_in == 0:
             notes = ("depthwise", *notes)
         return Result(
             shape=(c_out, *spatial), params=params, macs=macs, flops=flops,
-            rf=tuple(rf) if x.rf else None, formulas=tuple(formulas), notes=notes,
+            rf=tuple(rf) if x.rf else None, formulas=formulas, notes=notes,
             extra={"padding": [list(p) for p in pads]},
         )
+
+
+    def _check_padding_mode(self, size, pad: tuple, name: str) -> None:
+        """PyTorch pads by copying from inside the input: a reflection needs ``pad < in`` (the edge
+        is not repeated), a circular wrap ``pad <= in``; zeros and replicate take any padding."""
+        slack = {"reflect": 0, "circular": 1}.get(self.padding_mode)
+        if slack is None:
+            return
+        for p in pad:
+            need_positive(
+                size - p + slack,
+                f"padding_mode {self.padding_mode!r} needs padding {'<' if slack == 0 else '<='} the input size along {name}, as PyTorch pads from inside it: padding {p}, {name}_in = {size}",
+                "padding", "arg-padding-mode",
+            )
 
 
 class Conv1d(_Conv):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal, Optional
 
 from ..dims import prod
-from ._base import LayerError, LayerKind, RFAxis, Result, Tensor, format_shape
+from ._base import LayerError, LayerKind, Result, RFAxis, Tensor, format_shape
 
 __all__ = ["Add", "Concat", "Multiply", "merge_rf"]
 

@@ -6,8 +6,21 @@ from fractions import Fraction
 from math import gcd
 from typing import ClassVar, Optional, Union
 
+from .._exact import uneven_notes
 from ..dims import Dim, ceil_div, dmax, dmin, floor_div, is_int, prod
-from ._base import Bool, LayerError, LayerKind, NonNegInts, PosInt, PosInts, RFAxis, Result, Tensor, as_tuple, need_positive, uneven_notes
+from ._base import (
+    Bool,
+    LayerError,
+    LayerKind,
+    NonNegInts,
+    PosInt,
+    PosInts,
+    Result,
+    RFAxis,
+    Tensor,
+    as_tuple,
+    need_positive,
+)
 from ._window import axis_names, out_size, product_text
 
 __all__ = [
@@ -37,6 +50,8 @@ def window_elements(size: Dim, out: Dim, kernel: int, stride: int, dilation: int
     Output ``i`` reads taps ``i*s - p + t*d`` for ``t`` in ``0..k-1``; a tap counts when it lands
     inside ``[0, size)``. Taps in the padding, or past the input (a ceil_mode window), do not.
     """
+    if is_int(size) and is_int(out):
+        return _window_elements_int(size, out, kernel, stride, dilation, pad_before)
     if kernel > MAX_CLIPPED_TAPS:
         raise LayerError("limit-kernel", f"kernel_size {kernel} is larger than {MAX_CLIPPED_TAPS} (limit MAX_CLIPPED_TAPS)", "kernel_size")
     total = out * kernel
@@ -49,6 +64,45 @@ def window_elements(size: Dim, out: Dim, kernel: int, stride: int, dilation: int
         first_past = dmax(ceil_div(size - offset, stride), 0)
         total -= dmax(out - first_past, 0)
     return total
+
+
+def _window_elements_int(size: int, out: int, kernel: int, stride: int, dilation: int, pad_before: int) -> int:
+    """``window_elements`` on integers in O(log) time, not O(kernel): a crafted million-tap
+    window repeated a thousand times must not hang. The same two sums, split where their ``min`` /
+    ``max`` switch sides, the ceilings summed by :func:`_floor_sum`."""
+    s, d, p = stride, dilation, pad_before
+    # taps t < t_pad start in the left padding; for t < t_all every output's tap does
+    t_pad = min(kernel, -(-p // d))
+    t_all = min(max(-(-(p - (out - 1) * s) // d), 0), t_pad)
+    before = t_all * out + _sum_ceil(p, d, s, t_all, t_pad)
+    # taps t >= t_none land past the end for every output; from t_some on, for the last outputs
+    t_none = min(max(-(-(size + p) // d), 0), kernel)
+    t_some = min(max(-(-(size + p - (out - 1) * s) // d), 0), t_none)
+    past = (kernel - t_some) * out - _sum_ceil(size + p, d, s, t_some, t_none)
+    return out * kernel - before - past
+
+
+def _sum_ceil(c: int, d: int, s: int, lo: int, hi: int) -> int:
+    """``sum(ceil((c - t*d) / s) for t in range(lo, hi))``, every numerator positive."""
+    if hi <= lo:
+        return 0
+    return _floor_sum(hi - lo, s, d, c - (hi - 1) * d + s - 1)
+
+
+def _floor_sum(n: int, m: int, a: int, b: int) -> int:
+    """``sum(floor((a*i + b) / m) for i in range(n))`` for a, b >= 0 (AtCoder Library's floor_sum)."""
+    total = 0
+    while True:
+        if a >= m:
+            total += n * (n - 1) // 2 * (a // m)
+            a %= m
+        if b >= m:
+            total += n * (b // m)
+            b %= m
+        y_max = a * n + b
+        if y_max < m:
+            return total
+        n, b, m, a = y_max // m, y_max % m, a, m
 
 
 class _Pool(LayerKind):
@@ -87,13 +141,10 @@ class _Pool(LayerKind):
         return Result(shape=(c, *spatial), notes=uneven_notes(x.spatial, k, s, d, tuple((q, q) for q in p), names), flops=flops, rf=tuple(rf) if x.rf else None, formulas=tuple(formulas))
 
     def _check_padding(self, pad: int, kernel: int, dilation: int) -> None:
-        limit = (dilation * (kernel - 1) + 1) // 2
-        if pad > limit:
-            raise LayerError(
-                "arg-pool-padding",
-                f"padding {pad} is more than half the window ({dilation * (kernel - 1) + 1}); PyTorch allows at most {limit}",
-                "padding",
-            )
+        """PyTorch checks both ``pad <= (d*(k-1)+1) / 2`` and ``pad <= k / 2`` (ATen's Pool.h);
+        the second binds: dilation does not raise the limit."""
+        if pad > kernel // 2:
+            raise LayerError("arg-pool-padding", f"padding {pad} is more than half the kernel ({kernel}); PyTorch allows at most {kernel // 2}", "padding")
 
 
 def _flops_text(op: str, names: tuple, c: Dim, windows: list, spatial: list, flops: Dim) -> str:
@@ -121,10 +172,6 @@ class _AvgPool(_Pool):
     count_include_pad: Bool = True
     divisor_override: Optional[PosInt] = None
     op: ClassVar[str] = "avg"
-
-    def _check_padding(self, pad: int, kernel: int, dilation: int) -> None:
-        if pad > kernel // 2:
-            raise LayerError("arg-pool-padding", f"padding {pad} is more than half the kernel ({kernel}); PyTorch allows at most {kernel // 2}", "padding")
 
 
 class MaxPool1d(_MaxPool):
@@ -162,6 +209,17 @@ class AvgPool3d(_AvgPool):
     rank: ClassVar[int] = 3
     summary: ClassVar[str] = "3-d average pooling (nn.AvgPool3d)"
 
+    def infer(self, x: Tensor) -> Result:
+        """PyTorch's avg_pool3d also wants every input size, before padding, to be at least the
+        kernel (ATen's ``pool3d_shape_check(..., check_input_size=true)``)."""
+        self.check_rank(x)
+        for name, size, kernel in zip(axis_names(3), x.spatial, as_tuple(self.kernel_size, 3, "kernel_size")):
+            need_positive(
+                size - kernel + 1, f"avg_pool3d needs {name}_in >= kernel_size before padding, as PyTorch checks: {size} < {kernel}",
+                "kernel_size", "shape-kernel-too-large",
+            )
+        return super().infer(x)
+
 
 def adaptive_window_elements(size: Dim, out: int) -> Dim:
     """Sum of PyTorch's adaptive window sizes along one axis.
@@ -185,6 +243,8 @@ class _Adaptive(LayerKind):
         self.check_rank(x)
         rank = len(x.spatial)
         want = as_tuple(self.output_size, rank, "output_size")
+        if rank == 1 and None in want:
+            raise LayerError("arg-output-size", f"{self.kind} takes an int output_size; None (keep the size) is for 2-d and 3-d, as in PyTorch", "output_size")
         spatial = tuple(size if m is None else m for size, m in zip(x.spatial, want))
         windows = prod(adaptive_window_elements(n, m) for n, m in zip(x.spatial, spatial))
         c = x.channels

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import ClassVar, Literal, Optional, Union
 
 from pydantic import StrictFloat, StrictInt, model_validator
 
+from .._exact import off_centre_notes
 from ..conventions import UPSAMPLE_FLOPS
 from ..dims import floor_div, is_int, prod
-from ._base import Bool, LayerError, LayerKind, PosInt, RFAxis, Result, Tensor, as_tuple, format_shape, need_positive, off_centre_notes
+from ._base import (
+    Bool,
+    LayerError,
+    LayerKind,
+    PosInt,
+    Result,
+    RFAxis,
+    Tensor,
+    as_tuple,
+    format_shape,
+    need_positive,
+)
 from ._window import Padding, axis_names, resolve_padding
 
 __all__ = ["CenterCrop", "Dropout", "Identity", "Upsample", "ZeroPad", "center_crop"]
@@ -99,6 +112,8 @@ class Upsample(LayerKind):
         return self
 
     def infer(self, x: Tensor) -> Result:
+        if self.align_corners is not None and self.mode == "nearest":
+            raise LayerError("arg-align-corners", "align_corners is for the interpolating modes (linear, bilinear, bicubic, trilinear); PyTorch refuses it with 'nearest'", "align_corners")
         rank = len(x.spatial)
         needed = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(self.mode)
         if needed is not None and needed != rank:
@@ -107,15 +122,25 @@ class Upsample(LayerKind):
             spatial = as_tuple(self.size, rank, "size")
             factors = [Fraction(o, i) if is_int(i) else o / i for o, i in zip(spatial, x.spatial)]
         else:
-            factors = [_exact_factor(f) for f in as_tuple(self.scale_factor, rank, "scale_factor")]
+            scales = as_tuple(self.scale_factor, rank, "scale_factor")
+            factors = [_exact_factor(f) for f in scales]
             if any(f <= 0 for f in factors):
                 raise LayerError("arg-range", "scale_factor must be positive", "scale_factor")
-            spatial = tuple(floor_div(size * f.numerator, f.denominator) for size, f in zip(x.spatial, factors))
+            spatial = tuple(_scaled_size(size, scale, f) for size, scale, f in zip(x.spatial, scales, factors))
         for name, size in zip("LHW" if rank == 1 else "DHW"[-rank:], spatial):
             need_positive(size, f"upsampled size along {name} below 1", "scale_factor")
         taps = {"nearest": 1, "linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}[self.mode]
         rf = tuple(_upsample_rf(a, f, taps) for a, f in zip(x.rf, factors)) if x.rf else None
         return Result(shape=(x.channels, *spatial), flops=UPSAMPLE_FLOPS[self.mode] * x.channels * prod(spatial), rf=rf)
+
+
+def _scaled_size(size, scale: Number, exact: Fraction):
+    """``floor(in * scale)``. PyTorch multiplies in double precision, so a float scale follows
+    it there: 100 * 0.29 is 28.999999999999996 and the output is 28, not 29. A symbolic size
+    stays exact."""
+    if isinstance(scale, float) and is_int(size):
+        return math.floor(size * scale)  # an int size: the float product is PyTorch's own
+    return floor_div(size * exact.numerator, exact.denominator)
 
 
 def _upsample_rf(axis: RFAxis, factor, taps: int) -> RFAxis:
