@@ -1,0 +1,183 @@
+"""Hypothesis strategies: one random layer and a random input for it, valid or not.
+
+Each strategy draws a :class:`LayerCase`: a layer kind, its arguments as a spec writes them, and a
+channels-first input shape (no batch). Sizes are small (the parity tests run the layer on real
+tensors), and the arguments are drawn across their whole range, so that many cases are invalid:
+a kernel larger than the padded input, groups that do not divide the channels, pool padding over
+half the window, output_padding not below the stride, a scale that rounds the output to 0, ...
+The tests ask convcalc and PyTorch about each case and need them to agree, errors included.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+__all__ = [
+    "LayerCase",
+    "adaptive_pools",
+    "conv_transposes",
+    "convs",
+    "layer_spec",
+    "linears",
+    "pools",
+    "upsamples",
+]
+
+MAX_SIZE = {1: 16, 2: 12, 3: 6}  # largest input size per spatial axis, by spatial rank
+
+
+@dataclass(frozen=True)
+class LayerCase:
+    kind: str
+    args: dict[str, Any]
+    input: tuple[int, ...]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.args} on {list(self.input)}"
+
+
+def layer_spec(case: LayerCase) -> dict:
+    """A one-layer spec for the case."""
+    return {"name": "case", "input": list(case.input), "layers": [{case.kind: case.args}]}
+
+
+def _per_axis(values: st.SearchStrategy, rank: int) -> st.SearchStrategy:
+    """An int, or one value per spatial axis (a list)."""
+    return st.one_of(values, st.lists(values, min_size=rank, max_size=rank))
+
+
+def _spatial(rank: int) -> st.SearchStrategy:
+    return st.tuples(*[st.integers(1, MAX_SIZE[rank])] * rank)
+
+
+@st.composite
+def _padding(draw, rank: int) -> Any:
+    """int, per-axis ints, explicit [before, after] pairs (mixed with ints), 'valid' or 'same'."""
+    sizes = st.integers(0, 3)
+    pair = st.lists(sizes, min_size=2, max_size=2)
+    return draw(st.one_of(
+        sizes,
+        st.lists(sizes, min_size=rank, max_size=rank),
+        st.lists(st.one_of(sizes, pair), min_size=rank, max_size=rank),
+        st.sampled_from(["valid", "same"]),
+    ))
+
+
+@st.composite
+def convs(draw) -> LayerCase:
+    rank = draw(st.integers(1, 3))
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    c_in = draw(st.integers(1, 6))
+    args: dict[str, Any] = {
+        "out_channels": draw(st.integers(1, 6)),
+        "kernel_size": draw(_per_axis(st.integers(1, 4), rank)),
+    }
+    for key, values in (("stride", st.integers(1, 3)), ("dilation", st.integers(1, 3))):
+        if draw(st.booleans()):
+            args[key] = draw(_per_axis(values, rank))
+    if draw(st.booleans()):
+        args["padding"] = draw(_padding(rank))
+    if groups != 1:
+        args["groups"] = groups
+    if draw(st.booleans()):
+        args["bias"] = draw(st.booleans())
+    if draw(st.integers(0, 3)) == 0:
+        args["padding_mode"] = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+    return LayerCase(f"conv{rank}d", args, (c_in, *draw(_spatial(rank))))
+
+
+@st.composite
+def conv_transposes(draw) -> LayerCase:
+    rank = draw(st.integers(1, 3))
+    groups = draw(st.sampled_from([1, 1, 2]))
+    args: dict[str, Any] = {
+        "out_channels": draw(st.integers(1, 6)),
+        "kernel_size": draw(_per_axis(st.integers(1, 4), rank)),
+    }
+    for key, values in (
+        ("stride", st.integers(1, 3)), ("padding", st.integers(0, 3)),
+        ("output_padding", st.integers(0, 2)), ("dilation", st.integers(1, 3)),
+    ):
+        if draw(st.booleans()):
+            args[key] = draw(_per_axis(values, rank))
+    if groups != 1:
+        args["groups"] = groups
+    return LayerCase(f"conv_transpose{rank}d", args, (draw(st.integers(1, 6)), *draw(_spatial(rank))))
+
+
+@st.composite
+def pools(draw) -> LayerCase:
+    rank = draw(st.integers(1, 3))
+    op = draw(st.sampled_from(["max", "avg"]))
+    args: dict[str, Any] = {"kernel_size": draw(_per_axis(st.integers(1, 4), rank))}
+    if draw(st.booleans()):
+        args["stride"] = draw(_per_axis(st.integers(1, 3), rank))
+    if draw(st.booleans()):
+        args["padding"] = draw(_per_axis(st.integers(0, 2), rank))
+    if draw(st.booleans()):
+        args["ceil_mode"] = draw(st.booleans())
+    if op == "max" and draw(st.booleans()):
+        args["dilation"] = draw(_per_axis(st.integers(1, 3), rank))
+    if op == "avg" and draw(st.booleans()):
+        args["count_include_pad"] = draw(st.booleans())
+    if op == "avg" and rank > 1 and draw(st.booleans()):  # nn.AvgPool1d has no divisor_override
+        args["divisor_override"] = draw(st.integers(1, 4))
+    return LayerCase(f"{op}_pool{rank}d", args, (draw(st.integers(1, 3)), *draw(_spatial(rank))))
+
+
+@st.composite
+def adaptive_pools(draw) -> LayerCase:
+    rank = draw(st.integers(1, 3))
+    op = draw(st.sampled_from(["max", "avg"]))
+    sizes = st.integers(1, 8)
+    output_size = draw(st.one_of(sizes, st.lists(st.one_of(sizes, st.none()), min_size=rank, max_size=rank)))
+    return LayerCase(f"adaptive_{op}_pool{rank}d", {"output_size": output_size}, (draw(st.integers(1, 3)), *draw(_spatial(rank))))
+
+
+@st.composite
+def linears(draw) -> LayerCase:
+    args: dict[str, Any] = {"out_features": draw(st.integers(1, 24))}
+    if draw(st.booleans()):
+        args["bias"] = draw(st.booleans())
+    features = draw(st.integers(1, 24))
+    layout = draw(st.sampled_from(["flat", "channels", "last"]))
+    if layout == "flat":
+        return LayerCase("linear", args, (features,))
+    args["axis"] = layout
+    return LayerCase("linear", args, (features, *draw(_spatial(draw(st.integers(1, 2))))))
+
+
+_MODES = {1: ["nearest", "linear"], 2: ["nearest", "bilinear", "bicubic"], 3: ["nearest", "trilinear"]}
+# two decimals, as people write them: PyTorch's double product floors 100 * 0.29 to 28
+_FACTORS = st.one_of(st.integers(1, 3), st.integers(1, 400).map(lambda hundredths: hundredths / 100))
+_UPSAMPLE_SIZE = {1: 300, 2: 24, 3: 8}  # long 1-d inputs reach the products that round down
+
+
+@st.composite
+def _whole_products(draw) -> tuple[float, int]:
+    """A two-decimal scale and a size whose product is a whole number, such as 0.29 and 100: the
+    double product may fall just below it (28.999999999999996), and PyTorch floors that."""
+    hundredths = draw(st.integers(1, 400))
+    step = 100 // math.gcd(hundredths, 100)
+    return hundredths / 100, step * draw(st.integers(1, max(1, _UPSAMPLE_SIZE[1] // step)))
+
+
+@st.composite
+def upsamples(draw) -> LayerCase:
+    if draw(st.integers(0, 3)) == 0:
+        scale, size = draw(_whole_products())
+        return LayerCase("upsample", {"scale_factor": scale}, (1, size))
+    rank = draw(st.integers(1, 3))
+    args: dict[str, Any] = {"mode": draw(st.sampled_from(_MODES[rank]))}
+    if draw(st.booleans()):
+        args["scale_factor"] = draw(_per_axis(_FACTORS, rank))
+    else:
+        args["size"] = draw(_per_axis(st.integers(1, 2 * MAX_SIZE[rank]), rank))
+    if draw(st.integers(0, 3)) == 0:
+        args["align_corners"] = draw(st.booleans())
+    spatial = draw(st.tuples(*[st.integers(1, _UPSAMPLE_SIZE[rank])] * rank))
+    return LayerCase("upsample", args, (draw(st.integers(1, 3)), *spatial))
