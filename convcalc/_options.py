@@ -27,7 +27,7 @@ def parse_shape(text: str, layout: Layout, example: str, axes: str = "channels f
     parts = [p.strip() for p in re.split(r"[x×,]", text)]
     dims: list[Any] = []
     for part in parts:
-        if part.isdigit() and int(part) > 0:
+        if part.isascii() and part.isdigit() and len(part) <= 64 and int(part) > 0:  # not '²'; int() refuses > 4300 digits
             dims.append(int(part))
         elif part.isidentifier():
             dims.append(part)

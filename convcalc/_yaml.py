@@ -303,7 +303,7 @@ class _Builder:
         node = ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
         try:
             value = self._safe.yaml_constructors[tag](self._safe, node)
-        except (ArithmeticError, KeyError, ValueError):
+        except (ArithmeticError, LookupError, ValueError):  # e.g. `!!int` on nothing, `!!bool maybe`
             raise self.error(event, "yaml-value", f"{text!r} is not a valid {tag.removeprefix(_TAG)}") from None
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
             raise self.error(event, "limit-int", f"integer {text} is larger than 2**48 (limit MAX_INT)")
@@ -341,11 +341,16 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> SpecError:
     if tab is not None or "tab" in problem:
         line = mark.line + 1 if mark else 1
         return SpecError("yaml-tab", "a tab character cannot indent YAML", Position(file, line, (tab or 0) + 1), "indent with spaces")
+    start = exc.context_mark
+    at_end = mark is not None and mark.index >= len(text.rstrip())
+    if start is not None and at_end and any(word in (exc.context or "") for word in ("flow", "quoted")):
+        # An unclosed quote or bracket: the parser notices at the end; the fault is the opener.
+        what = (exc.context or "").removeprefix("while parsing ").removeprefix("while scanning ")
+        return SpecError("yaml-syntax", f"{what or 'this'} is never closed ({problem})", Position(file, start.line + 1, start.column + 1))
     pos = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file)
     context = ""
     if exc.context and exc.problem:
         context = f" {exc.context}"
-        start = exc.context_mark
         if start is not None and mark is not None and (start.line, start.column) != (mark.line, mark.column):
             context += f" that starts at line {start.line + 1}, column {start.column + 1}"
     hint = "check the indentation" if "block" in f"{problem}{context}" else None

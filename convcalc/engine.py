@@ -212,7 +212,11 @@ class _Folder:
     def fold_item(self, raw: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict, segment: str) -> Tensor:
         item = self.split(raw, path, env)
         meta = item.meta
-        if "when" in meta and not truthy(meta["when"]):
+        try:
+            skip = "when" in meta and not truthy(meta["when"])
+        except ExprError as exc:
+            raise self.error("spec-type", exc.message, (*path, "when")) from None
+        if skip:
             return x
         name = meta.get("name")
         if name is not None and (not isinstance(name, str) or not name or "." in name):

@@ -112,7 +112,12 @@ _TYPE_WORDS = {
     "dict_type": "a mapping", "model_type": "a mapping", "float_type": "a number",
 }
 _RANGES = ("greater_than_equal", "greater_than", "less_than_equal", "less_than")
-_TYPE_TAGS = ("int", "str", "float", "bool", "list", "dict", "function-after")
+# How pydantic names union members and validators in an error location; a key of the spec never
+# looks like this unless someone writes `literal['a']:` as a key, which is then only misplaced.
+_TYPE_TAG = re.compile(
+    r"^(?:int|str|float|bool|list|dict|none|constrained-[a-z]+|function-(?:after|before|wrap|plain)"
+    r"|(?:list|dict|set|frozenset|tuple|literal|union|tagged-union|nullable|lax-or-strict|json-or-python|is-instance|function-\w+)\[.*\])$"
+)
 
 
 def spec_error_from_validation(exc: ValidationError, source: Source, base: Path, what: str, fields=None) -> SpecError:
@@ -123,7 +128,7 @@ def spec_error_from_validation(exc: ValidationError, source: Source, base: Path,
     ``same``/``valid`` or a list) is reported once, naming every accepted form. ``fields`` lists
     the accepted keys, or is the pydantic model itself, so that nested keys get a did-you-mean too.
     """
-    errors = [(_clean_loc(err["loc"]), err) for err in exc.errors(include_url=False)]
+    errors = [(_clean_loc(err["loc"], keep_last=err["type"] in ("extra_forbidden", "missing")), err) for err in exc.errors(include_url=False)]
     extra = [pair for pair in errors if pair[1]["type"] == "extra_forbidden"]
     loc, alternatives = (extra[0][0], [extra[0][1]]) if extra else _deepest(errors)
     err = alternatives[0]
@@ -150,10 +155,12 @@ def spec_error_from_validation(exc: ValidationError, source: Source, base: Path,
     return SpecError("spec-invalid", f"{where}: {err['msg']}", source.pos(path))
 
 
-def _clean_loc(loc: tuple) -> tuple:
+def _clean_loc(loc: tuple, keep_last: bool = False) -> tuple:
     """pydantic names union members and validators in error locations (``int``,
-    ``list[int]``, ``literal['same','valid']``): drop them, keep the keys and indices."""
-    return tuple(part for part in loc if not (isinstance(part, str) and ("[" in part or part in _TYPE_TAGS or part.startswith("constrained-"))))
+    ``list[int]``, ``literal['same','valid']``): drop them, keep the keys and indices. An unknown
+    or missing key ends the location: it stays, even when it is spelt ``int``."""
+    head, tail = (loc[:-1], loc[-1:]) if keep_last else (loc, ())
+    return (*(part for part in head if not (isinstance(part, str) and _TYPE_TAG.match(part))), *tail)
 
 
 def _deepest(errors: list[tuple[tuple, dict]]) -> tuple[tuple, list[dict]]:
@@ -166,26 +173,35 @@ def _deepest(errors: list[tuple[tuple, dict]]) -> tuple[tuple, list[dict]]:
 
 
 def _fields_at(fields, loc: tuple) -> list[str]:
-    """Accepted keys at ``loc`` inside ``fields`` (a list of names, or a pydantic model)."""
+    """Accepted keys at ``loc`` inside ``fields`` (a list of names, or a pydantic model whose
+    annotations are walked: ``blocks.stage`` is a ``BlockModel``)."""
     if not (isinstance(fields, type) and issubclass(fields, BaseModel)):
         return list(fields or ()) if not loc else []
-    model = fields
+    annotation: Any = fields
     for part in loc:
-        info = model.model_fields.get(part) if isinstance(part, str) else None
-        nested = _model_in(info.annotation) if info else None
-        if nested is None:
+        annotation = _step(_unwrap(annotation), part)
+        if annotation is None:
             return []
-        model = nested
-    return list(model.model_fields)
+    annotation = _unwrap(annotation)
+    is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    return list(annotation.model_fields) if is_model else []
 
 
-def _model_in(annotation: Any) -> Optional[type[BaseModel]]:
-    """The pydantic model an annotation holds directly (``Optional[Expect]`` -> ``Expect``)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
+def _unwrap(annotation: Any) -> Any:
+    """``Optional[X]`` -> ``X``; any other annotation as it is."""
     if get_origin(annotation) is Union:
-        models = [m for m in map(_model_in, get_args(annotation)) if m is not None]
-        return models[0] if len(models) == 1 else None
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        return members[0] if len(members) == 1 else annotation
+    return annotation
+
+
+def _step(annotation: Any, part: Any) -> Any:
+    """The annotation one key or index further in."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        info = annotation.model_fields.get(part) if isinstance(part, str) else None
+        return info.annotation if info else None
+    if get_origin(annotation) in (dict, list):
+        return get_args(annotation)[-1]
     return None
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import UsageError
+from ._yaml import MAX_FILE_BYTES
+from .errors import Position, SpecError, UsageError
 from .spec import did_you_mean
 
 __all__ = ["builtin_names", "read_source", "specs_dir"]
@@ -36,20 +37,21 @@ def read_source(target: str) -> tuple[str, str]:
 
 
 def _read_file(path: Path) -> str:
+    """The file's text. A path convcalc cannot read is a :class:`UsageError` (exit 2); a file that
+    is not UTF-8 text is a :class:`SpecError` (exit 1). Both point at the file, as ``path:1:1``."""
     shown = str(path)
+    where = Position(shown)
     if path.is_dir():
-        raise UsageError("io-directory", f"{shown} is a directory, not a spec file")
+        raise UsageError("io-directory", "this is a directory, not a spec file", where)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # never more than the limit into memory
     except FileNotFoundError:
-        raise UsageError("io-missing", f"{shown}: no such file") from None
+        raise UsageError("io-missing", "no such file", where) from None
     except PermissionError:
-        raise UsageError("io-permission", f"{shown}: permission denied") from None
+        raise UsageError("io-permission", "permission denied", where) from None
     except OSError as exc:
-        raise UsageError("io-error", f"{shown}: {exc.strerror or exc}") from None
-    from ._yaml import MAX_FILE_BYTES
-    from .errors import Position, SpecError
-
+        raise UsageError("io-error", f"cannot read it: {exc.strerror or exc}", where) from None
     if len(data) > MAX_FILE_BYTES:
         raise SpecError("limit-file-size", f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB (limit MAX_FILE_BYTES)", Position(shown))
     if b"\0" in data:
