@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from convcalc.cli import app
 
+from helpers import OUTPUT_SIZE_CASES
+
 
 def run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, [str(a) for a in args])
@@ -78,17 +80,7 @@ def test_layout_chw_reads_and_prints_channels_first():
 
 @pytest.mark.parametrize(
     ("size", "f", "s", "p", "d", "out"),
-    [
-        (6, 3, 1, 0, 1, 4),
-        (6, 3, 1, 1, 1, 6),
-        (7, 3, 2, 0, 1, 3),
-        (6, 3, 3, 0, 1, 2),
-        (39, 3, 1, 0, 1, 37),
-        (37, 5, 2, 0, 1, 17),
-        (17, 5, 2, 0, 1, 7),
-        (227, 11, 4, 0, 1, 55),
-        (7, 3, 1, 0, 2, 3),
-    ],
+    OUTPUT_SIZE_CASES,
     ids=lambda v: str(v),
 )
 def test_output_size_formula_cases(size, f, s, p, d, out):

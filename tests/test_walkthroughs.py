@@ -10,7 +10,7 @@ import pytest
 
 from convcalc.layers import KINDS, RFAxis, Tensor
 
-from helpers import analyze_model, analyze_text
+from helpers import OUTPUT_SIZE_CASES, analyze_model, analyze_text
 
 
 def conv_out(size: int, f: int, s: int, p: int, d: int) -> int:
@@ -21,17 +21,7 @@ def conv_out(size: int, f: int, s: int, p: int, d: int) -> int:
 # output_size_formula: [in, f, s, p, d] -> out
 @pytest.mark.parametrize(
     ("size", "f", "s", "p", "d", "out"),
-    [
-        (6, 3, 1, 0, 1, 4),
-        (6, 3, 1, 1, 1, 6),
-        (7, 3, 2, 0, 1, 3),
-        (6, 3, 3, 0, 1, 2),
-        (39, 3, 1, 0, 1, 37),
-        (37, 5, 2, 0, 1, 17),
-        (17, 5, 2, 0, 1, 7),
-        (227, 11, 4, 0, 1, 55),
-        (7, 3, 1, 0, 2, 3),
-    ],
+    OUTPUT_SIZE_CASES,
     ids=lambda v: str(v),
 )
 def test_output_size_formula(size, f, s, p, d, out):
