@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import typer
-import yaml
+from helpers import OUTPUT_SIZE_CASES as WALKTHROUGH_SIZES
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -23,11 +22,9 @@ from convcalc.solve import (
     solve_padding,
 )
 
-WALKTHROUGHS = yaml.safe_load(
-    (Path(__file__).resolve().parents[2] / "shared" / "reference" / "walkthroughs.yaml").read_text()
-)
-OUTPUT_SIZE_CASES = WALKTHROUGHS["output_size_formula"]["cases"]
-ADAPTIVE_CASES = WALKTHROUGHS["adaptive_pooling"]["cases"]
+# walkthroughs.yaml, output_size_formula and adaptive_pooling, written out
+OUTPUT_SIZE_CASES = [dict(zip(("in", "f", "s", "p", "d", "out"), case)) for case in WALKTHROUGH_SIZES]
+ADAPTIVE_CASES = [{"n": 13, "m": 6, "s": 2, "f": 3}, {"n": 7, "m": 1, "s": 7, "f": 7}, {"n": 224, "m": 7, "s": 32, "f": 32}]
 
 
 
