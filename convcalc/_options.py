@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import UsageError
 
-__all__ = ["Layout", "parse_shape"]
+__all__ = ["Layout", "is_count", "parse_shape"]
 
 
 class Layout(str, Enum):
@@ -16,6 +16,13 @@ class Layout(str, Enum):
 
     chw = "chw"
     hwc = "hwc"
+
+
+def is_count(text: str) -> bool:
+    """Plain ASCII digits of a sane length: ``int()`` would also take '²'-like digits (and fail)
+    and spend quadratic time on thousands of them."""
+    text = text.strip()
+    return text.isascii() and text.isdigit() and len(text) <= 15
 
 
 def parse_shape(text: str, layout: Layout, example: str, axes: str = "channels first") -> tuple:
@@ -27,7 +34,7 @@ def parse_shape(text: str, layout: Layout, example: str, axes: str = "channels f
     parts = [p.strip() for p in re.split(r"[x×,]", text)]
     dims: list[Any] = []
     for part in parts:
-        if part.isascii() and part.isdigit() and len(part) <= 64 and int(part) > 0:  # not '²'; int() refuses > 4300 digits
+        if is_count(part) and int(part) > 0:
             dims.append(int(part))
         elif part.isidentifier():
             dims.append(part)

@@ -13,7 +13,7 @@ from typing import Annotated, Callable, Optional
 import typer
 from typer.core import TyperGroup
 
-from ._options import Layout, parse_shape
+from ._options import Layout, is_count, parse_shape
 from .errors import EXIT_USAGE, ConvcalcError, UsageError
 
 __all__ = ["app", "main"]
@@ -153,7 +153,7 @@ def parse_values(text: Optional[str], option: str) -> dict[str, int]:
     values: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in (text or "").split(","))):
         name, _, value = part.partition("=")
-        if not name.strip().isidentifier() or not value.strip().isdigit() or int(value) < 1:
+        if not name.strip().isidentifier() or not is_count(value) or int(value) < 1:
             raise UsageError("usage-set", f"{option} {text!r}: write NAME=SIZE pairs, e.g. {option} H=224,W=224")
         values[name.strip()] = int(value)
     return values
@@ -163,7 +163,7 @@ def parse_sweep(text: str) -> tuple[str, list[int]]:
     """``H=224,256,320`` -> ("H", [224, 256, 320])."""
     name, _, values = text.partition("=")
     sizes = [v.strip() for v in values.split(",") if v.strip()]
-    if not name.strip().isidentifier() or not sizes or not all(v.isdigit() and int(v) > 0 for v in sizes):
+    if not name.strip().isidentifier() or not sizes or not all(is_count(v) and int(v) > 0 for v in sizes):
         raise UsageError("usage-sweep", f"--sweep {text!r}: write NAME=SIZE,SIZE,..., e.g. --sweep H=224,256,320")
     return name.strip(), [int(v) for v in sizes]
 
@@ -333,7 +333,7 @@ def sizes(
     from .sizes import exact_rule, scan_sizes
 
     low, sep, high = range_.partition("..")
-    if not sep or not low.strip().isdigit() or not high.strip().isdigit() or not 1 <= int(low) <= int(high) or int(high) - int(low) > 100_000:
+    if not sep or not is_count(low) or not is_count(high) or not 1 <= int(low) <= int(high) or int(high) - int(low) > 100_000:
         raise UsageError("usage-range", f"--range {range_!r}: write LOW..HIGH with 1 <= LOW <= HIGH, at most 100,000 sizes")
     spec_obj = load(spec)
     results = scan_sizes(spec_obj, range(int(low), int(high) + 1))

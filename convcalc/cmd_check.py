@@ -58,7 +58,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .check import FileResult, Verdict, check_file, load_baseline, parse_tolerance, worst_exit
+from .check import (
+    FileResult,
+    Verdict,
+    check_file,
+    load_baseline,
+    parse_tolerance,
+    worst_exit,
+)
 from .errors import EXIT_FAILED, EXIT_OK, UsageError
 
 __all__ = [

@@ -21,8 +21,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .conventions import DTYPE_BYTES
+from ._options import is_count
 from .compare import METRICS, Comparison, compare, comparison_to_dict, ratio_text
+from .conventions import DTYPE_BYTES
 from .errors import SpecError, UsageError
 
 __all__ = ["MAX_ENTRIES", "OutputFormat", "compare_command", "inline_spec", "is_inline"]
@@ -103,7 +104,7 @@ def _input(text: str, target: str) -> list[int]:
     from ._yaml import MAX_INT
 
     parts = [p.strip() for p in re.split(r"[x×]", text)]
-    if not 1 <= len(parts) <= 4 or not all(p.isdigit() and 1 <= int(p) <= MAX_INT for p in parts):
+    if not 1 <= len(parts) <= 4 or not all(is_count(p) and 1 <= int(p) <= MAX_INT for p in parts):
         raise UsageError("usage-input", f"{target!r}: the input {text!r} is not 1 to 4 positive sizes, channels first", hint="e.g. @3x6x6")
     return [int(p) for p in parts]
 

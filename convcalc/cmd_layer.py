@@ -24,7 +24,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ._options import Layout
+from ._options import Layout, is_count
 from ._options import parse_shape as parse_options_shape
 from ._yaml import Source
 from .dims import to_json_dim
@@ -152,7 +152,7 @@ def resolve_kind(name: str, rank: int) -> str:
 
 
 def _int(text: str, flag: str) -> int:
-    if not text.strip().isdigit():
+    if not is_count(text):
         raise UsageError("usage-option", f"{flag} {text!r}: expected a non-negative integer")
     return int(text)
 

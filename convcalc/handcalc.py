@@ -34,6 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Union
 
+from ._options import is_count
 from ._yaml import Source, load_yaml
 from .errors import Position, UsageError
 
@@ -333,7 +334,7 @@ def padding_sides(padding: Padding) -> Sides:
 def parse_padding(text: str) -> Padding:
     """``"1"``, ``"1,2"`` (height, width) or ``"1,1,2,2"`` (top, bottom, left, right)."""
     parts = [part for part in re.split(r"[,\s]+", text.strip()) if part]
-    if not parts or not all(part.isdigit() for part in parts) or len(parts) not in (1, 2, 4):
+    if not parts or not all(is_count(part) for part in parts) or len(parts) not in (1, 2, 4):
         raise UsageError(
             "apply-bad-option", f"padding is p, 'ph,pw' or 'top,bottom,left,right' of non-negative ints, got {text!r}"
         )

@@ -153,3 +153,13 @@ def test_rendered_table_golden():
     assert " 0       conv2d    (10, 37, 37)   13,690      280     369,630     752,950        3 " in text
     assert " 6       flatten   (1960)          1,960        0           0           0   global " in text
     assert " total             (1960)         44,820   25,340   2,794,630   5,632,120          " in text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--input", "3x²x5"), ("--input", "3xHxW", "--set", "H=²"), ("--input", "3xHxW", "--sweep", "H=1" + "0" * 5000)],
+    ids=["superscript input", "superscript set", "5000-digit sweep"],
+)
+def test_odd_digits_are_usage_errors(run_cli, args):
+    code, out, err = run_cli("summary", "lenet5", *args)
+    assert code == 2 and "error[usage-" in err and "internal" not in err, out + err
