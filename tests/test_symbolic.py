@@ -168,3 +168,11 @@ def test_single_layers_symbolic_equals_integer(layers, h, w):
             symbolic.subs({"H": h, "W": w})
         return
     assert_same(symbolic.subs({"H": h, "W": w}), expected)
+
+
+def test_stacked_same_padding_stays_a_ceiling():
+    text = "name: t\ninput: [3, H, W]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 3, stride: 3, padding: same}\n    repeat: 4\n"
+    symbolic = analyze_text(text)
+    assert str(symbolic.output_shape) == "(4, ceiling(H/81), ceiling(W/81))"  # TF 'same': ceil(n / s), four times
+    for h, w in ((7, 100), (243, 244), (1, 2)):
+        assert_same(symbolic.subs({"H": h, "W": w}), analyze_text(text.replace("[3, H, W]", f"[3, {h}, {w}]")))

@@ -40,7 +40,9 @@ def resolve_padding(padding: Padding, spatial: tuple[Dim, ...], kernel: tuple, s
     if padding == "same":
         pads = []
         for size, k, s, d in zip(spatial, kernel, stride, dilation):
-            total = dmax((ceil_div(size, s) - 1) * s + d * (k - 1) + 1 - size, 0)
+            total = (ceil_div(size, s) - 1) * s + d * (k - 1) + 1 - size
+            if d * (k - 1) + 1 < s or is_int(total):  # (ceil(n/s) - 1)*s >= n - s: never negative otherwise
+                total = dmax(total, 0)
             before = floor_div(total, 2)
             pads.append((before, total - before))
         return tuple(pads)
