@@ -403,10 +403,6 @@ def _rf_value(report: Report, row: Optional[Row]) -> Any:
     return _GLOBAL if row.is_global else tuple(a.size for a in row.rf)
 
 
-def _peak(report: Report, first: int, end: int) -> tuple[Any, Optional[Row]]:
-    return report.peak_activations(first, end)
-
-
 def _measure(report: Report, target: _Target, key: str) -> tuple[Any, tuple[str, ...]]:
     """The value of ``key`` for a target, and the formulas that produce it."""
     if key in _SHAPE_KEYS:
@@ -418,7 +414,7 @@ def _measure(report: Report, target: _Target, key: str) -> tuple[Any, tuple[str,
         value = report.bytes_of(elements)
         return value, (*lines, f"activation_bytes = activations*batch*bytes({report.dtype}) = {_text(elements)}*{_text(report.batch)}*{report.dtype_bytes} = {_text(value)}")
     if key == "peak_activation_bytes":
-        elements, row = _peak(report, target.first, target.end)
+        elements, row = report.peak_activations(target.first, target.end)
         value = report.bytes_of(elements)
         where = f" at {row.path} ({row.kind})" if row is not None else ""
         return value, (f"peak{where}: {_text(elements)} elements alive * batch {_text(report.batch)} * {report.dtype_bytes} bytes ({report.dtype}) = {_text(value)}",)
