@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ._expr import ExprError, evaluate
-from .dims import sympy_module, to_json_dim
+from .dims import dsum, sympy_module, to_json_dim
 from .engine import analyze
 from .errors import EXIT_FAILED, EXIT_OK, ConvcalcError, Position, SpecError, UsageError
 from .layers import RFAxis
@@ -111,6 +111,7 @@ _BUDGET = re.compile(
 _LABELS = {"params": "params", "buffers": "buffers", "macs": "MACs", "flops": "FLOPs", "activations": "activations"}
 _SHAPE_KEYS = ("shape", "output")
 _GLOBAL = "global"
+_UNKNOWN = "unknown"  # a symbolic peak too long to write (Report.peak_activations)
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -315,7 +316,7 @@ def _json(value: Any) -> Any:
 def _sum_formula(target: _Target, key: str, label: str) -> tuple[Any, tuple[str, ...]]:
     """A group's count is the sum over its layers: show the non-zero terms."""
     values = [(r, getattr(r, key)) for r in target.rows]
-    total = sum(v for _, v in values)
+    total = dsum(v for _, v in values)
     terms = [(r, v) for r, v in values if v != 0]
     if len(terms) > _SUM_TERMS_SHOWN:
         shown = [_text(v) for _, v in terms[: _SUM_TERMS_SHOWN - 3]] + ["..."] + [_text(v) for _, v in terms[-2:]]
@@ -415,6 +416,8 @@ def _measure(report: Report, target: _Target, key: str) -> tuple[Any, tuple[str,
         return value, (*lines, f"activation_bytes = activations*batch*bytes({report.dtype}) = {_text(elements)}*{_text(report.batch)}*{report.dtype_bytes} = {_text(value)}")
     if key == "peak_activation_bytes":
         elements, row = report.peak_activations(target.first, target.end)
+        if elements is None:
+            return _UNKNOWN, ("peak: a formula past MAX_EXPR_NODES for these symbols; check it at given sizes (--set)",)
         value = report.bytes_of(elements)
         where = f" at {row.path} ({row.kind})" if row is not None else ""
         return value, (f"peak{where}: {_text(elements)} elements alive * batch {_text(report.batch)} * {report.dtype_bytes} bytes ({report.dtype}) = {_text(value)}",)
@@ -496,6 +499,8 @@ def _holds(op: str, actual: Any, limit: Fraction) -> Optional[bool]:
     """Does ``actual op limit`` hold? ``None`` when it depends on the spec's symbols."""
     if actual == _GLOBAL:
         return op in (">=", ">")
+    if actual == _UNKNOWN:
+        return None
     if _exact(actual):
         return bool(_OPS[op](actual, limit))
     sp = sympy_module()

@@ -27,7 +27,7 @@ import typer
 from ._options import Layout, is_count
 from ._options import parse_shape as parse_options_shape
 from ._yaml import Source
-from .dims import to_json_dim
+from .dims import dsum, to_json_dim
 from .engine import analyze
 from .errors import SpecError, UsageError
 from .layers import ALIASES, KINDS, RFAxis
@@ -409,7 +409,7 @@ def _row_dict(report: Report, row: Row, layout: Layout) -> dict[str, Any]:
 def _document(report: Report, rows: list[Row], layout: Layout, command: str) -> str:
     """One JSON object: the selected rows, each with its derivations; shapes in ``layout`` order.
     ``totals`` sums the selected rows (for ``layer``: the layer, and the flatten before a linear one)."""
-    totals = {key: to_json_dim(sum(getattr(row, key) for row in rows)) for key in ("params", "buffers", "macs", "flops", "activations")}
+    totals = {key: to_json_dim(dsum(getattr(row, key) for row in rows)) for key in ("params", "buffers", "macs", "flops", "activations")}
     data = {
         "schema_version": SCHEMA_VERSION,
         "command": command,

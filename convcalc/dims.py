@@ -18,9 +18,11 @@ __all__ = [
     "collect_conditions",
     "dmax",
     "dmin",
+    "dsum",
     "floor_div",
     "format_dim",
     "is_int",
+    "Lazy",
     "positive",
     "prod",
     "require_positive",
@@ -66,7 +68,9 @@ def ceil_div(a: Dim, b: Dim) -> Dim:
 def dmax(a: Dim, b: Dim) -> Dim:
     if not _symbolic(a, b):
         return max(a, b)
-    return sympy_module().Max(a, b)
+    from ._symbolic import larger
+
+    return larger(a, b)
 
 
 def dmin(a: Dim, b: Dim) -> Dim:
@@ -75,6 +79,37 @@ def dmin(a: Dim, b: Dim) -> Dim:
     from ._symbolic import smaller
 
     return smaller(a, b)
+
+
+class Lazy:
+    """Text written when it is first read. Printing a long symbolic size costs more than computing
+    it, and most formulas and messages are never read (``explain`` and errors read them)."""
+
+    __slots__ = ("_make", "_text")
+
+    def __init__(self, make):
+        self._make = make
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = str(self._make())
+        return self._text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+
+def dsum(xs) -> Dim:
+    """``sum(xs)``; symbolic terms are added in one step (a running ``+`` rebuilds the sum each
+    time: quadratic in the number of rows)."""
+    xs = list(xs)
+    if all(isinstance(x, int) for x in xs):
+        return sum(xs)
+    return sympy_module().Add(*xs)
 
 
 def prod(xs) -> Dim:
@@ -96,7 +131,7 @@ def positive(x: Dim) -> bool | None:
     return is_at_least_one(x)
 
 
-def require_positive(x: Dim, message: str) -> bool:
+def require_positive(x: Dim, message: str | Lazy) -> bool:
     """False if ``x`` can never be >= 1. When it depends on the input sizes, the condition is
     recorded for the engine (``collect_conditions``) and the answer is True."""
     ok = positive(x)
@@ -119,8 +154,22 @@ def collect_conditions():
         _conditions.reset(token)
 
 
-def format_dim(x: Dim) -> str:
-    return str(x)
+_printed: dict = {}
+
+
+def format_dim(x: Any) -> str:
+    """A number or formula as text; a symbolic one printed once and remembered (printing a long
+    formula is the slowest thing convcalc does)."""
+    if isinstance(x, (int, Fraction, str)) or x is None or not _symbolic(x):
+        return str(x)
+    text = _printed.get(x)
+    if text is None:
+        from ._symbolic import to_text
+
+        if len(_printed) > 50_000:
+            _printed.clear()
+        text = _printed[x] = to_text(x)
+    return text
 
 
 def to_json_dim(x: Dim) -> Any:
@@ -136,4 +185,4 @@ def to_json_dim(x: Dim) -> Any:
             return int(x)
     except AttributeError:
         pass
-    return str(x)
+    return format_dim(x)

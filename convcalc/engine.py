@@ -14,6 +14,8 @@ A block whose layers are one unnamed item is that item: its rows have no path se
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import functools
 import gc
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ._exact import off_centre_notes
 from ._expr import ExprError, substitute, truthy
 from ._yaml import Path
-from .dims import collect_conditions, dmin
+from .dims import Lazy, collect_conditions, dmin
 from .errors import Position, SpecError
 from .layers import ALIASES, KINDS, LayerError, RFAxis, Tensor
 from .layers._window import axis_names
@@ -33,9 +35,10 @@ from .layers.shape import center_crop
 from .report import Condition, Diagnostic, Expectation, Group, Report, Row
 from .spec import Expect, Spec, did_you_mean, spec_error_from_validation
 
-__all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "analyze"]
+__all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "analyze"]
 
 MAX_LAYERS = 100_000  # rows after expanding every repeat and block (real networks: < 10,000)
+MAX_SYMBOLIC_LAYERS = 2_000  # the same with symbolic sizes, whose rows cost ~100x more (ResNet-152: 515)
 MAX_BLOCK_DEPTH = 32
 META_KEYS = ("name", "id", "input", "expect", "repeat", "when")
 STRUCTURAL = ("seq", "residual", "parallel")
@@ -84,16 +87,18 @@ def _symbols(spec: Spec, dims: tuple) -> tuple:
 
 def analyze(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any = None, dtype: str = "float32") -> Report:
     """Fold the spec into a :class:`Report`. Raises :class:`SpecError` at the first fault."""
-    shape = _symbols(spec, tuple(input_shape) if input_shape is not None else spec.input)
-    batch_value = _symbols(spec, (batch if batch is not None else spec.batch,))[0]
-    folder = _Folder(spec, symbolic=not all(isinstance(d, int) for d in (*shape, batch_value)))
-    estimated = folder.estimate(spec.layers, ())
-    if estimated > MAX_LAYERS:
-        raise SpecError(
-            "limit-layers",
-            f"the network expands to {estimated:,} layers, more than {MAX_LAYERS:,} (limit MAX_LAYERS)",
-            spec.pos(("layers",)),
-        )
+    dims = tuple(input_shape) if input_shape is not None else spec.input
+    raw_batch = batch if batch is not None else spec.batch
+    folder = _Folder(spec, symbolic=not all(isinstance(d, int) for d in (*dims, raw_batch)))
+    estimated = folder.estimate(spec.layers, ())  # before sympy is imported: a refusal costs nothing
+    if estimated > folder.max_layers:
+        raise SpecError("limit-layers", f"the network expands to {estimated:,} layers, {folder.over_limit}", spec.pos(("layers",)))
+    shape = _symbols(spec, dims)
+    batch_value = _symbols(spec, (raw_batch,))[0]
+    if folder.symbolic:
+        from ._symbolic import start_work
+
+        start_work()
     x = Tensor(shape=shape, rf=tuple(RFAxis() for _ in shape[1:]))
     collecting = gc.isenabled()
     gc.disable()  # the fold makes many small objects and frees none: cycle collection only slows it
@@ -116,6 +121,11 @@ class _Folder:
     def __init__(self, spec: Spec, symbolic: bool = False):
         self.spec = spec
         self.symbolic = symbolic
+        self.max_layers = MAX_SYMBOLIC_LAYERS if symbolic else MAX_LAYERS
+        self.over_limit = (
+            f"more than {MAX_SYMBOLIC_LAYERS:,} with symbolic sizes (limit MAX_SYMBOLIC_LAYERS; give the input size as a number)"
+            if symbolic else f"more than {MAX_LAYERS:,} (limit MAX_LAYERS)"
+        )
         self.rows: list[Row] = []
         self.groups: list[Group] = []
         self.diagnostics: list[Diagnostic] = []
@@ -161,7 +171,7 @@ class _Folder:
                     parts += list(branches.values()) if isinstance(branches, dict) else (branches or [])
                     inner = 1 + sum(self.estimate(p, stack) for p in parts if isinstance(p, list))
             total += repeat * max(inner, 1)  # an empty seq or block still costs a step per repeat
-            if total > MAX_LAYERS:
+            if total > self.max_layers:
                 return total
         return total
 
@@ -227,8 +237,12 @@ class _Folder:
         repeat = meta.get("repeat", 1)
         if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
             raise self.error("spec-repeat", f"repeat must be an integer >= 1, got {repeat!r}", (*path, "repeat"))
-        if repeat > MAX_LAYERS:  # a block parameter the estimate could not see; each repeat adds a row or a group
-            raise self.error("limit-layers", f"repeat {repeat:,} is more than {MAX_LAYERS:,} layers (limit MAX_LAYERS)", (*path, "repeat"))
+        if repeat > 1 and isinstance(raw, dict) and not isinstance(raw.get("repeat"), int):
+            # a block parameter the estimate counted once: count it now, before any copy is built
+            once = self.estimate([{k: v for k, v in raw.items() if k != "repeat"}], ())
+            total = len(self.rows) + repeat * once
+            if total > self.max_layers:
+                raise self.error("limit-layers", f"repeat {repeat:,} makes {total:,} layers, {self.over_limit}", (*path, "repeat"))
         full = (*prefix, segment)
         if repeat == 1:
             x = self.fold_one(item, x, scope, prefix, segment, depth, env)
@@ -288,6 +302,7 @@ class _Folder:
             if self.symbolic:
                 with collect_conditions() as conditions:
                     result = layer.infer_many(xs) if many else layer.infer(xs[0])
+                _check_sizes(result)
             else:
                 conditions = ()
                 result = layer.infer_many(xs) if many else layer.infer(xs[0])
@@ -299,8 +314,8 @@ class _Folder:
         rf = result.rf if result.rf is not None else x0.rf
         is_global = result.is_global if result.is_global is not None else x0.is_global
         index = len(self.rows)
-        if index >= MAX_LAYERS:
-            raise self.error("limit-layers", f"more than {MAX_LAYERS:,} layers (limit MAX_LAYERS)", item.path)
+        if index >= self.max_layers:
+            raise self.error("limit-layers", f"{index + 1:,} layers, {self.over_limit}", item.path)
         name = item.meta.get("name") if full and item.meta.get("name") == full[-1] else ""
         row = Row(
             index=index, path=".".join(full), name=name or "", kind=kind or layer.kind, depth=depth,
@@ -312,7 +327,7 @@ class _Folder:
         )
         self.rows.append(row)
         for size, message in conditions:
-            self.conditions.append(Condition(row.path, size, f"{row.path} ({row.kind}): {message}", row.pos))
+            self.conditions.append(Condition(row.path, size, Lazy(lambda m=message, r=row: f"{r.path} ({r.kind}): {m}"), row.pos))
         for note in result.notes:
             if note.startswith("branches misaligned"):
                 self.diagnostics.append(Diagnostic("rf-misaligned", f"{row.path}: {note}", row.pos))
@@ -456,8 +471,8 @@ class _Folder:
 
     # -- groups and expectations --------------------------------------------------------------
     def group(self, full: tuple[str, ...], name: str, kind: str, depth: int, first: int, out: Tensor, path: Path) -> None:
-        if len(self.groups) >= MAX_LAYERS:  # every fold step adds a row or a group: this bounds the steps
-            raise self.error("limit-layers", f"more than {MAX_LAYERS:,} layers and groups (limit MAX_LAYERS)", path)
+        if len(self.groups) >= self.max_layers:  # every fold step adds a row or a group: this bounds the steps
+            raise self.error("limit-layers", f"{len(self.groups) + 1:,} groups of layers, {self.over_limit}", path)
         self.groups.append(Group(".".join(full), name or "", kind, depth, first, len(self.rows), out.shape, self.spec.pos(path)))
 
     def expect(self, target: str, raw: Any, path: Path) -> None:
@@ -467,6 +482,15 @@ class _Folder:
             raise spec_error_from_validation(exc, self.spec.source, path, "expect", list(Expect.model_fields)) from None
         for key, value in model.model_dump(exclude_none=True).items():
             self.expectations.append(Expectation(target, key, value, self.spec.pos((*path, key))))
+
+
+def _check_sizes(result) -> None:
+    """Every symbolic number of a row within MAX_EXPR_NODES / MAX_EXPR_DEPTH (a LayerError if not)."""
+    from ._symbolic import check_size
+
+    for value in (*result.shape, result.params, result.macs, result.flops, *(x for a in result.rf or () for x in (a.size, a.jump, a.start))):
+        if not isinstance(value, (int, Fraction)):
+            check_size(value, count=True)
 
 
 def _shape(shape) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterable, Optional
 
-from .dims import to_json_dim
+from .dims import dsum, format_dim, to_json_dim
 from .layers import RFAxis
 from .report import Group, Report, Row
 
@@ -39,7 +39,7 @@ _UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 
 def format_count(n: Any, units: bool = False) -> str:
     if not isinstance(n, int):
-        return str(n)
+        return format_dim(n)
     if units:
         for scale, suffix in _UNITS:
             if abs(n) >= scale:
@@ -51,11 +51,11 @@ def format_shape(shape: tuple, layout: str = "chw") -> str:
     dims = list(shape)
     if layout == "hwc" and len(dims) > 1:
         dims = dims[1:] + dims[:1]
-    return "(" + ", ".join(str(d) for d in dims) + ")"
+    return "(" + ", ".join(format_dim(d) for d in dims) + ")"
 
 
 def _fraction_text(x: Any) -> str:
-    return str(x) if not isinstance(x, Fraction) else (str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}")
+    return format_dim(x) if not isinstance(x, Fraction) else (str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}")
 
 
 def format_rf(rf: tuple[RFAxis, ...], is_global: bool, what: str = "size") -> str:
@@ -84,7 +84,7 @@ class DisplayRow:
 
 
 def _sum(rows: Iterable[Row], attr: str) -> Any:
-    return sum(getattr(r, attr) for r in rows)
+    return dsum(getattr(r, attr) for r in rows)
 
 
 def _group_row(report: Report, g: Group, collapsed: bool) -> DisplayRow:
@@ -212,9 +212,9 @@ def render_csv(report: Report, layout: str = "chw") -> str:
     writer.writerow(CSV_COLUMNS)
     for r in report.rows:
         writer.writerow([
-            r.path, r.kind, "x".join(str(d) for d in _ordered(r.input_shapes[0], layout)),
-            "x".join(str(d) for d in _ordered(r.output_shape, layout)), r.params, r.buffers, r.macs, r.flops,
-            r.activations, format_rf(r.rf, r.is_global), format_rf(r.rf, r.is_global, "jump"), format_rf(r.rf, r.is_global, "start"),
+            r.path, r.kind, "x".join(format_dim(d) for d in _ordered(r.input_shapes[0], layout)),
+            "x".join(format_dim(d) for d in _ordered(r.output_shape, layout)), *(format_dim(v) for v in (r.params, r.buffers, r.macs, r.flops, r.activations)),
+            format_rf(r.rf, r.is_global), format_rf(r.rf, r.is_global, "jump"), format_rf(r.rf, r.is_global, "start"),
         ])
     return buffer.getvalue()
 
@@ -336,7 +336,7 @@ def _caption(report: Report) -> str:
         f"MACs {format_count(t.macs, True)}",
         f"FLOPs {format_count(t.flops, True)}",
     ]
-    memory = (
+    memory = (  # integer sizes only: a symbolic report prints its totals instead
         f"memory ({report.dtype}, batch {report.batch}, theoretical): activations {format_count(m['activation_bytes'], True)}B in all, "
         f"peak {format_count(m['peak_activation_bytes'], True)}B live at {m['peak_at']}; weights {format_count(m['weight_bytes'], True)}B; "
         f"training keeps {format_count(m['training_activation_bytes'], True)}B of activations"

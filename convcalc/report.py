@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Any, Optional
 
 from .conventions import DTYPE_BYTES
-from .dims import Dim, prod
+from .dims import Dim, dsum, prod
 from .errors import Position
 from .layers import RFAxis
 
@@ -64,7 +64,7 @@ class Group:
 @dataclass(frozen=True)
 class Diagnostic:
     code: str
-    message: str
+    message: Any  # str, or Lazy: the text is written when it is read
     pos: Optional[Position] = None
     severity: str = "warning"
 
@@ -85,7 +85,7 @@ class Condition:
 
     path: str
     size: Any  # a sympy expression in the input symbols
-    message: str
+    message: Any  # str, or Lazy: the text is written when it is read
     pos: Optional[Position] = None
 
 
@@ -116,19 +116,19 @@ class Report:
     @cached_property
     def totals(self) -> Totals:
         return Totals(
-            params=sum(r.params for r in self.rows),
-            buffers=sum(r.buffers for r in self.rows),
-            macs=sum(r.macs for r in self.rows),
-            flops=sum(r.flops for r in self.rows),
-            activations=sum(r.activations for r in self.rows),
+            params=dsum(r.params for r in self.rows),
+            buffers=dsum(r.buffers for r in self.rows),
+            macs=dsum(r.macs for r in self.rows),
+            flops=dsum(r.flops for r in self.rows),
+            activations=dsum(r.activations for r in self.rows),
         )
 
     @property
     def dtype_bytes(self) -> int:
         return DTYPE_BYTES[self.dtype]
 
-    def bytes_of(self, elements: Dim) -> Dim:
-        return elements * self.batch * self.dtype_bytes
+    def bytes_of(self, elements: Dim | None) -> Dim | None:
+        return None if elements is None else elements * self.batch * self.dtype_bytes
 
     @property
     def activation_bytes(self) -> Dim:
@@ -145,16 +145,16 @@ class Report:
 
         return substitute_report(self, values)
 
-    def peak_activations(self, first: int = 0, end: int | None = None) -> tuple[Dim, Row | None]:
+    def peak_activations(self, first: int = 0, end: int | None = None) -> tuple[Dim | None, Row | None]:
         """Most elements alive at once while rows ``[first, end)`` run, one at a time (inference).
 
         A tensor lives from the row that makes it to the last row that reads it (a skip
         connection keeps its tensor alive until its merge); the network input until its last
         reader. Returns the peak and the row at which it is reached. Theoretical: no allocator
-        reuse, no in-place operations, no workspace.
+        reuse, no in-place operations, no workspace. With symbolic sizes the peak is a ``Max`` of
+        the candidates no other one covers, and no row (it depends on the input); ``None`` when
+        that formula would be too long to be useful (``peak_of``).
         """
-        from .dims import dmax
-
         end = len(self.rows) if end is None else end
         last_read: dict[int, int] = {}
         for row in self.rows:
@@ -165,19 +165,25 @@ class Report:
             freed.setdefault(index, []).append(source)
         input_elements = prod(self.input_shape)
         live: Dim = input_elements if -1 in last_read else 0
-        peak: Dim = 0
-        at: Row | None = None
+        seen: list[tuple[Dim, Row]] = []
         for row in self.rows:
             live = live + row.activations
             if first <= row.index < end:
-                bigger = dmax(peak, live)
-                at = row if bigger != peak or at is None else at
-                peak = bigger
+                seen.append((live, row))
             for source in freed.get(row.index, ()):
                 live = live - (self.rows[source].activations if source >= 0 else input_elements)
             if row.index not in last_read:
                 live = live - row.activations
-        return peak, at
+        if all(isinstance(value, int) for value, _ in seen):
+            peak: Dim = 0
+            at: Row | None = None
+            for value, row in seen:
+                if value > peak or at is None:
+                    peak, at = max(value, peak), row
+            return peak, at
+        from ._symbolic import peak_of
+
+        return peak_of(seen)
 
     @property
     def memory(self) -> dict[str, Any]:
@@ -198,7 +204,7 @@ class Report:
             "peak_activation_bytes": self.bytes_of(peak),
             "peak_at": at.path if at else None,
             "weight_bytes": weights,
-            "inference_bytes": self.bytes_of(peak) + weights,
+            "inference_bytes": None if peak is None else self.bytes_of(peak) + weights,
             "training_activation_bytes": kept,
             "training_bytes": kept + weights + t.params * self.dtype_bytes,
         }

@@ -5,7 +5,8 @@ YAML types; file size (``MAX_FILE_BYTES``), values after alias expansion (``MAX_
 depth (``MAX_DEPTH``) and integers (``MAX_INT``, ``MAX_INT_CHARS``) in ``convcalc/_yaml.py``;
 layers after expanding repeats and blocks (``MAX_LAYERS``) and block nesting
 (``MAX_BLOCK_DEPTH``) in ``convcalc/engine.py``; expression text and values in
-``convcalc/_expr.py``; symbolic expression size (``MAX_EXPR_OPS``) in ``convcalc/_symbolic.py``.
+``convcalc/_expr.py``; symbolic formulas (``MAX_EXPR_NODES``, ``MAX_EXPR_DEPTH``, ``MAX_EXPR_BITS``,
+``MAX_SYMBOLIC_WORK``) in ``convcalc/_symbolic.py`` and symbolic layers (``MAX_SYMBOLIC_LAYERS``).
 Each test asserts the refusal, its code and the limit named in its message; none measures time.
 """
 
@@ -256,15 +257,16 @@ def test_an_empty_seq_repeated_still_counts():
 
 
 def test_a_repeat_given_by_a_parameter(monkeypatch):
-    """``repeat: $n`` is only known inside the block: past MAX_LAYERS it is refused on sight; below,
-    the fold stops once MAX_LAYERS rows (or groups, for items without rows) exist."""
+    """``repeat: $n`` is only known inside the block: the copies it would make are counted when the
+    block is reached, and refused before the first one is built."""
     block = "name: p\ninput: [3, 8, 8]\nblocks:\n  b:\n    params: {{n: ~}}\n    layers:\n      {body}\nlayers:\n  - b: {{n: {n}}}\n"
+    monkeypatch.setattr(engine._Folder, "leaf", lambda *a, **k: pytest.fail("a layer was built before refusing"))
     error = refused(block.format(body="- relu:\n        repeat: $n", n=10**12))
-    assert error.code == "limit-layers" and "repeat 1,000,000,000,000 is more than" in error.message
+    assert error.code == "limit-layers" and "repeat 1,000,000,000,000 makes 1,000,000,000,000 layers" in error.message
     monkeypatch.setattr(engine, "MAX_LAYERS", 1000)
     for body in ("- seq: [relu, relu]\n        repeat: $n", "- seq: [{seq: []}, {seq: []}]\n        repeat: $n"):
-        error = refused(block.format(body=body, n=600))  # 600 * 2 rows, or 600 * 3 groups
-        assert error.code == "limit-layers" and "(limit MAX_LAYERS)" in error.message
+        error = refused(block.format(body=body, n=600))  # 600 * 2 rows, or 600 * 2 groups
+        assert error.code == "limit-layers" and "repeat 600 makes 1,200 layers" in error.message and "(limit MAX_LAYERS)" in error.message
 
 
 def test_block_nesting_depth():
@@ -286,16 +288,72 @@ def test_a_million_tap_pooling_window_is_counted_in_closed_form():
     assert report.output_shape == (1, n + 1000)
 
 
-def test_symbolic_expression_size(monkeypatch):
-    """A symbolic size that grows past MAX_EXPR_OPS is refused. The real bound (20,000 operations)
-    takes sympy long to reach, so the test lowers it: the refusal is what is checked."""
+# -- symbolic sizes ------------------------------------------------------------------------------
+
+
+def symbolic_spec(body: str) -> str:
+    return "name: sym\ninput: [3, H, W]\nlayers:\n" + textwrap.indent(textwrap.dedent(body), "  ")
+
+
+@pytest.mark.parametrize(
+    ("body", "bound"),
+    [
+        # every stride-2 'same' layer adds a parity term to the receptive field's start
+        ("- conv2d: {out_channels: 3, kernel_size: 3, stride: 2, padding: same}\n  repeat: 60\n", "MAX_EXPR_NODES"),
+        # a 0.7 scale does not fold into the next floor: floor(7*floor(7*H/10)/10) ...
+        ("- upsample: {scale_factor: 0.7}\n  repeat: 60\n", "MAX_EXPR_DEPTH"),
+        # ceiling(H/2**k) never reaches 0 with padding 1: the divisor outgrows every input size
+        ("- avg_pool2d: {kernel_size: 3, stride: 2, padding: 1}\n  repeat: 200\n", "MAX_EXPR_BITS"),
+    ],
+    ids=["nodes", "depth", "bits"],
+)
+def test_symbolic_formulas_are_bounded(body: str, bound: str):
+    """Each bound stops a formula that grows with every layer, at the layer where it passes."""
+    error = refused(symbolic_spec(body))
+    assert error.code == "limit-expression" and f"(limit {bound})" in error.message
+    assert error.message.endswith("give the input size as a number")
+
+
+def test_symbolic_work_is_bounded(monkeypatch):
+    """MAX_SYMBOLIC_WORK counts the nodes of every formula the rows hold; a network of many
+    middling formulas stops there. (The real bound is 100,000: GoogLeNet spends about 12,000.)"""
     symbolic = pytest.importorskip("convcalc._symbolic")
-    monkeypatch.setattr(symbolic, "MAX_EXPR_OPS", 10)
-    error = refused("""\
-        name: sym
-        input: [3, H, W]
-        layers:
-          - conv2d: {out_channels: 3, kernel_size: 1, stride: 3, padding: same}
-            repeat: 3
-    """)  # a kernel smaller than its stride keeps TF's max(..., 0) in the padding: the formula grows
-    assert error.code == "limit-expression" and "(limit MAX_EXPR_OPS)" in error.message
+    monkeypatch.setattr(symbolic, "MAX_SYMBOLIC_WORK", 2_000)
+    error = refused(symbolic_spec("- conv2d: {out_channels: 3, kernel_size: 3}\n  repeat: 500\n"))
+    assert error.code == "limit-expression" and "(limit MAX_SYMBOLIC_WORK)" in error.message
+    monkeypatch.undo()
+    report = convcalc.analyze(convcalc.load_model("googlenet"), input_shape=(3, "H", "W"))
+    assert report.symbols  # within the real bound
+
+
+def test_symbolic_layers_are_refused_before_any_work(monkeypatch):
+    monkeypatch.setattr(engine._Folder, "fold_list", lambda *a, **k: pytest.fail("folded before refusing"))
+    error = refused(symbolic_spec(f"- relu:\n  repeat: {engine.MAX_SYMBOLIC_LAYERS + 1}\n"))
+    assert error.code == "limit-layers" and "(limit MAX_SYMBOLIC_LAYERS" in error.message
+    monkeypatch.undo()
+    report = convcalc.analyze(convcalc.load_spec(SPEC + f"  - relu:\n    repeat: {engine.MAX_SYMBOLIC_LAYERS + 1}\n", "int.yaml"))
+    assert len(report.rows) == engine.MAX_SYMBOLIC_LAYERS + 2  # integer sizes: MAX_LAYERS applies
+
+
+@pytest.mark.parametrize(
+    ("body", "shape"),
+    [
+        # TF 'same' with a kernel smaller than its stride: the padding is max(..., 0), the size
+        # ceil(n / s) all the same (six of these took seven minutes)
+        ("- conv2d: {out_channels: 3, kernel_size: 1, stride: 3, padding: same}\n  repeat: 20\n", "(3, ceiling(H/3486784401), ceiling(W/3486784401))"),
+        # ceil_mode: PyTorch's min(o1, last window in the input) is decided per configuration
+        ("- max_pool2d: {kernel_size: 3, stride: 2, padding: 1, ceil_mode: true}\n  repeat: 30\n", "(3, floor(H/1073741824 + 536870911/536870912) + 1, floor(W/1073741824 + 536870911/536870912) + 1)"),
+        ("- avg_pool2d: {kernel_size: 2, stride: 3, ceil_mode: true}\n  repeat: 30\n", "(3, ceiling(H/205891132094649), ceiling(W/205891132094649))"),
+        ("- max_pool2d: {kernel_size: 2, stride: 2}\n  repeat: 40\n", "(3, floor(H/1099511627776), floor(W/1099511627776))"),
+    ],
+    ids=["same-k1-s3", "ceil-k3-s2-p1", "ceil-k2-s3", "pool-s2"],
+)
+def test_stacks_that_used_to_grow_stay_one_term(body: str, shape: str):
+    """Stacks that took sympy minutes stay one floor or ceiling, and their FLOPs one term per
+    layer, no max or min; substituted, they are the integer report."""
+    report = convcalc.analyze(convcalc.load_spec(symbolic_spec(body), "stack.yaml"))
+    assert str(report.output_shape) == shape
+    assert not any("Max" in str(r.flops) or "Min" in str(r.flops) for r in report.rows)
+    for h in (2**40, 2**40 + 5, 2**41 + 3):
+        expected = convcalc.analyze(convcalc.load_spec(symbolic_spec(body).replace("[3, H, W]", f"[3, {h}, {h}]"), "int.yaml"))
+        assert report.subs({"H": h, "W": h}).totals == expected.totals

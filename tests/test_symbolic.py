@@ -176,3 +176,98 @@ def test_stacked_same_padding_stays_a_ceiling():
     assert str(symbolic.output_shape) == "(4, ceiling(H/81), ceiling(W/81))"  # TF 'same': ceil(n / s), four times
     for h, w in ((7, 100), (243, 244), (1, 2)):
         assert_same(symbolic.subs({"H": h, "W": w}), analyze_text(text.replace("[3, H, W]", f"[3, {h}, {w}]")))
+
+
+# -- the exact decisions behind short formulas ---------------------------------------------------
+
+H = pytest.importorskip("sympy").Symbol("H", integer=True, positive=True)
+INPUT_FORMS = {"H": H, "2H+1": 2 * H + 1, "ceil(H/3)": None}  # ceil(H/3) built by floor_div below
+
+
+def _input_form(name: str):
+    from convcalc.dims import ceil_div
+
+    return ceil_div(H, 3) if name == "ceil(H/3)" else INPUT_FORMS[name]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    k=st.integers(1, 9), s=st.integers(1, 5), d=st.integers(1, 3), p=st.integers(0, 4),
+    ceil_mode=st.booleans(), form=st.sampled_from(sorted(INPUT_FORMS)),
+)
+def test_pooling_taps_symbolic_equal_integer(k, s, d, p, ceil_mode, form):
+    """The closed form of the input elements a pooling window reads (one term per residue, no
+    per-tap max or min) against the integer count, at every size where the layer exists."""
+    from convcalc._symbolic import evaluator
+    from convcalc.layers._window import out_size
+    from convcalc.layers.pool import window_elements
+
+    p = min(p, k // 2)
+    size = _input_form(form)
+    out, _ = out_size(size, k, s, d, (p, p), ceil_mode)
+    taps = window_elements(size, out, k, s, d, p, ceil_mode)
+    size_at, out_at, taps_at = evaluator(size), evaluator(out), evaluator(taps)
+    for h in range(1, 40):
+        n = size_at({H: h})
+        expected_out, _ = out_size(n, k, s, d, (p, p), ceil_mode)
+        if expected_out < 1:
+            continue
+        assert out_at({H: h}) == expected_out, (h, out)
+        assert taps_at({H: h}) == window_elements(n, expected_out, k, s, d, p, ceil_mode), (h, taps)
+
+
+FLOOR_LINEAR = st.recursive(
+    st.sampled_from([H, H + 1, 2 * H, H - 3]),
+    lambda inner: st.one_of(
+        st.builds(lambda e, q: __import__("convcalc._symbolic", fromlist=["floor_div"]).floor_div(e, q), inner, st.integers(2, 5)),
+        st.builds(lambda e, c: e + c, inner, st.integers(-4, 4)),
+        st.builds(lambda e, c: c * e, inner, st.integers(1, 3)),
+    ),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=FLOOR_LINEAR, b=FLOOR_LINEAR)
+def test_always_le_is_never_wrong(a, b):
+    """``always_le`` says True only when a <= b at every size: checked at n = 1..300, past every
+    period the drawn expressions have (nested divisors up to 5**4)."""
+    from convcalc._symbolic import always_le, evaluator
+
+    if always_le(a, b):
+        a_at, b_at = evaluator(a), evaluator(b)
+        assert all(a_at({H: n}) <= b_at({H: n}) for n in range(1, 700)), (a, b)
+
+
+def test_always_le_sees_nested_periods():
+    """floor((floor(n/2) + 1) / 2) has period 4, not 2: the decision must look at n = 1..4."""
+    from convcalc._symbolic import always_le
+
+    inner = H // 2  # sympy keeps floor(H/2)
+    nested = __import__("sympy").floor((inner + 1) / 2, evaluate=False)
+    assert not always_le(nested, (H + 1) // 4)  # n = 2: 1 > 0
+    assert always_le((H + 1) // 4, nested)
+
+
+@pytest.mark.parametrize("name", ["resnet50", "vgg16", "lenet5", "googlenet", "mobilenet_v2", "alexnet"])
+def test_symbolic_peak_is_the_integer_peak(name):
+    """The symbolic peak (a Max of the live totals no other covers) at the spec's size is the
+    integer peak; the row is named when one candidate covers all the others."""
+    spec = convcalc.load_model(name)
+    symbolic = convcalc.analyze(spec, input_shape=symbolic_input(spec))
+    integer = convcalc.analyze(spec)
+    peak, at = symbolic.peak_activations()
+    values = {sym: v for sym, v in zip(sorted(peak.free_symbols, key=str), (spec.input[1], spec.input[2]))}
+    expected, row = integer.peak_activations()
+    assert int(peak.subs(values)) == expected
+    assert at is None or at.path == row.path
+
+
+def test_symbolic_peak_too_long_is_said_not_guessed(run_cli):
+    """U-Net keeps more than MAX_PEAK_TERMS live totals no other covers: the peak is None, the
+    JSON says null rather than a guess."""
+    report = analyze_model("unet", input_shape=(1, "H", "W"))
+    assert report.peak_activations() == (None, None)
+    assert report.memory["peak_activation_bytes"] is None and report.memory["inference_bytes"] is None
+    code, out, _ = run_cli("summary", "unet", "--input", "1xHxW", "--format", "json")
+    assert code == 0 and json.loads(out)["memory"]["peak_activation_bytes"] is None

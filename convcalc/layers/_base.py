@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from ..dims import Dim, require_positive
+from ..dims import Dim, Lazy, require_positive
 
 __all__ = [
     "Bool",
@@ -155,8 +155,8 @@ def as_tuple(value: Any, rank: int, name: str) -> tuple:
     return (value,) * rank
 
 
-def need_positive(size: Dim, message: str, field: str | None = None, code: str = "shape-nonpositive") -> None:
+def need_positive(size: Dim, message: str | Lazy, field: str | None = None, code: str = "shape-nonpositive") -> None:
     """Raise unless ``size >= 1``. A symbolic size that may or may not be positive passes here;
-    the engine records the condition under which it is."""
+    the engine records the condition under which it is. ``message`` may be :class:`Lazy`."""
     if not require_positive(size, message):
-        raise LayerError(code, message, field)
+        raise LayerError(code, str(message), field)

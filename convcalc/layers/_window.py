@@ -6,7 +6,7 @@ from typing import Literal, Union
 
 from pydantic import StrictInt
 
-from ..dims import Dim, ceil_div, dmax, dmin, floor_div, is_int
+from ..dims import Dim, Lazy, ceil_div, dmax, floor_div, is_int
 from ._base import LayerError, as_tuple
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "product_text",
     "resolve_padding",
     "transposed_out_size",
+    "window_reach",
 ]
 
 Padding = Union[StrictInt, Literal["same", "valid"], list[Union[StrictInt, list[StrictInt]]]]
@@ -73,32 +74,57 @@ def _pad_text(before: Dim, after: Dim) -> str:
     return f"{before} + {after}"
 
 
-def out_size(size: Dim, kernel: int, stride: int, dilation: int, pad: tuple[Dim, Dim], ceil_mode: bool = False) -> tuple[Dim, str]:
+def out_size(size: Dim, kernel: int, stride: int, dilation: int, pad: tuple[Dim, Dim], ceil_mode: bool = False, same: bool = False) -> tuple[Dim, str | Lazy]:
     """PyTorch's output size along one axis, and the formula with the numbers substituted.
 
     ``floor((in + p_before + p_after - d*(k-1) - 1) / s) + 1``; with ``ceil_mode`` the division
-    rounds up, but the last window may not start in the right padding (PyTorch's rule).
+    rounds up, but the last window may not start in the right padding (PyTorch's rule). With
+    ``same`` (the padding from ``resolve_padding``) that is ``ceil(in / s)`` by construction, the
+    form a symbolic size keeps: the padding's own ``max(..., 0)`` does not enter the next layer.
     """
     before, after = pad
     numer = size + before + after - dilation * (kernel - 1) - 1
+    if not (is_int(size) and is_int(before) and is_int(after)):  # symbolic: printed when read
+        if same:
+            out = ceil_div(size, stride)
+        elif ceil_mode:
+            out = ceil_div(size + window_reach(kernel, stride, dilation, pad, True), stride)
+        else:
+            out = floor_div(numer, stride) + 1
+        rounding = "ceil" if ceil_mode else "floor"
+
+        def text() -> str:
+            formula = f"{rounding}(({size} + {_pad_text(before, after)} - {dilation}*({kernel}-1) - 1) / {stride}) + 1"
+            return f"{formula} = ceil({size} / {stride}) = {out}" if same else f"{formula} = {out}"
+
+        return out, Lazy(text)
     text = f"({size} + {_pad_text(before, after)} - {dilation}*({kernel}-1) - 1) / {stride}"
     if not ceil_mode:
         out = floor_div(numer, stride) + 1
         return out, f"floor({text}) + 1 = {out}"
     out = ceil_div(numer, stride) + 1
-    if is_int(out) and is_int(size) and is_int(before):
-        if (out - 1) * stride >= size + before:
-            out -= 1
-            return out, f"ceil({text}) + 1 - 1 = {out} (the last window would start in the padding)"
-    elif not is_int(out) and after + stride > dilation * (kernel - 1) + 1:
-        # the last window must start inside the input or the left padding: at most
-        # floor((in + p_before - 1) / s) + 1 windows (when p_after + s <= d*(k-1) + 1 it never binds)
-        out = dmin(out, floor_div(size + before - 1, stride) + 1)
+    if (out - 1) * stride >= size + before:
+        out -= 1
+        return out, f"ceil({text}) + 1 - 1 = {out} (the last window would start in the padding)"
     return out, f"ceil({text}) + 1 = {out}"
 
 
-def transposed_out_size(size: Dim, kernel: int, stride: int, dilation: int, padding: int, output_padding: int) -> tuple[Dim, str]:
+def window_reach(kernel: int, stride: int, dilation: int, pad: tuple[int, int], ceil_mode: bool = False) -> int:
+    """The X with ``out == ceil((in + X) / s)`` for every input size: the form symbolic sizes take.
+
+    Floor mode: ``floor((in + b + a - d*(k-1) - 1) / s) + 1``, so ``X = b + a - d*(k-1)``. Ceil mode
+    (PyTorch): ``o1 = ceil((in + b + a - d*(k-1) - 1) / s) + 1``, minus one when the last window
+    would start in the right padding, that is ``min(o1, ceil((in + b) / s))``; the two differ by
+    ``ceil((u + m) / s) - ceil(u / s)`` with ``m = a + s - d*(k-1) - 1``, which is >= 0 when
+    ``m > 0`` and <= 0 otherwise, so the min is decided: ``X = b + min(m, 0)``.
+    """
+    before, after = pad
+    if not ceil_mode:
+        return before + after - dilation * (kernel - 1)
+    return before + min(after + stride - dilation * (kernel - 1) - 1, 0)
+
+
+def transposed_out_size(size: Dim, kernel: int, stride: int, dilation: int, padding: int, output_padding: int) -> tuple[Dim, Lazy]:
     """``(in - 1)*s - 2p + d*(k-1) + output_padding + 1`` (PyTorch's ConvTranspose)."""
     out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
-    text = f"({size} - 1)*{stride} - 2*{padding} + {dilation}*({kernel}-1) + {output_padding} + 1 = {out}"
-    return out, text
+    return out, Lazy(lambda: f"({size} - 1)*{stride} - 2*{padding} + {dilation}*({kernel}-1) + {output_padding} + 1 = {out}")

@@ -6,7 +6,7 @@ from fractions import Fraction
 from typing import ClassVar, Literal
 
 from .._exact import uneven_notes
-from ..dims import prod
+from ..dims import Lazy, prod
 from ._base import (
     Bool,
     LayerError,
@@ -85,10 +85,10 @@ class _Conv(LayerKind):
         spatial, texts, rf = [], [], []
         for i, size in enumerate(x.spatial):
             self._check_padding_mode(size, pads[i], names[i])
-            out, text = out_size(size, k[i], s[i], d[i], pads[i])
+            out, text = out_size(size, k[i], s[i], d[i], pads[i], same=self.padding == "same")
             need_positive(
                 out,
-                f"kernel larger than the padded input along {names[i]}: {names[i]}_out = {text}",
+                Lazy(lambda name=names[i], text=text: f"kernel larger than the padded input along {name}: {name}_out = {text}"),
                 "kernel_size",
                 "shape-kernel-too-large",
             )
@@ -176,7 +176,7 @@ class _ConvTranspose(LayerKind):
         c_in, c_out, g = x.channels, self.out_channels, self.groups
         check_groups(g, c_in, c_out)
         names = axis_names(rank)
-        spatial, formulas, rf = [], [], []
+        spatial, texts, rf = [], [], []
         for i, size in enumerate(x.spatial):
             if op[i] >= max(s[i], d[i]):
                 raise LayerError(
@@ -185,20 +185,25 @@ class _ConvTranspose(LayerKind):
                     "output_padding",
                 )
             out, text = transposed_out_size(size, k[i], s[i], d[i], p[i], op[i])
-            need_positive(out, f"output size along {names[i]} below 1: {names[i]}_out = {text}", "padding")
+            need_positive(out, Lazy(lambda name=names[i], text=text: f"output size along {name} below 1: {name}_out = {text}"), "padding")
             spatial.append(out)
-            formulas.append(f"{names[i]}_out = ({names[i]}_in - 1)*s - 2p + d*(k-1) + output_padding + 1 = {text}")
+            texts.append(text)
             if x.rf:
                 rf.append(_transposed_rf(x.rf[i], k[i], s[i], d[i], p[i]))
         weights = c_in * (c_out // g) * prod(k)
         params = weights + (c_out if self.bias else 0)
         macs = prod(x.spatial) * weights
         flops = 2 * macs + (prod(spatial) * c_out if self.bias else 0)
-        bias_text = f" + {c_out}" if self.bias else ""
-        formulas.append(f"params = C_in*(C_out/groups)*{'*'.join('k' * rank)}{' + C_out' if self.bias else ''} = {c_in}*({c_out}/{g})*{kernel_text(k)}{bias_text} = {params}")
-        formulas.append(f"MACs (per input position) = {'*'.join(n + '_in' for n in names)}*C_in*(C_out/groups)*{'*'.join('k' * rank)} = {product_text(x.spatial)}*{c_in}*({c_out}/{g})*{kernel_text(k)} = {macs}")
-        formulas.append(flops_text(names, "_out", spatial, c_out, macs, flops, self.bias))
-        return Result(shape=(c_out, *spatial), params=params, macs=macs, flops=flops, rf=tuple(rf) if x.rf else None, formulas=tuple(formulas))
+
+        def formulas() -> tuple[str, ...]:  # written only when asked for (explain, check)
+            lines = [f"{name}_out = ({name}_in - 1)*s - 2p + d*(k-1) + output_padding + 1 = {text}" for name, text in zip(names, texts)]
+            bias_text = f" + {c_out}" if self.bias else ""
+            lines.append(f"params = C_in*(C_out/groups)*{'*'.join('k' * rank)}{' + C_out' if self.bias else ''} = {c_in}*({c_out}/{g})*{kernel_text(k)}{bias_text} = {params}")
+            lines.append(f"MACs (per input position) = {'*'.join(n + '_in' for n in names)}*C_in*(C_out/groups)*{'*'.join('k' * rank)} = {product_text(x.spatial)}*{c_in}*({c_out}/{g})*{kernel_text(k)} = {macs}")
+            lines.append(flops_text(names, "_out", spatial, c_out, macs, flops, self.bias))
+            return tuple(lines)
+
+        return Result(shape=(c_out, *spatial), params=params, macs=macs, flops=flops, rf=tuple(rf) if x.rf else None, formulas=formulas)
 
 
 def _transposed_rf(rf: RFAxis, kernel: int, stride: int, dilation: int, padding: int) -> RFAxis:

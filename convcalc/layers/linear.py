@@ -42,13 +42,16 @@ class Linear(LayerKind):
         params = weights + (self.out_features if self.bias else 0)
         macs = positions * weights
         flops = 2 * macs + (positions * self.out_features if self.bias else 0)
-        where = f"{positions}*" if len(shape) > 1 else ""
-        formulas = (
-            f"params = in*out{' + out' if self.bias else ''} = {features}*{self.out_features}{f' + {self.out_features}' if self.bias else ''} = {params}",
-            f"MACs = {'positions*' if where else ''}in*out = {where}{features}*{self.out_features} = {macs}",
-            f"FLOPs = 2*MACs + {'positions*' if where else ''}out = 2*{macs} + {where}{self.out_features} = {flops}"
-            if self.bias else f"FLOPs = 2*MACs = 2*{macs} = {flops}",
-        )
+
+        def formulas() -> tuple[str, ...]:  # written only when asked for (explain, check)
+            where = f"{positions}*" if len(shape) > 1 else ""
+            return (
+                f"params = in*out{' + out' if self.bias else ''} = {features}*{self.out_features}{f' + {self.out_features}' if self.bias else ''} = {params}",
+                f"MACs = {'positions*' if where else ''}in*out = {where}{features}*{self.out_features} = {macs}",
+                f"FLOPs = 2*MACs + {'positions*' if where else ''}out = 2*{macs} + {where}{self.out_features} = {flops}"
+                if self.bias else f"FLOPs = 2*MACs = 2*{macs} = {flops}",
+            )
+
         if self.axis == "channels":
             return Result(shape=shape, params=params, macs=macs, flops=flops, formulas=formulas)
         return Result(shape=shape, params=params, macs=macs, flops=flops, rf=(), is_global=True, formulas=formulas)
@@ -66,5 +69,5 @@ class Flatten(LayerKind):
             raise LayerError("arg-range", f"start_dim {self.start_dim} is outside the {len(x.shape)} axes of {format_shape(x.shape)}", "start_dim")
         shape = (*x.shape[: self.start_dim], prod(x.shape[self.start_dim :]))
         if self.start_dim == 0:
-            return Result(shape=shape, rf=(), is_global=True, formulas=(f"features = {'*'.join(str(d) for d in x.shape)} = {shape[0]}",))
+            return Result(shape=shape, rf=(), is_global=True, formulas=lambda: (f"features = {'*'.join(str(d) for d in x.shape)} = {shape[0]}",))
         return Result(shape=shape, rf=x.rf[: len(shape) - 1])

@@ -7,7 +7,7 @@ from math import gcd
 from typing import ClassVar, Optional, Union
 
 from .._exact import uneven_notes
-from ..dims import Dim, ceil_div, dmax, dmin, floor_div, is_int, prod
+from ..dims import Dim, Lazy, ceil_div, dmin, floor_div, is_int, prod
 from ._base import (
     Bool,
     LayerError,
@@ -21,7 +21,7 @@ from ._base import (
     as_tuple,
     need_positive,
 )
-from ._window import axis_names, out_size, product_text
+from ._window import axis_names, out_size, product_text, window_reach
 
 __all__ = [
     "AdaptiveAvgPool1d",
@@ -42,9 +42,10 @@ __all__ = [
 ]
 
 MAX_CLIPPED_TAPS = 1 << 20
+MAX_SYMBOLIC_TERMS = 64
 
 
-def window_elements(size: Dim, out: Dim, kernel: int, stride: int, dilation: int, pad_before: int) -> Dim:
+def window_elements(size: Dim, out: Dim, kernel: int, stride: int, dilation: int, pad_before: int, ceil_mode: bool = False) -> Dim:
     """Sum over the outputs along one axis of the input elements inside each window.
 
     Output ``i`` reads taps ``i*s - p + t*d`` for ``t`` in ``0..k-1``; a tap counts when it lands
@@ -54,15 +55,63 @@ def window_elements(size: Dim, out: Dim, kernel: int, stride: int, dilation: int
         return _window_elements_int(size, out, kernel, stride, dilation, pad_before)
     if kernel > MAX_CLIPPED_TAPS:
         raise LayerError("limit-kernel", f"kernel_size {kernel} is larger than {MAX_CLIPPED_TAPS} (limit MAX_CLIPPED_TAPS)", "kernel_size")
-    total = out * kernel
-    for t in range(kernel):
-        offset = t * dilation - pad_before
-        # outputs whose tap t lands before 0: i*s + offset < 0
-        if offset < 0:
-            total -= dmin(ceil_div(-offset, stride), out)
-        # outputs whose tap t lands at or past the end: i*s + offset >= size
-        first_past = dmax(ceil_div(size - offset, stride), 0)
-        total -= dmax(out - first_past, 0)
+    return _window_elements_symbolic(size, out, kernel, stride, dilation, pad_before, window_reach(kernel, stride, dilation, (pad_before, pad_before), ceil_mode))
+
+
+def _window_elements_symbolic(size: Dim, out: Dim, kernel: int, stride: int, dilation: int, pad_before: int, reach: int) -> Dim:
+    """``window_elements`` for a symbolic size ``n``, with ``out == ceil((n + reach) / s)``
+    (``window_reach``: floor mode or ceil mode).
+
+    The taps are grouped in integer arithmetic first, so that the formula has one term per
+    distinct shape, not one per tap. On the sizes where the layer exists (``out >= 1``):
+
+    - tap t with ``o = t*d - p < 0`` misses ``min(ceil(-o / s), out)`` outputs at the left; that
+      is the constant when it is at most the smallest possible ``out``.
+    - tap t with ``a = p - t*d < reach`` misses ``out - max(ceil((n + a) / s), 0)`` at the right
+      (``out`` is the larger ceiling, so no outer max); taps with ``a >= reach`` miss none. The
+      inner max goes when ``n + a > -s`` for the smallest n. ``ceil((n + a) / s)`` is
+      ``ceil((n + a mod s) / s) + a // s``: one term per residue.
+    """
+    from .._symbolic import check_size, larger, lowest
+
+    s, d, p = stride, dilation, pad_before
+    out_low, size_low = max(lowest(out), 1), lowest(size)
+    constant = 0
+    out_coefficient = kernel
+    mins: dict[int, int] = {}  # c -> taps missing min(c, out) outputs (c > the smallest out)
+    residues: dict[int, int] = {}  # r -> taps giving back ceil((n + r) / s) (+ q in constant)
+    clamped: dict[int, int] = {}  # a -> taps giving back max(ceil((n + a) / s), 0)
+    left_taps = -(-p // d)  # t*d < p
+    for t in range(left_taps):
+        c = -(-(p - t * d) // s)
+        if c <= out_low:
+            constant -= c
+        else:
+            mins[c] = mins.get(c, 0) + 1
+    for t in range(min(max((p - reach) // d + 1, 0), kernel), kernel):  # p - t*d < reach
+        a = p - t * d
+        out_coefficient -= 1
+        if size_low + a > -s:
+            q, r = divmod(a, s)
+            residues[r] = residues.get(r, 0) + 1
+            constant += q
+        else:
+            clamped[a] = clamped.get(a, 0) + 1
+    terms = len(mins) + len(residues) + len(clamped)
+    if terms > MAX_SYMBOLIC_TERMS:
+        raise LayerError(
+            "limit-expression",
+            f"the FLOPs of this window on a symbolic size need {terms:,} separate terms, more than {MAX_SYMBOLIC_TERMS} (limit MAX_SYMBOLIC_TERMS); give the input size as a number",
+            "kernel_size",
+        )
+    total = out_coefficient * out + constant
+    for c, count in mins.items():
+        total -= count * dmin(c, out)
+    for r, count in residues.items():
+        total += count * ceil_div(size + r, s)
+    for a, count in clamped.items():
+        total += count * larger(ceil_div(size + a, s), 0)
+    check_size(total)
     return total
 
 
@@ -123,22 +172,27 @@ class _Pool(LayerKind):
         p = as_tuple(self.padding, rank, "padding")
         d = self._dilation(rank)
         names = axis_names(rank)
-        spatial, formulas, rf, windows = [], [], [], []
+        spatial, texts, rf, windows = [], [], [], []
         for i, size in enumerate(x.spatial):
             self._check_padding(p[i], k[i], d[i])
             out, text = out_size(size, k[i], s[i], d[i], (p[i], p[i]), self.ceil_mode)
-            need_positive(out, f"window larger than the padded input along {names[i]}: {names[i]}_out = {text}", "kernel_size", "shape-kernel-too-large")
+            need_positive(out, Lazy(lambda name=names[i], text=text: f"window larger than the padded input along {name}: {name}_out = {text}"), "kernel_size", "shape-kernel-too-large")
             spatial.append(out)
-            formulas.append(f"{names[i]}_out = {'ceil' if self.ceil_mode else 'floor'}(({names[i]}_in + 2p - d*(k-1) - 1) / s) + 1 = {text}")
-            windows.append(window_elements(size, out, k[i], s[i], d[i], p[i]))
+            texts.append(text)
+            windows.append(window_elements(size, out, k[i], s[i], d[i], p[i], self.ceil_mode))
             if x.rf:
                 rf.append(x.rf[i].through(k[i], s[i], d[i], p[i]))
         c = x.channels
         in_windows = c * prod(windows)
         outputs = c * prod(spatial)
         flops = in_windows - outputs if self.op == "max" else in_windows
-        formulas.append(_flops_text(self.op, names, c, windows, spatial, flops))
-        return Result(shape=(c, *spatial), notes=uneven_notes(x.spatial, k, s, d, tuple((q, q) for q in p), names), flops=flops, rf=tuple(rf) if x.rf else None, formulas=tuple(formulas))
+        rounding = "ceil" if self.ceil_mode else "floor"
+
+        def formulas() -> tuple[str, ...]:  # written only when asked for (explain, check)
+            sizes = [f"{name}_out = {rounding}(({name}_in + 2p - d*(k-1) - 1) / s) + 1 = {text}" for name, text in zip(names, texts)]
+            return (*sizes, _flops_text(self.op, names, c, windows, spatial, flops))
+
+        return Result(shape=(c, *spatial), notes=uneven_notes(x.spatial, k, s, d, tuple((q, q) for q in p), names), flops=flops, rf=tuple(rf) if x.rf else None, formulas=formulas)
 
     def _check_padding(self, pad: int, kernel: int, dilation: int) -> None:
         """PyTorch checks both ``pad <= (d*(k-1)+1) / 2`` and ``pad <= k / 2`` (ATen's Pool.h);
@@ -251,9 +305,10 @@ class _Adaptive(LayerKind):
         flops = c * windows - (c * prod(spatial) if self.op == "max" else 0)
         rf = tuple(_adaptive_rf(axis, n, m) for axis, n, m in zip(x.rf, x.spatial, spatial)) if x.rf else None
         sees_all = all(m == 1 for m in spatial)  # one window over everything: as global pooling
-        formulas = tuple(
-            line for name, n, m in zip(axis_names(rank), x.spatial, spatial) for line in _adaptive_text(name, n, m)
-        )
+
+        def formulas() -> tuple[str, ...]:  # written only when asked for (explain, check)
+            return tuple(line for name, n, m in zip(axis_names(rank), x.spatial, spatial) for line in _adaptive_text(name, n, m))
+
         return Result(shape=(c, *spatial), flops=flops, rf=rf, is_global=True if sees_all else None, formulas=formulas)
 
 
