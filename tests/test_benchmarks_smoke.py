@@ -34,3 +34,17 @@ def test_quick_run_writes_every_item(tmp_path):
     assert sorted(r["extra"]["layers"] for r in scaling) == sorted([20, 200, 2 * 7, 28 * 7, 20, 200])
     assert results[-1]["status"] == "skipped"
     assert "6 torchinfo" in done.stdout
+
+
+def test_hostile_quick_run_gets_the_expected_answers(tmp_path):
+    """``benchmarks/hostile.py`` exits 1 when a crafted file gets another exit or error code than
+    the one it expects; its quick run must pass (the times are only reported)."""
+    output = tmp_path / "hostile.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "hostile.py"), "--quick", "--json", str(output)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(output.read_text())["results"]
+    assert len(results) == 4 and all(r["as_expected"] for r in results)
+    assert {r["code"] for r in results} == {"limit-yaml-nodes", "limit-layers", "limit-expression", None}

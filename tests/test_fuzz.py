@@ -8,8 +8,9 @@ duplicated, the text truncated). The only acceptable outcomes are exit 0 with a 
 1 / 2 with one ``file:line:col: error[code]: message`` line; a traceback or ``error[internal]``
 (an uncaught exception) is a failure.
 
-CI runs 150 examples per source (450 in all), the same ones every time;
-``CONVCALC_FUZZ_EXAMPLES=10000`` runs that many random ones per source.
+CI runs 150 examples per source (50 for the symbolic one: 500 in all), the same ones every
+time; ``CONVCALC_FUZZ_EXAMPLES=10000`` runs that many random ones per source (a third of them
+symbolic).
 """
 
 from __future__ import annotations
@@ -238,10 +239,9 @@ OTHER_TYPES = st.one_of(
 NUMBERS = st.one_of(st.integers(-3, 300), st.sampled_from([2**31, 2**48, 2**48 + 1, 10**12]))
 
 
-@st.composite
-def mutated_builtin(draw) -> str:
-    doc = yaml.safe_load(TEXTS[draw(st.sampled_from(sorted(TEXTS)))])
-    for _ in range(draw(st.integers(1, 3))):
+def mutate(draw, doc: Any, times: int) -> None:
+    """Drop a key, retype or renumber a value, or duplicate a list item, ``times`` times."""
+    for _ in range(times):
         operation = draw(st.sampled_from(["drop", "retype", "renumber", "duplicate"]))
         everything = paths(doc)[1:]
         if operation == "drop":
@@ -262,6 +262,12 @@ def mutated_builtin(draw) -> str:
             items = get(doc, target)
             i = draw(st.integers(0, len(items) - 1))
             items.insert(i, yaml.safe_load(yaml.safe_dump(items[i])))
+
+
+@st.composite
+def mutated_builtin(draw) -> str:
+    doc = yaml.safe_load(TEXTS[draw(st.sampled_from(sorted(TEXTS)))])
+    mutate(draw, doc, draw(st.integers(1, 3)))
     # symbolic sizes take sympy's time, not the parser's: this fuzzer keeps to integer sizes
     dims = doc.get("input") if isinstance(doc, dict) else None
     assume(not (isinstance(dims, list) and any(isinstance(d, str) and SYMBOL.match(d) for d in dims)))
@@ -274,6 +280,43 @@ def mutated_builtin(draw) -> str:
 @FUZZ
 @given(text=mutated_builtin(), command=st.sampled_from(COMMANDS))
 def test_mutated_builtin_specs(workdir: Path, text: str, command: tuple[str, ...]):
+    run(workdir, text, command)
+
+
+# -- symbolic sizes ------------------------------------------------------------------------------
+
+# layers that, stacked, make symbolic formulas grow (or used to): the bounds must stop them
+STACKERS = st.sampled_from([
+    {"conv2d": {"out_channels": 4, "kernel_size": 1, "stride": 3, "padding": "same"}},
+    {"conv2d": {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": "same"}},
+    {"max_pool2d": {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}},
+    {"avg_pool2d": {"kernel_size": 2, "stride": 3, "ceil_mode": True}},
+    {"avg_pool2d": {"kernel_size": 3, "stride": 2, "padding": 1}},
+    {"upsample": {"scale_factor": 0.7}},
+    {"upsample": {"scale_factor": 1.5}},
+    {"conv_transpose2d": {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1}},
+    {"conv2d": {"out_channels": 4, "kernel_size": 3}},
+    {"adaptive_avg_pool2d": {"output_size": 5}},
+])
+SYMBOLIC_EXAMPLES = max(EXAMPLES // 3, 1)
+
+
+@st.composite
+def symbolic_builtin(draw) -> str:
+    """A built-in with symbols for its sizes, mutated, and a stack of layers at the end."""
+    doc = yaml.safe_load(TEXTS[draw(st.sampled_from(sorted(TEXTS)))])
+    doc["input"] = [doc["input"][0], *("DHW"[3 - len(doc["input"]) + 1:] if len(doc["input"]) <= 4 else "H")]
+    mutate(draw, doc, draw(st.integers(0, 2)))
+    if isinstance(doc.get("layers"), list) and draw(st.booleans()):
+        stack = draw(st.lists(STACKERS, min_size=1, max_size=3))
+        doc["layers"].append({"seq": copy.deepcopy(stack), "repeat": draw(st.integers(1, 120))})
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
+@settings(FUZZ, max_examples=SYMBOLIC_EXAMPLES)
+@given(text=symbolic_builtin(), command=st.sampled_from(COMMANDS))
+def test_symbolic_builtin_specs(workdir: Path, text: str, command: tuple[str, ...]):
+    """The same, with sizes as symbols: every formula within its bounds, or a clean refusal."""
     run(workdir, text, command)
 
 
