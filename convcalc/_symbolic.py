@@ -51,7 +51,7 @@ def start_work() -> None:
 def spend(units: int) -> None:
     """Count symbolic work: every formula a row holds counts its nodes written out (what printing
     it costs), every exact min / max decision the values it tries. Past MAX_SYMBOLIC_WORK the
-    analysis stops: nothing a network needs comes near (GoogLeNet, the most, spends about 12,000)."""
+    analysis stops: nothing a network needs comes near (ResNet-152, the most of the built-ins, spends 10,851)."""
     from .layers._base import LayerError
 
     _work[0] += units
