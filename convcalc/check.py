@@ -417,7 +417,7 @@ def _measure(report: Report, target: _Target, key: str) -> tuple[Any, tuple[str,
     if key == "peak_activation_bytes":
         elements, row = report.peak_activations(target.first, target.end)
         if elements is None:
-            return _UNKNOWN, ("peak: a formula past MAX_EXPR_NODES for these symbols; check it at given sizes (--set)",)
+            return _UNKNOWN, ("peak: no short formula for these symbols (too many live totals, none covering the others); give the input size as numbers to check it",)
         value = report.bytes_of(elements)
         where = f" at {row.path} ({row.kind})" if row is not None else ""
         return value, (f"peak{where}: {_text(elements)} elements alive * batch {_text(report.batch)} * {report.dtype_bytes} bytes ({report.dtype}) = {_text(value)}",)

@@ -271,3 +271,20 @@ def test_symbolic_peak_too_long_is_said_not_guessed(run_cli):
     assert report.memory["peak_activation_bytes"] is None and report.memory["inference_bytes"] is None
     code, out, _ = run_cli("summary", "unet", "--input", "1xHxW", "--format", "json")
     assert code == 0 and json.loads(out)["memory"]["peak_activation_bytes"] is None
+
+
+def test_a_budget_on_an_unwritable_symbolic_peak_cannot_be_decided(run_cli, tmp_path):
+    """45 different live totals, none covering the others: the peak has no short formula, and
+    ``check`` says it cannot decide the budget instead of passing or failing it."""
+    spec = tmp_path / "peak.yaml"
+    spec.write_text(
+        "name: peak\ninput: [3, H, W]\nbudget:\n  peak_activation_bytes: '<= 1GiB'\nlayers:\n"
+        "  - conv2d: {out_channels: 8, kernel_size: 3, stride: 2, padding: same}\n    repeat: 25\n"
+        "  - max_pool2d: {kernel_size: 3, stride: 2, padding: 1, ceil_mode: true}\n    repeat: 20\n",
+        encoding="utf-8",
+    )
+    code, out, err = run_cli("check", str(spec))
+    text = out + err
+    assert code == 1
+    assert f"{spec}:4:26: error[check-budget]: model peak_activation_bytes: expected <= 1GiB (<= 1073741824), got unknown, which depends on H, W: cannot decide" in text
+    assert "peak: no short formula for these symbols" in text
