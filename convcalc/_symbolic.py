@@ -4,6 +4,12 @@ Imported only when a spec has a symbol, so that the integer path never pays for 
 Every size formula convcalc builds is non-decreasing in each input size, which makes "is this
 size at least 1?" decidable by looking at the smallest and largest inputs, and "from which input
 size on?" a binary search.
+
+Formulas are kept short by construction (one normal form for floors, min / max decided exactly
+where they can be, see ``floor_div`` and ``always_le``) and bounded where they cannot: per formula
+MAX_EXPR_NODES, MAX_EXPR_DEPTH and MAX_EXPR_BITS (``check_size``), per analysis MAX_SYMBOLIC_WORK
+(``spend``). sympy's own evaluation, search and printing grow with all of these; within them, a
+whole analysis takes seconds at most, and a refusal comes at the layer that passes a bound.
 """
 
 from __future__ import annotations
