@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ._exact import off_centre_notes
 from ._expr import ExprError, substitute, truthy
-from ._yaml import Path
+from ._yaml import MAX_INT, Path
 from .dims import Lazy, collect_conditions, dmin
 from .errors import Position, SpecError
 from .layers import ALIASES, KINDS, LayerError, RFAxis, Tensor
@@ -306,6 +306,8 @@ class _Folder:
             else:
                 conditions = ()
                 result = layer.infer_many(xs) if many else layer.infer(xs[0])
+                if max(result.shape) > MAX_INT or (result.rf and not _rf_within_bounds(result.rf)):
+                    _refuse_growth(result)
         except LayerError as exc:
             where = item.kind_path if exc.field is None else (*item.kind_path, *((exc.field,) if isinstance(exc.field, str) else exc.field))
             label = ".".join(full)
@@ -484,10 +486,43 @@ class _Folder:
             self.expectations.append(Expectation(target, key, value, self.spec.pos((*path, key))))
 
 
+MAX_RF_BITS = 1024  # a receptive field's jump (an int or a Fraction): it bounds size and start
+_RF_LIMIT = 1 << MAX_RF_BITS
+
+
+def _rf_within_bounds(rf) -> bool:
+    """The jumps bound the rest: sizes and starts add (k-1)*jump per layer, and their
+    denominators divide those of the jumps."""
+    for axis in rf:
+        jump = axis.jump
+        if type(jump) is int:
+            if jump >= _RF_LIMIT:
+                return False
+        elif jump.numerator >= _RF_LIMIT or jump.denominator >= _RF_LIMIT:
+            return False
+    return True
+
+
+def _refuse_growth(result) -> None:
+    """Integer sizes: one past MAX_INT, or a receptive field past MAX_RF_BITS (repeated upsampling
+    can grow either without end; Python would print neither past 4,300 digits)."""
+    for d in result.shape:
+        if isinstance(d, int) and d > MAX_INT:
+            raise LayerError("limit-int", f"a size grew to a {d.bit_length()}-bit number, past 2**48 (limit MAX_INT)")
+    raise LayerError(
+        "limit-int", f"the receptive field's jump needs more than {MAX_RF_BITS} bits (limit MAX_RF_BITS): the strides and rescalings before this layer multiply without end",
+    )
+
+
 def _check_sizes(result) -> None:
-    """Every symbolic number of a row within MAX_EXPR_NODES / MAX_EXPR_DEPTH (a LayerError if not)."""
+    """Every symbolic number of a row within the bounds of ``check_size``, its integer sizes and
+    fractions within those of ``_refuse_growth`` (a LayerError if not)."""
     from ._symbolic import check_size
 
+    if any(isinstance(d, int) and d > MAX_INT for d in result.shape) or not _rf_within_bounds(
+        [a for a in result.rf or () if isinstance(a.jump, (int, Fraction))]
+    ):
+        _refuse_growth(result)
     for value in (*result.shape, result.params, result.macs, result.flops, *(x for a in result.rf or () for x in (a.size, a.jump, a.start))):
         if not isinstance(value, (int, Fraction)):
             check_size(value, count=True)

@@ -264,10 +264,34 @@ def mutate(draw, doc: Any, times: int) -> None:
             items.insert(i, yaml.safe_load(yaml.safe_dump(items[i])))
 
 
+# layers that, stacked, make sizes, receptive fields or symbolic formulas grow: the bounds must stop them
+STACKERS = st.sampled_from([
+    {"conv2d": {"out_channels": 4, "kernel_size": 1, "stride": 3, "padding": "same"}},
+    {"conv2d": {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": "same"}},
+    {"max_pool2d": {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}},
+    {"avg_pool2d": {"kernel_size": 2, "stride": 3, "ceil_mode": True}},
+    {"avg_pool2d": {"kernel_size": 3, "stride": 2, "padding": 1}},
+    {"upsample": {"scale_factor": 0.7}},
+    {"upsample": {"scale_factor": 1.5}},
+    {"conv_transpose2d": {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1}},
+    {"conv2d": {"out_channels": 4, "kernel_size": 3}},
+    {"adaptive_avg_pool2d": {"output_size": 5}},
+    {"upsample": {"scale_factor": 2}},
+    {"max_pool2d": {"kernel_size": 1, "stride": 1000}},
+    {"parallel": [["identity"], ["identity"]], "merge": "concat"},
+])
+
+
+def append_stack(draw, doc: Any) -> None:
+    """Sometimes end the network with a stack of growing layers, repeated up to 300 times."""
+    if isinstance(doc, dict) and isinstance(doc.get("layers"), list) and draw(st.booleans()):
+        stack = draw(st.lists(STACKERS, min_size=1, max_size=3))
+        doc["layers"].append({"seq": copy.deepcopy(stack), "repeat": draw(st.integers(1, 300))})
 @st.composite
 def mutated_builtin(draw) -> str:
     doc = yaml.safe_load(TEXTS[draw(st.sampled_from(sorted(TEXTS)))])
     mutate(draw, doc, draw(st.integers(1, 3)))
+    append_stack(draw, doc)
     # symbolic sizes take sympy's time, not the parser's: this fuzzer keeps to integer sizes
     dims = doc.get("input") if isinstance(doc, dict) else None
     assume(not (isinstance(dims, list) and any(isinstance(d, str) and SYMBOL.match(d) for d in dims)))
@@ -285,31 +309,16 @@ def test_mutated_builtin_specs(workdir: Path, text: str, command: tuple[str, ...
 
 # -- symbolic sizes ------------------------------------------------------------------------------
 
-# layers that, stacked, make symbolic formulas grow (or used to): the bounds must stop them
-STACKERS = st.sampled_from([
-    {"conv2d": {"out_channels": 4, "kernel_size": 1, "stride": 3, "padding": "same"}},
-    {"conv2d": {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": "same"}},
-    {"max_pool2d": {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}},
-    {"avg_pool2d": {"kernel_size": 2, "stride": 3, "ceil_mode": True}},
-    {"avg_pool2d": {"kernel_size": 3, "stride": 2, "padding": 1}},
-    {"upsample": {"scale_factor": 0.7}},
-    {"upsample": {"scale_factor": 1.5}},
-    {"conv_transpose2d": {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1}},
-    {"conv2d": {"out_channels": 4, "kernel_size": 3}},
-    {"adaptive_avg_pool2d": {"output_size": 5}},
-])
 SYMBOLIC_EXAMPLES = max(EXAMPLES // 3, 1)
 
 
 @st.composite
 def symbolic_builtin(draw) -> str:
-    """A built-in with symbols for its sizes, mutated, and a stack of layers at the end."""
+    """A built-in with symbols for its sizes, mutated, maybe with a stack of layers at the end."""
     doc = yaml.safe_load(TEXTS[draw(st.sampled_from(sorted(TEXTS)))])
     doc["input"] = [doc["input"][0], *("DHW"[3 - len(doc["input"]) + 1:] if len(doc["input"]) <= 4 else "H")]
     mutate(draw, doc, draw(st.integers(0, 2)))
-    if isinstance(doc.get("layers"), list) and draw(st.booleans()):
-        stack = draw(st.lists(STACKERS, min_size=1, max_size=3))
-        doc["layers"].append({"seq": copy.deepcopy(stack), "repeat": draw(st.integers(1, 120))})
+    append_stack(draw, doc)
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
 

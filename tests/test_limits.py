@@ -357,3 +357,27 @@ def test_stacks_that_used_to_grow_stay_one_term(body: str, shape: str):
     for h in (2**40, 2**40 + 5, 2**41 + 3):
         expected = convcalc.analyze(convcalc.load_spec(symbolic_spec(body).replace("[3, H, W]", f"[3, {h}, {h}]"), "int.yaml"))
         assert report.subs({"H": h, "W": h}).totals == expected.totals
+
+
+# -- integer sizes that grow -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("layers", "where", "bound"),
+    [
+        # 8 * 2**45 == 2**48 == MAX_INT is still a size; the 46th doubling is not
+        ("  - upsample: {scale_factor: 2}\n    repeat: 100000\n", "0.45 (upsample)", "a size grew to a 50-bit number, past 2**48 (limit MAX_INT)"),
+        # a stride of 10**5 on a 1x1 map keeps it 1x1, and multiplies the jump by 10**5 each time:
+        # 10**(5*62) > 2**1024 > 10**(5*61)
+        ("  - max_pool2d: {kernel_size: 1, stride: 100000}\n    repeat: 100000\n", "0.61 (max_pool2d)", "(limit MAX_RF_BITS)"),
+        # sizes go up and down, the jump's fraction (10/7 * 2/3)**k = (20/21)**k only grows
+        ("  - seq: [{upsample: {scale_factor: 0.7}}, {upsample: {scale_factor: 1.5}}]\n    repeat: 1000\n", "0.233.0 (upsample)", "(limit MAX_RF_BITS)"),
+    ],
+    ids=["size", "jump", "fraction"],
+)
+def test_integer_growth_is_bounded(layers: str, where: str, bound: str):
+    """Repeated rescaling can grow a size or a receptive field without end: refused at the layer
+    that passes the bound (Python would not even print such a number past 4,300 digits)."""
+    error = refused(f"name: grow\ninput: [1, 8, 8]\nlayers:\n{layers}")
+    assert error.code == "limit-int"
+    assert error.message.startswith(where) and bound in error.message
