@@ -51,6 +51,8 @@ CASES: list[tuple[str, object, int, str | None]] = [
     ("repeat: 10**12", lambda: "name: r\ninput: [3, 8, 8]\nlayers:\n  - relu:\n    repeat: 1000000000000\n", 1, "limit-layers"),
     ("repeat: $n = 10**12 (block param)", lambda: _param_repeat(10**12), 1, "limit-layers"),
     ("repeat: $n = 100,001 (block param)", lambda: _param_repeat(100_001), 1, "limit-layers"),
+    ("upsample x2 x 100,000 (size grows)", lambda: "name: up\ninput: [1, 8, 8]\nlayers:\n  - upsample: {scale_factor: 2}\n    repeat: 100000\n", 1, "limit-int"),
+    ("stride 10**5 on 1x1 x 100,000 (jump grows)", lambda: "name: j\ninput: [1, 8, 8]\nlayers:\n  - max_pool2d: {kernel_size: 1, stride: 100000}\n    repeat: 100000\n", 1, "limit-int"),
     ("symbolic: 2,001 layers", lambda: _symbolic("  - relu:\n    repeat: 2001\n"), 1, "limit-layers"),
     ("symbolic: repeat $n = 2,001", lambda: _param_repeat(2_001, symbolic=True), 1, "limit-layers"),
     ("symbolic: 'same' k3 s2 x 2000 (RF start grows)", lambda: _symbolic("  - conv2d: {out_channels: 3, kernel_size: 3, stride: 2, padding: same}\n    repeat: 2000\n"), 1, "limit-expression"),
