@@ -230,13 +230,19 @@ FLOOR_LINEAR = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(a=FLOOR_LINEAR, b=FLOOR_LINEAR)
 def test_always_le_is_never_wrong(a, b):
-    """``always_le`` says True only when a <= b at every size: checked at n = 1..300, past every
-    period the drawn expressions have (nested divisors up to 5**4)."""
-    from convcalc._symbolic import always_le, evaluator
+    """``always_le`` says True only when a <= b at every size (checked at n = 1..699, past every
+    period the drawn expressions have: nested divisors up to 5**4), and says it for a true
+    inequality whose period it can see."""
+    from convcalc._symbolic import _linear_shape, always_le, evaluator, floor_div
 
     if always_le(a, b):
         a_at, b_at = evaluator(a), evaluator(b)
         assert all(a_at({H: n}) <= b_at({H: n}) for n in range(1, 700)), (a, b)
+    # and it decides what holds: floor((a+1)/2) <= floor(a/2) + 1 for every integer a, a
+    # difference that depends on the parity of a, whenever the period is within MAX_PERIOD
+    low, high = floor_div(a + 1, 2), floor_div(a, 2) + 1
+    if _linear_shape(__import__("sympy").sympify(low - high), H) is not None:
+        assert always_le(low, high), a
 
 
 def test_always_le_sees_nested_periods():
