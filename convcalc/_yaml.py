@@ -12,13 +12,19 @@ Limits (each refusal names its limit):
 
 - ``MAX_FILE_BYTES``: 10 MB of text (``limit-file-size``);
 - ``MAX_NODES``: 200,000 values, counting every expansion of an alias (``limit-yaml-nodes``);
-- ``MAX_DEPTH``: 64 levels of nested mappings and lists (``limit-yaml-depth``);
+- ``MAX_DEPTH``: 64 levels of nested mappings and lists (``limit-yaml-depth``). Flow collections
+  (``[[[...]]]``) are counted in the text before any parser sees it: a YAML scanner reads a whole
+  flow collection ahead before it emits its first event, and libyaml's own nesting limit (1,000
+  levels in PyYAML's wheels from 6.0.4) would fire before ours. So the limit holds, with the same
+  code and message, with libyaml or PyYAML's pure-Python parser (``CONVCALC_YAML=pure`` forces the
+  latter; the limit tests run both ways);
 - ``MAX_INT``: integers up to 2**48, written in at most ``MAX_INT_CHARS`` characters (``limit-int``).
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -44,11 +50,18 @@ MAX_DEPTH = 64
 MAX_INT = 2**48  # larger than any tensor dimension or channel count anyone needs
 MAX_INT_CHARS = 64  # longer integer literals are refused unread (base-60 `1:2:3...` costs quadratic time)
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def _loader():
+    """libyaml's parser when the wheel has it, unless ``CONVCALC_YAML=pure`` asks for PyYAML's own."""
+    if os.environ.get("CONVCALC_YAML") == "pure":
+        return yaml.SafeLoader
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _TAG = "tag:yaml.org,2002:"
 _PLAIN_TAGS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")}
 _MERGE_TAG = f"{_TAG}merge"
 # What YAML 1.1 forbids in a stream (PyYAML's reader rule), checked here to report a position.
+# What can open or close a flow collection, or hide a bracket: quoted scalars and comments.
+_FLOW_TOKENS = re.compile(r"""[\[\]{}]|"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?|(?:(?<=\s)|^)#[^\n]*""", re.MULTILINE)
 _NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 Path = tuple[Any, ...]
@@ -318,8 +331,9 @@ def load_yaml(text: str, file: str) -> tuple[Any, Source]:
     bad = _NON_PRINTABLE.search(text)
     if bad:
         raise SpecError("yaml-character", f"character U+{ord(bad.group()):04X} is not allowed in YAML", _offset_position(text, bad.start(), file), "remove it, or write it as an escape in a double-quoted string")
+    _check_flow_depth(text, file)
     try:
-        value = _Builder(source).run(yaml.parse(text, Loader=_LOADER))
+        value = _Builder(source).run(yaml.parse(text, Loader=_loader()))
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, file) from None
     except yaml.YAMLError as exc:  # pragma: no cover - the reader's errors are caught above
@@ -327,6 +341,29 @@ def load_yaml(text: str, file: str) -> tuple[Any, Source]:
     if not source.values:
         raise SpecError("spec-empty", "the file is empty", Position(file), "a spec needs at least `input:` and `layers:`")
     return value, source
+
+
+def _check_flow_depth(text: str, file: str) -> None:
+    """Refuse flow collections nested deeper than ``MAX_DEPTH`` before parsing (module docstring).
+
+    Brackets inside quoted scalars and comments do not count. A plain scalar of block context may
+    hold a bracket (``name: a[0]``); counting it errs only towards refusing a file with more than
+    ``MAX_DEPTH`` unclosed brackets in plain text, which no spec has.
+    """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    depth = 0
+    for match in _FLOW_TOKENS.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecError(
+                    "limit-yaml-depth", f"nesting deeper than {MAX_DEPTH} levels (limit MAX_DEPTH)",
+                    _offset_position(text, match.start(), file),
+                )
+        elif token in ("]", "}"):
+            depth = max(depth - 1, 0)
 
 
 def _offset_position(text: str, offset: int, file: str) -> Position:

@@ -17,3 +17,14 @@ def run_cli():
         return result.exit_code, result.stdout, result.stderr
 
     return run
+
+
+@pytest.fixture(params=["libyaml", "pure"])
+def yaml_parser(request, monkeypatch):
+    """Run a test with libyaml's parser (the default, when the wheel has it) and with PyYAML's
+    pure-Python one: convcalc's limits must fire first either way."""
+    if request.param == "pure":
+        monkeypatch.setenv("CONVCALC_YAML", "pure")
+    else:
+        monkeypatch.delenv("CONVCALC_YAML", raising=False)
+    return request.param

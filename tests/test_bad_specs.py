@@ -25,6 +25,8 @@ CORPUS = Path(__file__).resolve().parent / "bad_specs"
 FILES = sorted(CORPUS.glob("*.yaml"))
 ERROR_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>[a-z0-9]+(?:-[a-z0-9]+)*)\]: \S")
 
+pytestmark = pytest.mark.usefixtures("yaml_parser")
+
 
 def expectation(path: Path) -> dict[str, str]:
     """The ``key=value`` pairs of the file's sidecar, or of its ``# expect:`` header."""

@@ -32,6 +32,8 @@ layers:
   - conv2d: {out_channels: 8, kernel_size: 3}
 """
 
+pytestmark = pytest.mark.usefixtures("yaml_parser")
+
 
 def refused(text: str) -> SpecError:
     """Load and analyse spec text; return the error it must raise."""
@@ -137,6 +139,13 @@ def test_deep_flow_nesting(depth: int):
     error = refused(SPEC + "description: " + "[" * depth + "]" * depth + "\n")
     assert (error.code, error.pos.line) == ("limit-yaml-depth", 5)
     assert "(limit MAX_DEPTH)" in error.message
+
+
+def test_brackets_in_quotes_and_comments_do_not_nest():
+    """The flow-depth count before parsing skips quoted scalars and comments."""
+    text = SPEC + 'description: "' + "[" * 200 + "'\"\n# " + "{" * 200 + "\nnote: '" + "[" * 100 + "'''\n"
+    data, _ = load_yaml(text, "quoted.yaml")
+    assert data["description"] == "[" * 200 + "'" and data["note"] == "[" * 100 + "'"
 
 
 def test_deep_block_nesting():
