@@ -51,7 +51,7 @@ except ImportError:  # a fresh clone, not installed: use the source tree
     sys.path.insert(0, str(ROOT))
     import convcalc
 
-from convcalc.zoo import builtin_names, read_source  # noqa: E402
+from convcalc.spec.zoo import builtin_names, read_source  # noqa: E402
 
 __all__ = ["Measurement", "chain_spec", "main", "residual_spec", "written_chain_spec"]
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConvcalcError, Position, SpecError, UsageError
+from convcalc.errors import ConvcalcError, Position, SpecError, UsageError
 
 if TYPE_CHECKING:
-    from .engine import analyze
-    from .report import Report, Row, Totals
-    from .spec import Spec, load_spec
+    from convcalc.engine import analyze
+    from convcalc.report import Report, Row, Totals
+    from convcalc.spec import Spec, load_spec
 
 __all__ = [
     "ConvcalcError",
@@ -62,8 +62,8 @@ def __dir__() -> list[str]:
 
 def load_model(target: str) -> Spec:
     """Load a spec file, or a built-in model by name (``vgg16``)."""
-    from .spec import load_spec
-    from .zoo import read_source
+    from convcalc.spec import load_spec
+    from convcalc.spec.zoo import read_source
 
     text, shown = read_source(target)
     return load_spec(text, shown)

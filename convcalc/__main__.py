@@ -1,3 +1,3 @@
-from .cli import main
+from convcalc.cli import main
 
 main()

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from convcalc.cmd_apply import apply_command
+from convcalc.cli.apply import apply_command
 from convcalc.errors import UsageError
-from convcalc.handcalc import (
+from convcalc.teach.handcalc import (
     NAMED_KERNELS,
     cross_correlate,
     explain_element,

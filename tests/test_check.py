@@ -16,8 +16,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convcalc.check import check_file, load_baseline, parse_budget, parse_quantity, parse_tolerance
-from convcalc.cmd_check import escape_data, escape_property
+from convcalc.analysis.check import check_file, load_baseline, parse_budget, parse_quantity, parse_tolerance
+from convcalc.cli.check import escape_data, escape_property
 from convcalc.errors import Position, SpecError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ from fractions import Fraction
 
 import pytest
 
-from convcalc.cmd_compare import inline_spec
-from convcalc.compare import Bottleneck, Separable, compare, ratio_text
+from convcalc.cli.compare import inline_spec
+from convcalc.analysis.compare import Bottleneck, Separable, compare, ratio_text
 from helpers import analyze_model, analyze_text
 
 NORMAL = "conv2d:out_channels=5,kernel_size=3@3x6x6"
@@ -81,7 +81,7 @@ def test_library_ratios_are_exact():
 
 def inline_report(text: str):
     from convcalc import analyze
-    from convcalc._yaml import Source
+    from convcalc.spec._yaml import Source
     from convcalc.spec import parse_spec
 
     return analyze(parse_spec(inline_spec(text), Source(text)))

@@ -17,9 +17,9 @@ import json
 import pytest
 
 import convcalc
-from convcalc import compat
-from convcalc.compat import PRESETS, TOOLS, calls_for, compat_lines, compat_total
-from convcalc.layers import KINDS
+from convcalc.interop import compat
+from convcalc.interop.compat import PRESETS, TOOLS, calls_for, compat_lines, compat_total
+from convcalc.kinds import KINDS
 from helpers import analyze_model, analyze_text
 
 MEASURED = {

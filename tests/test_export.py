@@ -16,8 +16,8 @@ import yaml
 
 from convcalc import analyze, load_model, load_spec
 from convcalc.errors import UsageError
-from convcalc.export import export_torch, torch_source
-from convcalc.layers import ALIASES, KINDS
+from convcalc.interop.torch_export import export_torch, torch_source
+from convcalc.kinds import ALIASES, KINDS
 
 
 def spec_of(text: str):
@@ -32,7 +32,7 @@ def layers_spec(input_shape: list, layers: list, blocks: dict | None = None):
 def assert_parity(spec) -> str:
     """Export, run under PyTorch (meta device), compare every row; return the source."""
     pytest.importorskip("torch")
-    from convcalc.torch_check import mismatches, probe
+    from convcalc.interop.torch_check import mismatches, probe
 
     report = analyze(spec)
     export = export_torch(spec, report)

@@ -30,8 +30,8 @@ from hypothesis.control import currently_in_test_context
 from typer.testing import CliRunner
 
 from convcalc.cli import app
-from convcalc.layers import ALIASES, KINDS
-from convcalc.spec import BUDGET_KEYS, SYMBOL
+from convcalc.kinds import ALIASES, KINDS
+from convcalc.spec.model import BUDGET_KEYS, SYMBOL
 
 EXAMPLES = int(os.environ.get("CONVCALC_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from convcalc.errors import SpecError
-from convcalc.layers import KINDS, RFAxis, Tensor
+from convcalc.kinds import KINDS, RFAxis, Tensor
 
 from helpers import analyze_text
 

@@ -19,11 +19,11 @@ import pytest
 from typer.testing import CliRunner
 
 import convcalc
-from convcalc import engine
-from convcalc._yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_INT, MAX_INT_CHARS, MAX_NODES, load_yaml
+from convcalc.engine import fold as engine
+from convcalc.spec._yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_INT, MAX_INT_CHARS, MAX_NODES, load_yaml
 from convcalc.cli import app
 from convcalc.errors import SpecError
-from convcalc.layers.pool import window_elements
+from convcalc.kinds.pool import window_elements
 
 SPEC = """\
 name: limits
@@ -326,7 +326,7 @@ def test_symbolic_formulas_are_bounded(body: str, bound: str):
 def test_symbolic_work_is_bounded(monkeypatch):
     """MAX_SYMBOLIC_WORK counts the nodes of every formula the rows hold; a network of many
     middling formulas stops there. (The real bound is 100,000: ResNet-152 spends 10,851, GoogLeNet 9,749.)"""
-    symbolic = pytest.importorskip("convcalc._symbolic")
+    symbolic = pytest.importorskip("convcalc.arith._symbolic")
     monkeypatch.setattr(symbolic, "MAX_SYMBOLIC_WORK", 2_000)
     error = refused(symbolic_spec("- conv2d: {out_channels: 3, kernel_size: 3}\n  repeat: 500\n"))
     assert error.code == "limit-expression" and "(limit MAX_SYMBOLIC_WORK)" in error.message

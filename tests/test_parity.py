@@ -19,13 +19,13 @@ from hypothesis import HealthCheck, given, settings
 
 from convcalc import analyze, load_model, load_spec
 from convcalc.errors import SpecError
-from convcalc.export import export_torch, torch_source
-from convcalc.zoo import builtin_names
+from convcalc.interop.torch_export import export_torch, torch_source
+from convcalc.spec.zoo import builtin_names
 
 from strategies import LayerCase, adaptive_pools, conv_transposes, convs, layer_spec, linears, pools, upsamples
 
 torch = pytest.importorskip("torch")
-from convcalc.torch_check import build, mismatches, probe  # after importorskip: needs torch
+from convcalc.interop.torch_check import build, mismatches, probe  # after importorskip: needs torch
 
 # per family; six families, so the default run draws 6 * 1,000 = 6,000 layers
 EXAMPLES = int(os.environ.get("CONVCALC_PARITY_EXAMPLES", "1000"))

@@ -67,7 +67,7 @@ def test_symbolic_builtin_formulas_unchanged(name):
 
 
 def _write() -> None:  # pragma: no cover - run by hand, never by a change
-    from convcalc.zoo import builtin_names
+    from convcalc.spec.zoo import builtin_names
 
     stored = {"columns": list(COLUMNS), "models": {n: snapshot(n) for n in builtin_names()},
               "symbolic": {n: snapshot(n, "--input", s) for n, s in SYMBOLIC.items()}}

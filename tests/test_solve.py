@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from convcalc.cmd_solve import solve_command
+from convcalc.cli.solve import solve_command
 from convcalc.errors import UsageError
-from convcalc.solve import (
+from convcalc.teach.solve import (
     padding_limit,
     solve_adaptive,
     solve_geometry,

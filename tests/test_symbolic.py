@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import convcalc
 from convcalc.errors import SpecError
-from convcalc.zoo import builtin_names
+from convcalc.spec.zoo import builtin_names
 
 from helpers import analyze_model, analyze_text
 
@@ -57,7 +57,7 @@ def test_resnet50_formulas_read_as_ceilings():
 
 
 def test_validity_conditions():
-    from convcalc._symbolic import requirements
+    from convcalc.arith._symbolic import requirements
 
     assert requirements(analyze_model("lenet5", input_shape=(3, "H", "W"))) == ["H >= 16", "W >= 16"]
     assert requirements(analyze_model("unet", input_shape=(1, "H", "W"))) == ["H >= 188", "W >= 188"]
@@ -185,7 +185,7 @@ INPUT_FORMS = {"H": H, "2H+1": 2 * H + 1, "ceil(H/3)": None}  # ceil(H/3) built 
 
 
 def _input_form(name: str):
-    from convcalc.dims import ceil_div
+    from convcalc.arith.dims import ceil_div
 
     return ceil_div(H, 3) if name == "ceil(H/3)" else INPUT_FORMS[name]
 
@@ -198,9 +198,9 @@ def _input_form(name: str):
 def test_pooling_taps_symbolic_equal_integer(k, s, d, p, ceil_mode, form):
     """The closed form of the input elements a pooling window reads (one term per residue, no
     per-tap max or min) against the integer count, at every size where the layer exists."""
-    from convcalc._symbolic import evaluator
-    from convcalc.layers._window import out_size
-    from convcalc.layers.pool import window_elements
+    from convcalc.arith._symbolic import evaluator
+    from convcalc.kinds._window import out_size
+    from convcalc.kinds.pool import window_elements
 
     p = min(p, k // 2)
     size = _input_form(form)
@@ -219,7 +219,7 @@ def test_pooling_taps_symbolic_equal_integer(k, s, d, p, ceil_mode, form):
 FLOOR_LINEAR = st.recursive(
     st.sampled_from([H, H + 1, 2 * H, H - 3]),
     lambda inner: st.one_of(
-        st.builds(lambda e, q: __import__("convcalc._symbolic", fromlist=["floor_div"]).floor_div(e, q), inner, st.integers(2, 5)),
+        st.builds(lambda e, q: __import__("convcalc.arith._symbolic", fromlist=["floor_div"]).floor_div(e, q), inner, st.integers(2, 5)),
         st.builds(lambda e, c: e + c, inner, st.integers(-4, 4)),
         st.builds(lambda e, c: c * e, inner, st.integers(1, 3)),
     ),
@@ -233,7 +233,7 @@ def test_always_le_is_never_wrong(a, b):
     """``always_le`` says True only when a <= b at every size (checked at n = 1..699, past every
     period the drawn expressions have: nested divisors up to 5**4), and says it for a true
     inequality whose period it can see."""
-    from convcalc._symbolic import _linear_shape, always_le, evaluator, floor_div
+    from convcalc.arith._symbolic import _linear_shape, always_le, evaluator, floor_div
 
     if always_le(a, b):
         a_at, b_at = evaluator(a), evaluator(b)
@@ -247,7 +247,7 @@ def test_always_le_is_never_wrong(a, b):
 
 def test_always_le_sees_nested_periods():
     """floor((floor(n/2) + 1) / 2) has period 4, not 2: the decision must look at n = 1..4."""
-    from convcalc._symbolic import always_le
+    from convcalc.arith._symbolic import always_le
 
     inner = H // 2  # sympy keeps floor(H/2)
     nested = __import__("sympy").floor((inner + 1) / 2, evaluate=False)

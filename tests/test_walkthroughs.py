@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from convcalc.layers import KINDS, RFAxis, Tensor
+from convcalc.kinds import KINDS, RFAxis, Tensor
 
 from helpers import OUTPUT_SIZE_CASES, analyze_model, analyze_text
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 import convcalc
-from convcalc.check import check_report
+from convcalc.analysis.check import check_report
 
 PUBLISHED = [
     pytest.param("mobilenet_v1", (1000,), 4_231_976, 568_740_352, id="mobilenet_v1"),

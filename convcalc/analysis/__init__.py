@@ -1,0 +1,1 @@
+"""Questions about whole reports: expectations and budgets (check), comparisons, input sizes."""

@@ -1,0 +1,736 @@
+"""``convcalc check``: the expectations and budgets written in a spec, held against its report.
+
+Pure functions: they return frozen :class:`Verdict` and :class:`FileResult` objects and print
+nothing. Every comparison is exact (ints, ``fractions.Fraction``, sympy for symbolic sizes).
+
+Expectations (``expect:``)
+    On an item (a layer, a ``seq``, a residual, a block use, a repeated item) or on the whole model.
+    An item's ``shape`` (or ``output``) is its output shape, channels first; ``params``,
+    ``buffers``, ``macs``, ``flops`` and ``activations`` of a group are sums over its layers;
+    ``activation_bytes`` is ``activations * batch * dtype size``; ``receptive_field`` is the size of
+    the field of the item's last layer: one int (every spatial axis) or one per axis. A value may
+    be exact arithmetic written as a string (``"28*28*6"``, or ``"6*(H-4)*(W-4)"`` with the spec's
+    symbols); an unreadable one is ``check-expect-syntax``.
+
+Budgets (``budget:``)
+    ``"<= 25M"``: an operator (``<=``, ``<``, ``>=``, ``>``, ``==``; a bare number means ``<=``,
+    since a budget is a ceiling unless it says otherwise), a number (digits, ``_`` between digits,
+    a decimal point, an exponent such as ``e9``) and a unit. Counts take K (or k), M, G, T: powers
+    of 1000. Byte budgets also take B, KB (or kB), MB, GB, TB (powers of 1000) and KiB, MiB, GiB,
+    TiB (powers of 1024). Numbers are exact: ``4.2G`` is 4,200,000,000. A malformed budget is
+    ``check-budget-syntax`` at its value. The keys:
+
+    - ``params``, ``buffers``, ``macs``, ``flops``, ``activations``: the totals, per sample;
+    - ``activation_bytes``: ``activations * batch * dtype size``;
+    - ``peak_activation_bytes``: the most activation bytes alive at once while the layers run one
+      after another: the network input and every output from the layer that makes it to the last
+      layer that reads it (nothing computed in place);
+    - ``receptive_field``: the final layer's field size, the largest over the spatial axes; a
+      global field (after flatten, linear or global pooling) satisfies every ``>=`` and ``>``, and
+      no ``<=``, ``<`` or ``==``;
+    - ``layers``: the number of layers (rows, after blocks and repeats are expanded).
+
+    ``PATH.KEY`` budgets one layer or block, named by its path as ``convcalc summary`` prints it
+    (``features.stage4.params: "<= 8M"``; every layer with that path must hold). ``==`` makes it an
+    expectation about a layer that the spec does not annotate (``classifier.0.params: "==
+    102764544"``). A path that names no layer or block is ``check-unknown-layer``.
+
+Baseline
+    A saved ``convcalc summary SPEC --format json`` report. The per-sample totals (``params``,
+    ``buffers``, ``macs``, ``flops``, ``activations``; not the bytes, which depend on the batch and
+    dtype the report was made with) and each layer's ``output_shape``, ``params`` and ``macs``,
+    matched by ``path``, must agree within a relative tolerance; output shapes and the input shape
+    must agree exactly. Each drifted total and each added, removed or changed layer is one
+    ``check-baseline`` error.
+
+Codes
+    ``check-expect`` (a wrong value), ``check-expect-syntax``, ``check-budget`` (a budget broken,
+    or undecidable for symbolic sizes), ``check-budget-syntax``, ``check-unknown-layer``,
+    ``check-baseline``; a spec that cannot be analysed keeps its own code (``spec-...``).
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from convcalc.spec._expr import ExprError, evaluate
+from convcalc.arith.dims import dsum, sympy_module, to_json_dim
+from convcalc.engine import analyze
+from convcalc.errors import EXIT_FAILED, EXIT_OK, ConvcalcError, Position, SpecError, UsageError
+from convcalc.kinds import RFAxis
+from convcalc.report import Expectation, Report, Row
+from convcalc.spec import BUDGET_KEYS, Spec, did_you_mean, load_spec
+from convcalc.spec.zoo import read_source
+
+__all__ = [
+    "BASELINE_TOTALS",
+    "BYTE_KEYS",
+    "BYTE_UNITS",
+    "COUNT_UNITS",
+    "MAX_EXPONENT",
+    "Baseline",
+    "BaselineLayer",
+    "Budget",
+    "FileResult",
+    "Verdict",
+    "check_budget",
+    "check_expectation",
+    "check_file",
+    "check_report",
+    "compare_baseline",
+    "load_baseline",
+    "parse_budget",
+    "parse_budgets",
+    "parse_quantity",
+    "parse_tolerance",
+    "worst_exit",
+]
+
+COUNT_UNITS = {"": 1, "K": 10**3, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+BYTE_UNITS = {
+    **COUNT_UNITS, "B": 1, "KB": 10**3, "kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+    "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+}
+BYTE_KEYS = ("activation_bytes", "peak_activation_bytes")
+BASELINE_TOTALS = ("params", "buffers", "macs", "flops", "activations")  # per sample: not the bytes
+MAX_EXPONENT = 30  # 1e30 is past any network; a huge exponent would build a huge int
+_SUM_TERMS_SHOWN = 12  # a longer sum shows its first and last terms
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
+_BUDGET = re.compile(
+    r"^\s*(?P<op><=|>=|==|<|>)?\s*(?P<number>\d+(?:_\d+)*(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*(?P<unit>[A-Za-z]*)\s*$"
+)
+_LABELS = {"params": "params", "buffers": "buffers", "macs": "MACs", "flops": "FLOPs", "activations": "activations"}
+_SHAPE_KEYS = ("shape", "output")
+_GLOBAL = "global"
+_UNKNOWN = "unknown"  # a symbolic peak too long to write (Report.peak_activations)
+
+
+# -- results ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One expectation, budget or baseline comparison, held (``ok``) or not, or a spec fault."""
+
+    kind: str  # "expect", "budget", "baseline" or "error"
+    ok: bool
+    code: str
+    message: str
+    pos: Optional[Position] = None
+    expected: Any = None  # JSON-ready: int, list, str
+    actual: Any = None
+    formulas: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        """``path:line:col: error[code]: message``, as linters print it."""
+        where = f"{self.pos}: " if self.pos else "convcalc: "
+        return f"{where}error[{self.code}]: {self.message}" if not self.ok else f"{where}ok: {self.message}"
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """Everything ``check`` found in one file."""
+
+    file: str
+    verdicts: tuple[Verdict, ...] = ()
+    error: Optional[Verdict] = None  # the file could not be checked at all
+    error_exit: int = EXIT_OK
+
+    @property
+    def failures(self) -> tuple[Verdict, ...]:
+        return (self.error,) if self.error else tuple(v for v in self.verdicts if not v.ok)
+
+    @property
+    def exit_code(self) -> int:
+        if self.error:
+            return self.error_exit
+        return EXIT_FAILED if self.failures else EXIT_OK
+
+    @property
+    def status(self) -> str:
+        return "error" if self.error else ("failed" if self.failures else "ok")
+
+    def count(self, kind: str) -> int:
+        return sum(1 for v in self.verdicts if v.kind == kind)
+
+    @property
+    def checked(self) -> int:
+        """Expectations + budgets, + 1 for a baseline comparison (however many drifts it found)."""
+        return self.count("expect") + self.count("budget") + (1 if self.count("baseline") else 0)
+
+
+def worst_exit(results) -> int:
+    """0 all held, 1 something checked is wrong, 2 convcalc could not do its job: the largest wins."""
+    return max((r.exit_code for r in results), default=EXIT_OK)
+
+
+# -- budgets ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One ``budget:`` entry: ``metric`` of ``path`` (``""``: the model) ``op`` ``limit``."""
+
+    key: str
+    metric: str
+    path: str
+    op: str
+    limit: Fraction
+    text: str
+    pos: Optional[Position] = None
+
+
+def parse_quantity(text: str, *, byte_units: bool = False) -> Fraction:
+    """``"4.2G"`` -> ``Fraction(4_200_000_000)``, exactly. Raises ``ValueError`` with a reason."""
+    match = _BUDGET.match(text)
+    if not match or match.group("op"):
+        raise ValueError(f"{text!r} is not a number with an optional unit")
+    return _scaled(match.group("number"), match.group("unit"), byte_units)
+
+
+def _scaled(number: str, unit: str, byte_units: bool) -> Fraction:
+    units = BYTE_UNITS if byte_units else COUNT_UNITS
+    if unit not in units:
+        known = ", ".join(u for u in units if u)
+        extra = "" if byte_units or unit not in BYTE_UNITS else " (byte units are for activation_bytes and peak_activation_bytes)"
+        raise ValueError(f"unknown unit {unit!r}{extra}; units: {known}")
+    try:
+        value = Decimal(number.replace("_", ""))
+    except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
+        raise ValueError(f"{number!r} is not a number") from None
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and abs(exponent) > MAX_EXPONENT:
+        raise ValueError(f"{number!r} is out of range (exponent limit MAX_EXPONENT = {MAX_EXPONENT})")
+    return Fraction(value) * units[unit]
+
+
+def parse_budget(key: str, value: Any, pos: Optional[Position] = None) -> Budget:
+    """Read one budget entry; raise ``SpecError[check-budget-syntax]`` at ``pos`` if malformed."""
+    path, _, metric = key.rpartition(".")
+    if metric not in BUDGET_KEYS:
+        raise SpecError("spec-budget-key", f"unknown budget {metric!r}", pos, did_you_mean(metric, BUDGET_KEYS))
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return Budget(key, metric, path, "<=", Fraction(value), str(value), pos)
+    text = value if isinstance(value, str) else repr(value)
+    match = _BUDGET.match(text) if isinstance(value, str) else None
+    example = '"<= 200MiB"' if metric in BYTE_KEYS else '"<= 25M" or ">= 200"'
+    if not match:
+        raise SpecError("check-budget-syntax", f"budget {key}: cannot read {text!r}", pos, f"write an operator, a number and a unit, e.g. {example}")
+    try:
+        limit = _scaled(match.group("number"), match.group("unit"), metric in BYTE_KEYS)
+    except ValueError as exc:
+        raise SpecError("check-budget-syntax", f"budget {key}: {exc}", pos, f"e.g. {example}") from None
+    return Budget(key, metric, path, match.group("op") or "<=", limit, text.strip(), pos)
+
+
+def parse_budgets(spec: Spec) -> tuple[Budget, ...]:
+    """Every ``budget:`` entry of a spec, in order; the first malformed one raises."""
+    return tuple(parse_budget(key, value, spec.pos(("budget", key))) for key, value in spec.budget.items())
+
+
+# -- what an expectation or budget is about -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A row, a group of rows, or the whole model."""
+
+    label: str
+    rows: tuple[Row, ...]
+    output_shape: tuple
+    first: int
+    end: int
+    is_row: bool = False
+
+    @property
+    def last(self) -> Optional[Row]:
+        return self.rows[-1] if self.rows else None
+
+
+def _model(report: Report) -> _Target:
+    return _Target("model", report.rows, report.output_shape, 0, len(report.rows))
+
+
+def _targets(report: Report, path: str) -> list[tuple[tuple[int, int], _Target]]:
+    """Every row and group with ``path``, each with its source position (for duplicate names)."""
+    if path == "":
+        return [((0, 0), _model(report))]
+    found = [
+        (_where(r.pos), _Target(r.path if r.name else f"{r.path} ({r.kind})", (r,), r.output_shape, r.index, r.index + 1, is_row=True))
+        for r in report.rows if r.path == path
+    ]
+    found += [
+        (_where(g.pos), _Target(f"{g.path} ({g.kind})", report.rows[g.first : g.end], g.output_shape, g.first, g.end))
+        for g in report.groups if g.path == path
+    ]
+    return found
+
+
+def _where(pos: Optional[Position]) -> tuple[int, int]:
+    return (pos.line, pos.col) if pos else (0, 0)
+
+
+def _target_of(report: Report, exp: Expectation, occurrence: int) -> Optional[_Target]:
+    """The item an expectation was written on. Paths repeat when names do; the item is the last one
+    that starts at or before the ``expect:`` value (an item's keys follow its start), and items
+    that start at the same place (one block body used twice under one name) go in fold order."""
+    found = _targets(report, exp.path)
+    before = [c for c in found if c[0] <= _where(exp.pos)] or found
+    if not before:
+        return None
+    start = max(where for where, _ in before)
+    tied = [t for where, t in before if where == start]
+    return tied[min(occurrence, len(tied) - 1)]
+
+
+# -- measuring ----------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_text(v) for v in value) + ")"  # as the summary table prints shapes
+    if isinstance(value, Fraction):
+        return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    return str(value)
+
+
+def _json(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_json(v) for v in value]
+    if isinstance(value, BaselineLayer):
+        return {"path": value.path, "output_shape": list(value.output_shape), "params": value.params, "macs": value.macs}
+    return to_json_dim(value)
+
+
+def _sum_formula(target: _Target, key: str, label: str) -> tuple[Any, tuple[str, ...]]:
+    """A group's count is the sum over its layers: show the non-zero terms."""
+    values = [(r, getattr(r, key)) for r in target.rows]
+    total = dsum(v for _, v in values)
+    terms = [(r, v) for r, v in values if v != 0]
+    if len(terms) > _SUM_TERMS_SHOWN:
+        shown = [_text(v) for _, v in terms[: _SUM_TERMS_SHOWN - 3]] + ["..."] + [_text(v) for _, v in terms[-2:]]
+    else:
+        shown = [_text(v) for _, v in terms] or ["0"]
+    lines = [f"{label} = sum over the {len(values)} layers of {target.label} ({len(terms)} non-zero) = {' + '.join(shown)} = {_text(total)}"]
+    if len(terms) == 1:
+        row = terms[0][0]
+        lines += [f"{row.path}: {line}" for line in _row_formulas(row, key)]
+    return total, tuple(lines)
+
+
+def _row_formulas(row: Row, key: str) -> tuple[str, ...]:
+    value = getattr(row, key)
+    if key == "params":
+        found = [f for f in row.formulas if f.startswith("params")]
+    elif key == "buffers":
+        found = [f for f in row.formulas if "buffers" in f]
+    elif key == "macs":
+        found = [f for f in row.formulas if f.startswith("MACs")]
+    elif key == "flops":
+        found = [f"FLOPs = 2*MACs + bias and element-wise work = 2*{_text(row.macs)} + {_text(row.flops - 2 * row.macs)} = {_text(row.flops)}"]
+    else:
+        names = {1: "C", 2: "C*L", 3: "C*H*W", 4: "C*D*H*W"}.get(len(row.output_shape), "product of the shape")
+        found = [f"activations = {names} = {'*'.join(_text(d) for d in row.output_shape)} = {_text(value)}"]
+    return tuple(found) or (f"{_LABELS[key]} = {_text(value)} ({row.kind})",)
+
+
+def _count(target: _Target, key: str) -> tuple[Any, tuple[str, ...]]:
+    if target.is_row:
+        row = target.rows[0]
+        return getattr(row, key), _row_formulas(row, key)
+    return _sum_formula(target, key, _LABELS[key])
+
+
+def _shape_lines(row: Row) -> list[str]:
+    lines = [f for f in row.formulas if not f.startswith(("params", "MACs", "FLOPs", "buffers"))]
+    for arg, name in (("out_channels", "C_out"), ("out_features", "out")):
+        if arg in row.args:
+            lines.insert(0, f"{name} = {arg} = {row.args[arg]}")
+    return lines
+
+
+def _shape_formulas(target: _Target) -> tuple[str, ...]:
+    """The formulas of the layer that gave the output its shape (layers after it keep the shape)."""
+    for row in reversed(target.rows):
+        lines = _shape_lines(row)
+        if lines:
+            return tuple(lines if target.is_row else (f"{row.path}: {line}" for line in lines))
+        if row.input_shapes[0] != row.output_shape:
+            return (f"{row.path} ({row.kind}): {_text(row.input_shapes[0])} -> {_text(row.output_shape)}",)
+    return ()
+
+
+def _input_rf(report: Report, row: Optional[Row]) -> tuple[RFAxis, ...]:
+    source = row.inputs[0] if row is not None and row.inputs else -1
+    return report.rows[source].rf if source >= 0 else tuple(RFAxis() for _ in report.input_shape[1:])
+
+
+def _rf_formulas(report: Report, target: _Target) -> tuple[str, ...]:
+    """How the last layer's field follows from its input's: r_out = r_in + (k_eff-1)*j_in."""
+    row = target.last
+    if row is None:
+        return ("no layer: the field of the input, 1 pixel",)
+    if row.is_global:
+        return (f"{row.path} ({row.kind}) sees the whole input: a global receptive field",)
+    if len(row.inputs) > 1:
+        return (f"r = the largest of the {len(row.inputs)} merged inputs' fields = {_text(_rf_value(report, row))}",)
+    lines = []
+    for before, after in zip(_input_rf(report, row), row.rf):
+        if after.size == before.size:
+            lines.append(f"r = r_in = {_text(after.size)} ({row.kind} does not widen the field)")
+        else:
+            grow = Fraction(after.size - before.size) / Fraction(before.jump)
+            lines.append(f"r_out = r_in + (k_eff-1)*j_in = {_text(before.size)} + {_text(grow)}*{_text(before.jump)} = {_text(after.size)}")
+    unique = list(dict.fromkeys(lines))
+    prefix = "" if target.is_row else f"{row.path}: "
+    return tuple(prefix + line for line in unique)
+
+
+def _rf_value(report: Report, row: Optional[Row]) -> Any:
+    """The field size per spatial axis, or ``"global"``."""
+    if row is None:
+        return tuple(a.size for a in _input_rf(report, None))
+    return _GLOBAL if row.is_global else tuple(a.size for a in row.rf)
+
+
+def _measure(report: Report, target: _Target, key: str) -> tuple[Any, tuple[str, ...]]:
+    """The value of ``key`` for a target, and the formulas that produce it."""
+    if key in _SHAPE_KEYS:
+        return tuple(target.output_shape), _shape_formulas(target)
+    if key in _LABELS:
+        return _count(target, key)
+    if key == "activation_bytes":
+        elements, lines = _count(target, "activations")
+        value = report.bytes_of(elements)
+        return value, (*lines, f"activation_bytes = activations*batch*bytes({report.dtype}) = {_text(elements)}*{_text(report.batch)}*{report.dtype_bytes} = {_text(value)}")
+    if key == "peak_activation_bytes":
+        elements, row = report.peak_activations(target.first, target.end)
+        if elements is None:
+            return _UNKNOWN, ("peak: no short formula for these symbols (too many live totals, none covering the others); give the input size as numbers to check it",)
+        value = report.bytes_of(elements)
+        where = f" at {row.path} ({row.kind})" if row is not None else ""
+        return value, (f"peak{where}: {_text(elements)} elements alive * batch {_text(report.batch)} * {report.dtype_bytes} bytes ({report.dtype}) = {_text(value)}",)
+    if key == "receptive_field":
+        return _rf_value(report, target.last), _rf_formulas(report, target)
+    assert key == "layers", key
+    return len(target.rows), (f"layers = rows of {target.label} after expanding blocks and repeats = {len(target.rows)}",)
+
+
+# -- comparing ----------------------------------------------------------------------------------
+
+
+def _exact(value: Any) -> bool:
+    return isinstance(value, (int, Fraction)) and not isinstance(value, bool)
+
+
+def _equal(expected: Any, actual: Any) -> bool:
+    if _exact(expected) and _exact(actual):
+        return expected == actual
+    if isinstance(expected, str) or isinstance(actual, str):
+        return expected == actual
+    sp = sympy_module()
+    return sp.simplify(sp.sympify(expected) - sp.sympify(actual)) == 0
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, (tuple, list)) or isinstance(actual, (tuple, list)):
+        if not (isinstance(expected, (tuple, list)) and isinstance(actual, (tuple, list))) or len(expected) != len(actual):
+            return False
+        return all(_equal(e, a) for e, a in zip(expected, actual))
+    return _equal(expected, actual)
+
+
+def _symbol_env(report: Report) -> dict[str, Any]:
+    """The spec's symbols (``H``, ``W``, the batch), for expectations written as formulas."""
+    env: dict[str, Any] = {}
+    for dim in (*report.input_shape, report.batch):
+        for symbol in getattr(dim, "free_symbols", ()):
+            env[str(symbol)] = symbol
+    return env
+
+
+def _read_expected(raw: Any, env: dict[str, Any], pos: Position) -> Any:
+    """An int stays; a string is exact arithmetic (``"28*28*6"``) in the spec's symbols."""
+    if isinstance(raw, list):
+        return [_read_expected(v, env, pos) for v in raw]
+    if not isinstance(raw, str):
+        return raw
+    try:
+        value = evaluate(raw, env)
+    except ExprError as exc:
+        raise SpecError("check-expect-syntax", f"cannot read the expected value {raw!r}: {exc.message}", pos, "write a number or exact arithmetic such as \"28*28*6\"") from None
+    if isinstance(value, (bool, str)):
+        raise SpecError("check-expect-syntax", f"the expected value {raw!r} is not a number", pos)
+    return value
+
+
+def _expected_rf(expected: Any, actual: Any) -> Any:
+    """``receptive_field: 5`` means 5 on every spatial axis."""
+    if isinstance(expected, int) and isinstance(actual, tuple):
+        return tuple(expected for _ in actual)
+    return expected
+
+
+def check_expectation(report: Report, exp: Expectation, env: dict[str, Any], occurrence: int = 0) -> Verdict:
+    """Hold one ``expect:`` value against the report."""
+    target = _target_of(report, exp, occurrence)
+    if target is None:
+        return Verdict("expect", False, "check-unknown-layer", f"expect: no layer or block at {exp.path!r}", exp.pos, _json(exp.expected), None)
+    expected = _read_expected(exp.expected, env, exp.pos)
+    actual, formulas = _measure(report, target, exp.key)
+    wanted = _expected_rf(expected, actual) if exp.key == "receptive_field" else expected
+    ok = _same(wanted, actual)
+    message = f"{target.label} {exp.key} = {_text(actual)}" if ok else f"{target.label} {exp.key}: expected {_text(exp.expected)}, got {_text(actual)}"
+    return Verdict("expect", ok, "check-expect", message, exp.pos, _json(exp.expected), _json(actual), formulas)
+
+
+def _holds(op: str, actual: Any, limit: Fraction) -> Optional[bool]:
+    """Does ``actual op limit`` hold? ``None`` when it depends on the spec's symbols."""
+    if actual == _GLOBAL:
+        return op in (">=", ">")
+    if actual == _UNKNOWN:
+        return None
+    if _exact(actual):
+        return bool(_OPS[op](actual, limit))
+    sp = sympy_module()
+    relation = _OPS[op](sp.sympify(actual), sp.Rational(limit.numerator, limit.denominator))
+    if relation in (sp.true, True):
+        return True
+    if relation in (sp.false, False):
+        return False
+    return None
+
+
+def _budget_actual(report: Report, target: _Target, budget: Budget) -> tuple[Any, tuple[str, ...]]:
+    actual, formulas = _measure(report, target, budget.metric)
+    if budget.metric == "receptive_field" and isinstance(actual, tuple):
+        return max(actual, default=1), formulas
+    return actual, formulas
+
+
+def check_budget(report: Report, budget: Budget) -> Verdict:
+    """Hold one budget against the report (every layer with the budget's path, if it has one)."""
+    found = [t for _, t in _targets(report, budget.path)]
+    if not found:
+        known = [*(r.path for r in report.rows), *(g.path for g in report.groups)]
+        return Verdict(
+            "budget", False, "check-unknown-layer",
+            f"budget {budget.key}: no layer or block at {budget.path!r}" + (f" ({hint})" if (hint := did_you_mean(budget.path, known)) else ""),
+            budget.pos, budget.text, None,
+        )
+    limit = _text(budget.limit)
+    written = budget.text if budget.text.lstrip("<>=").strip() == limit else f"{budget.text} ({budget.op} {limit})"
+    for target in found:
+        actual, formulas = _budget_actual(report, target, budget)
+        held = _holds(budget.op, actual, budget.limit)
+        if held is None:
+            symbols = ", ".join(sorted(_symbol_env(report)))
+            message = f"{target.label} {budget.metric}: expected {written}, got {_text(actual)}, which depends on {symbols}: cannot decide"
+            return Verdict("budget", False, "check-budget", message, budget.pos, budget.text, _json(actual), formulas)
+        if not held:
+            message = f"{target.label} {budget.metric}: expected {written}, got {_text(actual)}"
+            return Verdict("budget", False, "check-budget", message, budget.pos, budget.text, _json(actual), formulas)
+    return Verdict("budget", True, "check-budget", f"{found[-1].label} {budget.metric} = {_text(actual)}, {written}", budget.pos, budget.text, _json(actual), formulas)
+
+
+def check_report(report: Report, budgets: tuple[Budget, ...] = ()) -> tuple[Verdict, ...]:
+    """Every expectation of the report and every budget, in source order."""
+    env = _symbol_env(report)
+    seen: Counter = Counter()
+    verdicts = []
+    for exp in report.expectations:
+        occurrence = seen[(exp.path, exp.key, exp.pos)]
+        seen[(exp.path, exp.key, exp.pos)] += 1
+        verdicts.append(check_expectation(report, exp, env, occurrence))
+    verdicts += [check_budget(report, b) for b in budgets]
+    return tuple(sorted(verdicts, key=lambda v: _where(v.pos)))
+
+
+# -- baseline -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BaselineLayer:
+    path: str
+    output_shape: tuple
+    params: Any
+    macs: Any
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The parts of a saved ``summary --format json`` report that ``check`` compares."""
+
+    file: str
+    input_shape: Optional[tuple]
+    totals: dict[str, Any] = field(default_factory=dict)
+    layers: tuple[BaselineLayer, ...] = ()
+
+
+def parse_tolerance(text: str) -> Fraction:
+    """``"1%"`` -> ``Fraction(1, 100)``; ``"0"`` means none. Exact, never a float."""
+    cleaned = text.strip()
+    number = cleaned[:-1].strip() if cleaned.endswith("%") else cleaned
+    if not cleaned.endswith("%") and number not in ("0", "0.0"):
+        raise UsageError("usage-tolerance", f"--tolerance {text!r}: write a percentage such as 1% or 0.5%")
+    try:
+        value = Fraction(Decimal(number)) / 100
+    except (InvalidOperation, ValueError):
+        raise UsageError("usage-tolerance", f"--tolerance {text!r}: {number!r} is not a number") from None
+    if value < 0:
+        raise UsageError("usage-tolerance", f"--tolerance {text!r}: a tolerance cannot be negative")
+    return value
+
+
+def _malformed(file: str, what: str) -> UsageError:
+    return UsageError("usage-baseline", f"{file}: not a `convcalc summary --format json` report: {what}")
+
+
+def _count_value(value: Any, where: str, file: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise _malformed(file, f"{where} is not an integer")
+    return value
+
+
+def _shape_value(value: Any, where: str, file: str) -> tuple:
+    if not isinstance(value, list) or any(isinstance(d, bool) or not isinstance(d, (int, str)) for d in value):
+        raise _malformed(file, f"{where} is not a list of sizes")
+    return tuple(value)
+
+
+def load_baseline(path: str) -> Baseline:
+    """Read a saved report; a file that is missing or not such a report is a :class:`UsageError`."""
+    file = str(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError("io-missing", f"{file}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError("io-error", f"{file}: cannot read it ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise _malformed(file, f"invalid JSON at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise _malformed(file, "the top level is not an object")
+    if data.get("schema_version", 1) != 1:
+        raise _malformed(file, f"schema_version {data.get('schema_version')!r} is not 1")
+    totals, layers = data.get("totals"), data.get("layers")
+    if not isinstance(totals, dict) or not isinstance(layers, list):
+        raise _malformed(file, "`totals` (an object) and `layers` (a list) are required")
+    read_totals = {k: _count_value(totals[k], f"totals.{k}", file) for k in BASELINE_TOTALS if k in totals}
+    read_layers = []
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, dict) or not isinstance(layer.get("path"), str):
+            raise _malformed(file, f"layers[{i}] has no `path`")
+        read_layers.append(BaselineLayer(
+            layer["path"], _shape_value(layer.get("output_shape"), f"layers[{i}].output_shape", file),
+            _count_value(layer.get("params"), f"layers[{i}].params", file), _count_value(layer.get("macs"), f"layers[{i}].macs", file),
+        ))
+    shape = data.get("input_shape")
+    return Baseline(file, _shape_value(shape, "input_shape", file) if shape is not None else None, read_totals, tuple(read_layers))
+
+
+def _drifted(base: Any, now: Any, tolerance: Fraction) -> bool:
+    if isinstance(base, int) and isinstance(now, int):
+        return abs(now - base) > tolerance * abs(base)
+    return base != now
+
+
+def _change(base: Any, now: Any) -> str:
+    if isinstance(base, int) and isinstance(now, int) and base:
+        return f" ({float(Fraction(now - base, base) * 100):+.2f}%)"  # display only; the test above is exact
+    return ""
+
+
+def _keyed(paths) -> list[tuple[str, int]]:
+    """(path, occurrence) pairs: a path that repeats is matched in order."""
+    seen: Counter = Counter()
+    keys = []
+    for path in paths:
+        keys.append((path, seen[path]))
+        seen[path] += 1
+    return keys
+
+
+def compare_baseline(report: Report, baseline: Baseline, tolerance: Fraction, where: Position) -> tuple[Verdict, ...]:
+    """Drift between a report and a saved one: one ``check-baseline`` error per total or layer that
+    moved beyond ``tolerance`` (relative to the baseline), or one passing verdict."""
+    allowed = f"baseline {baseline.file}, tolerance {_text(tolerance * 100)}%"
+    found: list[Verdict] = []
+    shape = tuple(_json(report.input_shape))
+    if baseline.input_shape is not None and baseline.input_shape != shape:
+        found.append(_drift(f"input shape: expected {_text(baseline.input_shape)} ({allowed}), got {_text(shape)}", where, baseline.input_shape, shape))
+    totals = {"params": report.totals.params, "buffers": report.totals.buffers, "macs": report.totals.macs, "flops": report.totals.flops, "activations": report.totals.activations}
+    for key, base in baseline.totals.items():
+        now = _json(totals[key])
+        if _drifted(base, now, tolerance):
+            found.append(_drift(f"total {_LABELS[key]} drifted: expected {_text(base)} ({allowed}), got {_text(now)}{_change(base, now)}", where, base, now))
+    found += _layer_drift(report, baseline, tolerance, where, allowed)
+    if found:
+        return tuple(found)
+    return (Verdict("baseline", True, "check-baseline", f"no drift from {baseline.file} beyond {_text(tolerance * 100)}%", where),)
+
+
+def _layer_drift(report: Report, baseline: Baseline, tolerance: Fraction, where: Position, allowed: str) -> list[Verdict]:
+    before = dict(zip(_keyed(layer.path for layer in baseline.layers), baseline.layers))
+    now = {key: (row, _layer_of(row)) for key, row in zip(_keyed(row.path for row in report.rows), report.rows)}
+    found = []
+    for key, (row, layer) in now.items():
+        old = before.get(key)
+        if old is None:
+            found.append(_drift(f"layer {row.path} ({row.kind}) added: not in the baseline {baseline.file}", row.pos or where, None, layer))
+            continue
+        changes = []
+        if layer.output_shape != old.output_shape:
+            changes.append(f"output_shape expected {_text(old.output_shape)}, got {_text(layer.output_shape)}")
+        for name in ("params", "macs"):
+            base, value = getattr(old, name), getattr(layer, name)
+            if _drifted(base, value, tolerance):
+                changes.append(f"{name} expected {_text(base)}, got {_text(value)}{_change(base, value)}")
+        if changes:
+            found.append(_drift(f"layer {row.path} changed ({allowed}): " + "; ".join(changes), row.pos or where, old, layer))
+    for key, old in before.items():
+        if key not in now:
+            found.append(_drift(f"layer {old.path} removed: in the baseline {baseline.file}, not in the spec", where, old, None))
+    return found
+
+
+def _layer_of(row: Row) -> BaselineLayer:
+    """A row as a saved report holds it (symbolic sizes as strings)."""
+    return BaselineLayer(row.path, tuple(_json(row.output_shape)), _json(row.params), _json(row.macs))
+
+
+def _drift(message: str, pos: Position, expected: Any, actual: Any) -> Verdict:
+    """Layers become ``{path, output_shape, params, macs}`` objects in the JSON output."""
+    return Verdict("baseline", False, "check-baseline", message, pos, _json(expected), _json(actual))
+
+
+# -- one file -----------------------------------------------------------------------------------
+
+
+def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0)) -> FileResult:
+    """Load, analyse and check one spec file (or built-in model name). Never raises a
+    :class:`ConvcalcError`: a spec or file fault becomes the result's ``error``."""
+    shown = target
+    try:
+        text, shown = read_source(target)
+        spec = load_spec(text, shown)
+        budgets = parse_budgets(spec)
+        report = analyze(spec)
+        verdicts = check_report(report, budgets)
+        if baseline is not None:
+            verdicts += compare_baseline(report, baseline, tolerance, spec.pos(()))
+    except ConvcalcError as exc:
+        message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+        return FileResult(shown, error=Verdict("error", False, exc.code, message, exc.pos), error_exit=exc.exit_code)
+    return FileResult(shown, verdicts)

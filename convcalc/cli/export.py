@@ -1,0 +1,40 @@
+"""``convcalc export``: a spec as readable PyTorch source (how it is written: :mod:`convcalc.export`).
+
+    convcalc export SPEC_OR_MODEL [--to torch] [-o model.py] [--input 3x224x224]
+
+The file imports only torch; ``python model.py`` builds the model, prints its parameter count and
+runs it once on a zero input. A construct that has no PyTorch translation is an error at its place
+in the spec (``export-unsupported``, exit 2); nothing is left out silently.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+__all__ = ["Target", "export_command"]
+
+
+class Target(str, Enum):
+    """What to export to."""
+
+    torch = "torch"
+
+
+def export_command(
+    spec: Annotated[str, typer.Argument(help="A spec file, or the name of a built-in model (see `convcalc models`).", metavar="SPEC_OR_MODEL")],
+    to: Annotated[Target, typer.Option("--to", help="torch: a PyTorch nn.Module, one class per block of the spec.")] = Target.torch,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the module to this file (atomically) instead of stdout.")] = None,
+    input_: Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape for the totals and the test run, channels first: 3x224x224.")] = None,
+) -> None:
+    """Write the spec as a PyTorch module that builds and runs with PyTorch alone."""
+    from convcalc.cli import Layout, load, parse_input, write_output
+    from convcalc.engine import analyze
+    from convcalc.interop.torch_export import export_torch
+
+    model = load(spec)
+    report = analyze(model, input_shape=parse_input(input_, Layout.chw))
+    write_output(export_torch(model, report).source, output)

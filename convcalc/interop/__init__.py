@@ -1,0 +1,1 @@
+"""Other tools and frameworks: the PyTorch export and its check, the peers' counting presets."""

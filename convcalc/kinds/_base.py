@@ -1,0 +1,162 @@
+"""What every layer kind shares: its argument model, what flows in, and what it answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Annotated, Any, ClassVar, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from convcalc.arith.dims import Dim, Lazy, require_positive
+
+__all__ = [
+    "Bool",
+    "Int",
+    "LayerError",
+    "LayerKind",
+    "NonNegInt",
+    "NonNegInts",
+    "PosInt",
+    "PosInts",
+    "RFAxis",
+    "Result",
+    "Tensor",
+    "as_tuple",
+    "format_shape",
+    "need_positive",
+    "spatial_rank_of",
+]
+
+Int = StrictInt
+Bool = StrictBool
+PosInt = Annotated[StrictInt, Field(ge=1)]
+NonNegInt = Annotated[StrictInt, Field(ge=0)]
+PosInts = Union[PosInt, list[PosInt]]  # an int broadcast over the spatial axes, or one per axis
+NonNegInts = Union[NonNegInt, list[NonNegInt]]
+
+
+class LayerError(Exception):
+    """A layer cannot take this input. ``field`` names the argument at fault, if one is."""
+
+    def __init__(self, code: str, message: str, field: str | tuple | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class RFAxis:
+    """Receptive field along one spatial axis, in input pixels (exact: int or Fraction)."""
+
+    size: Any = 1
+    jump: Any = 1
+    start: Any = 0
+
+    @property
+    def padding(self) -> Any:
+        """The effective padding P: the first output's field spans [-P, -P + size - 1]."""
+        return _exact((self.size - 1) * Fraction(1, 2) - self.start)
+
+    def through(self, kernel: int, stride: Any, dilation: int, pad_before: Any) -> RFAxis:
+        k_eff = dilation * (kernel - 1) + 1
+        if type(self.start) is int and type(self.jump) is int and type(pad_before) is int and (k_eff - 1) % 2 == 0:
+            # the common case stays in ints: an odd effective kernel on an integer grid
+            return RFAxis(self.size + (k_eff - 1) * self.jump, self.jump * stride, self.start + ((k_eff - 1) // 2 - pad_before) * self.jump)
+        return RFAxis(
+            size=_exact(self.size + (k_eff - 1) * self.jump),
+            jump=_exact(self.jump * stride),
+            start=_exact(self.start + ((k_eff - 1) * Fraction(1, 2) - pad_before) * self.jump),
+        )
+
+
+def _exact(x: Any) -> Any:
+    if isinstance(x, Fraction) and x.denominator == 1:
+        return int(x)
+    return x
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """What flows along an edge: a channels-first shape (no batch) and its receptive field."""
+
+    shape: tuple[Dim, ...]
+    rf: tuple[RFAxis, ...] = ()
+    is_global: bool = False  # every element sees the whole input
+    source: int = -1  # index of the row that produced it; -1 for the network input
+
+    @property
+    def channels(self) -> Dim:
+        return self.shape[0]
+
+    @property
+    def spatial(self) -> tuple[Dim, ...]:
+        return self.shape[1:]
+
+
+@dataclass(frozen=True)
+class Result:
+    """A layer's answer for one input: everything convcalc reports about it."""
+
+    shape: tuple[Dim, ...]
+    params: Dim = 0
+    buffers: Dim = 0
+    macs: Dim = 0
+    flops: Dim = 0
+    rf: tuple[RFAxis, ...] | None = None  # None: unchanged
+    is_global: bool | None = None  # None: unchanged
+    notes: tuple[str, ...] = ()
+    formulas: Any = ()  # the derivations, for `explain`: a tuple, or a function that writes it
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_notes(self, *notes: str) -> Result:
+        return replace(self, notes=self.notes + notes)
+
+
+class LayerKind(BaseModel):
+    """Base of every layer kind: the arguments, named as PyTorch names them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    kind: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    rank: ClassVar[int | None] = None  # spatial rank a 1d/2d/3d kind requires
+    summary: ClassVar[str] = ""
+
+    def infer(self, x: Tensor) -> Result:  # pragma: no cover - every kind overrides
+        raise NotImplementedError
+
+    def check_rank(self, x: Tensor) -> None:
+        if self.rank is not None and len(x.spatial) != self.rank:
+            want = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}[self.rank]
+            raise LayerError(
+                "shape-rank",
+                f"{self.kind} needs a {want} input, got {format_shape(x.shape)}",
+                hint=f"use the {len(x.spatial)}d variant" if 1 <= len(x.spatial) <= 3 else None,
+            )
+
+
+def format_shape(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def spatial_rank_of(x: Tensor) -> int:
+    return len(x.spatial)
+
+
+def as_tuple(value: Any, rank: int, name: str) -> tuple:
+    """Broadcast an int argument over ``rank`` spatial axes; check a list has one per axis."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != rank:
+            raise LayerError("arg-rank", f"{name} has {len(value)} values, the input has {rank} spatial axes", name)
+        return tuple(value)
+    return (value,) * rank
+
+
+def need_positive(size: Dim, message: str | Lazy, field: str | None = None, code: str = "shape-nonpositive") -> None:
+    """Raise unless ``size >= 1``. A symbolic size that may or may not be positive passes here;
+    the engine records the condition under which it is. ``message`` may be :class:`Lazy`."""
+    if not require_positive(size, message):
+        raise LayerError(code, str(message), field)

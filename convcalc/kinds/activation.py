@@ -1,0 +1,68 @@
+"""Element-wise activations and softmax: shape unchanged, no parameters."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, Union
+
+from pydantic import StrictFloat, StrictInt
+
+from convcalc.conventions import ELEMENTWISE_FLOPS
+from convcalc.arith.dims import prod
+from convcalc.kinds._base import LayerError, LayerKind, Result, Tensor
+
+__all__ = ["ACTIVATIONS", "LogSoftmax", "Softmax"]
+
+Number = Union[StrictInt, StrictFloat]
+
+
+class _Elementwise(LayerKind):
+    def infer(self, x: Tensor) -> Result:
+        return Result(shape=x.shape, flops=ELEMENTWISE_FLOPS[self.kind] * prod(x.shape))
+
+
+def _activation(kind: str, summary: str, **fields) -> type[_Elementwise]:
+    annotations = {"kind": ClassVar[str], "summary": ClassVar[str]}
+    namespace = {"__module__": __name__, "kind": kind, "summary": summary}
+    for name, (annotation, default) in fields.items():
+        annotations[name] = annotation
+        namespace[name] = default
+    namespace["__annotations__"] = annotations
+    return type("".join(part.title() for part in kind.split("_")), (_Elementwise,), namespace)
+
+
+ACTIVATIONS = (
+    _activation("relu", "max(x, 0) (nn.ReLU)"),
+    _activation("relu6", "min(max(x, 0), 6) (nn.ReLU6)"),
+    _activation("leaky_relu", "x if x > 0 else slope * x (nn.LeakyReLU)", negative_slope=(Number, 0.01)),
+    _activation("elu", "exponential linear unit (nn.ELU)", alpha=(Number, 1.0)),
+    _activation("gelu", "Gaussian error linear unit (nn.GELU)", approximate=(Literal["none", "tanh"], "none")),
+    _activation("silu", "x * sigmoid(x), a.k.a. swish (nn.SiLU)"),
+    _activation("sigmoid", "logistic sigmoid (nn.Sigmoid)"),
+    _activation("tanh", "hyperbolic tangent (nn.Tanh)"),
+    _activation("hardswish", "x * relu6(x + 3) / 6 (nn.Hardswish)"),
+    _activation("hardsigmoid", "relu6(x + 3) / 6 (nn.Hardsigmoid)"),
+)
+
+
+class _Softmax(LayerKind):
+    dim: int = 0
+    per_vector_extra: ClassVar[int]
+
+    def infer(self, x: Tensor) -> Result:
+        if not -len(x.shape) <= self.dim < len(x.shape):
+            raise LayerError("arg-range", f"dim {self.dim} is outside the {len(x.shape)} axes of the input", "dim")
+        n = x.shape[self.dim]
+        vectors = prod(x.shape) // n
+        return Result(shape=x.shape, flops=vectors * (3 * n + self.per_vector_extra))
+
+
+class Softmax(_Softmax):
+    kind: ClassVar[str] = "softmax"
+    summary: ClassVar[str] = "softmax over an axis, the channels by default (nn.Softmax)"
+    per_vector_extra: ClassVar[int] = -1  # n exps, n - 1 adds, n divides
+
+
+class LogSoftmax(_Softmax):
+    kind: ClassVar[str] = "log_softmax"
+    summary: ClassVar[str] = "log of softmax over an axis (nn.LogSoftmax)"
+    per_vector_extra: ClassVar[int] = 0  # n exps, n - 1 adds, 1 log, n subtractions

@@ -1,0 +1,230 @@
+"""Convolution and transposed convolution, 1d / 2d / 3d."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import ClassVar, Literal
+
+from convcalc.arith._exact import uneven_notes
+from convcalc.arith.dims import Lazy, prod
+from convcalc.kinds._base import (
+    Bool,
+    LayerError,
+    LayerKind,
+    NonNegInts,
+    PosInt,
+    PosInts,
+    Result,
+    RFAxis,
+    Tensor,
+    as_tuple,
+    need_positive,
+)
+from convcalc.kinds._window import (
+    Padding,
+    axis_names,
+    out_size,
+    product_text,
+    resolve_padding,
+    transposed_out_size,
+)
+
+__all__ = [
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
+]
+
+
+def check_groups(groups: int, c_in, c_out) -> None:
+    for name, c in (("input channels", c_in), ("out_channels", c_out)):
+        if isinstance(c, int) and c % groups:
+            raise LayerError(
+                "arg-groups",
+                f"groups={groups} does not divide the {name} ({c})",
+                "groups",
+                "groups must divide both channel counts",
+            )
+
+
+def kernel_text(kernel: tuple) -> str:
+    return "*".join(str(k) for k in kernel)
+
+
+def flops_text(names: tuple, suffix: str, spatial, c_out, macs, flops, bias: bool) -> str:
+    """``FLOPs = 2*MACs + one bias add per output element`` (conventions: FLOPs)."""
+    if not bias:
+        return f"FLOPs = 2*MACs = 2*{macs} = {flops}"
+    symbols = "*".join(n + suffix for n in names)
+    return f"FLOPs = 2*MACs + {symbols}*C_out = 2*{macs} + {product_text(spatial)}*{c_out} = {flops}"
+
+
+class _Conv(LayerKind):
+    out_channels: PosInt
+    kernel_size: PosInts
+    stride: PosInts = 1
+    padding: Padding = 0
+    dilation: PosInts = 1
+    groups: PosInt = 1
+    bias: Bool = True
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+
+    def infer(self, x: Tensor) -> Result:
+        self.check_rank(x)
+        rank = len(x.spatial)
+        k = as_tuple(self.kernel_size, rank, "kernel_size")
+        s = as_tuple(self.stride, rank, "stride")
+        d = as_tuple(self.dilation, rank, "dilation")
+        c_in, c_out, g = x.channels, self.out_channels, self.groups
+        check_groups(g, c_in, c_out)
+        pads = resolve_padding(self.padding, x.spatial, k, s, d)
+        names = axis_names(rank)
+        spatial, texts, rf = [], [], []
+        for i, size in enumerate(x.spatial):
+            self._check_padding_mode(size, pads[i], names[i])
+            out, text = out_size(size, k[i], s[i], d[i], pads[i], same=self.padding == "same")
+            need_positive(
+                out,
+                Lazy(lambda name=names[i], text=text: f"kernel larger than the padded input along {name}: {name}_out = {text}"),
+                "kernel_size",
+                "shape-kernel-too-large",
+            )
+            spatial.append(out)
+            texts.append(text)
+            if x.rf:
+                rf.append(x.rf[i].through(k[i], s[i], d[i], pads[i][0]))
+        weights = c_out * (c_in // g) * prod(k)
+        params = weights + (c_out if self.bias else 0)
+        positions = prod(spatial)
+        macs = positions * weights
+        flops = 2 * macs + (positions * c_out if self.bias else 0)
+
+        def formulas() -> tuple[str, ...]:  # written only when asked for (explain, check)
+            lines = []
+            for name, (before, after), text in zip(names, pads, texts):
+                pad_symbols = "2p" if before == after else "p_before + p_after"
+                lines.append(f"{name}_out = floor(({name}_in + {pad_symbols} - d*(k-1) - 1) / s) + 1 = {text}")
+            bias_text = f" + {c_out}" if self.bias else ""
+            lines.append(f"params = C_out*(C_in/groups)*{'*'.join('k' * rank)}{' + C_out' if self.bias else ''} = {c_out}*({c_in}/{g})*{kernel_text(k)}{bias_text} = {params}")
+            lines.append(f"MACs = {'*'.join(n + '_out' for n in names)}*C_out*(C_in/groups)*{'*'.join('k' * rank)} = {product_text(spatial)}*{c_out}*({c_in}/{g})*{kernel_text(k)} = {macs}")
+            lines.append(flops_text(names, "_out", spatial, c_out, macs, flops, self.bias))
+            return tuple(lines)
+
+        notes = uneven_notes(x.spatial, k, s, d, pads, names)
+        if g > 1 and g == c_in and c_out % c_in == 0:
+            notes = ("depthwise", *notes)
+        return Result(
+            shape=(c_out, *spatial), params=params, macs=macs, flops=flops,
+            rf=tuple(rf) if x.rf else None, formulas=formulas, notes=notes,
+            extra={"padding": [list(p) for p in pads]},
+        )
+
+
+    def _check_padding_mode(self, size, pad: tuple, name: str) -> None:
+        """PyTorch pads by copying from inside the input: a reflection needs ``pad < in`` (the edge
+        is not repeated), a circular wrap ``pad <= in``; zeros and replicate take any padding."""
+        slack = {"reflect": 0, "circular": 1}.get(self.padding_mode)
+        if slack is None:
+            return
+        for p in pad:
+            need_positive(
+                size - p + slack,
+                f"padding_mode {self.padding_mode!r} needs padding {'<' if slack == 0 else '<='} the input size along {name}, as PyTorch pads from inside it: padding {p}, {name}_in = {size}",
+                "padding", "arg-padding-mode",
+            )
+
+
+class Conv1d(_Conv):
+    kind: ClassVar[str] = "conv1d"
+    rank: ClassVar[int] = 1
+    summary: ClassVar[str] = "1-d convolution (nn.Conv1d)"
+
+
+class Conv2d(_Conv):
+    kind: ClassVar[str] = "conv2d"
+    rank: ClassVar[int] = 2
+    summary: ClassVar[str] = "2-d convolution (nn.Conv2d)"
+
+
+class Conv3d(_Conv):
+    kind: ClassVar[str] = "conv3d"
+    rank: ClassVar[int] = 3
+    summary: ClassVar[str] = "3-d convolution (nn.Conv3d)"
+
+
+class _ConvTranspose(LayerKind):
+    out_channels: PosInt
+    kernel_size: PosInts
+    stride: PosInts = 1
+    padding: NonNegInts = 0
+    output_padding: NonNegInts = 0
+    dilation: PosInts = 1
+    groups: PosInt = 1
+    bias: Bool = True
+
+    def infer(self, x: Tensor) -> Result:
+        self.check_rank(x)
+        rank = len(x.spatial)
+        k = as_tuple(self.kernel_size, rank, "kernel_size")
+        s = as_tuple(self.stride, rank, "stride")
+        d = as_tuple(self.dilation, rank, "dilation")
+        p = as_tuple(self.padding, rank, "padding")
+        op = as_tuple(self.output_padding, rank, "output_padding")
+        c_in, c_out, g = x.channels, self.out_channels, self.groups
+        check_groups(g, c_in, c_out)
+        names = axis_names(rank)
+        spatial, texts, rf = [], [], []
+        for i, size in enumerate(x.spatial):
+            if op[i] >= max(s[i], d[i]):
+                raise LayerError(
+                    "arg-output-padding",
+                    f"output_padding ({op[i]}) must be smaller than stride ({s[i]}) or dilation ({d[i]})",
+                    "output_padding",
+                )
+            out, text = transposed_out_size(size, k[i], s[i], d[i], p[i], op[i])
+            need_positive(out, Lazy(lambda name=names[i], text=text: f"output size along {name} below 1: {name}_out = {text}"), "padding")
+            spatial.append(out)
+            texts.append(text)
+            if x.rf:
+                rf.append(_transposed_rf(x.rf[i], k[i], s[i], d[i], p[i]))
+        weights = c_in * (c_out // g) * prod(k)
+        params = weights + (c_out if self.bias else 0)
+        macs = prod(x.spatial) * weights
+        flops = 2 * macs + (prod(spatial) * c_out if self.bias else 0)
+
+        def formulas() -> tuple[str, ...]:  # written only when asked for (explain, check)
+            lines = [f"{name}_out = ({name}_in - 1)*s - 2p + d*(k-1) + output_padding + 1 = {text}" for name, text in zip(names, texts)]
+            bias_text = f" + {c_out}" if self.bias else ""
+            lines.append(f"params = C_in*(C_out/groups)*{'*'.join('k' * rank)}{' + C_out' if self.bias else ''} = {c_in}*({c_out}/{g})*{kernel_text(k)}{bias_text} = {params}")
+            lines.append(f"MACs (per input position) = {'*'.join(n + '_in' for n in names)}*C_in*(C_out/groups)*{'*'.join('k' * rank)} = {product_text(x.spatial)}*{c_in}*({c_out}/{g})*{kernel_text(k)} = {macs}")
+            lines.append(flops_text(names, "_out", spatial, c_out, macs, flops, self.bias))
+            return tuple(lines)
+
+        return Result(shape=(c_out, *spatial), params=params, macs=macs, flops=flops, rf=tuple(rf) if x.rf else None, formulas=formulas)
+
+
+def _transposed_rf(rf: RFAxis, kernel: int, stride: int, dilation: int, padding: int) -> RFAxis:
+    """A transposed conv is zero insertion (jump / s) then a stride-1 conv padded d*(k-1) - p."""
+    inserted = RFAxis(rf.size, rf.jump * Fraction(1, stride), rf.start)
+    return inserted.through(kernel, 1, dilation, dilation * (kernel - 1) - padding)
+
+
+class ConvTranspose1d(_ConvTranspose):
+    kind: ClassVar[str] = "conv_transpose1d"
+    rank: ClassVar[int] = 1
+    summary: ClassVar[str] = "1-d transposed convolution (nn.ConvTranspose1d)"
+
+
+class ConvTranspose2d(_ConvTranspose):
+    kind: ClassVar[str] = "conv_transpose2d"
+    rank: ClassVar[int] = 2
+    summary: ClassVar[str] = "2-d transposed convolution (nn.ConvTranspose2d)"
+
+
+class ConvTranspose3d(_ConvTranspose):
+    kind: ClassVar[str] = "conv_transpose3d"
+    rank: ClassVar[int] = 3
+    summary: ClassVar[str] = "3-d transposed convolution (nn.ConvTranspose3d)"

@@ -1,0 +1,73 @@
+"""Fully connected layers, and flatten, which usually comes before them."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, Optional
+
+from convcalc.arith.dims import prod
+from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, format_shape
+
+__all__ = ["Flatten", "Linear"]
+
+
+class Linear(LayerKind):
+    """``nn.Linear``. On a 1-d input it maps features to features.
+
+    On a tensor with spatial axes it must say which axis it acts on: ``axis: channels`` applies
+    it at every position to the channel vector (a 1x1 convolution; ConvNeXt's channels-last
+    MLP), ``axis: last`` is PyTorch's literal rule (the last axis, e.g. W). Without ``axis`` a
+    linear layer on an unflattened tensor is an error: a missing ``flatten`` is the usual cause.
+    """
+
+    kind: ClassVar[str] = "linear"
+    summary: ClassVar[str] = "fully connected layer (nn.Linear)"
+    out_features: PosInt
+    bias: Bool = True
+    axis: Optional[Literal["channels", "last"]] = None
+
+    def infer(self, x: Tensor) -> Result:
+        if len(x.shape) > 1 and self.axis is None:
+            raise LayerError(
+                "shape-linear-unflattened",
+                f"linear on an unflattened {format_shape(x.shape)} tensor",
+                "out_features",
+                "add `- flatten` before it, or say `axis: channels` to apply it at every position",
+            )
+        if self.axis == "last":
+            features, shape = x.shape[-1], (*x.shape[:-1], self.out_features)
+        else:
+            features, shape = x.shape[0], (self.out_features, *x.shape[1:])
+        positions = prod(shape) // self.out_features if len(shape) > 1 else 1
+        weights = features * self.out_features
+        params = weights + (self.out_features if self.bias else 0)
+        macs = positions * weights
+        flops = 2 * macs + (positions * self.out_features if self.bias else 0)
+
+        def formulas() -> tuple[str, ...]:  # written only when asked for (explain, check)
+            where = f"{positions}*" if len(shape) > 1 else ""
+            return (
+                f"params = in*out{' + out' if self.bias else ''} = {features}*{self.out_features}{f' + {self.out_features}' if self.bias else ''} = {params}",
+                f"MACs = {'positions*' if where else ''}in*out = {where}{features}*{self.out_features} = {macs}",
+                f"FLOPs = 2*MACs + {'positions*' if where else ''}out = 2*{macs} + {where}{self.out_features} = {flops}"
+                if self.bias else f"FLOPs = 2*MACs = 2*{macs} = {flops}",
+            )
+
+        if self.axis == "channels":
+            return Result(shape=shape, params=params, macs=macs, flops=flops, formulas=formulas)
+        return Result(shape=shape, params=params, macs=macs, flops=flops, rf=(), is_global=True, formulas=formulas)
+
+
+class Flatten(LayerKind):
+    """``nn.Flatten`` on one sample: every axis into one (``start_dim`` counts from the channels)."""
+
+    kind: ClassVar[str] = "flatten"
+    summary: ClassVar[str] = "flatten (C, H, W) into one feature axis (nn.Flatten)"
+    start_dim: int = 0
+
+    def infer(self, x: Tensor) -> Result:
+        if not 0 <= self.start_dim < len(x.shape):
+            raise LayerError("arg-range", f"start_dim {self.start_dim} is outside the {len(x.shape)} axes of {format_shape(x.shape)}", "start_dim")
+        shape = (*x.shape[: self.start_dim], prod(x.shape[self.start_dim :]))
+        if self.start_dim == 0:
+            return Result(shape=shape, rf=(), is_global=True, formulas=lambda: (f"features = {'*'.join(str(d) for d in x.shape)} = {shape[0]}",))
+        return Result(shape=shape, rf=x.rf[: len(shape) - 1])

@@ -1,0 +1,127 @@
+"""Normalisation layers: batch, layer, group and local response norm, and layer scale."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Optional, Union
+
+from pydantic import StrictFloat, StrictInt
+
+from convcalc.conventions import NORM_AFFINE_FLOPS, NORM_FLOPS
+from convcalc.arith.dims import prod
+from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, format_shape
+
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "GroupNorm",
+    "LayerNorm",
+    "LayerScale",
+    "LocalResponseNorm",
+]
+
+Number = Union[StrictInt, StrictFloat]
+
+
+class _BatchNorm(LayerKind):
+    eps: Number = 1e-5
+    momentum: Optional[Number] = 0.1
+    affine: Bool = True
+    track_running_stats: Bool = True
+
+    def infer(self, x: Tensor) -> Result:
+        if self.rank == 1:
+            if len(x.shape) not in (1, 2):
+                raise LayerError("shape-rank", f"batch_norm1d needs a (C,) or (C, L) input, got {format_shape(x.shape)}")
+        else:
+            self.check_rank(x)
+        c = x.channels
+        params = 2 * c if self.affine else 0
+        buffers = 2 * c if self.track_running_stats else 0
+        return Result(
+            shape=x.shape, params=params, buffers=buffers, flops=2 * prod(x.shape),
+            formulas=(f"params = 2*C = 2*{c} = {params} (scale and shift); buffers = 2*C = {buffers} (running mean and variance)",),
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    kind: ClassVar[str] = "batch_norm1d"
+    rank: ClassVar[int] = 1
+    summary: ClassVar[str] = "batch norm over (C,) or (C, L) (nn.BatchNorm1d)"
+
+
+class BatchNorm2d(_BatchNorm):
+    kind: ClassVar[str] = "batch_norm2d"
+    rank: ClassVar[int] = 2
+    summary: ClassVar[str] = "batch norm over (C, H, W) (nn.BatchNorm2d)"
+
+
+class BatchNorm3d(_BatchNorm):
+    kind: ClassVar[str] = "batch_norm3d"
+    rank: ClassVar[int] = 3
+    summary: ClassVar[str] = "batch norm over (C, D, H, W) (nn.BatchNorm3d)"
+
+
+def _norm_flops(elements, affine: bool):
+    return elements * (NORM_FLOPS + (NORM_AFFINE_FLOPS if affine else 0))
+
+
+class LayerNorm(LayerKind):
+    """Layer norm. Without ``normalized_shape`` it normalises each position's channel vector
+    (ConvNeXt's LayerNorm2d); with it, the trailing axes PyTorch-style."""
+
+    kind: ClassVar[str] = "layer_norm"
+    summary: ClassVar[str] = "layer norm over the channels, or over normalized_shape (nn.LayerNorm)"
+    normalized_shape: Optional[Union[PosInt, list[PosInt]]] = None
+    eps: Number = 1e-5
+    elementwise_affine: Bool = True
+    bias: Bool = True
+
+    def infer(self, x: Tensor) -> Result:
+        if self.normalized_shape is None:
+            normalized = (x.channels,)
+        else:
+            normalized = tuple(self.normalized_shape) if isinstance(self.normalized_shape, list) else (self.normalized_shape,)
+            if tuple(x.shape[-len(normalized) :]) != normalized:
+                raise LayerError("shape-mismatch", f"normalized_shape {list(normalized)} does not match the trailing axes of {format_shape(x.shape)}", "normalized_shape")
+        n = prod(normalized)
+        params = (n + (n if self.bias else 0)) if self.elementwise_affine else 0
+        return Result(shape=x.shape, params=params, flops=_norm_flops(prod(x.shape), self.elementwise_affine))
+
+
+class GroupNorm(LayerKind):
+    kind: ClassVar[str] = "group_norm"
+    summary: ClassVar[str] = "group norm (nn.GroupNorm)"
+    num_groups: PosInt
+    eps: Number = 1e-5
+    affine: Bool = True
+
+    def infer(self, x: Tensor) -> Result:
+        c = x.channels
+        if c % self.num_groups:
+            raise LayerError("arg-groups", f"num_groups={self.num_groups} does not divide the {c} channels", "num_groups")
+        return Result(shape=x.shape, params=2 * c if self.affine else 0, flops=_norm_flops(prod(x.shape), self.affine))
+
+
+class LocalResponseNorm(LayerKind):
+    kind: ClassVar[str] = "local_response_norm"
+    summary: ClassVar[str] = "local response normalisation across channels (nn.LocalResponseNorm)"
+    size: PosInt
+    alpha: Number = 1e-4
+    beta: Number = 0.75
+    k: Number = 1.0
+
+    def infer(self, x: Tensor) -> Result:
+        return Result(shape=x.shape, flops=(2 * self.size + 3) * prod(x.shape))
+
+
+class LayerScale(LayerKind):
+    """A learned per-channel scale (ConvNeXt, CaiT): ``C`` parameters, 1 multiply per element."""
+
+    kind: ClassVar[str] = "layer_scale"
+    summary: ClassVar[str] = "learned per-channel scale, C parameters (ConvNeXt's layer scale)"
+    init: Number = 1e-6
+
+    def infer(self, x: Tensor) -> Result:
+        c = x.channels
+        return Result(shape=x.shape, params=c, flops=prod(x.shape), formulas=(f"params = C = {c}",))

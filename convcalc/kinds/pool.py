@@ -1,0 +1,393 @@
+"""Pooling: max / avg (1d, 2d, 3d), adaptive, and global."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import gcd
+from typing import ClassVar, Optional, Union
+
+from convcalc.arith._exact import uneven_notes
+from convcalc.arith.dims import Dim, Lazy, ceil_div, dmin, floor_div, is_int, prod
+from convcalc.kinds._base import (
+    Bool,
+    LayerError,
+    LayerKind,
+    NonNegInts,
+    PosInt,
+    PosInts,
+    Result,
+    RFAxis,
+    Tensor,
+    as_tuple,
+    need_positive,
+)
+from convcalc.kinds._window import axis_names, out_size, product_text, window_reach
+
+__all__ = [
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "GlobalAvgPool",
+    "GlobalMaxPool",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "window_elements",
+]
+
+MAX_CLIPPED_TAPS = 1 << 20
+MAX_SYMBOLIC_TERMS = 64
+
+
+def window_elements(size: Dim, out: Dim, kernel: int, stride: int, dilation: int, pad_before: int, ceil_mode: bool = False) -> Dim:
+    """Sum over the outputs along one axis of the input elements inside each window.
+
+    Output ``i`` reads taps ``i*s - p + t*d`` for ``t`` in ``0..k-1``; a tap counts when it lands
+    inside ``[0, size)``. Taps in the padding, or past the input (a ceil_mode window), do not.
+    """
+    if is_int(size) and is_int(out):
+        return _window_elements_int(size, out, kernel, stride, dilation, pad_before)
+    if kernel > MAX_CLIPPED_TAPS:
+        raise LayerError("limit-kernel", f"kernel_size {kernel} is larger than {MAX_CLIPPED_TAPS} (limit MAX_CLIPPED_TAPS)", "kernel_size")
+    return _window_elements_symbolic(size, out, kernel, stride, dilation, pad_before, window_reach(kernel, stride, dilation, (pad_before, pad_before), ceil_mode))
+
+
+def _window_elements_symbolic(size: Dim, out: Dim, kernel: int, stride: int, dilation: int, pad_before: int, reach: int) -> Dim:
+    """``window_elements`` for a symbolic size ``n``, with ``out == ceil((n + reach) / s)``
+    (``window_reach``: floor mode or ceil mode).
+
+    The taps are grouped in integer arithmetic first, so that the formula has one term per
+    distinct shape, not one per tap. On the sizes where the layer exists (``out >= 1``):
+
+    - tap t with ``o = t*d - p < 0`` misses ``min(ceil(-o / s), out)`` outputs at the left; that
+      is the constant when it is at most the smallest possible ``out``.
+    - tap t with ``a = p - t*d < reach`` misses ``out - max(ceil((n + a) / s), 0)`` at the right
+      (``out`` is the larger ceiling, so no outer max); taps with ``a >= reach`` miss none. The
+      inner max goes when ``n + a > -s`` for the smallest n. ``ceil((n + a) / s)`` is
+      ``ceil((n + a mod s) / s) + a // s``: one term per residue.
+    """
+    from convcalc.arith._symbolic import check_size, larger, lowest
+
+    s, d, p = stride, dilation, pad_before
+    out_low, size_low = max(lowest(out), 1), lowest(size)
+    constant = 0
+    out_coefficient = kernel
+    mins: dict[int, int] = {}  # c -> taps missing min(c, out) outputs (c > the smallest out)
+    residues: dict[int, int] = {}  # r -> taps giving back ceil((n + r) / s) (+ q in constant)
+    clamped: dict[int, int] = {}  # a -> taps giving back max(ceil((n + a) / s), 0)
+    left_taps = -(-p // d)  # t*d < p
+    for t in range(left_taps):
+        c = -(-(p - t * d) // s)
+        if c <= out_low:
+            constant -= c
+        else:
+            mins[c] = mins.get(c, 0) + 1
+    for t in range(min(max((p - reach) // d + 1, 0), kernel), kernel):  # p - t*d < reach
+        a = p - t * d
+        out_coefficient -= 1
+        if size_low + a > -s:
+            q, r = divmod(a, s)
+            residues[r] = residues.get(r, 0) + 1
+            constant += q
+        else:
+            clamped[a] = clamped.get(a, 0) + 1
+    terms = len(mins) + len(residues) + len(clamped)
+    if terms > MAX_SYMBOLIC_TERMS:
+        raise LayerError(
+            "limit-expression",
+            f"the FLOPs of this window on a symbolic size need {terms:,} separate terms, more than {MAX_SYMBOLIC_TERMS} (limit MAX_SYMBOLIC_TERMS); give the input size as a number",
+            "kernel_size",
+        )
+    total = out_coefficient * out + constant
+    for c, count in mins.items():
+        total -= count * dmin(c, out)
+    for r, count in residues.items():
+        total += count * ceil_div(size + r, s)
+    for a, count in clamped.items():
+        total += count * larger(ceil_div(size + a, s), 0)
+    check_size(total)
+    return total
+
+
+def _window_elements_int(size: int, out: int, kernel: int, stride: int, dilation: int, pad_before: int) -> int:
+    """``window_elements`` on integers in O(log) time, not O(kernel): a crafted million-tap
+    window repeated a thousand times must not hang. The same two sums, split where their ``min`` /
+    ``max`` switch sides, the ceilings summed by :func:`_floor_sum`."""
+    s, d, p = stride, dilation, pad_before
+    # taps t < t_pad start in the left padding; for t < t_all every output's tap does
+    t_pad = min(kernel, -(-p // d))
+    t_all = min(max(-(-(p - (out - 1) * s) // d), 0), t_pad)
+    before = t_all * out + _sum_ceil(p, d, s, t_all, t_pad)
+    # taps t >= t_none land past the end for every output; from t_some on, for the last outputs
+    t_none = min(max(-(-(size + p) // d), 0), kernel)
+    t_some = min(max(-(-(size + p - (out - 1) * s) // d), 0), t_none)
+    past = (kernel - t_some) * out - _sum_ceil(size + p, d, s, t_some, t_none)
+    return out * kernel - before - past
+
+
+def _sum_ceil(c: int, d: int, s: int, lo: int, hi: int) -> int:
+    """``sum(ceil((c - t*d) / s) for t in range(lo, hi))``, every numerator positive."""
+    if hi <= lo:
+        return 0
+    return _floor_sum(hi - lo, s, d, c - (hi - 1) * d + s - 1)
+
+
+def _floor_sum(n: int, m: int, a: int, b: int) -> int:
+    """``sum(floor((a*i + b) / m) for i in range(n))`` for a, b >= 0 (AtCoder Library's floor_sum)."""
+    total = 0
+    while True:
+        if a >= m:
+            total += n * (n - 1) // 2 * (a // m)
+            a %= m
+        if b >= m:
+            total += n * (b // m)
+            b %= m
+        y_max = a * n + b
+        if y_max < m:
+            return total
+        n, b, m, a = y_max // m, y_max % m, a, m
+
+
+class _Pool(LayerKind):
+    kernel_size: PosInts
+    stride: Optional[PosInts] = None
+    padding: NonNegInts = 0
+    ceil_mode: Bool = False
+    op: ClassVar[str]
+
+    def _dilation(self, rank: int) -> tuple:
+        return (1,) * rank
+
+    def infer(self, x: Tensor) -> Result:
+        self.check_rank(x)
+        rank = len(x.spatial)
+        k = as_tuple(self.kernel_size, rank, "kernel_size")
+        s = as_tuple(self.stride if self.stride is not None else self.kernel_size, rank, "stride")
+        p = as_tuple(self.padding, rank, "padding")
+        d = self._dilation(rank)
+        names = axis_names(rank)
+        spatial, texts, rf, windows = [], [], [], []
+        for i, size in enumerate(x.spatial):
+            self._check_padding(p[i], k[i], d[i])
+            out, text = out_size(size, k[i], s[i], d[i], (p[i], p[i]), self.ceil_mode)
+            need_positive(out, Lazy(lambda name=names[i], text=text: f"window larger than the padded input along {name}: {name}_out = {text}"), "kernel_size", "shape-kernel-too-large")
+            spatial.append(out)
+            texts.append(text)
+            windows.append(window_elements(size, out, k[i], s[i], d[i], p[i], self.ceil_mode))
+            if x.rf:
+                rf.append(x.rf[i].through(k[i], s[i], d[i], p[i]))
+        c = x.channels
+        in_windows = c * prod(windows)
+        outputs = c * prod(spatial)
+        flops = in_windows - outputs if self.op == "max" else in_windows
+        rounding = "ceil" if self.ceil_mode else "floor"
+
+        def formulas() -> tuple[str, ...]:  # written only when asked for (explain, check)
+            sizes = [f"{name}_out = {rounding}(({name}_in + 2p - d*(k-1) - 1) / s) + 1 = {text}" for name, text in zip(names, texts)]
+            return (*sizes, _flops_text(self.op, names, c, windows, spatial, flops))
+
+        return Result(shape=(c, *spatial), notes=uneven_notes(x.spatial, k, s, d, tuple((q, q) for q in p), names), flops=flops, rf=tuple(rf) if x.rf else None, formulas=formulas)
+
+    def _check_padding(self, pad: int, kernel: int, dilation: int) -> None:
+        """PyTorch checks both ``pad <= (d*(k-1)+1) / 2`` and ``pad <= k / 2`` (ATen's Pool.h);
+        the second binds: dilation does not raise the limit."""
+        if pad > kernel // 2:
+            raise LayerError("arg-pool-padding", f"padding {pad} is more than half the kernel ({kernel}); PyTorch allows at most {kernel // 2}", "padding")
+
+
+def _flops_text(op: str, names: tuple, c: Dim, windows: list, spatial: list, flops: Dim) -> str:
+    """Max: ``window - 1`` comparisons per output; avg: ``window`` operations (conventions: FLOPs).
+
+    ``taps_X`` is the number of input elements inside the windows along X, summed over the outputs.
+    """
+    taps = "*".join(f"taps_{n}" for n in names)
+    taps_values = product_text(windows)
+    if op == "max":
+        outs = "*".join(f"{n}_out" for n in names)
+        return f"FLOPs = C*{taps} - C*{outs} = {c}*{taps_values} - {c}*{product_text(spatial)} = {flops} (window - 1 comparisons per output; taps: input elements inside the windows)"
+    return f"FLOPs = C*{taps} = {c}*{taps_values} = {flops} (window adds and divides per output; taps: input elements inside the windows)"
+
+
+class _MaxPool(_Pool):
+    dilation: PosInts = 1
+    op: ClassVar[str] = "max"
+
+    def _dilation(self, rank: int) -> tuple:
+        return as_tuple(self.dilation, rank, "dilation")
+
+
+class _AvgPool(_Pool):
+    count_include_pad: Bool = True
+    divisor_override: Optional[PosInt] = None
+    op: ClassVar[str] = "avg"
+
+
+class MaxPool1d(_MaxPool):
+    kind: ClassVar[str] = "max_pool1d"
+    rank: ClassVar[int] = 1
+    summary: ClassVar[str] = "1-d max pooling (nn.MaxPool1d)"
+
+
+class MaxPool2d(_MaxPool):
+    kind: ClassVar[str] = "max_pool2d"
+    rank: ClassVar[int] = 2
+    summary: ClassVar[str] = "2-d max pooling (nn.MaxPool2d)"
+
+
+class MaxPool3d(_MaxPool):
+    kind: ClassVar[str] = "max_pool3d"
+    rank: ClassVar[int] = 3
+    summary: ClassVar[str] = "3-d max pooling (nn.MaxPool3d)"
+
+
+class AvgPool1d(_AvgPool):
+    kind: ClassVar[str] = "avg_pool1d"
+    rank: ClassVar[int] = 1
+    summary: ClassVar[str] = "1-d average pooling (nn.AvgPool1d)"
+
+
+class AvgPool2d(_AvgPool):
+    kind: ClassVar[str] = "avg_pool2d"
+    rank: ClassVar[int] = 2
+    summary: ClassVar[str] = "2-d average pooling (nn.AvgPool2d)"
+
+
+class AvgPool3d(_AvgPool):
+    kind: ClassVar[str] = "avg_pool3d"
+    rank: ClassVar[int] = 3
+    summary: ClassVar[str] = "3-d average pooling (nn.AvgPool3d)"
+
+    def infer(self, x: Tensor) -> Result:
+        """PyTorch's avg_pool3d also wants every input size, before padding, to be at least the
+        kernel (ATen's ``pool3d_shape_check(..., check_input_size=true)``)."""
+        self.check_rank(x)
+        for name, size, kernel in zip(axis_names(3), x.spatial, as_tuple(self.kernel_size, 3, "kernel_size")):
+            need_positive(
+                size - kernel + 1, f"avg_pool3d needs {name}_in >= kernel_size before padding, as PyTorch checks: {size} < {kernel}",
+                "kernel_size", "shape-kernel-too-large",
+            )
+        return super().infer(x)
+
+
+def adaptive_window_elements(size: Dim, out: int) -> Dim:
+    """Sum of PyTorch's adaptive window sizes along one axis.
+
+    Window ``i`` is ``[floor(i*n/m), ceil((i+1)*n/m))``; the sizes add up to ``n + m - gcd(n, m)``.
+    """
+    if is_int(size):
+        return size + out - gcd(size, out)
+    if out == 1:
+        return size
+    from convcalc.arith._symbolic import igcd
+
+    return size + out - igcd(size, out)
+
+
+class _Adaptive(LayerKind):
+    output_size: Union[PosInt, list[Optional[PosInt]]]
+    op: ClassVar[str]
+
+    def infer(self, x: Tensor) -> Result:
+        self.check_rank(x)
+        rank = len(x.spatial)
+        want = as_tuple(self.output_size, rank, "output_size")
+        if rank == 1 and None in want:
+            raise LayerError("arg-output-size", f"{self.kind} takes an int output_size; None (keep the size) is for 2-d and 3-d, as in PyTorch", "output_size")
+        spatial = tuple(size if m is None else m for size, m in zip(x.spatial, want))
+        windows = prod(adaptive_window_elements(n, m) for n, m in zip(x.spatial, spatial))
+        c = x.channels
+        flops = c * windows - (c * prod(spatial) if self.op == "max" else 0)
+        rf = tuple(_adaptive_rf(axis, n, m) for axis, n, m in zip(x.rf, x.spatial, spatial)) if x.rf else None
+        sees_all = all(m == 1 for m in spatial)  # one window over everything: as global pooling
+
+        def formulas() -> tuple[str, ...]:  # written only when asked for (explain, check)
+            return tuple(line for name, n, m in zip(axis_names(rank), x.spatial, spatial) for line in _adaptive_text(name, n, m))
+
+        return Result(shape=(c, *spatial), flops=flops, rf=rf, is_global=True if sees_all else None, formulas=formulas)
+
+
+def _adaptive_text(name: str, size: Dim, out: Dim) -> tuple[str, ...]:
+    """PyTorch's variable windows, and the fixed window that reaches the same output size
+    (walkthroughs.yaml ``adaptive_pooling``: ``s = floor(n / m)``, ``k = n - (m - 1) * s``)."""
+    windows = (
+        f"{name}_out = output_size = {out}; window i spans [floor(i*{name}_in/{name}_out), ceil((i+1)*{name}_in/{name}_out))"
+        f" = [floor(i*{size}/{out}), ceil((i+1)*{size}/{out}))"
+    )
+    if not (is_int(size) and is_int(out)):
+        return (windows,)
+    stride = size // out
+    fixed = (
+        f"{name} fixed-window equivalent: s = floor({name}_in/{name}_out) = floor({size}/{out}) = {stride}, "
+        f"k = {name}_in - ({name}_out-1)*s = {size} - ({out}-1)*{stride} = {size - (out - 1) * stride}"
+    )
+    return windows, fixed
+
+
+def _adaptive_rf(axis: RFAxis, size: Dim, out: int) -> RFAxis:
+    """The fixed window that reaches the same output: s = floor(n / m), k = n - (m - 1) * s.
+    When the output is larger than the input, windows hold one or two inputs, n / m apart."""
+    if is_int(size):
+        if size < out:
+            return RFAxis(axis.size + axis.jump, axis.jump * Fraction(size, out), axis.start)
+        stride = size // out
+        return axis.through(size - (out - 1) * stride, stride, 1, 0)
+    stride = floor_div(size, out)
+    large = axis.through(size - (out - 1) * stride, stride, 1, 0)
+    if out == 1:
+        return large
+    from convcalc.arith.dims import sympy_module
+
+    sp = sympy_module()
+    small = RFAxis(axis.size + axis.jump, axis.jump * size / out, axis.start)
+    return RFAxis(*(sp.Piecewise((a, sp.Lt(size, out)), (b, True)) for a, b in zip(
+        (small.size, small.jump, small.start), (large.size, large.jump, large.start))))
+
+
+def _adaptive(kind: str, op: str, rank: int, summary: str) -> type[_Adaptive]:
+    return type(
+        kind.title().replace("_", ""),
+        (_Adaptive,),
+        {"__module__": __name__, "kind": kind, "op": op, "rank": rank, "summary": summary,
+         "__annotations__": {"kind": ClassVar[str], "op": ClassVar[str], "rank": ClassVar[int], "summary": ClassVar[str]}},
+    )
+
+
+AdaptiveAvgPool1d = _adaptive("adaptive_avg_pool1d", "avg", 1, "1-d adaptive average pooling (nn.AdaptiveAvgPool1d)")
+AdaptiveAvgPool2d = _adaptive("adaptive_avg_pool2d", "avg", 2, "2-d adaptive average pooling (nn.AdaptiveAvgPool2d)")
+AdaptiveAvgPool3d = _adaptive("adaptive_avg_pool3d", "avg", 3, "3-d adaptive average pooling (nn.AdaptiveAvgPool3d)")
+AdaptiveMaxPool1d = _adaptive("adaptive_max_pool1d", "max", 1, "1-d adaptive max pooling (nn.AdaptiveMaxPool1d)")
+AdaptiveMaxPool2d = _adaptive("adaptive_max_pool2d", "max", 2, "2-d adaptive max pooling (nn.AdaptiveMaxPool2d)")
+AdaptiveMaxPool3d = _adaptive("adaptive_max_pool3d", "max", 3, "3-d adaptive max pooling (nn.AdaptiveMaxPool3d)")
+
+
+class _Global(LayerKind):
+    keepdim: Bool = True
+    op: ClassVar[str]
+
+    def infer(self, x: Tensor) -> Result:
+        if not x.spatial:
+            raise LayerError("shape-rank", f"{self.kind} needs spatial axes, got {x.shape}")
+        c, n = x.channels, prod(x.spatial)
+        shape = (c, *(1 for _ in x.spatial)) if self.keepdim else (c,)
+        flops = c * n - (c if self.op == "max" else 0)
+        rf = tuple(a.through(size, size, 1, 0) for a, size in zip(x.rf, x.spatial)) if self.keepdim and x.rf else ()
+        return Result(shape=shape, flops=flops, rf=rf, is_global=True)
+
+
+class GlobalAvgPool(_Global):
+    kind: ClassVar[str] = "global_avg_pool"
+    op: ClassVar[str] = "avg"
+    summary: ClassVar[str] = "average over all spatial positions; keeps (C, 1, 1) unless keepdim: false"
+
+
+class GlobalMaxPool(_Global):
+    kind: ClassVar[str] = "global_max_pool"
+    op: ClassVar[str] = "max"
+    summary: ClassVar[str] = "maximum over all spatial positions; keeps (C, 1, 1) unless keepdim: false"
+

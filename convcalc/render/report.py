@@ -1,0 +1,344 @@
+"""Reports to text: a rich table for people; JSON, CSV and Markdown for programs and documents.
+
+Units (K, M, G) exist only here, and only in the human formats.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Iterable, Optional
+
+from convcalc.arith.dims import dsum, format_dim, to_json_dim
+from convcalc.kinds import RFAxis
+from convcalc.report import Group, Report, Row
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DisplayRow",
+    "display_rows",
+    "format_count",
+    "format_rf",
+    "format_shape",
+    "report_to_dict",
+    "render_csv",
+    "render_extra",
+    "receptive_field_rows",
+    "render_json",
+    "render_markdown",
+    "render_rf_table",
+    "render_table",
+]
+
+SCHEMA_VERSION = 1
+_UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+
+
+def format_count(n: Any, units: bool = False) -> str:
+    if not isinstance(n, int):
+        return format_dim(n)
+    if units:
+        for scale, suffix in _UNITS:
+            if abs(n) >= scale:
+                return f"{n / scale:.2f}{suffix}"
+    return f"{n:,}"
+
+
+def format_shape(shape: tuple, layout: str = "chw") -> str:
+    dims = list(shape)
+    if layout == "hwc" and len(dims) > 1:
+        dims = dims[1:] + dims[:1]
+    return "(" + ", ".join(format_dim(d) for d in dims) + ")"
+
+
+def _fraction_text(x: Any) -> str:
+    return format_dim(x) if not isinstance(x, Fraction) else (str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}")
+
+
+def format_rf(rf: tuple[RFAxis, ...], is_global: bool, what: str = "size") -> str:
+    if is_global:
+        return "global"
+    if not rf:
+        return ""
+    values = [_fraction_text(getattr(a, what)) for a in rf]
+    return values[0] if len(set(values)) == 1 else "x".join(values)
+
+
+@dataclass(frozen=True)
+class DisplayRow:
+    label: str
+    kind: str
+    depth: int
+    output_shape: tuple
+    params: Any
+    buffers: Any
+    macs: Any
+    flops: Any
+    activations: Any
+    rf: str
+    is_group: bool
+    path: str
+
+
+def _sum(rows: Iterable[Row], attr: str) -> Any:
+    return dsum(getattr(r, attr) for r in rows)
+
+
+def _group_row(report: Report, g: Group, collapsed: bool) -> DisplayRow:
+    rows = report.rows[g.first : g.end]
+    last = rows[-1]
+    return DisplayRow(
+        label=g.path.rsplit(".", 1)[-1] if not collapsed else g.path, kind=g.kind, depth=g.depth,
+        output_shape=g.output_shape, params=_sum(rows, "params"), buffers=_sum(rows, "buffers"),
+        macs=_sum(rows, "macs"), flops=_sum(rows, "flops"), activations=_sum(rows, "activations"),
+        rf=format_rf(last.rf, last.is_global), is_group=True, path=g.path,
+    )
+
+
+def _leaf_row(r: Row, collapsed_label: bool) -> DisplayRow:
+    label = r.path if collapsed_label else r.path.rsplit(".", 1)[-1]
+    return DisplayRow(
+        label=label, kind=r.kind, depth=r.depth, output_shape=r.output_shape, params=r.params,
+        buffers=r.buffers, macs=r.macs, flops=r.flops, activations=r.activations,
+        rf=format_rf(r.rf, r.is_global), is_group=False, path=r.path,
+    )
+
+
+def display_rows(report: Report, depth: Optional[int] = None) -> list[DisplayRow]:
+    """The rows a person sees, in order: the full tree with group headers, or, with ``depth``,
+    everything below that depth collapsed into one row per block."""
+    groups = sorted((g for g in report.groups if g.end > g.first), key=lambda g: (g.first, g.depth))
+    out: list[DisplayRow] = []
+    gi = 0
+    i = 0
+    while i < len(report.rows):
+        while gi < len(groups) and groups[gi].first < i:
+            gi += 1
+        advanced = False
+        while gi < len(groups) and groups[gi].first == i:
+            g = groups[gi]
+            gi += 1
+            if depth is not None and g.depth >= depth:
+                continue
+            if depth is not None and g.depth == depth - 1:
+                out.append(_group_row(report, g, collapsed=True))
+                i = g.end
+                advanced = True
+                break
+            out.append(_group_row(report, g, collapsed=False))
+        if advanced:
+            continue
+        r = report.rows[i]
+        if depth is None or r.depth < depth:
+            out.append(_leaf_row(r, collapsed_label=depth is not None))
+        i += 1
+    return out
+
+
+def _rf_json(row: Row) -> list[dict[str, Any]]:
+    return [
+        {"size": to_json_dim(a.size), "jump": to_json_dim(a.jump), "start": to_json_dim(a.start), "padding": to_json_dim(a.padding)}
+        for a in row.rf
+    ]
+
+
+def _shape_json(shape: tuple) -> list:
+    return [to_json_dim(d) for d in shape]
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """The JSON contract (see the README): these keys are stable within a schema_version."""
+    totals = report.totals
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": report.name,
+        "description": report.description,
+        "input_shape": _shape_json(report.input_shape),
+        "batch": to_json_dim(report.batch),
+        "dtype": report.dtype,
+        "output_shape": _shape_json(report.output_shape),
+        "layers": [
+            {
+                "path": r.path,
+                "name": r.name or r.path.rsplit(".", 1)[-1],
+                "kind": r.kind,
+                "depth": r.depth,
+                "input_shape": _shape_json(r.input_shapes[0]),
+                "input_shapes": [_shape_json(s) for s in r.input_shapes],
+                "output_shape": _shape_json(r.output_shape),
+                "params": to_json_dim(r.params),
+                "buffers": to_json_dim(r.buffers),
+                "macs": to_json_dim(r.macs),
+                "flops": to_json_dim(r.flops),
+                "activations": to_json_dim(r.activations),
+                "activation_bytes": to_json_dim(report.bytes_of(r.activations)),
+                "receptive_field": _rf_json(r),
+                "receptive_field_global": r.is_global,
+                "inputs": list(r.inputs),
+                "notes": list(r.notes),
+            }
+            for r in report.rows
+        ],
+        "groups": [
+            {"path": g.path, "kind": g.kind, "depth": g.depth, "first": g.first, "end": g.end, "output_shape": _shape_json(g.output_shape)}
+            for g in report.groups
+        ],
+        "totals": {
+            "params": to_json_dim(totals.params),
+            "buffers": to_json_dim(totals.buffers),
+            "macs": to_json_dim(totals.macs),
+            "flops": to_json_dim(totals.flops),
+            "activations": to_json_dim(totals.activations),
+            "activation_bytes": to_json_dim(report.activation_bytes),
+        },
+        "memory": {k: (to_json_dim(v) if not isinstance(v, str) and v is not None else v) for k, v in report.memory.items()},
+        "diagnostics": [{"code": d.code, "message": d.message, "severity": d.severity, "position": str(d.pos) if d.pos else None} for d in report.diagnostics],
+    }
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report_to_dict(report), indent=2)
+
+
+CSV_COLUMNS = ("path", "kind", "input_shape", "output_shape", "params", "buffers", "macs", "flops", "activations", "rf_size", "rf_jump", "rf_start")
+
+
+def render_csv(report: Report, layout: str = "chw") -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in report.rows:
+        writer.writerow([
+            r.path, r.kind, "x".join(format_dim(d) for d in _ordered(r.input_shapes[0], layout)),
+            "x".join(format_dim(d) for d in _ordered(r.output_shape, layout)), *(format_dim(v) for v in (r.params, r.buffers, r.macs, r.flops, r.activations)),
+            format_rf(r.rf, r.is_global), format_rf(r.rf, r.is_global, "jump"), format_rf(r.rf, r.is_global, "start"),
+        ])
+    return buffer.getvalue()
+
+
+def _ordered(shape: tuple, layout: str) -> list:
+    dims = list(shape)
+    return dims[1:] + dims[:1] if layout == "hwc" and len(dims) > 1 else dims
+
+
+def render_markdown(report: Report, depth: Optional[int] = None, layout: str = "chw") -> str:
+    lines = [
+        f"## {report.name}",
+        "",
+        f"Input {format_shape(report.input_shape, layout)}, batch {report.batch}.",
+        "",
+        "| layer | kind | output shape | activations | params | MACs | FLOPs | RF |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for d in display_rows(report, depth):
+        label = ("&nbsp;&nbsp;" * d.depth) + (f"**{d.label}**" if d.is_group else d.label)
+        lines.append(
+            f"| {label} | {d.kind} | {format_shape(d.output_shape, layout)} | {format_count(d.activations)} | "
+            f"{format_count(d.params)} | {format_count(d.macs)} | {format_count(d.flops)} | {d.rf} |"
+        )
+    t = report.totals
+    lines.append(f"| **total** | | {format_shape(report.output_shape, layout)} | {format_count(t.activations)} | {format_count(t.params)} | {format_count(t.macs)} | {format_count(t.flops)} | |")
+    return "\n".join(lines) + "\n"
+
+
+def receptive_field_rows(report: Report) -> list[dict[str, Any]]:
+    return [
+        {"path": r.path, "kind": r.kind, "output_shape": _shape_json(r.output_shape), "global": r.is_global, "receptive_field": _rf_json(r)}
+        for r in report.rows
+    ]
+
+
+def render_rf_table(report: Report, console, layout: str = "chw") -> None:
+    """The receptive-field walkthrough: per layer, size r, jump j, start and effective padding P
+    (the first output's field spans input pixels [-P, -P + r - 1])."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=f"{report.name}  receptive field", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
+                  caption="size r, jump j (input pixels between neighbouring outputs), start (centre of the first field), eff. padding P", caption_justify="left")
+    for header in ("layer", "kind", "output shape", "size", "jump", "start", "eff. padding"):
+        table.add_column(header, justify="right" if header in ("size", "jump", "start", "eff. padding") else "left", no_wrap=header != "layer", overflow="fold")
+    for r in report.rows:
+        if r.is_global:
+            cells = ("global", "", "", "")
+        else:
+            cells = tuple(format_rf(r.rf, False, what) for what in ("size", "jump", "start", "padding"))
+        table.add_row(r.path, r.kind, format_shape(r.output_shape, layout), *cells)
+    console.print(table)
+    for diag in report.diagnostics:
+        if diag.code == "rf-misaligned":
+            console.print(f"[yellow]note[/yellow][{diag.code}]: {diag.message}", highlight=False)
+
+
+def render_extra(extra: dict[str, Any], markdown: bool = False) -> str:
+    """The validity conditions and exact sizes printed under a symbolic report."""
+    lines = []
+    if "valid_if" in extra:
+        lines.append("valid for: " + (", ".join(extra["valid_if"]) or "every input size"))
+    if "exact_sizes" in extra:
+        lines.append(f"exact input sizes: {extra['exact_sizes']}")
+    if "compat" in extra:
+        from convcalc.interop.compat import compat_lines
+
+        lines += compat_lines(extra["compat"])
+    if markdown:
+        return "".join(f"\n{line}\n" for line in lines)
+    return "".join(f"{line}\n" for line in lines)
+
+
+def render_table(report: Report, console, depth: Optional[int] = None, layout: str = "chw") -> None:
+    """The walkthrough table. Numbers are never cut (a narrow terminal squeezes the names); on the
+    symbolic path the cells are formulas that wrap, and the totals follow the table."""
+    from rich import box
+    from rich.table import Table
+
+    t = report.totals
+    symbolic = bool(report.symbols)
+    table = Table(
+        title=f"{report.name}  input {format_shape(report.input_shape, layout)}" + (f"  batch {report.batch}" if report.batch != 1 else ""),
+        box=box.SIMPLE_HEAD, show_footer=not symbolic, title_justify="left", caption_justify="left", pad_edge=False,
+        caption=None if symbolic else _caption(report),
+    )
+    cells = [
+        ("  " * d.depth + d.label, d.kind, format_shape(d.output_shape, layout), format_count(d.activations),
+         format_count(d.params), format_count(d.macs), format_count(d.flops), d.rf, "bold" if d.is_group else None)
+        for d in display_rows(report, depth)
+    ]
+    totals = ("total", "", format_shape(report.output_shape, layout), format_count(t.activations), format_count(t.params), format_count(t.macs), format_count(t.flops), "")
+    headers = ("layer", "kind", "output shape", "act.", "params", "MACs", "FLOPs", "RF")
+    # formulas are long: a symbolic table keeps the columns a reader needs (the rest is in the JSON)
+    shown = (0, 1, 2, 4, 5) if symbolic else range(len(headers))
+    for i in shown:
+        exact = i >= 2 and (not symbolic or all(c[i].replace(",", "").isdigit() for c in cells))
+        width = max([len(totals[i]), *(len(c[i]) for c in cells)]) if exact else None
+        table.add_column(
+            headers[i], footer=totals[i], justify="right" if i >= 3 else "left", no_wrap=exact,
+            min_width=width, overflow="fold", style="cyan" if i == 1 else None,
+        )
+    for *values, style in cells:
+        table.add_row(*(values[i] for i in shown), style=style)
+    console.print(table)
+    if symbolic:
+        for name, value in zip(("output shape", "activations", "params", "MACs", "FLOPs"), totals[2:7]):
+            console.print(f"total {name}: {value}", highlight=False, soft_wrap=True)
+    for diag in report.diagnostics:
+        console.print(f"[yellow]note[/yellow][{diag.code}]: {diag.message}", highlight=False)
+
+
+def _caption(report: Report) -> str:
+    t = report.totals
+    m = report.memory
+    parts = [
+        f"params {format_count(t.params, True)} trainable" + (f" + {format_count(t.buffers, True)} buffers" if t.buffers else ""),
+        f"MACs {format_count(t.macs, True)}",
+        f"FLOPs {format_count(t.flops, True)}",
+    ]
+    memory = (  # integer sizes only: a symbolic report prints its totals instead
+        f"memory ({report.dtype}, batch {report.batch}, theoretical): activations {format_count(m['activation_bytes'], True)}B in all, "
+        f"peak {format_count(m['peak_activation_bytes'], True)}B live at {m['peak_at']}; weights {format_count(m['weight_bytes'], True)}B; "
+        f"training keeps {format_count(m['training_activation_bytes'], True)}B of activations"
+    )
+    return " | ".join(parts) + "\n" + memory + "\nper sample; MACs = multiply-accumulates of conv/linear, FLOPs = 2*MACs + bias + element-wise work"

@@ -1,0 +1,216 @@
+"""Frozen results: one row per leaf layer, groups for blocks, totals summed once from the rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Optional
+
+from convcalc.conventions import DTYPE_BYTES
+from convcalc.arith.dims import Dim, dsum, prod
+from convcalc.errors import Position
+from convcalc.kinds import RFAxis
+
+__all__ = ["Condition", "Diagnostic", "Expectation", "Group", "Report", "Row", "Totals"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One leaf layer: what went in, what came out, and what it cost (per sample)."""
+
+    index: int
+    path: str
+    name: str
+    kind: str
+    depth: int
+    input_shapes: tuple[tuple[Dim, ...], ...]
+    output_shape: tuple[Dim, ...]
+    params: Dim
+    buffers: Dim
+    macs: Dim
+    flops: Dim
+    rf: tuple[RFAxis, ...]
+    is_global: bool
+    inputs: tuple[int, ...]  # indices of the rows feeding it; -1 is the network input
+    pos: Optional[Position] = None
+    notes: tuple[str, ...] = ()
+    derivations: Any = ()  # the formulas, or a function that writes them on first use
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def activations(self) -> Dim:
+        return prod(self.output_shape)
+
+    @property
+    def formulas(self) -> tuple[str, ...]:
+        """Each formula in symbols, then with the numbers, then the result (``explain``, ``check``)."""
+        return tuple(self.derivations()) if callable(self.derivations) else tuple(self.derivations)
+
+
+@dataclass(frozen=True)
+class Group:
+    """A block, residual, branch set or repeat: rows ``[first, end)`` of the report."""
+
+    path: str
+    name: str
+    kind: str
+    depth: int
+    first: int
+    end: int
+    output_shape: tuple[Dim, ...]
+    pos: Optional[Position] = None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: Any  # str, or Lazy: the text is written when it is read
+    pos: Optional[Position] = None
+    severity: str = "warning"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """An ``expect:`` value from the spec, with where it was written."""
+
+    path: str  # row or group path; "" for the whole model
+    key: str
+    expected: Any
+    pos: Position
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A symbolic size that must be at least 1 for the network to be valid."""
+
+    path: str
+    size: Any  # a sympy expression in the input symbols
+    message: Any  # str, or Lazy: the text is written when it is read
+    pos: Optional[Position] = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: Dim
+    buffers: Dim
+    macs: Dim
+    flops: Dim
+    activations: Dim
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    description: str
+    input_shape: tuple[Dim, ...]
+    batch: Dim
+    output_shape: tuple[Dim, ...]
+    rows: tuple[Row, ...]
+    groups: tuple[Group, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    expectations: tuple[Expectation, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    dtype: str = "float32"
+    file: str = ""
+
+    @cached_property
+    def totals(self) -> Totals:
+        return Totals(
+            params=dsum(r.params for r in self.rows),
+            buffers=dsum(r.buffers for r in self.rows),
+            macs=dsum(r.macs for r in self.rows),
+            flops=dsum(r.flops for r in self.rows),
+            activations=dsum(r.activations for r in self.rows),
+        )
+
+    @property
+    def dtype_bytes(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+    def bytes_of(self, elements: Dim | None) -> Dim | None:
+        return None if elements is None else elements * self.batch * self.dtype_bytes
+
+    @property
+    def activation_bytes(self) -> Dim:
+        return self.bytes_of(self.totals.activations)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The names of the symbolic sizes, in input order (``("H", "W")``); empty on the integer path."""
+        return tuple(str(d) for d in (*self.input_shape, self.batch) if not isinstance(d, int))
+
+    def subs(self, values: dict[str, int]) -> Report:
+        """Substitute sizes for symbols everywhere: the integer report of that input."""
+        from convcalc.arith._symbolic import substitute_report
+
+        return substitute_report(self, values)
+
+    def peak_activations(self, first: int = 0, end: int | None = None) -> tuple[Dim | None, Row | None]:
+        """Most elements alive at once while rows ``[first, end)`` run, one at a time (inference).
+
+        A tensor lives from the row that makes it to the last row that reads it (a skip
+        connection keeps its tensor alive until its merge); the network input until its last
+        reader. Returns the peak and the row at which it is reached. Theoretical: no allocator
+        reuse, no in-place operations, no workspace. With symbolic sizes the peak is a ``Max`` of
+        the candidates no other one covers, and no row (it depends on the input); ``None`` when
+        that formula would be too long to be useful (``peak_of``).
+        """
+        end = len(self.rows) if end is None else end
+        last_read: dict[int, int] = {}
+        for row in self.rows:
+            for source in row.inputs:
+                last_read[source] = row.index
+        freed: dict[int, list[int]] = {}
+        for source, index in last_read.items():
+            freed.setdefault(index, []).append(source)
+        input_elements = prod(self.input_shape)
+        live: Dim = input_elements if -1 in last_read else 0
+        seen: list[tuple[Dim, Row]] = []
+        for row in self.rows:
+            live = live + row.activations
+            if first <= row.index < end:
+                seen.append((live, row))
+            for source in freed.get(row.index, ()):
+                live = live - (self.rows[source].activations if source >= 0 else input_elements)
+            if row.index not in last_read:
+                live = live - row.activations
+        if all(isinstance(value, int) for value, _ in seen):
+            peak: Dim = 0
+            at: Row | None = None
+            for value, row in seen:
+                if value > peak or at is None:
+                    peak, at = max(value, peak), row
+            return peak, at
+        from convcalc.arith._symbolic import peak_of
+
+        return peak_of(seen)
+
+    @property
+    def memory(self) -> dict[str, Any]:
+        """Theoretical memory in bytes at this report's batch and dtype.
+
+        inference: the peak of activations alive at once, plus the weights (params + buffers).
+        training: every layer's output is kept for the backward pass (plus the input), and the
+        weights have gradients of the same size; optimizer state is not included.
+        """
+        peak, at = self.peak_activations()
+        t = self.totals
+        weights = (t.params + t.buffers) * self.dtype_bytes
+        kept = self.bytes_of(t.activations + prod(self.input_shape))
+        return {
+            "dtype": self.dtype,
+            "batch": self.batch,
+            "activation_bytes": self.activation_bytes,
+            "peak_activation_bytes": self.bytes_of(peak),
+            "peak_at": at.path if at else None,
+            "weight_bytes": weights,
+            "inference_bytes": None if peak is None else self.bytes_of(peak) + weights,
+            "training_activation_bytes": kept,
+            "training_bytes": kept + weights + t.params * self.dtype_bytes,
+        }
+
+    def row(self, path: str) -> Row | None:
+        return next((r for r in self.rows if r.path == path), None)
+
+    def group(self, path: str) -> Group | None:
+        return next((g for g in self.groups if g.path == path), None)

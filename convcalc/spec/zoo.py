@@ -1,0 +1,64 @@
+"""Built-in models: the specs shipped in the package (``specs/`` in the repository)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from convcalc.spec._yaml import MAX_FILE_BYTES
+from convcalc.errors import Position, SpecError, UsageError
+from convcalc.spec import did_you_mean
+
+__all__ = ["builtin_names", "read_source", "specs_dir"]
+
+
+def specs_dir() -> Path:
+    """``convcalc/specs`` in an installed wheel; the repository's ``specs/`` in a checkout."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "specs", package.parent / "specs"):
+        if candidate.is_dir():
+            return candidate
+    return package / "specs"  # pragma: no cover - a broken install
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in specs_dir().glob("*.yaml"))
+
+
+def read_source(target: str) -> tuple[str, str]:
+    """Return (text, display name) for a spec path or a built-in model name."""
+    path = Path(target)
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in target:
+        return _read_file(path), target
+    builtin = specs_dir() / f"{target}.yaml"
+    if builtin.is_file():
+        return builtin.read_text(encoding="utf-8"), f"{target}.yaml"
+    hint = did_you_mean(target, builtin_names()) or "run `convcalc models` for the list"
+    raise UsageError("usage-unknown-model", f"no spec file and no built-in model named {target!r}", hint=hint)
+
+
+def _read_file(path: Path) -> str:
+    """The file's text. A path convcalc cannot read is a :class:`UsageError` (exit 2); a file that
+    is not UTF-8 text is a :class:`SpecError` (exit 1). Both point at the file, as ``path:1:1``."""
+    shown = str(path)
+    where = Position(shown)
+    if path.is_dir():
+        raise UsageError("io-directory", "this is a directory, not a spec file", where)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # never more than the limit into memory
+    except FileNotFoundError:
+        raise UsageError("io-missing", "no such file", where) from None
+    except PermissionError:
+        raise UsageError("io-permission", "permission denied", where) from None
+    except OSError as exc:
+        raise UsageError("io-error", f"cannot read it: {exc.strerror or exc}", where) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecError("limit-file-size", f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB (limit MAX_FILE_BYTES)", Position(shown))
+    if b"\0" in data:
+        raise SpecError("io-binary", "this is a binary file, not a YAML spec", Position(shown))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError("io-encoding", f"byte 0x{data[exc.start]:02x} is not UTF-8", Position(shown, line, col), "save the file as UTF-8") from None

@@ -1,0 +1,1 @@
+"""Teaching helpers: hand-computed convolutions and pooling, inverse size questions, layer derivations."""
