@@ -49,8 +49,11 @@ receptive field
 
 from __future__ import annotations
 
+from enum import Enum
+
 __all__ = [
     "DTYPE_BYTES",
+    "DType",
     "ELEMENTWISE_FLOPS",
     "NORM_AFFINE_FLOPS",
     "NORM_FLOPS",
@@ -78,3 +81,16 @@ NORM_AFFINE_FLOPS = 2  # and the elementwise affine
 UPSAMPLE_FLOPS = {"nearest": 0, "linear": 3, "bilinear": 7, "bicubic": 31, "trilinear": 15}
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+
+
+class DType(str, Enum):
+    """The element types convcalc sizes memory for (``--dtype``), one member per ``DTYPE_BYTES`` key."""
+
+    float64 = "float64"
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    int8 = "int8"
+
+
+assert [d.value for d in DType] == list(DTYPE_BYTES)

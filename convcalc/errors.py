@@ -13,6 +13,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "ConvcalcError",
+    "LayerError",
     "Position",
     "SpecError",
     "UsageError",
@@ -66,3 +67,14 @@ class UsageError(ConvcalcError):
     """convcalc could not do its job (bad command line, unreadable path): exit 2."""
 
     exit_code = EXIT_USAGE
+
+
+class LayerError(Exception):
+    """A layer cannot take this input. ``field`` names the argument at fault, if one is."""
+
+    def __init__(self, code: str, message: str, field: str | tuple | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.hint = hint

@@ -57,7 +57,7 @@ def test_resnet50_formulas_read_as_ceilings():
 
 
 def test_validity_conditions():
-    from convcalc.arith._symbolic import requirements
+    from convcalc.report._substitute import requirements
 
     assert requirements(analyze_model("lenet5", input_shape=(3, "H", "W"))) == ["H >= 16", "W >= 16"]
     assert requirements(analyze_model("unet", input_shape=(1, "H", "W"))) == ["H >= 188", "W >= 188"]

@@ -184,7 +184,7 @@ def decimal_text(x: Fraction) -> str:
 
 
 def comparison_to_dict(comparison: Comparison) -> dict[str, Any]:
-    from convcalc.render import SCHEMA_VERSION
+    from convcalc.report import SCHEMA_VERSION
 
     entries = []
     for i, entry in enumerate(comparison.entries):

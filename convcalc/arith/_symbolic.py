@@ -30,11 +30,9 @@ __all__ = [
     "measure",
     "min_valid_size",
     "peak_of",
-    "requirements",
     "smaller",
     "spend",
     "start_work",
-    "substitute_report",
     "to_int",
     "to_text",
     "tree_size",
@@ -58,7 +56,7 @@ def spend(units: int) -> None:
     """Count symbolic work: every formula a row holds counts its nodes written out (what printing
     it costs), every exact min / max decision the values it tries. Past MAX_SYMBOLIC_WORK the
     analysis stops: nothing a network needs comes near (ResNet-152, the most of the built-ins, spends 10,851)."""
-    from convcalc.kinds._base import LayerError
+    from convcalc.errors import LayerError
 
     _work[0] += units
     if _work[0] > MAX_SYMBOLIC_WORK:
@@ -390,7 +388,7 @@ def check_size(expr: Any, count: bool = False) -> None:
     numbers: sympy's cost grows with all three, and past a few hundred levels its printer and
     comparisons overflow the stack. (Past 2**48 = MAX_INT, a divisor makes a size constant over
     every input size convcalc accepts.)"""
-    from convcalc.kinds._base import LayerError
+    from convcalc.errors import LayerError
 
     nodes, depth, bits = measure(expr)
     if count:  # a value a row holds: MAX_SYMBOLIC_WORK counts it
@@ -453,74 +451,3 @@ def to_int(expr: Any) -> Any:
 
         return Fraction(int(expr.p), int(expr.q))
     return expr
-
-
-def _subs(x: Any, mapping: dict) -> Any:
-    if isinstance(x, (int, Fraction)) or x is None:
-        return x
-    return to_int(sp.sympify(x).xreplace(mapping))
-
-
-def substitute_report(report, values: dict[str, int]):
-    """The report with every symbol replaced by its value (see ``Report.subs``)."""
-    from dataclasses import replace
-
-    from convcalc.kinds import RFAxis
-
-    symbols = {str(s): s for d in (*report.input_shape, report.batch) if not isinstance(d, int) for s in sp.sympify(d).free_symbols}
-    unknown = sorted(set(values) - set(symbols))
-    if unknown:
-        from convcalc.errors import UsageError
-
-        raise UsageError("usage-set", f"no symbol {unknown[0]!r} in this input (symbols: {', '.join(symbols) or 'none'})")
-    mapping = {symbols[name]: sp.Integer(v) for name, v in values.items()}
-
-    def shape(t):
-        return tuple(_subs(d, mapping) for d in t)
-
-    def rf(axes):
-        return tuple(RFAxis(_subs(a.size, mapping), _subs(a.jump, mapping), _subs(a.start, mapping)) for a in axes)
-
-    rows = tuple(
-        replace(
-            r, input_shapes=tuple(shape(s) for s in r.input_shapes), output_shape=shape(r.output_shape),
-            params=_subs(r.params, mapping), buffers=_subs(r.buffers, mapping), macs=_subs(r.macs, mapping),
-            flops=_subs(r.flops, mapping), rf=rf(r.rf),
-        )
-        for r in report.rows
-    )
-    groups = tuple(replace(g, output_shape=shape(g.output_shape)) for g in report.groups)
-    conditions = tuple(c for c in report.conditions if not (isinstance(s := _subs(c.size, mapping), int) and s >= 1))
-    for c in conditions:
-        size = _subs(c.size, mapping)
-        if isinstance(size, int):
-            from convcalc.errors import SpecError
-
-            raise SpecError("shape-nonpositive", f"{str(c.message).split(': ', 1)[0]}: size {size} with {_format(values)}: {c.message}", c.pos)
-    return replace(
-        report, input_shape=shape(report.input_shape), batch=_subs(report.batch, mapping),
-        output_shape=shape(report.output_shape), rows=rows, groups=groups, conditions=conditions,
-    )
-
-
-def _format(values: dict[str, int]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in values.items())
-
-
-def requirements(report) -> list[str]:
-    """The input sizes for which every layer has a positive size, as readable conditions:
-    ``H >= 32`` per symbol when a condition involves one symbol, else the condition itself."""
-    needed: dict[str, int] = {}
-    other: list[str] = []
-    for c in report.conditions:
-        expr = sp.sympify(c.size)
-        names = sorted(str(s) for s in expr.free_symbols)
-        if len(names) == 1:
-            low = min_valid_size(expr)
-            if low is None:
-                other.append(f"never: {c.message}")
-            else:
-                needed[names[0]] = max(needed.get(names[0], 1), low)
-        else:
-            other.append(f"{expr} >= 1 ({c.path})")
-    return [f"{name} >= {low}" for name, low in sorted(needed.items())] + other

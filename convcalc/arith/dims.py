@@ -21,6 +21,7 @@ __all__ = [
     "dsum",
     "floor_div",
     "format_dim",
+    "is_count",
     "is_int",
     "Lazy",
     "positive",
@@ -38,6 +39,13 @@ def sympy_module():
     import sympy
 
     return sympy
+
+
+def is_count(text: str) -> bool:
+    """Plain ASCII digits of a sane length: ``int()`` would also take '²'-like digits (and fail)
+    and spend quadratic time on thousands of them."""
+    text = text.strip()
+    return text.isascii() and text.isdigit() and len(text) <= 15
 
 
 def is_int(x: Dim) -> bool:

@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from convcalc.cli._options import Layout, is_count, parse_shape
+from convcalc.conventions import DType
 from convcalc.errors import EXIT_USAGE, ConvcalcError, UsageError
 
 __all__ = ["app", "main"]
@@ -58,14 +59,6 @@ class Format(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
-
-
-class DType(str, Enum):
-    float64 = "float64"
-    float32 = "float32"
-    float16 = "float16"
-    bfloat16 = "bfloat16"
-    int8 = "int8"
 
 
 class Compat(str, Enum):
@@ -217,7 +210,7 @@ def summary(
         report = report.subs(parse_values(set_, "--set"))
     extra = {}
     if report.symbols:
-        from convcalc.arith._symbolic import requirements
+        from convcalc.report._substitute import requirements
 
         extra["valid_if"] = requirements(report)
     if exact:

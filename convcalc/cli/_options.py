@@ -6,6 +6,7 @@ import re
 from enum import Enum
 from typing import Any
 
+from convcalc.arith.dims import is_count
 from convcalc.errors import UsageError
 
 __all__ = ["Layout", "is_count", "parse_shape"]
@@ -16,13 +17,6 @@ class Layout(str, Enum):
 
     chw = "chw"
     hwc = "hwc"
-
-
-def is_count(text: str) -> bool:
-    """Plain ASCII digits of a sane length: ``int()`` would also take '²'-like digits (and fail)
-    and spend quadratic time on thousands of them."""
-    text = text.strip()
-    return text.isascii() and text.isdigit() and len(text) <= 15
 
 
 def parse_shape(text: str, layout: Layout, example: str, axes: str = "channels first") -> tuple:

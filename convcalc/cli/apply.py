@@ -60,7 +60,7 @@ __all__ = [
     "to_json",
 ]
 
-JSON_SCHEMA_VERSION = 1
+from convcalc.report import SCHEMA_VERSION as JSON_SCHEMA_VERSION
 TITLE = "cross-correlation (what PyTorch's conv2d computes; true convolution flips the kernel)"
 
 

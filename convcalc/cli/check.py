@@ -81,7 +81,7 @@ __all__ = [
     "summary_line",
 ]
 
-SCHEMA_VERSION = 1
+from convcalc.report import SCHEMA_VERSION
 
 
 class CheckFormat(str, Enum):

@@ -23,7 +23,7 @@ import typer
 
 from convcalc.cli._options import is_count
 from convcalc.analysis.compare import METRICS, Comparison, compare, comparison_to_dict, ratio_text
-from convcalc.conventions import DTYPE_BYTES
+from convcalc.conventions import DType
 from convcalc.errors import SpecError, UsageError
 
 __all__ = ["MAX_ENTRIES", "OutputFormat", "compare_command", "inline_spec", "is_inline"]
@@ -39,7 +39,6 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
-DType = Enum("DType", {name: name for name in DTYPE_BYTES}, type=str)  # one member per element type convcalc knows
 
 
 def is_inline(target: str) -> bool:

@@ -52,7 +52,7 @@ __all__ = [
     "select_rows",
 ]
 
-SCHEMA_VERSION = 1
+from convcalc.report import SCHEMA_VERSION
 LAYER_NAME = "layer"  # the name of the one item of a `convcalc layer` spec
 SOURCE_NAME = "<layer>"
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from convcalc.engine.fold import BLOCK_INPUT, MAX_BLOCK_DEPTH, MAX_LAYERS, MAX_SYMBOLIC_LAYERS, META_KEYS, analyze
+from convcalc.engine.fold import MAX_BLOCK_DEPTH, MAX_LAYERS, MAX_SYMBOLIC_LAYERS, analyze
 
-__all__ = ["BLOCK_INPUT", "MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "META_KEYS", "analyze"]
+__all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "analyze"]

@@ -34,16 +34,13 @@ from convcalc.kinds.merge import Add, Concat, Multiply
 from convcalc.kinds.shape import center_crop
 from convcalc.report import Condition, Diagnostic, Expectation, Group, Report, Row
 from convcalc.spec import Expect, Spec, did_you_mean, spec_error_from_validation
+from convcalc.spec.model import BLOCK_INPUT, META_KEYS, PREVIOUS, STRUCTURAL
 
 __all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "analyze"]
 
 MAX_LAYERS = 100_000  # rows after expanding every repeat and block (real networks: < 10,000)
 MAX_SYMBOLIC_LAYERS = 2_000  # the same with symbolic sizes, whose rows cost ~100x more (ResNet-152: 515)
 MAX_BLOCK_DEPTH = 32
-META_KEYS = ("name", "id", "input", "expect", "repeat", "when")
-STRUCTURAL = ("seq", "residual", "parallel")
-PREVIOUS = "previous"
-BLOCK_INPUT = "block_input"
 
 
 class _ResidualArgs(BaseModel):

@@ -48,7 +48,7 @@ from typing import Any, Optional
 from convcalc import __version__
 from convcalc.spec._expr import _INNER, _WHOLE, substitute, truthy
 from convcalc.spec._yaml import Path
-from convcalc.engine import BLOCK_INPUT, META_KEYS
+from convcalc.spec.model import BLOCK_INPUT, META_KEYS
 from convcalc.errors import Position, UsageError
 from convcalc.kinds import ALIASES, KINDS
 from convcalc.report import Report

@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Union
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from convcalc.arith.dims import Dim, Lazy, require_positive
+from convcalc.errors import LayerError
 
 __all__ = [
     "Bool",
@@ -34,17 +35,6 @@ PosInt = Annotated[StrictInt, Field(ge=1)]
 NonNegInt = Annotated[StrictInt, Field(ge=0)]
 PosInts = Union[PosInt, list[PosInt]]  # an int broadcast over the spatial axes, or one per axis
 NonNegInts = Union[NonNegInt, list[NonNegInt]]
-
-
-class LayerError(Exception):
-    """A layer cannot take this input. ``field`` names the argument at fault, if one is."""
-
-    def __init__(self, code: str, message: str, field: str | tuple | None = None, hint: str | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-        self.hint = hint
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Optional
 
 from convcalc.arith.dims import dsum, format_dim, to_json_dim
 from convcalc.kinds import RFAxis
-from convcalc.report import Group, Report, Row
+from convcalc.report import SCHEMA_VERSION, Group, Report, Row
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -33,7 +33,6 @@ __all__ = [
     "render_table",
 ]
 
-SCHEMA_VERSION = 1
 _UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from convcalc.report.model import Condition, Diagnostic, Expectation, Group, Report, Row, Totals
+from convcalc.report.model import SCHEMA_VERSION, Condition, Diagnostic, Expectation, Group, Report, Row, Totals
 
-__all__ = ["Condition", "Diagnostic", "Expectation", "Group", "Report", "Row", "Totals"]
+__all__ = ["SCHEMA_VERSION", "Condition", "Diagnostic", "Expectation", "Group", "Report", "Row", "Totals"]

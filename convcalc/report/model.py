@@ -11,7 +11,10 @@ from convcalc.arith.dims import Dim, dsum, prod
 from convcalc.errors import Position
 from convcalc.kinds import RFAxis
 
-__all__ = ["Condition", "Diagnostic", "Expectation", "Group", "Report", "Row", "Totals"]
+__all__ = ["SCHEMA_VERSION", "Condition", "Diagnostic", "Expectation", "Group", "Report", "Row", "Totals"]
+
+
+SCHEMA_VERSION = 1  # of every JSON document convcalc writes; bumped only when a key changes meaning
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ class Report:
 
     def subs(self, values: dict[str, int]) -> Report:
         """Substitute sizes for symbols everywhere: the integer report of that input."""
-        from convcalc.arith._symbolic import substitute_report
+        from convcalc.report._substitute import substitute_report
 
         return substitute_report(self, values)
 

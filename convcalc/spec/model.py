@@ -17,8 +17,12 @@ from convcalc.spec._yaml import Path, Source, load_yaml
 from convcalc.errors import Position, SpecError
 
 __all__ = [
+    "BLOCK_INPUT",
     "BUDGET_KEYS",
     "BlockDef",
+    "META_KEYS",
+    "PREVIOUS",
+    "STRUCTURAL",
     "Spec",
     "did_you_mean",
     "load_spec",
@@ -26,6 +30,12 @@ __all__ = [
     "spec_error_from_validation",
 ]
 
+# The keys an item of `layers:` may carry besides its kind; the structural kinds; the tensor names
+# every scope knows (`previous`: the output before; `block_input`: what entered the block).
+META_KEYS = ("name", "id", "input", "expect", "repeat", "when")
+STRUCTURAL = ("seq", "residual", "parallel")
+PREVIOUS = "previous"
+BLOCK_INPUT = "block_input"
 SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 BUDGET_KEYS = ("params", "buffers", "macs", "flops", "activations", "activation_bytes", "peak_activation_bytes", "receptive_field", "layers")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convcalc.engine import META_KEYS
+from convcalc.spec.model import META_KEYS
 from convcalc.kinds import ALIASES, KINDS
 from convcalc.spec import Expect, SpecModel
 

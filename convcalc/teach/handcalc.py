@@ -34,7 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Union
 
-from convcalc.cli._options import is_count
+from convcalc.arith.dims import is_count
 from convcalc.spec._yaml import Source, load_yaml
 from convcalc.errors import Position, UsageError
 
