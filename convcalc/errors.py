@@ -6,6 +6,7 @@ comes from a spec, the source position of the YAML node that is wrong.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Position",
     "SpecError",
     "UsageError",
+    "quote_path",
 ]
 
 EXIT_OK = 0
@@ -33,7 +35,13 @@ class Position:
     col: int = 1
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
+        return f"{self.file if self.file.isprintable() else quote_path(self.file)}:{self.line}:{self.col}"
+
+
+def quote_path(path) -> str:
+    """A path inside a message: quoted, every character that would break the line (or not print)
+    escaped, so that an error stays one line whatever the file is called."""
+    return repr(os.fspath(path))
 
 
 class ConvcalcError(Exception):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Callable, Optional
@@ -14,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from convcalc.cli._options import Layout, is_count, parse_shape
+from convcalc.cli._output import write_output
 from convcalc.conventions import DType
 from convcalc.errors import EXIT_USAGE, ConvcalcError, UsageError
 
@@ -122,25 +122,6 @@ def load(target: str):
     return load_spec(text, shown)
 
 
-def write_output(text: str, output: Optional[Path]) -> None:
-    """Print, or write the file atomically: a temp file in the same folder, then a rename."""
-    if output is None:
-        sys.stdout.write(text)
-        return
-    folder = output.resolve().parent
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{output.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise UsageError("io-write", f"{output}: cannot write there ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def parse_values(text: Optional[str], option: str) -> dict[str, int]:
     """``H=224,W=224`` -> {"H": 224, "W": 224}."""
     values: dict[str, int] = {}
@@ -204,7 +185,7 @@ def summary(
     if sweep is not None:
         name, sizes = parse_sweep(sweep)
         rows = sweep_reports(report, name, sizes, parse_values(set_, "--set"))
-        _emit_sweep(rows, name, format_, layout, output)
+        _emit_sweep(rows, name, format_, layout, output, inputs=(spec,))
         return
     if set_:
         report = report.subs(parse_values(set_, "--set"))
@@ -227,17 +208,17 @@ def summary(
 
         data = render.report_to_dict(report)
         data.update(extra)
-        write_output(json.dumps(data, indent=2) + "\n", output)
+        write_output(json.dumps(data, indent=2) + "\n", output, inputs=(spec,))
     elif format_ == Format.csv:
-        write_output(render.render_csv(report, layout.value), output)
+        write_output(render.render_csv(report, layout.value), output, inputs=(spec,))
     elif format_ == Format.markdown:
-        write_output(render.render_markdown(report, depth, layout.value) + render.render_extra(extra, markdown=True), output)
+        write_output(render.render_markdown(report, depth, layout.value) + render.render_extra(extra, markdown=True), output, inputs=(spec,))
     elif output is not None:
         from rich.console import Console
 
         capture = Console(width=200, record=True, file=open(os.devnull, "w"), color_system=None)
         render.render_table(report, capture, depth, layout.value)
-        write_output(capture.export_text() + render.render_extra(extra), output)
+        write_output(capture.export_text() + render.render_extra(extra), output, inputs=(spec,))
     else:
         render.render_table(report, console(), depth, layout.value)
         text = render.render_extra(extra)
@@ -252,7 +233,7 @@ def sweep_reports(report, name: str, sizes: list[int], fixed: dict[str, int]) ->
     return [report.subs({**{s: n for s in report.symbols if s != str(report.batch)}, **fixed, name: n}) for n in sizes]
 
 
-def _emit_sweep(reports: list, name: str, format_: Format, layout: Layout, output: Optional[Path]) -> None:
+def _emit_sweep(reports: list, name: str, format_: Format, layout: Layout, output: Optional[Path], inputs: tuple = ()) -> None:
     from convcalc import render
 
     rows = [
@@ -265,7 +246,7 @@ def _emit_sweep(reports: list, name: str, format_: Format, layout: Layout, outpu
     if format_ == Format.json:
         import json
 
-        write_output(json.dumps({"schema_version": render.SCHEMA_VERSION, "sweep": name, "rows": rows}, indent=2) + "\n", output)
+        write_output(json.dumps({"schema_version": render.SCHEMA_VERSION, "sweep": name, "rows": rows}, indent=2) + "\n", output, inputs)
         return
     if format_ in (Format.csv, Format.markdown):
         header = ["input_shape", "output_shape", "params", "macs", "flops", "activations", "activation_bytes"]
@@ -274,7 +255,7 @@ def _emit_sweep(reports: list, name: str, format_: Format, layout: Layout, outpu
         else:
             lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             lines += ["| " + " | ".join(render.format_shape(tuple(v), layout.value) if isinstance(v, list) else render.format_count(v) for v in row.values()) + " |" for row in rows]
-        write_output("\n".join(lines) + "\n", output)
+        write_output("\n".join(lines) + "\n", output, inputs)
         return
     from rich import box
     from rich.table import Table
@@ -306,7 +287,7 @@ def rf(
 
     _, report = _report(spec, input_, None, layout, DType.float32)
     if format_ == Format.json:
-        write_output(json.dumps({"name": report.name, "layers": receptive_field_rows(report)}, indent=2) + "\n", output)
+        write_output(json.dumps({"name": report.name, "layers": receptive_field_rows(report)}, indent=2) + "\n", output, inputs=(spec,))
     else:
         render_rf_table(report, console(), layout.value)
 
