@@ -154,14 +154,14 @@ def test_permission_error_is_reported(tmp_path, monkeypatch):
     """The same refusal when the operating system says no (as it never does to root)."""
     spec = tmp_path / "locked.yaml"
     spec.write_text("name: x\n", encoding="utf-8")
-    real_open = Path.open
+    real_open = os.open
 
-    def deny(self, *args, **kwargs):
-        if self == spec:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_open(self, *args, **kwargs)
+    def deny(path, *args, **kwargs):
+        if Path(path) == spec:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "open", deny)
+    monkeypatch.setattr(os, "open", deny)
     assert_unreadable(invoke("summary", str(spec)), str(spec), "io-permission")
 
 

@@ -1,9 +1,12 @@
-"""Nothing lost: ``-o`` never replaces a device, a link or an input, and keeps a file's mode."""
+"""Nothing lost: ``-o`` never replaces a device, a link or an input, keeps a file's mode, and no
+input can make convcalc wait forever."""
 
 from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -119,3 +122,42 @@ def test_no_temp_file_is_left_behind(run_cli, spec, tmp_path):
     out_dir.mkdir()
     assert run_cli("summary", str(spec), "-f", "json", "-o", str(out_dir / "r.json"))[0] == 0
     assert [p.name for p in out_dir.iterdir()] == ["r.json"]
+
+
+# -- inputs ------------------------------------------------------------------------------------
+
+
+def test_a_fifo_as_the_spec_is_refused_at_once(tmp_path):
+    """A FIFO with no writer made convcalc wait forever; it is refused before reading."""
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)
+    result = subprocess.run([sys.executable, "-m", "convcalc", "summary", str(fifo)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    one_line_error(result.stderr, "io-not-regular")
+    assert "FIFO" in result.stderr
+
+
+def test_a_device_as_the_spec_is_refused(run_cli):
+    code, out, err = run_cli("summary", "/dev/null")
+    assert code == 2
+    one_line_error(err, "io-not-regular")
+
+
+def test_stdin_is_read():
+    result = subprocess.run([sys.executable, "-m", "convcalc", "summary", "/dev/stdin", "-f", "json"], input=SPEC, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert '"output_shape": [\n    2,\n    6\n  ]' in result.stdout
+
+
+@pytest.mark.parametrize("name", ["a\nb.yaml", "tab\there.yaml", "bell\x07.yaml"])
+def test_a_path_that_would_break_the_line_is_quoted(run_cli, tmp_path, name):
+    code, out, err = run_cli("summary", str(tmp_path / name))
+    assert code == 2
+    one_line_error(err, "io-missing")
+    assert repr(str(tmp_path / name)) in err
+
+
+def test_an_output_path_that_would_break_the_line_is_quoted(run_cli, spec, tmp_path):
+    code, out, err = run_cli("summary", str(spec), "-o", str(tmp_path / "no\nsuch" / "r.txt"))
+    assert code == 2
+    one_line_error(err, "io-write")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from convcalc.spec._yaml import MAX_FILE_BYTES
@@ -36,22 +38,40 @@ def read_source(target: str) -> tuple[str, str]:
     raise UsageError("usage-unknown-model", f"no spec file and no built-in model named {target!r}", hint=hint)
 
 
+_STDIN = ("/dev/stdin", "/proc/self/fd/0", "/dev/fd/0")
+
+
 def _read_file(path: Path) -> str:
     """The file's text. A path convcalc cannot read is a :class:`UsageError` (exit 2); a file that
-    is not UTF-8 text is a :class:`SpecError` (exit 1). Both point at the file, as ``path:1:1``."""
+    is not UTF-8 text is a :class:`SpecError` (exit 1). Both point at the file, as ``path:1:1``.
+
+    Only regular files are read (and stdin, named as ``/dev/stdin``): a FIFO, a device or a socket
+    is refused at once. The file is opened without blocking (a FIFO with no writer would wait
+    forever) and checked after opening, so that it cannot be swapped in between."""
     shown = str(path)
     where = Position(shown)
     if path.is_dir():
         raise UsageError("io-directory", "this is a directory, not a spec file", where)
+    stdin = str(path) in _STDIN
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)  # never more than the limit into memory
+        fd = os.open(path, os.O_RDONLY | (0 if stdin else os.O_NONBLOCK))
     except FileNotFoundError:
         raise UsageError("io-missing", "no such file", where) from None
     except PermissionError:
         raise UsageError("io-permission", "permission denied", where) from None
     except OSError as exc:
         raise UsageError("io-error", f"cannot read it: {exc.strerror or exc}", where) from None
+    try:
+        kind = os.fstat(fd).st_mode
+        if not stdin and not stat.S_ISREG(kind):
+            what = "a FIFO" if stat.S_ISFIFO(kind) else "a device" if stat.S_ISCHR(kind) or stat.S_ISBLK(kind) else "a socket" if stat.S_ISSOCK(kind) else "not a regular file"
+            raise UsageError("io-not-regular", f"this is {what}, not a spec file", where, "give a file, or pipe the spec into /dev/stdin")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # never more than the limit into memory
+    except OSError as exc:
+        raise UsageError("io-error", f"cannot read it: {exc.strerror or exc}", where) from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_FILE_BYTES:
         raise SpecError("limit-file-size", f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB (limit MAX_FILE_BYTES)", Position(shown))
     if b"\0" in data:
