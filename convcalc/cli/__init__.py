@@ -129,6 +129,8 @@ def parse_values(text: Optional[str], option: str) -> dict[str, int]:
         name, _, value = part.partition("=")
         if not name.strip().isidentifier() or not is_count(value) or int(value) < 1:
             raise UsageError("usage-set", f"{option} {text!r}: write NAME=SIZE pairs, e.g. {option} H=224,W=224")
+        if name.strip() in values:
+            raise UsageError("usage-set", f"{option} {text!r}: {name.strip()} is given twice", hint="give each symbol one size")
         values[name.strip()] = int(value)
     return values
 

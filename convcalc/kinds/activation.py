@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
-from pydantic import StrictFloat, StrictInt
+from pydantic import Field, StrictFloat, StrictInt
 
 from convcalc.conventions import ELEMENTWISE_FLOPS
 from convcalc.arith.dims import prod
@@ -12,7 +12,7 @@ from convcalc.kinds._base import LayerError, LayerKind, Result, Tensor
 
 __all__ = ["ACTIVATIONS", "LogSoftmax", "Softmax"]
 
-Number = Union[StrictInt, StrictFloat]
+Number = Union[StrictInt, Annotated[StrictFloat, Field(allow_inf_nan=False)]]  # never NaN or infinite
 
 
 class _Elementwise(LayerKind):

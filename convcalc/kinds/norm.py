@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional, Union
+from typing import Annotated, ClassVar, Optional, Union
 
-from pydantic import StrictFloat, StrictInt
+from pydantic import Field, StrictFloat, StrictInt
 
 from convcalc.conventions import NORM_AFFINE_FLOPS, NORM_FLOPS
 from convcalc.arith.dims import prod
@@ -20,7 +20,7 @@ __all__ = [
     "LocalResponseNorm",
 ]
 
-Number = Union[StrictInt, StrictFloat]
+Number = Union[StrictInt, Annotated[StrictFloat, Field(allow_inf_nan=False)]]  # never NaN or infinite
 
 
 class _BatchNorm(LayerKind):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import ClassVar, Literal, Optional, Union
+from typing import Annotated, ClassVar, Literal, Optional, Union
 
-from pydantic import StrictFloat, StrictInt, model_validator
+from pydantic import Field, StrictFloat, StrictInt, model_validator
 
 from convcalc.arith._exact import off_centre_notes
 from convcalc.conventions import UPSAMPLE_FLOPS
@@ -27,7 +27,7 @@ from convcalc.kinds._window import Padding, axis_names, resolve_padding
 
 __all__ = ["CenterCrop", "Dropout", "Identity", "Upsample", "ZeroPad", "center_crop"]
 
-Number = Union[StrictInt, StrictFloat]
+Number = Union[StrictInt, Annotated[StrictFloat, Field(allow_inf_nan=False)]]  # never NaN or infinite
 
 
 class Dropout(LayerKind):

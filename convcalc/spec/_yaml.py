@@ -19,11 +19,17 @@ Limits (each refusal names its limit):
   code and message, with libyaml or PyYAML's pure-Python parser (``CONVCALC_YAML=pure`` forces the
   latter; the limit tests run both ways);
 - ``MAX_INT``: integers up to 2**48, written in at most ``MAX_INT_CHARS`` characters (``limit-int``).
+
+Numbers mean what they say in YAML 1.2 (and JSON), not what YAML 1.1 made of them: a plain
+``010`` (octal 8 in YAML 1.1) and ``1:0`` (base 60: 60) are refused where they are
+(``yaml-octal``, ``yaml-base60``); ``1e-5`` (a string in YAML 1.1) is a float; ``.nan`` and
+``.inf`` are refused (``spec-number``): no size, scale or epsilon is infinite or not a number.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -62,6 +68,8 @@ _MERGE_TAG = f"{_TAG}merge"
 # What YAML 1.1 forbids in a stream (PyYAML's reader rule), checked here to report a position.
 # What can open or close a flow collection, or hide a bracket: quoted scalars and comments.
 _FLOW_TOKENS = re.compile(r"""[\[\]{}]|"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?|(?:(?<=\s)|^)#[^\n]*""", re.MULTILINE)
+_OCTAL = re.compile(r"[-+]?0[0-7_]+")  # YAML 1.1's octal ints: 010 is 8
+_EXPONENT = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+")  # YAML 1.2 floats 1.1 reads as text
 _NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 Path = tuple[Any, ...]
@@ -311,6 +319,9 @@ class _Builder:
     def scalar(self, event: ScalarEvent) -> Any:
         tag = self.check_tag(event, ScalarNode)
         text = event.value
+        plain = not event.style and (event.tag is None or event.tag == "!")  # libyaml says "", PyYAML None
+        if plain:
+            tag = self._yaml12(event, tag, text)
         if tag == f"{_TAG}int" and len(text) > MAX_INT_CHARS:
             raise self.error(event, "limit-int", f"integer literal of {len(text):,} characters, more than {MAX_INT_CHARS} (limit MAX_INT_CHARS)")
         node = ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
@@ -320,7 +331,23 @@ class _Builder:
             raise self.error(event, "yaml-value", f"{text!r} is not a valid {tag.removeprefix(_TAG)}") from None
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
             raise self.error(event, "limit-int", f"integer {text} is larger than 2**48 (limit MAX_INT)")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error(event, "spec-number", f"{text} is not a finite number", "sizes, scales and constants are finite numbers")
         return value
+
+    def _yaml12(self, event: ScalarEvent, tag: str, text: str) -> str:
+        """Refuse the plain numbers YAML 1.1 reads differently from YAML 1.2; read ``1e-5`` as a float."""
+        if tag == f"{_TAG}int" and _OCTAL.fullmatch(text):
+            value = int(text.replace("_", ""), 8)
+            decimal = int(text.replace("_", ""), 10)
+            hint = f"write {value}" if value == decimal else f"write {value}, or {decimal} as YAML 1.2 reads it, without the leading zero"
+            raise self.error(event, "yaml-octal", f"{text} is the octal number {value} in YAML 1.1", hint)
+        if tag in (f"{_TAG}int", f"{_TAG}float") and ":" in text:
+            value = self._safe.yaml_constructors[tag](self._safe, ScalarNode(tag, text))
+            raise self.error(event, "yaml-base60", f"{text} is the base-60 number {value} in YAML 1.1", "write the number, or quote it if it is text")
+        if tag == f"{_TAG}str" and _EXPONENT.fullmatch(text):
+            return f"{_TAG}float"
+        return tag
 
 
 def load_yaml(text: str, file: str) -> tuple[Any, Source]:

@@ -120,6 +120,7 @@ _TYPE_WORDS = {
     "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
     "string_type": "a string", "bool_type": "true or false", "list_type": "a list",
     "dict_type": "a mapping", "model_type": "a mapping", "float_type": "a number",
+    "finite_number": "a finite number",
 }
 _RANGES = ("greater_than_equal", "greater_than", "less_than_equal", "less_than")
 # How pydantic names union members and validators in an error location; a key of the spec never
@@ -268,6 +269,10 @@ def parse_spec(data: Any, source: Source) -> Spec:
         if isinstance(d, int) and d < 1:
             raise SpecError("spec-range", f"input[{i}]: sizes must be >= 1, got {d}", source.pos(("input", i)))
         dims.append(d)
+    if isinstance(model.batch, int) and model.batch < 1:
+        raise SpecError("spec-range", f"batch: a batch has at least 1 sample, got {model.batch}", source.pos(("batch",)))
+    if isinstance(model.batch, str) and not SYMBOL.match(model.batch):
+        raise SpecError("spec-symbol", f"batch: {model.batch!r} is neither a size nor a symbol name", source.pos(("batch",)))
     if isinstance(dims[0], str):
         raise SpecError("spec-symbol", "the channel count must be a number (only spatial sizes and the batch may be symbols)", source.pos(("input", 0)))
     blocks = {name: BlockDef(name, b.description, dict(b.params), b.layers) for name, b in model.blocks.items()}
