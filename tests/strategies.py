@@ -21,10 +21,12 @@ __all__ = [
     "adaptive_pools",
     "conv_transposes",
     "convs",
+    "group_norms",
     "layer_spec",
     "linears",
     "pools",
     "upsamples",
+    "zero_pads",
 ]
 
 MAX_SIZE = {1: 16, 2: 12, 3: 6}  # largest input size per spatial axis, by spatial rank
@@ -181,3 +183,21 @@ def upsamples(draw) -> LayerCase:
         args["align_corners"] = draw(st.booleans())
     spatial = draw(st.tuples(*[st.integers(1, _UPSAMPLE_SIZE[rank])] * rank))
     return LayerCase("upsample", args, (draw(st.integers(1, 3)), *spatial))
+
+
+@st.composite
+def zero_pads(draw) -> LayerCase:
+    """Zero padding per axis, negative sizes included: PyTorch crops those (F.pad)."""
+    rank = draw(st.integers(1, 3))
+    pads = [[draw(st.integers(-4, 3)), draw(st.integers(-4, 3))] for _ in range(rank)]
+    padding = draw(st.sampled_from([pads, draw(st.integers(-2, 2))]))
+    return LayerCase("zero_pad", {"padding": padding}, (draw(st.integers(1, 2)), *draw(_spatial(rank))))
+
+
+@st.composite
+def group_norms(draw) -> LayerCase:
+    """Group norm on small inputs: one value per group (refused by PyTorch) comes up often."""
+    groups = draw(st.integers(1, 4))
+    channels = groups * draw(st.integers(1, 2)) if draw(st.integers(0, 4)) else draw(st.integers(1, 6))
+    spatial = tuple(draw(st.integers(1, 2)) for _ in range(draw(st.integers(0, 2))))
+    return LayerCase("group_norm", {"num_groups": groups}, (channels, *spatial))

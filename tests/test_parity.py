@@ -22,12 +22,12 @@ from convcalc.errors import SpecError
 from convcalc.interop.torch_export import export_torch, torch_source
 from convcalc.spec.zoo import builtin_names
 
-from strategies import LayerCase, adaptive_pools, conv_transposes, convs, layer_spec, linears, pools, upsamples
+from strategies import LayerCase, adaptive_pools, conv_transposes, convs, group_norms, layer_spec, linears, pools, upsamples, zero_pads
 
 torch = pytest.importorskip("torch")
 from convcalc.interop.torch_check import build, mismatches, probe  # after importorskip: needs torch
 
-# per family; six families, so the default run draws 6 * 1,000 = 6,000 layers
+# per family; six families at full count, so the default run draws 6 * 1,000 = 6,000 layers (and a few hundred more)
 EXAMPLES = int(os.environ.get("CONVCALC_PARITY_EXAMPLES", "1000"))
 RANDOM = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REGRESSIONS = yaml.safe_load((Path(__file__).parent / "regressions" / "layers.yaml").read_text())
@@ -150,3 +150,29 @@ def test_linear_matches_pytorch(case):
 @given(upsamples())
 def test_upsample_matches_pytorch(case):
     check(case)
+
+
+@settings(RANDOM, max_examples=max(EXAMPLES // 4, 10))
+@given(zero_pads())
+def test_zero_pad_matches_pytorch(case):
+    """Negative sizes crop, as F.pad does: it cuts first and fails when a cut passes the input."""
+    check(case)
+
+
+@settings(RANDOM, max_examples=max(EXAMPLES // 4, 10))
+@given(group_norms())
+def test_group_norm_matches_pytorch(case):
+    """PyTorch refuses a group of one value over the batch (the parity runs one sample)."""
+    check(case)
+
+
+def test_avg_pool1d_has_no_divisor_override():
+    """nn.AvgPool1d takes no divisor_override (2d and 3d do), so convcalc refuses it as an
+    unknown argument; the export would refuse it too, so PyTorch is asked directly."""
+    with pytest.raises(TypeError):
+        torch.nn.AvgPool1d(2, divisor_override=3)
+    assert torch.nn.AvgPool2d(2, divisor_override=4)(torch.ones(1, 1, 2, 2)).item() == 4 / 4
+    with pytest.raises(SpecError) as info:
+        analyze(load_spec("name: t\ninput: [1, 4]\nlayers:\n  - avg_pool1d: {kernel_size: 2, divisor_override: 3}\n", "t.yaml"))
+    assert info.value.code == "spec-unknown-arg"
+    analyze(load_spec("name: t\ninput: [1, 4, 4]\nlayers:\n  - avg_pool2d: {kernel_size: 2, divisor_override: 3}\n", "t.yaml"))

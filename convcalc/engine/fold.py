@@ -31,6 +31,7 @@ from convcalc.errors import Position, SpecError
 from convcalc.kinds import ALIASES, KINDS, LayerError, RFAxis, Tensor
 from convcalc.kinds._window import axis_names
 from convcalc.kinds.merge import Add, Concat, Multiply
+from convcalc.kinds.norm import running_batch
 from convcalc.kinds.shape import center_crop
 from convcalc.report import Condition, Diagnostic, Expectation, Group, Report, Row
 from convcalc.spec import Expect, Spec, did_you_mean, spec_error_from_validation
@@ -100,7 +101,8 @@ def analyze(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any = Non
     collecting = gc.isenabled()
     gc.disable()  # the fold makes many small objects and frees none: cycle collection only slows it
     try:
-        out = folder.fold_list(spec.layers, ("layers",), x, _Scope(), (), 0, {})
+        with running_batch(batch_value):
+            out = folder.fold_list(spec.layers, ("layers",), x, _Scope(), (), 0, {})
     finally:
         if collecting:
             gc.enable()

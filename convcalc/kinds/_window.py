@@ -29,11 +29,12 @@ def axis_names(rank: int) -> tuple[str, ...]:
     return AXIS_NAMES.get(rank, tuple(f"S{i}" for i in range(rank)))
 
 
-def resolve_padding(padding: Padding, spatial: tuple[Dim, ...], kernel: tuple, stride: tuple, dilation: tuple) -> tuple[tuple[Dim, Dim], ...]:
+def resolve_padding(padding: Padding, spatial: tuple[Dim, ...], kernel: tuple, stride: tuple, dilation: tuple, allow_negative: bool = False) -> tuple[tuple[Dim, Dim], ...]:
     """Return ``(before, after)`` per spatial axis.
 
     ``same`` follows TensorFlow / Keras: ``out = ceil(in / s)``, total padding
     ``max((out - 1) * s + d * (k - 1) + 1 - in, 0)``, split with the extra pixel after.
+    ``allow_negative``: a negative size crops (``F.pad``'s rule, for ``zero_pad``).
     """
     rank = len(spatial)
     if padding == "valid":
@@ -48,7 +49,7 @@ def resolve_padding(padding: Padding, spatial: tuple[Dim, ...], kernel: tuple, s
             pads.append((before, total - before))
         return tuple(pads)
     if isinstance(padding, int):
-        if padding < 0:
+        if padding < 0 and not allow_negative:
             raise LayerError("arg-negative", f"padding must be >= 0, got {padding}", "padding")
         return ((padding, padding),) * rank
     values = as_tuple(padding, rank, "padding")
@@ -57,7 +58,7 @@ def resolve_padding(padding: Padding, spatial: tuple[Dim, ...], kernel: tuple, s
         pair = (v, v) if isinstance(v, int) else tuple(v)
         if len(pair) != 2:
             raise LayerError("arg-padding", f"padding[{i}] must be an int or a [before, after] pair", ("padding", i))
-        if pair[0] < 0 or pair[1] < 0:
+        if (pair[0] < 0 or pair[1] < 0) and not allow_negative:
             raise LayerError("arg-negative", f"padding[{i}] must be >= 0, got {list(pair)}", ("padding", i))
         pads.append(pair)
     return tuple(pads)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Optional, Union
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Annotated, Any, ClassVar, Optional, Union
 
 from pydantic import Field, StrictFloat, StrictInt
 
 from convcalc.conventions import NORM_AFFINE_FLOPS, NORM_FLOPS
 from convcalc.arith.dims import prod
-from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, format_shape
+from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, format_shape, need_positive
 
 __all__ = [
     "BatchNorm1d",
@@ -18,9 +20,23 @@ __all__ = [
     "LayerNorm",
     "LayerScale",
     "LocalResponseNorm",
+    "running_batch",
 ]
 
 Number = Union[StrictInt, Annotated[StrictFloat, Field(allow_inf_nan=False)]]  # never NaN or infinite
+
+_BATCH: ContextVar[Any] = ContextVar("convcalc_batch", default=1)
+
+
+@contextmanager
+def running_batch(batch: Any):
+    """The batch the network runs with, for the one rule that counts it (group norm's): the
+    engine sets it around the fold; a kind on its own runs one sample."""
+    token = _BATCH.set(batch)
+    try:
+        yield
+    finally:
+        _BATCH.reset(token)
 
 
 class _BatchNorm(LayerKind):
@@ -100,6 +116,15 @@ class GroupNorm(LayerKind):
         c = x.channels
         if c % self.num_groups:
             raise LayerError("arg-groups", f"num_groups={self.num_groups} does not divide the {c} channels", "num_groups")
+        # F.group_norm refuses a group of one value over the whole batch, in training and in
+        # eval alike: batch * C/num_groups * prod(spatial) must be at least 2
+        values = (c // self.num_groups) * prod(x.spatial)
+        batch = _BATCH.get()
+        need_positive(
+            batch * values - 1,
+            f"group_norm on {format_shape(x.shape)} with num_groups={self.num_groups} has {values} value(s) per group and {batch} sample(s): PyTorch needs more than 1 value per group (batch * C/num_groups * spatial size >= 2)",
+            "num_groups", "shape-group-norm",
+        )
         return Result(shape=x.shape, params=2 * c if self.affine else 0, flops=_norm_flops(prod(x.shape), self.affine))
 
 

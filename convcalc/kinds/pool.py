@@ -224,7 +224,6 @@ class _MaxPool(_Pool):
 
 class _AvgPool(_Pool):
     count_include_pad: Bool = True
-    divisor_override: Optional[PosInt] = None
     op: ClassVar[str] = "avg"
 
 
@@ -253,12 +252,14 @@ class AvgPool1d(_AvgPool):
 
 
 class AvgPool2d(_AvgPool):
+    divisor_override: Optional[PosInt] = None  # nn.AvgPool2d and 3d have it; nn.AvgPool1d does not
     kind: ClassVar[str] = "avg_pool2d"
     rank: ClassVar[int] = 2
     summary: ClassVar[str] = "2-d average pooling (nn.AvgPool2d)"
 
 
 class AvgPool3d(_AvgPool):
+    divisor_override: Optional[PosInt] = None
     kind: ClassVar[str] = "avg_pool3d"
     rank: ClassVar[int] = 3
     summary: ClassVar[str] = "3-d average pooling (nn.AvgPool3d)"

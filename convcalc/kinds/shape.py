@@ -51,17 +51,25 @@ class Identity(LayerKind):
 
 
 class ZeroPad(LayerKind):
-    """Zero padding; ``padding`` as for convolution (int, per axis, or [before, after] per axis)."""
+    """Zero padding; ``padding`` as for convolution (int, per axis, or [before, after] per axis).
+    A negative size crops, as in ``F.pad``: PyTorch first cuts the negative sides off (what is
+    left must not be negative), then pads the others."""
 
     kind: ClassVar[str] = "zero_pad"
-    summary: ClassVar[str] = "zero padding of the spatial axes (nn.ZeroPad2d)"
+    summary: ClassVar[str] = "zero padding of the spatial axes, negative sizes crop (nn.ZeroPad2d)"
     padding: Padding
 
     def infer(self, x: Tensor) -> Result:
         if self.padding in ("same", "valid"):
             raise LayerError("arg-padding", "zero_pad needs explicit sizes, not 'same' or 'valid'", "padding")
         rank = len(x.spatial)
-        pads = resolve_padding(self.padding, x.spatial, (1,) * rank, (1,) * rank, (1,) * rank)
+        pads = resolve_padding(self.padding, x.spatial, (1,) * rank, (1,) * rank, (1,) * rank, allow_negative=True)
+        names = axis_names(rank)
+        for name, size, (b, a) in zip(names, x.spatial, pads):
+            cut = min(b, 0) + min(a, 0)
+            if cut:
+                need_positive(size + cut + 1, f"zero_pad crops {-cut} along {name}, more than {name}_in = {size} (PyTorch cuts before it pads)", "padding", "shape-crop")
+            need_positive(size + b + a, f"zero_pad leaves nothing along {name}: {name}_out = {size} + {b} + {a} = {size + b + a}", "padding", "shape-crop")
         spatial = tuple(size + b + a for size, (b, a) in zip(x.spatial, pads))
         rf = tuple(axis.through(1, 1, 1, b) for axis, (b, _) in zip(x.rf, pads)) if x.rf else None
         return Result(shape=(x.channels, *spatial), rf=rf, extra={"padding": [list(p) for p in pads]})
