@@ -319,11 +319,11 @@ class _Builder:
     def scalar(self, event: ScalarEvent) -> Any:
         tag = self.check_tag(event, ScalarNode)
         text = event.value
+        if tag == f"{_TAG}int" and len(text) > MAX_INT_CHARS:
+            raise self.error(event, "limit-int", f"integer literal of {len(text):,} characters, more than {MAX_INT_CHARS} (limit MAX_INT_CHARS)")
         plain = not event.style and (event.tag is None or event.tag == "!")  # libyaml says "", PyYAML None
         if plain:
             tag = self._yaml12(event, tag, text)
-        if tag == f"{_TAG}int" and len(text) > MAX_INT_CHARS:
-            raise self.error(event, "limit-int", f"integer literal of {len(text):,} characters, more than {MAX_INT_CHARS} (limit MAX_INT_CHARS)")
         node = ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
         try:
             value = self._safe.yaml_constructors[tag](self._safe, node)
