@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from convcalc import analyze, load_model, load_spec
-from convcalc.errors import UsageError
+from convcalc.errors import SpecError, UsageError
 from convcalc.interop.torch_export import export_torch, torch_source
 from convcalc.kinds import ALIASES, KINDS
 
@@ -389,14 +389,17 @@ def export_error(text: str) -> UsageError:
     return caught.value
 
 
-def test_avg_pool1d_divisor_override_has_no_pytorch_module():
-    error = export_error("""
-        name: p
-        input: [2, 8]
-        layers:
-          - avg_pool1d: {kernel_size: 2, divisor_override: 3}
-    """)
-    assert "divisor_override" in error.message and error.pos.line == 5
+def test_avg_pool1d_divisor_override_is_refused_before_any_export():
+    """nn.AvgPool1d has no divisor_override, so neither has convcalc's avg_pool1d: an unknown
+    argument, where it is written (the export's own refusal is never reached)."""
+    with pytest.raises(SpecError) as caught:
+        analyze(spec_of("""
+            name: p
+            input: [2, 8]
+            layers:
+              - avg_pool1d: {kernel_size: 2, divisor_override: 3}
+        """))
+    assert caught.value.code == "spec-unknown-arg" and caught.value.pos.line == 5
 
 
 def test_flatten_in_a_block_used_at_two_sizes():
@@ -472,7 +475,7 @@ def test_export_command_prints_and_takes_an_input_size(run_cli):
 
 def test_export_command_reports_what_it_cannot_export(run_cli, tmp_path):
     spec = tmp_path / "p.yaml"
-    spec.write_text("name: p\ninput: [2, 8]\nlayers:\n  - avg_pool1d: {kernel_size: 2, divisor_override: 3}\n")
+    spec.write_text("name: p\ninput: [2, L]\nlayers:\n  - relu\n")
     code, out, err = run_cli("export", str(spec))
     assert code == 2 and out == ""
-    assert err.startswith(f"{spec}:4:") and "error[export-unsupported]" in err
+    assert err.startswith(f"{spec}:2:") and "error[export-unsupported]" in err
