@@ -254,6 +254,7 @@ def render_rf_table(report: Report, console, layout: str = "chw") -> None:
     """The receptive-field walkthrough: per layer, size r, jump j, start and effective padding P
     (the first output's field spans input pixels [-P, -P + r - 1])."""
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"{report.name}  receptive field", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
@@ -269,7 +270,7 @@ def render_rf_table(report: Report, console, layout: str = "chw") -> None:
     console.print(table)
     for diag in report.diagnostics:
         if diag.code == "rf-misaligned":
-            console.print(f"[yellow]note[/yellow][{diag.code}]: {diag.message}", highlight=False)
+            console.print(f"[yellow]note[/yellow]\\[{diag.code}]: {escape(str(diag.message))}", highlight=False)
 
 
 def render_extra(extra: dict[str, Any], markdown: bool = False) -> str:
@@ -292,6 +293,7 @@ def render_table(report: Report, console, depth: Optional[int] = None, layout: s
     """The walkthrough table. Numbers are never cut (a narrow terminal squeezes the names); on the
     symbolic path the cells are formulas that wrap, and the totals follow the table."""
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     t = report.totals
@@ -323,8 +325,8 @@ def render_table(report: Report, console, depth: Optional[int] = None, layout: s
     if symbolic:
         for name, value in zip(("output shape", "activations", "params", "MACs", "FLOPs"), totals[2:7]):
             console.print(f"total {name}: {value}", highlight=False, soft_wrap=True)
-    for diag in report.diagnostics:
-        console.print(f"[yellow]note[/yellow][{diag.code}]: {diag.message}", highlight=False)
+    for diag in report.diagnostics:  # the code escaped: rich would read [rf-misaligned] as markup
+        console.print(f"[yellow]note[/yellow]\\[{diag.code}]: {escape(str(diag.message))}", highlight=False)
 
 
 def _caption(report: Report) -> str:
