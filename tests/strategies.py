@@ -25,6 +25,7 @@ __all__ = [
     "layer_spec",
     "linears",
     "pools",
+    "rf_nets",
     "upsamples",
     "zero_pads",
 ]
@@ -201,3 +202,122 @@ def group_norms(draw) -> LayerCase:
     channels = groups * draw(st.integers(1, 2)) if draw(st.integers(0, 4)) else draw(st.integers(1, 6))
     spatial = tuple(draw(st.integers(1, 2)) for _ in range(draw(st.integers(0, 2))))
     return LayerCase("group_norm", {"num_groups": groups}, (channels, *spatial))
+
+
+# -- random networks for the receptive-field oracle (tests/rf_oracle.py) --------------------------
+
+RF_MAX_SIZE = {1: 48, 2: 12}  # largest size of any tensor along an axis, by spatial rank
+RF_SCALES = (2, 3, 4, 0.5, 1.5, 2.5, 0.75, 1.7, 0.3, 2.05)
+
+
+def _pool_out(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
+    """PyTorch's pooling output size (ceil_mode: the last window must start inside the input or the left padding)."""
+    span = n + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+@st.composite
+def _rf_layer(draw, sizes: tuple[int, ...], rank: int, pads: bool = True) -> tuple[dict, tuple[int, ...]] | None:
+    """One layer that the sizes admit, and the sizes after it (None: nothing fits)."""
+    n_kinds = ["conv", "conv_transpose", "pool", "upsample", "zero_pad", "center_crop"]
+    kind = draw(st.sampled_from(n_kinds if pads else ["conv", "pool", "upsample", "center_crop"]))
+    suffix = f"{rank}d"
+    axes = range(rank)
+    if kind == "conv":
+        k = [draw(st.integers(1, 4)) for _ in axes]
+        s = [draw(st.integers(1, 3)) for _ in axes]
+        d = [draw(st.integers(1, 3)) for _ in axes]
+        pad = [[draw(st.integers(0, 3)), draw(st.integers(0, 3))] if pads else [0, 0] for _ in axes]
+        out = tuple((n + b + a - di * (ki - 1) - 1) // si + 1 for n, (b, a), ki, si, di in zip(sizes, pad, k, s, d))
+        item = {"kind": f"conv{suffix}", "kernel_size": k, "stride": s, "dilation": d, "padding": pad}
+    elif kind == "conv_transpose":
+        k = [draw(st.integers(1, 4)) for _ in axes]
+        s = [draw(st.integers(1, 3)) for _ in axes]
+        d = [draw(st.integers(1, 2)) for _ in axes]
+        p = [draw(st.integers(0, 2)) for _ in axes]
+        op = [draw(st.integers(0, max(si, di) - 1)) for si, di in zip(s, d)]
+        out = tuple((n - 1) * si - 2 * pi + di * (ki - 1) + oi + 1 for n, ki, si, di, pi, oi in zip(sizes, k, s, d, p, op))
+        item = {"kind": f"conv_transpose{suffix}", "kernel_size": k, "stride": s, "dilation": d, "padding": p, "output_padding": op}
+    elif kind == "pool":
+        k = [draw(st.integers(1, 4)) for _ in axes]
+        s = [draw(st.integers(1, 3)) for _ in axes]
+        p = [draw(st.integers(0, ki // 2)) if pads else 0 for ki in k]
+        ceil = draw(st.booleans())
+        op = draw(st.sampled_from(["max", "avg"]))
+        d = [draw(st.integers(1, 2)) if op == "max" else 1 for _ in axes]
+        if op == "max" and any(pi > (di * (ki - 1) + 1) // 2 for pi, di, ki in zip(p, d, k)):
+            return None
+        out = tuple(_pool_out(n, ki, si, pi, di, ceil) for n, ki, si, pi, di in zip(sizes, k, s, p, d))
+        item = {"kind": f"{op}_pool{suffix}", "kernel_size": k, "stride": s, "padding": p, "ceil_mode": ceil}
+        if op == "max":
+            item["dilation"] = d
+    elif kind == "upsample":
+        mode = draw(st.sampled_from(["nearest", "linear" if rank == 1 else "bilinear"]))
+        item = {"kind": "upsample", "mode": mode}
+        if mode != "nearest" and draw(st.booleans()):
+            item["align_corners"] = draw(st.booleans())
+        if draw(st.booleans()):
+            scales = [draw(st.sampled_from(RF_SCALES)) for _ in axes]
+            out = tuple(math.floor(n * f) for n, f in zip(sizes, scales))
+            item["scale_factor"] = scales
+        else:
+            out = tuple(draw(st.integers(1, RF_MAX_SIZE[rank])) for _ in axes)
+            item["size"] = list(out)
+    elif kind == "zero_pad":
+        pad = [[draw(st.integers(-3, 3)), draw(st.integers(-3, 3))] for _ in axes]
+        if any(n + min(b, 0) + min(a, 0) < 0 for n, (b, a) in zip(sizes, pad)):
+            return None
+        out = tuple(n + b + a for n, (b, a) in zip(sizes, pad))
+        item = {"kind": "zero_pad", "padding": pad}
+    else:
+        out = tuple(draw(st.integers(1, n)) for n in sizes)
+        item = {"kind": "center_crop", "size": list(out)}
+    if any(o < 1 or o > RF_MAX_SIZE[rank] for o in out):
+        return None
+    return item, out
+
+
+@st.composite
+def _rf_chain(draw, sizes: tuple[int, ...], rank: int, length: int, pads: bool = True) -> tuple[list, tuple[int, ...]]:
+    items = []
+    for _ in range(length):
+        drawn = draw(_rf_layer(sizes, rank, pads))
+        if drawn is not None:
+            items.append(drawn[0])
+            sizes = drawn[1]
+    return items, sizes
+
+
+@st.composite
+def _rf_parallel(draw, sizes: tuple[int, ...], rank: int) -> tuple[list, tuple[int, ...]]:
+    """Two branches merged: add (each branch starts with a convolution that keeps the size, padded
+    unevenly, so the grids may be misaligned) or concat, centre-cropped to the smaller."""
+    merge = draw(st.sampled_from(["add", "concat"]))
+    branches, outs = [], []
+    for _ in range(2):
+        k = [draw(st.integers(1, 4)) for _ in range(rank)]
+        d = [draw(st.integers(1, 2)) for _ in range(rank)]
+        before = [draw(st.integers(0, di * (ki - 1))) for ki, di in zip(k, d)]
+        first = {"kind": f"conv{rank}d", "kernel_size": k, "dilation": d, "padding": [[b, di * (ki - 1) - b] for b, ki, di in zip(before, k, d)]}
+        rest, out = draw(_rf_chain(sizes, rank, draw(st.integers(0, 2)))) if merge == "concat" else ([], sizes)
+        branches.append([first, *rest])
+        outs.append(out)
+    out = tuple(min(o) for o in zip(*outs))
+    return [{"parallel": {"merge": merge, "crop": "center" if merge == "concat" else "none", "branches": branches}}], out
+
+
+@st.composite
+def rf_nets(draw, rank: int = 1, branched: bool = False) -> tuple[list, tuple[int, ...]]:
+    """A random network of the receptive-field oracle's items, and its input's spatial size."""
+    low = 4 if rank == 1 else 3
+    spatial = tuple(draw(st.integers(low, 24 if rank == 1 else 9)) for _ in range(rank))
+    items, sizes = [], spatial
+    for _ in range(draw(st.integers(1, 3))):
+        part, sizes = draw(_rf_parallel(sizes, rank) if branched and draw(st.booleans()) else _rf_chain(sizes, rank, draw(st.integers(1, 3))))
+        items += part
+    if not items:
+        items, sizes = [{"kind": f"conv{rank}d", "kernel_size": 1}], sizes
+    return items, spatial

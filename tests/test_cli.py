@@ -36,8 +36,8 @@ def test_json_contract_keys(run_cli):
     assert {"name", "input_shape", "batch", "output_shape", "layers", "totals", "diagnostics"} <= set(data)
     first = data["layers"][0]
     assert {"path", "name", "kind", "input_shape", "output_shape", "params", "buffers", "macs", "flops", "activations", "receptive_field"} <= set(first)
-    assert first["receptive_field"] == [{"size": 5, "jump": 1, "start": 2, "padding": 0}] * 2
-    assert data["layers"][2]["receptive_field"][0] == {"size": 6, "jump": 2, "start": "5/2", "padding": 0}
+    assert first["receptive_field"] == [{"size": 5, "jump": 1, "start": 2, "padding": 0, "first": [0, 4], "period": 1}] * 2
+    assert data["layers"][2]["receptive_field"][0] == {"size": 6, "jump": 2, "start": "5/2", "padding": 0, "first": [0, 5], "period": 1}
     assert set(data["totals"]) >= {"params", "buffers", "macs", "flops", "activations", "activation_bytes"}
 
 

@@ -64,7 +64,7 @@ def test_json_report():
     (conv,) = data["layers"]
     assert (data["layout"], data["input_shape"], data["output_shape"]) == ("hwc", [32, 32, 3], [28, 28, 6])
     assert (conv["params"], conv["macs"], conv["flops"]) == (6 * 3 * 5 * 5 + 6, 28 * 28 * 6 * 3 * 5 * 5, 2 * 352800 + 28 * 28 * 6)
-    assert conv["receptive_field"] == [{"axis": axis, "size": 5, "jump": 1, "start": 2, "padding": 0} for axis in "HW"]
+    assert conv["receptive_field"] == [{"axis": axis, "size": 5, "jump": 1, "start": 2, "padding": 0, "first": [0, 4], "period": 1} for axis in "HW"]
     assert conv["arguments"] == {"out_channels": 6, "kernel_size": 5, "padding": [[0, 0], [0, 0]]}
     assert data["totals"]["params"] == 456
 
@@ -157,11 +157,12 @@ def test_transposed_conv():
     assert line(out, "H_out") == "H_out = (H_in - 1)*s - 2p + d*(k-1) + output_padding + 1 = (4 - 1)*2 - 2*1 + 1*(3-1) + 1 + 1 = 8"
     assert line(out, "params =") == f"params = C_in*(C_out/groups)*k*k + C_out = 16*(8/1)*3*3 + 8 = {16 * 8 * 3 * 3 + 8}"
     assert line(out, "MACs (") == f"MACs (per input position) = H_in*W_in*C_in*(C_out/groups)*k*k = 4*4*16*(8/1)*3*3 = {4 * 4 * 16 * 8 * 3 * 3}"
+    assert line(out, "RF H, W: output o") == "RF H, W: output o reads every input i with i*s - p + t*d equal to o, t from 0 to k-1 (s 2, p 1, d 1, k 3)"
     assert line(out, "RF H, W: j_out") == "RF H, W: j_out = j_in/s = 1/2 = 1/2"
-    assert line(out, "RF H, W: r_out") == "RF H, W: r_out = r_in + (k_eff-1)*j_in/s = 1 + (3-1)*1/2 = 2"
-    assert line(out, "RF H, W: start_out") == "RF H, W: start_out = start_in + ((k_eff-1)/2 - (d*(k-1) - p))*j_in/s = 0 + ((3-1)/2 - (1*(3-1) - 1))*1/2 = 0"
+    # output 0 reads input 0 (t = 1); output 1 reads inputs 0 and 1 (t = 2 and 0): two fields, of 1 and 2 pixels
+    assert line(out, "RF H, W: size") == "RF H, W: size 2 (the largest field), jump 1/2; the first output reads [0, 0], start 0; the fields repeat every 2 outputs"
     rf = layer_json("deconv", "--input", "4x4x16", "-k", 3, "-s", 2, "-p", 1, "--output-padding", 1, "-n", 8)["layers"][0]["receptive_field"][0]
-    assert rf == {"axis": "H", "size": 2, "jump": "1/2", "start": 0, "padding": "1/2"}
+    assert rf == {"axis": "H", "size": 2, "jump": "1/2", "start": 0, "padding": 0, "first": [0, 0], "period": 2}
 
 
 @pytest.mark.parametrize(
@@ -207,8 +208,10 @@ def test_adaptive_pool_13_to_6():
     assert line(out, "H fixed-window") == (
         "H fixed-window equivalent: s = floor(H_in/H_out) = floor(13/6) = 2, k = H_in - (H_out-1)*s = 13 - (6-1)*2 = 3"
     )
-    assert line(out, "RF H, W: r_out") == "RF H, W: r_out = r_in + (k_eff-1)*j_in = 1 + (3-1)*1 = 3"
-    assert line(out, "RF H, W: j_out") == "RF H, W: j_out = j_in*s = 1*2 = 2"
+    # PyTorch's windows [floor(13i/6), ceil(13(i+1)/6)) all hold 3 inputs, 13/6 apart on average
+    assert line(out, "RF H, W: output i") == "RF H, W: output i reads the inputs floor(i*n/m) to ceil((i+1)*n/m) - 1 (n 13, m 6)"
+    assert line(out, "RF H, W: j_out") == "RF H, W: j_out = j_in*n/m = 1*13/6 = 13/6"
+    assert line(out, "RF H, W: size") == "RF H, W: size 3 (the largest field), jump 13/6; the first output reads [0, 2], start 1; the fields repeat every 6 outputs"
 
 
 @pytest.mark.parametrize(
@@ -345,4 +348,4 @@ def test_receptive_field_lines_substitute_into_their_result(args):
             numbers, result = parts[2], parts[3].split(" (")[0]
             assert _evaluate(numbers) == _evaluate(result), (layer["path"], formula)
             checked += 1
-    assert checked >= 4
+    assert checked >= 2

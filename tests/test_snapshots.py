@@ -35,9 +35,18 @@ def snapshot(name: str, *extra: str) -> dict:
         "input_shape": data["input_shape"], "output_shape": data["output_shape"], "totals": data["totals"],
         "memory": data["memory"],
         "paths": [layer["path"] for layer in data["layers"]],
-        "layers": [[layer[key] for key in COLUMNS] for layer in data["layers"]],
+        "layers": [[_stored_keys(layer, key) for key in COLUMNS] for layer in data["layers"]],
         "groups": [[g["path"], g["kind"], g["depth"], g["first"], g["end"], g["output_shape"]] for g in data["groups"]],
     }
+
+
+RF_KEYS = ("size", "jump", "start", "padding")  # the receptive-field keys of schema 1; keys added since are not stored
+
+
+def _stored_keys(layer: dict, key: str):
+    if key == "receptive_field":
+        return [{k: axis[k] for k in RF_KEYS} for axis in layer[key]]
+    return layer[key]
 
 
 def _stored() -> dict:

@@ -8,8 +8,9 @@ layer of a spec, each formula in symbols, then with the numbers, then the result
     convcalc explain lenet5 [--layer CONV1]
 
 A single layer is analysed as a one-layer spec built in memory, so every number comes from the
-same engine as ``convcalc summary``. The receptive-field lines apply the rule stated in
-:mod:`convcalc.conventions` to the engine's ``RFAxis`` values.
+same engine as ``convcalc summary``. The receptive-field lines apply the textbook rule stated in
+:mod:`convcalc.conventions` where it holds exactly, and otherwise say what each output reads and
+give the engine's exact ``RFAxis`` values.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from convcalc.errors import SpecError, UsageError
 from convcalc.kinds import ALIASES, KINDS, RFAxis
 from convcalc.kinds._base import as_tuple
 from convcalc.kinds._window import axis_names
-from convcalc.render import format_count, format_shape
+from convcalc.render import format_count, format_shape, rf_axis_json
 from convcalc.report import Report, Row
 from convcalc.spec import did_you_mean, parse_spec
 
@@ -298,25 +299,42 @@ def _step_lines(r_in: RFAxis, r_out: RFAxis, k_eff: tuple[str, Any], jump: tuple
 
 
 def _axis_lines(row: Row, i: int, r_in: RFAxis, r_out: RFAxis, window: tuple | None) -> list[str]:
+    """The textbook rule where it holds exactly (one field size, one offset per output, before
+    and after: a convolution or pooling of such an input); elsewhere what each output reads, and
+    the exact result (layers/_rf.py composes the fields)."""
     j_in = _factor(r_in.jump)
+    transposed = "output_padding" in KINDS[row.kind].model_fields
     if window is not None:
         kernel, stride, dilation, before = (w[i] for w in window)
-        k_eff = dilation * (kernel - 1) + 1
-        k_line = (f"k_eff = d*(k-1) + 1 = {dilation}*({kernel}-1) + 1 = {k_eff}", k_eff)
-        if "output_padding" in KINDS[row.kind].model_fields:
-            # a transposed conv inserts s - 1 zeros between inputs, then slides a stride-1 kernel
-            # padded d*(k-1) - p (layers/conv.py)
-            jump = ("j_in/s", f"{j_in}/{stride}", f"j_out = j_in/s = {j_in}/{stride} = {_text(r_out.jump)}")
-            return _step_lines(r_in, r_out, k_line, jump, ("(d*(k-1) - p)", f"({dilation}*({kernel}-1) - {before})"))
-        jump = ("j_in", j_in, f"j_out = j_in*s = {j_in}*{stride} = {_text(r_out.jump)}")
-        return _step_lines(r_in, r_out, k_line, jump, ("p", str(before)))
-    if not _exact(r_in.size, r_in.jump, r_out.size, r_out.jump):
-        return [f"size {_text(r_out.size)}, jump {_text(r_out.jump)}, start {_text(r_out.start)}"]
-    # adaptive pooling: the fixed window of its formula lines (layers/pool.py) reaches the same field
-    stride = Fraction(r_out.jump) / r_in.jump
-    k_eff = _text((Fraction(r_out.size) - r_in.size) / r_in.jump + 1)
-    jump = ("j_in", j_in, f"j_out = j_in*s = {j_in}*{_factor(stride)} = {_text(r_out.jump)}")
-    return _step_lines(r_in, r_out, (f"k_eff = k = {k_eff} (the fixed-window equivalent)", k_eff), jump, ("p", "0"))
+        if not transposed and r_in.is_simple and r_out.is_simple:
+            k_eff = dilation * (kernel - 1) + 1
+            k_line = (f"k_eff = d*(k-1) + 1 = {dilation}*({kernel}-1) + 1 = {k_eff}", k_eff)
+            jump = ("j_in", j_in, f"j_out = j_in*s = {j_in}*{stride} = {_text(r_out.jump)}")
+            return _step_lines(r_in, r_out, k_line, jump, ("p", str(before)))
+        if transposed:
+            padding = as_tuple(_arg(row, "padding", 0), len(row.rf), "padding")[i]
+            reads = f"output o reads every input i with i*s - p + t*d equal to o, t from 0 to k-1 (s {stride}, p {padding}, d {dilation}, k {kernel})"
+            jump_line = f"j_out = j_in/s = {j_in}/{stride} = {_text(r_out.jump)}"
+        else:
+            reads = f"output o reads the inputs o*s - p + t*d, t from 0 to k-1 (s {stride}, p {before}, d {dilation}, k {kernel}): the union of their fields"
+            jump_line = f"j_out = j_in*s = {j_in}*{stride} = {_text(r_out.jump)}"
+        return [reads, *([jump_line] if _exact(r_in.jump, r_out.jump) else []), _summary(r_out)]
+    if "output_size" in KINDS[row.kind].model_fields:
+        n, m = row.input_shapes[0][1 + i], row.output_shape[1 + i]
+        reads = f"output i reads the inputs floor(i*n/m) to ceil((i+1)*n/m) - 1 (n {n}, m {m})"
+        jump_line = f"j_out = j_in*n/m = {j_in}*{n}/{m} = {_text(r_out.jump)}"
+        return [reads, *([jump_line] if _exact(r_in.jump, r_out.jump, n, m) else []), _summary(r_out)]
+    return [_summary(r_out)]
+
+
+def _summary(axis: RFAxis) -> str:
+    """The exact field in one line: the largest size, the jump, the first output's interval."""
+    if not axis.known:
+        return f"not known: {axis.unknown} (jump {_text(axis.jump)})"
+    first = axis.first
+    reads = "reads no input" if first is None else f"reads [{_text(first[0])}, {_text(first[1])}], start {_text(axis.start)}"
+    repeat = f"; the fields repeat every {axis.period} outputs" if axis.period and axis.period > 1 else ""
+    return f"size {_text(axis.size)} (the largest field), jump {_text(axis.jump)}; the first output {reads}{repeat}"
 
 
 def rf_formulas(report: Report, row: Row) -> list[str]:
@@ -334,10 +352,10 @@ def rf_formulas(report: Report, row: Row) -> list[str]:
     if "kernel_size" in fields or "output_size" in fields:
         window = _window(row, rank) if "kernel_size" in fields else None
         per_axis = [_axis_lines(row, i, rf_in[i], row.rf[i], window) for i in range(rank)]
-    elif row.rf == rf_in:
+    elif row.rf == rf_in and len(row.inputs) <= 1:
         return []
-    else:  # merges, crops, upsampling: the result, derived in their layer modules
-        per_axis = [[f"size {_text(a.size)}, jump {_text(a.jump)}, start {_text(a.start)}"] for a in row.rf]
+    else:  # merges, crops, padding, upsampling: the result, derived in layers/_rf.py
+        per_axis = [[_summary(a)] for a in row.rf]
     names = axis_names(rank)
     if all(lines == per_axis[0] for lines in per_axis):
         return [f"RF {', '.join(names)}: {line}" for line in per_axis[0]]
@@ -397,10 +415,7 @@ def _row_dict(report: Report, row: Row, layout: Layout) -> dict[str, Any]:
         "macs": to_json_dim(row.macs),
         "flops": to_json_dim(row.flops),
         "activations": to_json_dim(row.activations),
-        "receptive_field": [
-            {"axis": name, "size": to_json_dim(a.size), "jump": to_json_dim(a.jump), "start": to_json_dim(a.start), "padding": to_json_dim(a.padding)}
-            for name, a in zip(axis_names(len(row.rf)), row.rf)
-        ],
+        "receptive_field": [{"axis": name, **rf_axis_json(a)} for name, a in zip(axis_names(len(row.rf)), row.rf)],
         "receptive_field_global": row.is_global,
         "formulas": explain_row(report, row),
     }
@@ -426,10 +441,18 @@ def _document(report: Report, rows: list[Row], layout: Layout, command: str) -> 
 def _rf_text(row: Row) -> list[str]:
     if row.is_global:
         return ["global (every output sees the whole input)"]
-    return [
-        f"{name}: size {_text(a.size)}, jump {_text(a.jump)}, start {_text(a.start)}, padding {_text(a.padding)}"
-        for name, a in zip(axis_names(len(row.rf)), row.rf)
-    ]
+    return [f"{name}: {_rf_line(a)}" for name, a in zip(axis_names(len(row.rf)), row.rf)]
+
+
+def _rf_line(a: RFAxis) -> str:
+    """``size 5, jump 1, start 2, padding 0``, and the first output's interval when the fields
+    differ from one output to the next."""
+    if not a.known:
+        return f"not known ({a.unknown})"
+    if a.first is None:
+        return f"size {_text(a.size)}, jump {_text(a.jump)}, the first output reads no input"
+    text = f"size {_text(a.size)}, jump {_text(a.jump)}, start {_text(a.start)}, padding {_text(a.padding)}"
+    return text if a.is_simple else f"{text}, first [{_text(a.first[0])}, {_text(a.first[1])}]"
 
 
 def _rf_summary(row: Row) -> str:

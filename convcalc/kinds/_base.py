@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from convcalc.arith.dims import Dim, Lazy, require_positive
 from convcalc.errors import LayerError
+from convcalc.kinds._rf import RFAxis
 
 __all__ = [
     "Bool",
@@ -35,37 +35,6 @@ PosInt = Annotated[StrictInt, Field(ge=1)]
 NonNegInt = Annotated[StrictInt, Field(ge=0)]
 PosInts = Union[PosInt, list[PosInt]]  # an int broadcast over the spatial axes, or one per axis
 NonNegInts = Union[NonNegInt, list[NonNegInt]]
-
-
-@dataclass(frozen=True)
-class RFAxis:
-    """Receptive field along one spatial axis, in input pixels (exact: int or Fraction)."""
-
-    size: Any = 1
-    jump: Any = 1
-    start: Any = 0
-
-    @property
-    def padding(self) -> Any:
-        """The effective padding P: the first output's field spans [-P, -P + size - 1]."""
-        return _exact((self.size - 1) * Fraction(1, 2) - self.start)
-
-    def through(self, kernel: int, stride: Any, dilation: int, pad_before: Any) -> RFAxis:
-        k_eff = dilation * (kernel - 1) + 1
-        if type(self.start) is int and type(self.jump) is int and type(pad_before) is int and (k_eff - 1) % 2 == 0:
-            # the common case stays in ints: an odd effective kernel on an integer grid
-            return RFAxis(self.size + (k_eff - 1) * self.jump, self.jump * stride, self.start + ((k_eff - 1) // 2 - pad_before) * self.jump)
-        return RFAxis(
-            size=_exact(self.size + (k_eff - 1) * self.jump),
-            jump=_exact(self.jump * stride),
-            start=_exact(self.start + ((k_eff - 1) * Fraction(1, 2) - pad_before) * self.jump),
-        )
-
-
-def _exact(x: Any) -> Any:
-    if isinstance(x, Fraction) and x.denominator == 1:
-        return int(x)
-    return x
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import ClassVar, Literal
 
 from convcalc.arith._exact import uneven_notes
@@ -15,7 +14,6 @@ from convcalc.kinds._base import (
     PosInt,
     PosInts,
     Result,
-    RFAxis,
     Tensor,
     as_tuple,
     need_positive,
@@ -95,7 +93,7 @@ class _Conv(LayerKind):
             spatial.append(out)
             texts.append(text)
             if x.rf:
-                rf.append(x.rf[i].through(k[i], s[i], d[i], pads[i][0]))
+                rf.append(x.rf[i].through(k[i], s[i], d[i], pads[i][0], out))
         weights = c_out * (c_in // g) * prod(k)
         params = weights + (c_out if self.bias else 0)
         positions = prod(spatial)
@@ -189,7 +187,7 @@ class _ConvTranspose(LayerKind):
             spatial.append(out)
             texts.append(text)
             if x.rf:
-                rf.append(_transposed_rf(x.rf[i], k[i], s[i], d[i], p[i]))
+                rf.append(x.rf[i].transposed(k[i], s[i], d[i], p[i], out))
         weights = c_in * (c_out // g) * prod(k)
         params = weights + (c_out if self.bias else 0)
         macs = prod(x.spatial) * weights
@@ -204,12 +202,6 @@ class _ConvTranspose(LayerKind):
             return tuple(lines)
 
         return Result(shape=(c_out, *spatial), params=params, macs=macs, flops=flops, rf=tuple(rf) if x.rf else None, formulas=formulas)
-
-
-def _transposed_rf(rf: RFAxis, kernel: int, stride: int, dilation: int, padding: int) -> RFAxis:
-    """A transposed conv is zero insertion (jump / s) then a stride-1 conv padded d*(k-1) - p."""
-    inserted = RFAxis(rf.size, rf.jump * Fraction(1, stride), rf.start)
-    return inserted.through(kernel, 1, dilation, dilation * (kernel - 1) - padding)
 
 
 class ConvTranspose1d(_ConvTranspose):

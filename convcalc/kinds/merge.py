@@ -6,25 +6,39 @@ from typing import ClassVar, Literal, Optional
 
 from convcalc.arith.dims import prod
 from convcalc.kinds._base import LayerError, LayerKind, Result, RFAxis, Tensor, format_shape
+from convcalc.kinds._rf import merge_axes
 
 __all__ = ["Add", "Concat", "Multiply", "merge_rf"]
 
 
-def merge_rf(xs: list[Tensor]) -> tuple[tuple[RFAxis, ...], bool, tuple[str, ...]]:
-    """Largest field per axis; a note when the branches' grids are misaligned."""
+def merge_rf(xs: list[Tensor], spatial: tuple | None = None) -> tuple[tuple[RFAxis, ...], bool, tuple[str, ...]]:
+    """The union of the inputs' fields per axis (a size-1 axis that ``multiply`` broadcasts is read
+    by every output); a note when the branches' grids are misaligned."""
     if any(x.is_global for x in xs):
         return (), True, ()
-    fields = [x.rf for x in xs if x.rf]
-    if not fields:
+    with_rf = [x for x in xs if x.rf]
+    if not with_rf:
         return (), False, ()
+    spatial = spatial if spatial is not None else with_rf[0].spatial
     merged, notes = [], []
-    for axis, group in enumerate(zip(*fields)):
-        merged.append(max(group, key=lambda a: a.size))
-        if len({a.jump for a in group}) > 1 or len({a.start for a in group}) > 1:
+    for axis, n_out in enumerate(spatial):
+        group = [x.rf[axis].broadcast(n_out) if x.spatial[axis] == 1 and n_out != 1 else x.rf[axis] for x in with_rf]
+        merged.append(merge_axes(group, n_out))
+        if len({a.jump for a in group}) > 1 or len({_centre_key(a) for a in group}) > 1:
             notes.append(
-                f"branches misaligned on axis {axis}: jumps {[str(a.jump) for a in group]}, starts {[str(a.start) for a in group]}"
+                f"branches misaligned on axis {axis}: jumps {[_text(a.jump) for a in group]}, starts {[_text(a.start) for a in group]}"
             )
     return tuple(merged), False, tuple(notes)
+
+
+def _centre_key(axis: RFAxis):
+    """Twice the first output's centre (``lo + hi``): equal centres without building fractions."""
+    first = axis.first
+    return None if first is None else first[0] + first[1]
+
+
+def _text(x) -> str:
+    return "none" if x is None else str(x)
 
 
 class _Merge(LayerKind):
@@ -75,7 +89,7 @@ class Multiply(_Merge):
                         "inputs",
                     )
                 shape[axis] = b if a == 1 else a
-        rf, is_global, notes = merge_rf(xs)
+        rf, is_global, notes = merge_rf(xs, tuple(shape[1:]))
         return Result(shape=tuple(shape), flops=(len(xs) - 1) * prod(shape), rf=rf, is_global=is_global, notes=notes)
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from math import gcd
 from typing import ClassVar, Optional, Union
 
 from convcalc.arith._exact import uneven_notes
-from convcalc.arith.dims import Dim, Lazy, ceil_div, dmin, floor_div, is_int, prod
+from convcalc.arith.dims import Dim, Lazy, ceil_div, dmin, is_int, prod
 from convcalc.kinds._base import (
     Bool,
     LayerError,
@@ -16,11 +15,11 @@ from convcalc.kinds._base import (
     PosInt,
     PosInts,
     Result,
-    RFAxis,
     Tensor,
     as_tuple,
     need_positive,
 )
+from convcalc.kinds._rf import adaptive_rf
 from convcalc.kinds._window import axis_names, out_size, product_text, window_reach
 
 __all__ = [
@@ -181,7 +180,7 @@ class _Pool(LayerKind):
             texts.append(text)
             windows.append(window_elements(size, out, k[i], s[i], d[i], p[i], self.ceil_mode))
             if x.rf:
-                rf.append(x.rf[i].through(k[i], s[i], d[i], p[i]))
+                rf.append(x.rf[i].through(k[i], s[i], d[i], p[i], out))
         c = x.channels
         in_windows = c * prod(windows)
         outputs = c * prod(spatial)
@@ -304,7 +303,7 @@ class _Adaptive(LayerKind):
         windows = prod(adaptive_window_elements(n, m) for n, m in zip(x.spatial, spatial))
         c = x.channels
         flops = c * windows - (c * prod(spatial) if self.op == "max" else 0)
-        rf = tuple(_adaptive_rf(axis, n, m) for axis, n, m in zip(x.rf, x.spatial, spatial)) if x.rf else None
+        rf = tuple(adaptive_rf(axis, n, m) for axis, n, m in zip(x.rf, x.spatial, spatial)) if x.rf else None
         sees_all = all(m == 1 for m in spatial)  # one window over everything: as global pooling
 
         def formulas() -> tuple[str, ...]:  # written only when asked for (explain, check)
@@ -328,26 +327,6 @@ def _adaptive_text(name: str, size: Dim, out: Dim) -> tuple[str, ...]:
         f"k = {name}_in - ({name}_out-1)*s = {size} - ({out}-1)*{stride} = {size - (out - 1) * stride}"
     )
     return windows, fixed
-
-
-def _adaptive_rf(axis: RFAxis, size: Dim, out: int) -> RFAxis:
-    """The fixed window that reaches the same output: s = floor(n / m), k = n - (m - 1) * s.
-    When the output is larger than the input, windows hold one or two inputs, n / m apart."""
-    if is_int(size):
-        if size < out:
-            return RFAxis(axis.size + axis.jump, axis.jump * Fraction(size, out), axis.start)
-        stride = size // out
-        return axis.through(size - (out - 1) * stride, stride, 1, 0)
-    stride = floor_div(size, out)
-    large = axis.through(size - (out - 1) * stride, stride, 1, 0)
-    if out == 1:
-        return large
-    from convcalc.arith.dims import sympy_module
-
-    sp = sympy_module()
-    small = RFAxis(axis.size + axis.jump, axis.jump * size / out, axis.start)
-    return RFAxis(*(sp.Piecewise((a, sp.Lt(size, out)), (b, True)) for a, b in zip(
-        (small.size, small.jump, small.start), (large.size, large.jump, large.start))))
 
 
 def _adaptive(kind: str, op: str, rank: int, summary: str) -> type[_Adaptive]:
@@ -377,7 +356,7 @@ class _Global(LayerKind):
         c, n = x.channels, prod(x.spatial)
         shape = (c, *(1 for _ in x.spatial)) if self.keepdim else (c,)
         flops = c * n - (c if self.op == "max" else 0)
-        rf = tuple(a.through(size, size, 1, 0) for a, size in zip(x.rf, x.spatial)) if self.keepdim and x.rf else ()
+        rf = tuple(a.through(size, size, 1, 0, 1) for a, size in zip(x.rf, x.spatial)) if self.keepdim and x.rf else ()
         return Result(shape=shape, flops=flops, rf=rf, is_global=True)
 
 

@@ -23,6 +23,7 @@ from convcalc.kinds._base import (
     format_shape,
     need_positive,
 )
+from convcalc.kinds._rf import upsample_rf
 from convcalc.kinds._window import Padding, axis_names, resolve_padding
 
 __all__ = ["CenterCrop", "Dropout", "Identity", "Upsample", "ZeroPad", "center_crop"]
@@ -71,7 +72,7 @@ class ZeroPad(LayerKind):
                 need_positive(size + cut + 1, f"zero_pad crops {-cut} along {name}, more than {name}_in = {size} (PyTorch cuts before it pads)", "padding", "shape-crop")
             need_positive(size + b + a, f"zero_pad leaves nothing along {name}: {name}_out = {size} + {b} + {a} = {size + b + a}", "padding", "shape-crop")
         spatial = tuple(size + b + a for size, (b, a) in zip(x.spatial, pads))
-        rf = tuple(axis.through(1, 1, 1, b) for axis, (b, _) in zip(x.rf, pads)) if x.rf else None
+        rf = tuple(axis.through(1, 1, 1, b, n) for axis, (b, _), n in zip(x.rf, pads, spatial)) if x.rf else None
         return Result(shape=(x.channels, *spatial), rf=rf, extra={"padding": [list(p) for p in pads]})
 
 
@@ -83,7 +84,7 @@ def center_crop(x: Tensor, target: tuple) -> tuple[tuple, tuple[RFAxis, ...] | N
         before = floor_div(size - want, 2)
         spans.append([before, before + want])
         if x.rf:
-            rf.append(x.rf[i].through(1, 1, 1, -before))
+            rf.append(x.rf[i].shifted(before, want))
     return (x.channels, *target), (tuple(rf) if x.rf else None), spans
 
 
@@ -128,17 +129,16 @@ class Upsample(LayerKind):
             raise LayerError("shape-rank", f"mode {self.mode!r} needs {needed} spatial axes, the input has {rank}", "mode")
         if self.size is not None:
             spatial = as_tuple(self.size, rank, "size")
-            factors = [Fraction(o, i) if is_int(i) else o / i for o, i in zip(spatial, x.spatial)]
+            scales = (None,) * rank
         else:
             scales = as_tuple(self.scale_factor, rank, "scale_factor")
             factors = [_exact_factor(f) for f in scales]
             if any(f <= 0 for f in factors):
                 raise LayerError("arg-range", "scale_factor must be positive", "scale_factor")
             spatial = tuple(_scaled_size(size, scale, f) for size, scale, f in zip(x.spatial, scales, factors))
-        for name, size in zip("LHW" if rank == 1 else "DHW"[-rank:], spatial):
+        for name, size in zip(axis_names(rank), spatial):
             need_positive(size, f"upsampled size along {name} below 1", "scale_factor")
-        taps = {"nearest": 1, "linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}[self.mode]
-        rf = tuple(_upsample_rf(a, f, taps) for a, f in zip(x.rf, factors)) if x.rf else None
+        rf = tuple(upsample_rf(a, self.mode, n, out, f, bool(self.align_corners)) for a, n, out, f in zip(x.rf, x.spatial, spatial, scales)) if x.rf else None
         return Result(shape=(x.channels, *spatial), flops=UPSAMPLE_FLOPS[self.mode] * x.channels * prod(spatial), rf=rf)
 
 
@@ -150,11 +150,3 @@ def _scaled_size(size, scale: Number, exact: Fraction):
         return math.floor(size * scale)  # an int size: the float product is PyTorch's own
     return floor_div(size * exact.numerator, exact.denominator)
 
-
-def _upsample_rf(axis: RFAxis, factor, taps: int) -> RFAxis:
-    """Output o samples input coordinate (o + 1/2) / f - 1/2 and reads ``taps`` neighbours."""
-    return RFAxis(
-        size=axis.size + (taps - 1) * axis.jump,
-        jump=axis.jump / factor,
-        start=axis.start + (1 / (2 * factor) - Fraction(1, 2)) * axis.jump,
-    )

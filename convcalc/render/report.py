@@ -31,6 +31,7 @@ __all__ = [
     "render_markdown",
     "render_rf_table",
     "render_table",
+    "rf_axis_json",
 ]
 
 _UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
@@ -58,12 +59,24 @@ def _fraction_text(x: Any) -> str:
 
 
 def format_rf(rf: tuple[RFAxis, ...], is_global: bool, what: str = "size") -> str:
+    """One property of the field, per axis (``5``, or ``5x7`` when the axes differ); ``?`` where
+    the field is not known, ``none`` for a first output that reads no input at all."""
     if is_global:
         return "global"
     if not rf:
         return ""
-    values = [_fraction_text(getattr(a, what)) for a in rf]
+    values = [_rf_value_text(a, what) for a in rf]
     return values[0] if len(set(values)) == 1 else "x".join(values)
+
+
+def _rf_value_text(axis: RFAxis, what: str) -> str:
+    if not axis.known and what != "jump":
+        return "?"
+    if what == "first":
+        first = axis.first
+        return "none" if first is None else f"[{_fraction_text(first[0])}, {_fraction_text(first[1])}]"
+    value = getattr(axis, what)
+    return "none" if value is None else _fraction_text(value)
 
 
 @dataclass(frozen=True)
@@ -137,11 +150,26 @@ def display_rows(report: Report, depth: Optional[int] = None) -> list[DisplayRow
     return out
 
 
+def rf_axis_json(a: RFAxis) -> dict[str, Any]:
+    """One axis of a ``receptive_field``: the keys of schema 1 (``size``, ``jump``, ``start``,
+    ``padding``), ``first`` (the first output's interval ``[lo, hi]``, null if it reads nothing),
+    ``period`` (the fields repeat every so many outputs) and, when the field is not known,
+    ``unknown`` (why; ``size``, ``start``, ``padding`` and ``first`` are then null)."""
+    def value(x):
+        return None if x is None else to_json_dim(x)
+
+    first = a.first
+    data = {
+        "size": value(a.size), "jump": value(a.jump), "start": value(a.start), "padding": value(a.padding),
+        "first": None if first is None else [value(first[0]), value(first[1])], "period": a.period,
+    }
+    if not a.known:
+        data["unknown"] = a.unknown
+    return data
+
+
 def _rf_json(row: Row) -> list[dict[str, Any]]:
-    return [
-        {"size": to_json_dim(a.size), "jump": to_json_dim(a.jump), "start": to_json_dim(a.start), "padding": to_json_dim(a.padding)}
-        for a in row.rf
-    ]
+    return [rf_axis_json(a) for a in row.rf]
 
 
 def _shape_json(shape: tuple) -> list:
@@ -250,27 +278,37 @@ def receptive_field_rows(report: Report) -> list[dict[str, Any]]:
     ]
 
 
+RF_COLUMNS = ("size", "jump", "start", "padding", "first")
+
+
 def render_rf_table(report: Report, console, layout: str = "chw") -> None:
-    """The receptive-field walkthrough: per layer, size r, jump j, start and effective padding P
-    (the first output's field spans input pixels [-P, -P + r - 1])."""
+    """The receptive-field walkthrough: per layer, the largest field r, jump j, start and
+    effective padding P, and the first output's exact interval (``[-P, ...]``)."""
     from rich import box
     from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"{report.name}  receptive field", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
-                  caption="size r, jump j (input pixels between neighbouring outputs), start (centre of the first field), eff. padding P", caption_justify="left")
-    for header in ("layer", "kind", "output shape", "size", "jump", "start", "eff. padding"):
-        table.add_column(header, justify="right" if header in ("size", "jump", "start", "eff. padding") else "left", no_wrap=header != "layer", overflow="fold")
+                  caption="size r (the largest field), jump j (average distance between neighbouring fields), start (centre of the first field), "
+                          "eff. padding P, first field \\[lo, hi] in input pixels (padding counted)", caption_justify="left")
+    for header in ("layer", "kind", "output shape", "size", "jump", "start", "eff. padding", "first field"):
+        table.add_column(header, justify="left" if header in ("layer", "kind", "output shape") else "right", no_wrap=header != "layer", overflow="fold")
+    unknown: dict[str, str] = {}
     for r in report.rows:
         if r.is_global:
-            cells = ("global", "", "", "")
+            cells = ("global", "", "", "", "")
         else:
-            cells = tuple(format_rf(r.rf, False, what) for what in ("size", "jump", "start", "padding"))
+            cells = tuple(format_rf(r.rf, False, what) for what in RF_COLUMNS)
+            for a in r.rf:
+                if not a.known:
+                    unknown.setdefault(a.unknown, r.path)
         table.add_row(r.path, r.kind, format_shape(r.output_shape, layout), *cells)
     console.print(table)
     for diag in report.diagnostics:
         if diag.code == "rf-misaligned":
             console.print(f"[yellow]note[/yellow]\\[{diag.code}]: {escape(str(diag.message))}", highlight=False)
+    for reason, path in unknown.items():
+        console.print(f"[yellow]note[/yellow]\\[rf-unknown]: from {escape(path)} on, the field is not known: {escape(reason)}", highlight=False)
 
 
 def render_extra(extra: dict[str, Any], markdown: bool = False) -> str:

@@ -6,7 +6,6 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc.arith._symbolic import min_valid_size, sp, to_int
-from convcalc.kinds import RFAxis
 
 __all__ = ["requirements", "substitute_report"]
 
@@ -33,7 +32,7 @@ def substitute_report(report, values: dict[str, int]):
         return tuple(_subs(d, mapping) for d in t)
 
     def rf(axes):
-        return tuple(RFAxis(_subs(a.size, mapping), _subs(a.jump, mapping), _subs(a.start, mapping)) for a in axes)
+        return tuple(a.subs(mapping, lambda v: _subs(v, mapping)) for a in axes)
 
     rows = tuple(
         replace(

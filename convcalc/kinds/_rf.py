@@ -1,0 +1,879 @@
+"""Exact receptive fields: per spatial axis, the input interval each output position reads.
+
+A field map sends every position ``o`` of a tensor (along one axis) to ``[lo(o), hi(o)]``, the
+first and last network-input coordinates that the value at ``o`` depends on, or to nothing (a
+transposed convolution's output between its strided taps can read no input at all). Padding
+counts as input: a position in a layer's padding has the field the map's pattern gives it there,
+as the textbook rule ``r_out = r_in + (k_eff-1)*j_in`` assumes.
+
+Every kind's map is periodic with an increment: ``lo(o + P) = lo(o) + A`` (likewise ``hi``), so a
+map is a table of ``P`` entries (a *component*, :class:`_Comp`), and ``jump = A / P`` is the
+average distance, in input pixels, between the fields of neighbouring outputs. A layer composes
+with its input map in integer arithmetic over one period of its output: a window (convolution,
+pooling, padding, crop) reads taps ``o*s - p + t*d``; a transposed convolution reads the inputs
+``i`` with ``o = i*s - p + t*d``; upsampling and adaptive pooling read the source indices of
+PyTorch's kernels. Most maps are monotone (a later position's field never starts or ends
+earlier), and then the field of a run of taps is ``[lo(first tap read), hi(last tap read)]``; a
+dilated transposed convolution interleaves its taps, and there the smallest ``lo`` and largest
+``hi`` are searched over one cycle of the pattern's residues.
+
+Two things are not periodic, and are kept as *exceptions* (exact entries for single positions of
+the tensor):
+
+- clamping at the borders: bilinear (and linear, trilinear, bicubic) upsampling clamps its source
+  coordinate at 0 and its second tap at the last input, so the first and last outputs read fewer
+  inputs than the pattern says (a tap whose weight is exactly 0 is not read);
+- float rounding: PyTorch computes source coordinates in float32 (``nearest`` always; the linear
+  modes in the input's precision, float32 by default, with a fused multiply-add on x86-64 CPUs with
+  AVX2). Where the exact coordinate is an integer, or within float32 rounding of one, convcalc
+  repeats PyTorch's arithmetic exactly and records the tap it really reads (PyTorch's forward:
+  its backward of ``nearest`` takes a 1x / 2x shortcut the forward does not).
+
+A merge of branches with different jumps is not periodic either: its map is the hull of a list of
+components, one per jump.
+
+A symbolic input size keeps every table exact while the positions read stay integers; what needs
+the residue of a symbolic position in a pattern of more than one entry (a 'same' padding of a
+strided layer after upsampling, say) is reported as unknown, with the reason, never guessed.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property
+from typing import Any, Callable, NamedTuple, Optional
+
+from convcalc.arith.dims import ceil_div, floor_div, is_int
+
+__all__ = [
+    "MAX_RF_COMPONENTS",
+    "MAX_RF_EXCEPTIONS",
+    "MAX_RF_PERIOD",
+    "RFAxis",
+    "adaptive_rf",
+    "merge_axes",
+    "upsample_rf",
+]
+
+MAX_RF_PERIOD = 4096  # entries of one component's table: past it the field pattern is not kept
+MAX_RF_EXCEPTIONS = 4096  # single positions kept exactly (border clamps, float rounding)
+MAX_RF_COMPONENTS = 8  # branches with different jumps merged into one map
+
+Entry = Optional[tuple]  # (lo, hi), inclusive network-input coordinates; None reads nothing
+
+
+class _Unknown(Exception):
+    """The map cannot be kept exactly (the reason is said, never a guess)."""
+
+
+class _Comp(NamedTuple):
+    """``lo(x) = table[x mod P][0] + (x div P) * step``, and likewise ``hi``."""
+
+    period: int
+    step: Any
+    table: tuple
+
+    def at(self, x: Any) -> Entry:
+        if self.period == 1:
+            entry = self.table[0]
+            return None if entry is None else (entry[0] + x * self.step, entry[1] + x * self.step)
+        if not is_int(x):
+            raise _Unknown("a symbolic position in a field pattern of period > 1")
+        q, r = divmod(x, self.period)
+        entry = self.table[r]
+        return None if entry is None else (entry[0] + q * self.step, entry[1] + q * self.step)
+
+    @property
+    def jump(self) -> Any:
+        return _exact(self.step / self.period) if not is_int(self.step) else _exact(Fraction(self.step, self.period))
+
+
+
+def _monotone(comp: _Comp) -> bool:
+    """No later position's field starts or ends before an earlier one's (a dilated transposed
+    convolution interleaves its taps and breaks this)."""
+    if comp.period == 1:
+        return True
+    entries = [e for e in comp.table if e is not None]
+    if not all(is_int(e[0]) and is_int(e[1]) for e in entries) or not is_int(comp.step):
+        return False
+    ordered = entries + [(entries[0][0] + comp.step, entries[0][1] + comp.step)]
+    return all(a[0] <= b[0] and a[1] <= b[1] for a, b in zip(ordered, ordered[1:]))
+
+
+def _exact(x: Any) -> Any:
+    if isinstance(x, Fraction) and x.denominator == 1:
+        return int(x)
+    return x
+
+
+def _hull(a: Entry, b: Entry) -> Entry:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return (_smaller(a[0], b[0]), _larger(a[1], b[1]))
+
+
+def _smaller(a: Any, b: Any) -> Any:
+    if is_int(a) and is_int(b):
+        return a if a <= b else b
+    from convcalc.arith.dims import dmin
+
+    return dmin(a, b)
+
+
+def _larger(a: Any, b: Any) -> Any:
+    if is_int(a) and is_int(b):
+        return a if a >= b else b
+    from convcalc.arith.dims import dmax
+
+    return dmax(a, b)
+
+
+def _reduce(period: int, step: Any, table: tuple) -> _Comp:
+    """The same map with its smallest period (a canonical form: equal maps compare equal)."""
+    if period == 1 or not all(entry is None or (is_int(entry[0]) and is_int(entry[1])) for entry in table) or not is_int(step):
+        return _Comp(period, step, table)
+    for divisor in _divisors(period):
+        if divisor == period:
+            break
+        if (step * divisor) % period:
+            continue
+        inc = step * divisor // period
+        if all(_shifted(table[r % divisor], (r // divisor) * inc) == table[r] for r in range(divisor, period)):
+            return _Comp(divisor, inc, table[:divisor])
+    return _Comp(period, step, table)
+
+
+def _divisors(n: int) -> list[int]:
+    small, large = [], []
+    i = 1
+    while i * i <= n:
+        if n % i == 0:
+            small.append(i)
+            if i * i != n:
+                large.append(n // i)
+        i += 1
+    return small + large[::-1]
+
+
+def _shifted(entry: Entry, by: Any) -> Entry:
+    return None if entry is None else (entry[0] + by, entry[1] + by)
+
+
+# -- what a layer reads -------------------------------------------------------------------------
+# A layer is described by the input positions each output position reads: an arithmetic
+# progression (first, last, stride), or None. The progression of o + Q is that of o shifted by R.
+
+
+class _Transform:
+    Q: int = 1
+    R: Any = 1
+
+    def taps(self, o: Any) -> Optional[tuple]:  # pragma: no cover - every transform overrides
+        raise NotImplementedError
+
+    def readers(self, e: int, n_out: Any) -> range | list:
+        """Output positions (of the tensor's ``n_out``) whose taps may include input position ``e``."""
+        raise NotImplementedError  # pragma: no cover
+
+    def own_exceptions(self) -> dict:
+        """Output positions where the layer reads other taps than its pattern says."""
+        return {}
+
+
+class _Window(_Transform):
+    """Output o reads ``o*s - p + t*d`` for t in 0..k-1 (convolution, pooling, padding, crop)."""
+
+    def __init__(self, kernel: int, stride: int, dilation: int, pad_before: Any):
+        self.k, self.s, self.d, self.p = kernel, stride, dilation, pad_before
+        self.Q, self.R = 1, stride
+
+    def taps(self, o):
+        first = o * self.s - self.p
+        return (first, first + self.d * (self.k - 1), self.d)
+
+    def readers(self, e, n_out):
+        if not is_int(self.p):
+            raise _Unknown("an exception read through a symbolic padding")
+        low = ceil_div(e + self.p - self.d * (self.k - 1), self.s)
+        high = floor_div(e + self.p, self.s)
+        return range(max(low, 0), _clip(high + 1, n_out))
+
+
+class _Scatter(_Transform):
+    """A transposed convolution: output o reads the inputs i with ``o = i*s - p + t*d``."""
+
+    def __init__(self, kernel: int, stride: int, dilation: int, padding: int):
+        self.k, self.s, self.d, self.p = kernel, stride, dilation, padding
+        self.Q, self.R = stride, 1
+        g = math.gcd(dilation, stride)
+        self.g, self.m = g, stride // g
+        self.inverse = pow(dilation // g, -1, self.m) if self.m > 1 else 0
+
+    def taps(self, o):
+        target = o + self.p
+        if target % self.g:
+            return None
+        t0 = (target // self.g * self.inverse) % self.m if self.m > 1 else 0
+        if t0 >= self.k:
+            return None
+        t_last = t0 + (self.k - 1 - t0) // self.m * self.m
+        return ((target - t_last * self.d) // self.s, (target - t0 * self.d) // self.s, self.d // self.g)
+
+    def readers(self, e, n_out):
+        return sorted({o for t in range(self.k) if 0 <= (o := e * self.s - self.p + t * self.d) and (not is_int(n_out) or o < n_out)})
+
+
+class _Resample(_Transform):
+    """Output o reads a contiguous run of inputs given by a monotone rule (upsampling, adaptive
+    pooling), with exact exceptions where PyTorch's kernel reads other taps."""
+
+    def __init__(self, Q: int, R: Any, rule: Callable, exceptions: dict | None = None):
+        self.Q, self.R, self.rule = Q, R, rule
+        self.exceptions = exceptions or {}
+
+    def taps(self, o):
+        return self.rule(o)
+
+    def own_exceptions(self):
+        return self.exceptions
+
+    def readers(self, e, n_out):
+        """The outputs whose run of inputs contains e: runs only move right, so they are one
+        interval of o, found by bisection (any position, the exceptions included)."""
+        if not is_int(self.R):
+            raise _Unknown("an exception read through a symbolic resampling")
+        if self.R == 0:  # every output reads the same input position
+            if not is_int(n_out):
+                raise _Unknown("an exception broadcast over a symbolic size")
+            return range(n_out)
+        low = self._first(lambda o: self.rule(o)[1] >= e)
+        high = self._first(lambda o: self.rule(o)[0] > e)
+        return range(max(low, 0), _clip(high, n_out))
+
+    def _first(self, passes: Callable) -> int:
+        """The smallest o >= 0 that passes a monotone test."""
+        if passes(0):
+            return 0
+        low, high = 0, 1  # passes(low) is false, passes(high) true, once the loop ends
+        while not passes(high):
+            low, high = high, high * 2
+        while low + 1 < high:
+            mid = (low + high) // 2
+            if passes(mid):
+                high = mid
+            else:
+                low = mid
+        return high
+
+
+def _clip(end: int, n_out: Any) -> int:
+    return min(end, n_out) if is_int(n_out) else end
+
+
+# -- the map of one axis ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RFAxis:
+    """Receptive field along one spatial axis: the exact map from output positions to the input
+    intervals they read (the module docstring), and what the reports show of it.
+
+    ``size`` is the largest field over the tensor's positions, ``first`` the first position's
+    interval ``[lo, hi]``, ``start`` its centre and ``padding`` how far it reaches before the
+    input (``-lo``); ``jump`` is the average distance between neighbouring fields, ``A / P``, exact.
+    """
+
+    comps: tuple = (_Comp(1, 1, ((0, 0),)),)
+    exceptions: tuple = ()  # ((position, entry), ...), sorted; only positions inside the tensor
+    n: Any = None  # the tensor's size along this axis (None: not known here)
+    jump: Any = 1
+    unknown: str = ""  # why the fields are not known; "" when they are
+    _exception_map: Optional[dict] = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.exceptions:
+            object.__setattr__(self, "_exception_map", dict(self.exceptions))
+
+    # -- reading the map ------------------------------------------------------------------------
+    def at(self, x: Any) -> Entry:
+        """The interval that position x reads (padding positions included), or None."""
+        if self.exceptions and is_int(x) and x in self._exception_map:
+            return self._exception_map[x]
+        value: Entry = None
+        for comp in self.comps:
+            value = _hull(value, comp.at(x))
+        return value
+
+    @property
+    def known(self) -> bool:
+        return not self.unknown
+
+    @property
+    def first(self) -> Entry:
+        if self.unknown:
+            return None
+        try:
+            return self.at(0)
+        except _Unknown:
+            return None
+
+    @property
+    def start(self) -> Any:
+        """The centre of the first output's field."""
+        entry = self.first
+        if entry is None:
+            return None
+        lo, hi = entry
+        if is_int(lo) and is_int(hi):
+            return _exact(Fraction(lo + hi, 2))
+        return (lo + hi) / 2
+
+    @property
+    def padding(self) -> Any:
+        """How far the first output's field reaches before the input: ``-lo``."""
+        entry = self.first
+        return None if entry is None else -entry[0]
+
+    @property
+    def period(self) -> Optional[int]:
+        if self.unknown or not self.comps:
+            return None
+        return math.lcm(*(c.period for c in self.comps))
+
+    @property
+    def size(self) -> Any:
+        """The largest field over the tensor's positions (padding counted as input)."""
+        if self.unknown:
+            return None
+        widths = [_width(entry) for _, entry in self.exceptions]
+        if len(self.comps) > 1:
+            widths += [_width(self.at(x)) for x in self._edge_positions()]
+        elif self.comps:
+            comp = self.comps[0]
+            counted = {}
+            for position, _ in self.exceptions:
+                counted[position % comp.period] = counted.get(position % comp.period, 0) + 1
+            limit = comp.period if not is_int(self.n) else min(comp.period, self.n)
+            for r in range(limit):
+                occurs = (self.n - 1 - r) // comp.period + 1 if is_int(self.n) else None
+                if occurs is None or occurs > counted.get(r, 0):
+                    widths.append(_width(comp.table[r]))
+        if not widths:
+            return 0
+        numbers = [w for w in widths if is_int(w)]
+        formulas = list(dict.fromkeys(w for w in widths if not is_int(w)))
+        if not formulas:
+            return max(numbers)
+        if len(formulas) == 1 and not numbers:
+            return formulas[0]
+        from convcalc.arith.dims import sympy_module
+
+        return sympy_module().Max(*formulas, *numbers)  # a symbolic pattern (adaptive pooling): one width per residue
+
+    def _edge_positions(self) -> list[int]:
+        """With several jumps, each pair of components drifts apart linearly: the widest field is
+        within a period (times the exceptions) of either end of the tensor."""
+        span = math.lcm(*(c.period for c in self.comps)) * (len(self.exceptions) + 1)
+        n = self.n
+        return sorted(set(range(min(span, n))) | set(range(max(n - span, 0), n)))
+
+    def interval(self, o: int) -> Entry:
+        """The exact interval output position o reads (a position of the tensor)."""
+        if self.unknown:
+            raise ValueError(f"the receptive field is not known: {self.unknown}")
+        return self.at(o)
+
+    @property
+    def is_simple(self) -> bool:
+        """One field size, one integer offset per output: the textbook rule holds exactly."""
+        return not self.unknown and len(self.comps) == 1 and self.comps[0].period == 1 and self.comps[0].table[0] is not None and not self.exceptions
+
+    # -- building maps -----------------------------------------------------------------------------
+    def through(self, kernel: int, stride: int, dilation: int, pad_before: Any, n_out: Any = None) -> RFAxis:
+        """A window: output o reads ``o*s - p + t*d`` for t in 0..k-1."""
+        if self.is_simple:
+            (lo, hi), = self.comps[0].table
+            a = self.comps[0].step
+            table = ((lo - pad_before * a, hi + (dilation * (kernel - 1) - pad_before) * a),)
+            jump = self.jump * stride
+            if type(jump) is Fraction and jump.denominator == 1:
+                jump = int(jump)
+            return RFAxis((_Comp(1, a * stride, table),), (), n_out, jump)
+        return self.apply(_Window(kernel, stride, dilation, pad_before), n_out)
+
+    def shifted(self, offset: Any, n_out: Any = None) -> RFAxis:
+        """Output o reads input ``o + offset`` (a crop by ``offset``, or padding by ``-offset``)."""
+        return self.through(1, 1, 1, -offset, n_out)
+
+    def transposed(self, kernel: int, stride: int, dilation: int, padding: int, n_out: Any = None) -> RFAxis:
+        """A transposed convolution: output o reads the inputs i with ``o = i*s - p + t*d``."""
+        if stride == 1:  # a stride-1 transposed conv is a window flipped: taps o + p - t*d
+            return self.through(kernel, 1, dilation, dilation * (kernel - 1) - padding, n_out)
+        return self.apply(_Scatter(kernel, stride, dilation, padding), n_out)
+
+    def broadcast(self, n_out: Any) -> RFAxis:
+        """A size-1 axis read by every output position (multiply's broadcasting)."""
+        return self.apply(_Resample(1, 0, lambda o: (0, 0, 1)), n_out)
+
+    def apply(self, transform: _Transform, n_out: Any) -> RFAxis:
+        jump = _scaled(self.jump, transform.R, transform.Q)
+        if self.unknown:
+            return RFAxis((), (), n_out, jump, self.unknown)
+        try:
+            comps = tuple(c for c in (_through_comp(c, transform) for c in self.comps) if c is not None)
+            exceptions = _exceptions_after(self, transform, comps, n_out)
+        except _Unknown as exc:
+            return RFAxis((), (), n_out, jump, str(exc))
+        return RFAxis(comps, exceptions, n_out, jump)
+
+    def subs(self, mapping: dict, values: Callable) -> RFAxis:
+        """The same map with sizes given to the symbols (``Report.subs``); ``values`` substitutes one value."""
+        n = values(self.n)
+        jump = values(self.jump)
+        if self.unknown:
+            return RFAxis((), (), n, jump, self.unknown)
+        comps = tuple(_reduce(c.period, values(c.step), tuple(_subs_entry(e, values) for e in c.table)) for c in self.comps)
+        exceptions = tuple((x, _subs_entry(e, values)) for x, e in self.exceptions if not is_int(n) or x < n)
+        return RFAxis(_canonical(comps), exceptions, n, jump)
+
+
+def _subs_entry(entry: Entry, values: Callable) -> Entry:
+    return None if entry is None else (values(entry[0]), values(entry[1]))
+
+
+def _scaled(jump: Any, R: Any, Q: int) -> Any:
+    """``jump * R / Q``, exact: an int or a Fraction while everything is a number."""
+    if isinstance(jump, (int, Fraction)) and is_int(R):
+        return _exact(Fraction(jump) * R / Q)
+    return jump * R / Q
+
+
+def _width(entry: Entry) -> Any:
+    return 0 if entry is None else entry[1] - entry[0] + 1
+
+
+def _through_comp(comp: _Comp, transform: _Transform) -> Optional[_Comp]:
+    """One period of the output's pattern, read off the input's."""
+    R = transform.R
+    if is_int(R):
+        g = math.gcd(R, comp.period) if R else comp.period
+        period = transform.Q * comp.period // g
+        step = comp.step * R // g if is_int(comp.step) else comp.step * R / g
+    else:  # a symbolic shift per period (adaptive pooling of a symbolic size): a linear input only
+        if comp.period != 1:
+            raise _Unknown("a symbolic resampling of a field pattern of period > 1")
+        period, step = transform.Q, comp.step * R
+    if period > MAX_RF_PERIOD:
+        raise _Unknown(f"the pattern of fields repeats only every {period:,} outputs, more than {MAX_RF_PERIOD:,} (limit MAX_RF_PERIOD)")
+    full = None not in comp.table
+    monotone = _monotone(comp)
+    table = tuple(_read_comp(comp, transform.taps(r), full, monotone) for r in range(period))
+    if all(entry is None for entry in table):
+        return None
+    return _reduce(period, step, table)
+
+
+def _read_comp(comp: _Comp, taps: Optional[tuple], full: bool, monotone: bool) -> Entry:
+    """The hull of the fields of a run of taps, for one component.
+
+    Along the taps the residues repeat every ``c = period / gcd(stride, period)`` taps, and every
+    repeat adds ``step >= 0``: the smallest ``lo`` is among the first ``c`` taps, the largest
+    ``hi`` among the last ``c``. A monotone component needs only the first and last tap read."""
+    if taps is None:
+        return None
+    first, last, stride = taps
+    if full and comp.period == 1:
+        return (comp.at(first)[0], comp.at(last)[1])
+    if not (is_int(first) and is_int(last)):
+        raise _Unknown("a symbolic position in a field pattern of period > 1")
+    count = (last - first) // stride + 1
+    scan = min(count, comp.period // math.gcd(stride, comp.period))
+    if monotone:
+        lo = next((e[0] for j in range(scan) if (e := comp.at(first + j * stride)) is not None), None)
+        if lo is None:
+            return None
+        hi = next(e[1] for j in range(scan) if (e := comp.at(last - j * stride)) is not None)
+        return (lo, hi)
+    heads = [e[0] for j in range(scan) if (e := comp.at(first + j * stride)) is not None]
+    if not heads:
+        return None
+    tails = [e[1] for j in range(scan) if (e := comp.at(last - j * stride)) is not None]
+    return (functools.reduce(_smaller, heads), functools.reduce(_larger, tails))
+
+
+def _read(axis: RFAxis, taps: Optional[tuple]) -> Entry:
+    """The exact field of a run of taps of ``axis``, its exceptions included: per component the
+    first (last) occurrence of each residue among the taps that are not exceptions, and the
+    exceptions among the taps."""
+    if taps is None:
+        return None
+    first, last, stride = taps
+    count = (last - first) // stride + 1
+    special = axis._exception_map or {}
+    value: Entry = None
+    for position, entry in axis.exceptions:
+        if first <= position <= last and (position - first) % stride == 0:
+            value = _hull(value, entry)
+    for comp in axis.comps:
+        cycle = comp.period // math.gcd(stride, comp.period)
+        for ends in ((first, stride), (last, -stride)):
+            seen: set = set()
+            j = 0
+            while j < count and len(seen) < cycle:
+                x = ends[0] + j * ends[1]
+                j += 1
+                if x in special:
+                    continue
+                seen.add(x % comp.period)
+                entry = comp.at(x)
+                if entry is not None:
+                    value = _hull(value, entry)
+    return value
+
+
+def _exceptions_after(axis: RFAxis, transform: _Transform, comps: tuple, n_out: Any) -> tuple:
+    """Output positions whose exact field differs from the output's pattern: those the layer
+    reads differently itself, and those reading an input position that is an exception."""
+    own = transform.own_exceptions()
+    candidates = set(own)
+    for position, _ in axis.exceptions:
+        candidates.update(transform.readers(position, n_out))
+    if not candidates:
+        return ()
+    if len(candidates) > MAX_RF_EXCEPTIONS:
+        raise _Unknown(f"{len(candidates):,} positions read fields off the pattern, more than {MAX_RF_EXCEPTIONS:,} (limit MAX_RF_EXCEPTIONS)")
+    out = []
+    for o in sorted(candidates):
+        if o < 0 or (is_int(n_out) and o >= n_out):
+            continue
+        exact = _read(axis, own[o] if o in own else transform.taps(o))
+        pattern: Entry = None
+        for comp in comps:
+            pattern = _hull(pattern, comp.at(o))
+        if exact != pattern:
+            out.append((o, exact))
+    return tuple(out)
+
+
+def _canonical(comps: tuple) -> tuple:
+    """Components with one jump merged into one (their hull is periodic too), sorted."""
+    by_jump: dict[Any, _Comp] = {}
+    for comp in comps:
+        key = comp.jump
+        if key in by_jump:
+            by_jump[key] = _union_comp(by_jump[key], comp)
+        else:
+            by_jump[key] = comp
+    if len(by_jump) > MAX_RF_COMPONENTS:
+        raise _Unknown(f"branches with {len(by_jump)} different jumps merged, more than {MAX_RF_COMPONENTS} (limit MAX_RF_COMPONENTS)")
+    return tuple(by_jump[key] for key in sorted(by_jump, key=lambda j: (Fraction(j) if isinstance(j, (int, Fraction)) else 0, str(j))))
+
+
+def _union_comp(a: _Comp, b: _Comp) -> _Comp:
+    if a == b:
+        return a
+    period = math.lcm(a.period, b.period)
+    if period > MAX_RF_PERIOD:
+        raise _Unknown(f"merged branches repeat only every {period:,} outputs, more than {MAX_RF_PERIOD:,} (limit MAX_RF_PERIOD)")
+    step = a.step * (period // a.period)
+    return _reduce(period, step, tuple(_hull(a.at(r), b.at(r)) for r in range(period)))
+
+
+def merge_axes(axes: list[RFAxis], n_out: Any) -> RFAxis:
+    """The union of the fields of several tensors of one size (add, multiply, concat)."""
+    if all(a.is_simple for a in axes) and len({a.jump for a in axes}) == 1:  # the common case: one offset per output each
+        lo, hi = axes[0].comps[0].table[0]
+        for a in axes[1:]:
+            other = a.comps[0].table[0]
+            lo, hi = _smaller(lo, other[0]), _larger(hi, other[1])
+        return RFAxis((_Comp(1, axes[0].comps[0].step, ((lo, hi),)),), (), n_out, axes[0].jump)
+    numbers = [a.jump for a in axes if isinstance(a.jump, (int, Fraction))]
+    jump = max(numbers) if len(numbers) == len(axes) else axes[0].jump  # the largest, when they differ
+    unknown = next((a.unknown for a in axes if a.unknown), "")
+    if unknown:
+        return RFAxis((), (), n_out, jump, unknown)
+    try:
+        comps = _canonical(tuple(c for a in axes for c in a.comps))
+        if len(comps) > 1 and not is_int(n_out):
+            raise _Unknown("branches with different jumps merged on a symbolic size")
+        candidates = sorted({x for a in axes for x, _ in a.exceptions})
+        exceptions = []
+        for x in candidates:
+            exact: Entry = None
+            for a in axes:
+                exact = _hull(exact, a.at(x))
+            pattern: Entry = None
+            for comp in comps:
+                pattern = _hull(pattern, comp.at(x))
+            if exact != pattern:
+                exceptions.append((x, exact))
+    except _Unknown as exc:
+        return RFAxis((), (), n_out, jump, str(exc))
+    return RFAxis(comps, tuple(exceptions), n_out, jump)
+
+
+# -- adaptive pooling -------------------------------------------------------------------------------
+
+
+def adaptive_rf(axis: RFAxis, size: Any, out: int) -> RFAxis:
+    """PyTorch's adaptive windows: output i reads ``[floor(i*n/m), ceil((i+1)*n/m) - 1]``
+    (ATen's start_index / end_index, integer arithmetic)."""
+    if is_int(size):
+        g = math.gcd(size, out)
+        return axis.apply(_Resample(out // g, size // g, lambda i: (i * size // out, -((-(i + 1) * size) // out) - 1, 1)), out)
+    if out == 1:
+        return axis.through(size, size, 1, 0, 1)
+    return axis.apply(_Resample(out, size, lambda i: (floor_div(i * size, out), ceil_div((i + 1) * size, out) - 1, 1)), out)
+
+
+# -- upsampling: PyTorch's source indices ---------------------------------------------------------
+
+
+def _f32(x: Fraction) -> Fraction:
+    """The float32 nearest to x (ties to even), exactly, in integer arithmetic. (The values here
+    are source coordinates and scales: never below float32's normal range, never above it.)"""
+    n, d = x.numerator, x.denominator
+    if n == 0:
+        return Fraction(0)
+    sign, n = (-1, -n) if n < 0 else (1, n)
+    shift = 23 - (n.bit_length() - d.bit_length())
+    while True:  # m = n/d * 2**shift, with 2**23 <= m < 2**24
+        m, rest = divmod(n << shift, d) if shift >= 0 else divmod(n, d << -shift)
+        den = d if shift >= 0 else d << -shift
+        if m >= 1 << 24:
+            shift -= 1
+        elif m < 1 << 23:
+            shift += 1
+        else:
+            break
+    if 2 * rest > den or (2 * rest == den and m & 1):
+        m += 1
+    return Fraction(sign * m, 1 << shift) if shift >= 0 else Fraction(sign * m << -shift)
+
+
+def _simplest_between(low: Fraction, high: Fraction) -> Fraction:
+    """The fraction with the smallest denominator in [low, high] (Stern-Brocot), low > 0."""
+    whole = math.floor(low)
+    if whole + 1 <= high or whole == low:
+        return Fraction(whole if whole == low else whole + 1)
+    # low and high share their integer part: recurse on the reciprocals of the fractional parts
+    inner = _simplest_between(1 / (high - whole), 1 / (low - whole))
+    return whole + 1 / inner
+
+
+def _ratio(value: float) -> Fraction:
+    """The simplest rational within float32 rounding of a double (1/0.7 -> 10/7, 1/(1/3) -> 3)."""
+    x = Fraction(value)
+    tolerance = x / (1 << 26)
+    return _simplest_between(x - tolerance, x + tolerance)
+
+
+def _cubic_weights(t: Fraction) -> tuple[Fraction, ...]:
+    """PyTorch's ``get_cubic_upsample_coefficients`` (A = -0.75), each step rounded to float32."""
+    a = Fraction(-3, 4)
+
+    def one(x):  # ((A + 2) * x - (A + 3)) * x * x + 1
+        return _f32(_f32(_f32(_f32(_f32((a + 2) * x) - (a + 3)) * x) * x) + 1)
+
+    def two(x):  # ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+        return _f32(_f32(_f32(_f32(_f32(_f32(a * x) - 5 * a) * x) + 8 * a) * x) - 4 * a)
+
+    rest = _f32(1 - t)
+    return two(_f32(t + 1)), one(t), one(rest), two(_f32(rest + 1))
+
+
+def _is_dyadic(q: Fraction) -> bool:
+    return q.denominator & (q.denominator - 1) == 0 and q.numerator < (1 << 24)
+
+
+@dataclass(frozen=True)
+class _Upsample:
+    """One axis of ``F.interpolate``: the scale PyTorch uses and how it reads its source."""
+
+    mode: str  # nearest, linear (for bilinear and trilinear too), cubic
+    n: Any  # input size
+    out: Any  # output size
+    scale_factor: Optional[float]  # given with scale_factor (PyTorch then uses 1 / scale_factor)
+    align_corners: bool = False
+    ratio: Fraction = field(init=False, default=Fraction(1))
+
+    def __post_init__(self):
+        object.__setattr__(self, "ratio", self._ratio())
+
+    def _ratio(self) -> Any:
+        """The exact source step per output: PyTorch's ``compute_scales_value`` (1 / scale_factor
+        when given, else in / out) or ``(in - 1) / (out - 1)`` with align_corners."""
+        if self.mode != "nearest" and self.out == self.n and is_int(self.n):
+            return Fraction(1)  # the linear kernels copy when the size does not change
+        if self.align_corners and self.mode != "nearest":
+            if not (is_int(self.n) and is_int(self.out)):
+                return (self.n - 1) / (self.out - 1)
+            return Fraction(self.n - 1, self.out - 1) if self.out > 1 else Fraction(0)
+        if self.scale_factor is not None:
+            return _ratio(1.0 / self.scale_factor)
+        if is_int(self.n) and is_int(self.out):
+            return Fraction(self.n, self.out)
+        return self.n / self.out
+
+    # the exact rule: the pattern, without clamping or rounding
+    def rule(self, o: int) -> tuple:
+        q = self.ratio
+        if self.mode == "nearest":
+            i = math.floor(o * q)
+            return (i, i, 1)
+        src = q * o if self.align_corners else q * (o + Fraction(1, 2)) - Fraction(1, 2)
+        i = math.floor(src)
+        if self.mode == "linear":
+            return (i, i if src == i else i + 1, 1)
+        return (i, i, 1) if src == i else (i - 1, i + 2, 1)
+
+    @cached_property
+    def _float_scale(self) -> Fraction:
+        if self.align_corners:
+            return _f32(_f32(Fraction(self.n - 1)) / _f32(Fraction(self.out - 1))) if self.out > 1 else Fraction(0)
+        if self.scale_factor is not None:
+            return _f32(Fraction(1.0 / self.scale_factor))
+        return _f32(_f32(Fraction(self.n)) / _f32(Fraction(self.out)))
+
+    # what PyTorch's CPU kernel reads at one output (float32 arithmetic, exactly)
+    def pytorch(self, o: int) -> Optional[tuple]:
+        n, out = self.n, self.out
+        if self.mode == "nearest":
+            i = min(math.floor(_f32(_f32(Fraction(o)) * self._float_scale)), n - 1)
+            return (i, i, 1)
+        if out == n and self.mode == "linear":
+            return (o, o, 1)
+        s = self._float_scale
+        if self.align_corners:
+            src = _f32(s * _f32(Fraction(o)))
+        else:  # the compiler fuses the multiply-add; only the linear modes clamp at 0
+            src = _f32(s * _f32(Fraction(o) + Fraction(1, 2)) - Fraction(1, 2))
+            if self.mode == "linear":
+                src = max(src, Fraction(0))
+        i0 = min(math.floor(src), n - 1)
+        lam = min(max(_f32(src - i0), Fraction(0)), Fraction(1))
+        if self.mode == "linear":
+            i1 = i0 + (1 if i0 < n - 1 else 0)
+            read = ([i0] if lam != 1 else []) + ([i1] if lam != 0 else [])
+        else:  # the four cubic weights in float32; taps clamped to one input add their weights
+            weights: dict[int, Fraction] = {}
+            for j, w in zip((-1, 0, 1, 2), _cubic_weights(lam)):
+                k = min(max(i0 + j, 0), n - 1)
+                weights[k] = _f32(weights.get(k, Fraction(0)) + w)
+            read = [k for k, w in weights.items() if w != 0]
+        return (min(read), max(read), 1)
+
+    def exceptions(self) -> dict:
+        """Every output where PyTorch reads other taps than the exact rule: at the borders (the
+        clamps), and where the exact source coordinate is within float32 rounding of an integer."""
+        n, out, q = self.n, self.out, self.ratio
+        if q == 0 or (self.mode != "nearest" and out == n):
+            return {}  # PyTorch copies, or reads input 0 only: no float arithmetic, no clamp
+        candidates = set(self._borders()) if self._float_exact() else set(self._near_integers()) | set(self._borders())
+        if len(candidates) > MAX_RF_EXCEPTIONS:
+            raise _Unknown(f"{len(candidates):,} upsampled positions need PyTorch's float32 arithmetic, more than {MAX_RF_EXCEPTIONS:,} (limit MAX_RF_EXCEPTIONS)")
+        found = {}
+        for o in sorted(candidates):
+            if 0 <= o < out:
+                taps = self.pytorch(o)
+                if taps != self.rule(o):
+                    found[o] = taps
+        return found
+
+    def _float_exact(self) -> bool:
+        """float32 computes the exact rule at every output: the scale is a float32 and every
+        product and sum fits float32's 24 bits (a power-of-two scale on a moderate size)."""
+        q, out = self.ratio, self.out
+        if self._float_scale != q or q.denominator & (q.denominator - 1):
+            return False
+        bits = q.numerator.bit_length() + (2 * out + 1).bit_length() + q.denominator.bit_length()
+        return bits <= 24
+
+    def _near_integers(self) -> list[int]:
+        """Outputs whose exact source coordinate ``(alpha*o + beta) / gamma`` lies within the
+        float32 error bound of an integer: a few residues of ``alpha*o + beta`` mod gamma."""
+        q, out = self.ratio, self.out
+        if self.mode == "nearest" or self.align_corners:
+            alpha, beta, gamma = q.numerator, 0, q.denominator
+        else:
+            alpha, beta, gamma = 2 * q.numerator, q.numerator - q.denominator, 2 * q.denominator
+        error = Fraction(1, 1 << 21) * (q * (out + 1) + 1)  # a generous bound on float32's error
+        reach = math.floor(error * gamma)
+        too_many = _Unknown(f"more than {MAX_RF_EXCEPTIONS:,} upsampled positions need PyTorch's float32 arithmetic (limit MAX_RF_EXCEPTIONS)")
+        if 2 * reach + 1 >= gamma:
+            if out > MAX_RF_EXCEPTIONS:
+                raise too_many
+            return list(range(out))
+        positions: list[int] = []
+        g = math.gcd(alpha, gamma)
+        step = gamma // g
+        inverse = pow(alpha // g, -1, step) if step > 1 else 0
+        for residue in range(-reach, reach + 1):
+            target = residue - beta
+            if target % g:
+                continue
+            o = (target // g * inverse) % step if step > 1 else 0
+            if o < out and len(positions) + (out - 1 - o) // step + 1 > MAX_RF_EXCEPTIONS:
+                raise too_many
+            positions.extend(range(o, out, step))
+        return positions
+
+    def _borders(self) -> list[int]:
+        """Outputs whose taps may leave the input, clamped by PyTorch: while the widest taps of
+        the rule (a whole-number source coordinate reads fewer) reach past either end."""
+        n, out = self.n, self.out
+        reach = 2 if self.mode == "cubic" else 1  # taps after floor(src): 1 (linear), 2 (cubic)
+        below = 1 if self.mode == "cubic" else 0  # taps before it
+        found = set()
+        o = 0
+        while o < out and math.floor(self._exact_src(o)) - below < 0:
+            found.add(o)
+            o += 1
+        o = out - 1
+        while o >= 0 and math.floor(self._exact_src(o)) + reach > n - 1:
+            found.add(o)
+            o -= 1
+        return sorted(found)
+
+    def _exact_src(self, o: int) -> Fraction:
+        q = self.ratio
+        if self.mode == "nearest" or self.align_corners:
+            return q * o
+        return q * (o + Fraction(1, 2)) - Fraction(1, 2)
+
+
+def upsample_rf(axis: RFAxis, mode: str, n: Any, out: Any, scale_factor: Optional[float], align_corners: bool) -> RFAxis:
+    """The field through one axis of ``nn.Upsample`` (module docstring: exceptions)."""
+    mode = {"bilinear": "linear", "trilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    symbolic = not (is_int(n) and is_int(out))
+    up = _Upsample(mode, n, out, scale_factor, bool(align_corners))
+    q = up.ratio
+    if axis.unknown:
+        return axis.apply(_Resample(q.denominator, q.numerator, up.rule), out) if isinstance(q, Fraction) else RFAxis((), (), out, axis.jump * q, axis.unknown)
+    reason = _symbolic_upsample_reason(mode, scale_factor, align_corners) if symbolic else ""
+    try:
+        if reason:
+            raise _Unknown(reason)
+        exceptions = up.exceptions() if not symbolic else {}
+    except _Unknown as exc:
+        return RFAxis((), (), out, _scaled(axis.jump, q, 1) if isinstance(q, Fraction) else axis.jump * q, str(exc))
+    return axis.apply(_Resample(q.denominator, q.numerator, up.rule, exceptions), out)
+
+
+def _symbolic_upsample_reason(mode: str, scale_factor: Optional[float], align_corners: bool) -> str:
+    """On a symbolic size the source indices must not depend on the size: nearest upsampling by
+    a factor whose inverse is a power of two (float32 is then exact). The interpolating modes clamp
+    their taps at the last input, whose position depends on the size."""
+    if scale_factor is None:
+        return "upsampling to a fixed size from a symbolic size: PyTorch's source indices depend on the input size"
+    if mode != "nearest":
+        return f"{mode} interpolation on a symbolic size: the clamp at the last input depends on the size; give the input size as a number"
+    if not _is_dyadic(_ratio(1.0 / scale_factor)):
+        return "a scale factor whose inverse is not a power of two, on a symbolic size: PyTorch's float32 source indices depend on the input size"
+    return ""
