@@ -38,13 +38,15 @@ activations
     Elements of each layer's output (the textbooks' "activation size"). Memory in bytes is
     ``elements * batch * dtype size``.
 receptive field
-    Per spatial axis: size ``r``, jump ``j`` and start (the input coordinate of the centre of the
-    first output's field). With ``k_eff = d * (k - 1) + 1`` and padding-before ``p``:
-    ``r_out = r_in + (k_eff - 1) * j_in``, ``j_out = j_in * s``,
-    ``start_out = start_in + ((k_eff - 1) / 2 - p) * j_in``. The effective padding is
-    ``(r - 1) / 2 - start``: the first output's field spans ``[-P, -P + r - 1]``.
-    Transposed conv and upsampling divide the jump (exact fractions). Flatten, linear and global
-    pooling see the whole input.
+    Per spatial axis, the exact interval ``[lo, hi]`` of input pixels each output position reads,
+    padding counted as input (kinds/_rf.py composes them layer by layer). Reported: ``size``, the
+    largest field over the positions; ``jump``, the average distance between neighbouring fields
+    (exact, a fraction after transposed convolution or upsampling); the first output's interval,
+    its centre ``start`` and ``padding = -lo``. Where every output's field has one size and the
+    input's does too, the textbook rule holds: with ``k_eff = d * (k - 1) + 1`` and padding-before
+    ``p``, ``r_out = r_in + (k_eff - 1) * j_in``, ``j_out = j_in * s``,
+    ``start_out = start_in + ((k_eff - 1) / 2 - p) * j_in``. Merges take the union of the
+    branches' fields. Flatten, linear and global pooling see the whole input.
 """
 
 from __future__ import annotations
