@@ -374,7 +374,8 @@ class RFAxis:
             return formulas[0]
         from convcalc.arith.dims import sympy_module
 
-        return sympy_module().Max(*formulas, *numbers)  # a symbolic pattern (adaptive pooling): one width per residue
+        # a symbolic pattern (adaptive pooling): one width per residue, not simplified (costly, and no shorter)
+        return sympy_module().Max(*formulas, *numbers, evaluate=False)
 
     def _edge_positions(self) -> list[int]:
         """With several jumps, each pair of components drifts apart linearly: the widest field is
