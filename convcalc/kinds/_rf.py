@@ -279,10 +279,10 @@ def _clip(end: int, n_out: Any) -> int:
 # -- the map of one axis ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RFAxis:
+class RFAxis(NamedTuple):
     """Receptive field along one spatial axis: the exact map from output positions to the input
-    intervals they read (the module docstring), and what the reports show of it.
+    intervals they read (the module docstring), and what the reports show of it. Immutable (a
+    named tuple: the fold makes one per axis per layer, and a tuple is the cheapest to make).
 
     ``size`` is the largest field over the tensor's positions, ``first`` the first position's
     interval ``[lo, hi]``, ``start`` its centre and ``padding`` how far it reaches before the
@@ -294,17 +294,16 @@ class RFAxis:
     n: Any = None  # the tensor's size along this axis (None: not known here)
     jump: Any = 1
     unknown: str = ""  # why the fields are not known; "" when they are
-    _exception_map: Optional[dict] = field(default=None, init=False, repr=False, compare=False)
-
-    def __post_init__(self):
-        if self.exceptions:
-            object.__setattr__(self, "_exception_map", dict(self.exceptions))
 
     # -- reading the map ------------------------------------------------------------------------
-    def at(self, x: Any) -> Entry:
-        """The interval that position x reads (padding positions included), or None."""
-        if self.exceptions and is_int(x) and x in self._exception_map:
-            return self._exception_map[x]
+    def at(self, x: Any, special: Optional[dict] = None) -> Entry:
+        """The interval that position x reads (padding positions included), or None.
+        ``special``: the exceptions as a dict, for many lookups."""
+        if self.exceptions and is_int(x):
+            if special is None:
+                special = dict(self.exceptions)
+            if x in special:
+                return special[x]
         value: Entry = None
         for comp in self.comps:
             value = _hull(value, comp.at(x))
@@ -398,9 +397,10 @@ class RFAxis:
     # -- building maps -----------------------------------------------------------------------------
     def through(self, kernel: int, stride: int, dilation: int, pad_before: Any, n_out: Any = None) -> RFAxis:
         """A window: output o reads ``o*s - p + t*d`` for t in 0..k-1."""
-        if self.is_simple:
-            (lo, hi), = self.comps[0].table
-            a = self.comps[0].step
+        comps = self.comps
+        if len(comps) == 1 and not self.exceptions and comps[0].period == 1 and comps[0].table[0] is not None and not self.unknown:
+            (lo, hi), = comps[0].table
+            a = comps[0].step
             table = ((lo - pad_before * a, hi + (dilation * (kernel - 1) - pad_before) * a),)
             jump = self.jump * stride
             if type(jump) is Fraction and jump.denominator == 1:
@@ -508,7 +508,7 @@ def _read_comp(comp: _Comp, taps: Optional[tuple], full: bool, monotone: bool) -
     return (functools.reduce(_smaller, heads), functools.reduce(_larger, tails))
 
 
-def _read(axis: RFAxis, taps: Optional[tuple]) -> Entry:
+def _read(axis: RFAxis, taps: Optional[tuple], special: Optional[dict] = None) -> Entry:
     """The exact field of a run of taps of ``axis``, its exceptions included: per component the
     first (last) occurrence of each residue among the taps that are not exceptions, and the
     exceptions among the taps."""
@@ -516,7 +516,8 @@ def _read(axis: RFAxis, taps: Optional[tuple]) -> Entry:
         return None
     first, last, stride = taps
     count = (last - first) // stride + 1
-    special = axis._exception_map or {}
+    if special is None:
+        special = dict(axis.exceptions)
     value: Entry = None
     for position, entry in axis.exceptions:
         if first <= position <= last and (position - first) % stride == 0:
@@ -550,10 +551,11 @@ def _exceptions_after(axis: RFAxis, transform: _Transform, comps: tuple, n_out: 
     if len(candidates) > MAX_RF_EXCEPTIONS:
         raise _Unknown(f"{len(candidates):,} positions read fields off the pattern, more than {MAX_RF_EXCEPTIONS:,} (limit MAX_RF_EXCEPTIONS)")
     out = []
+    special = dict(axis.exceptions)
     for o in sorted(candidates):
         if o < 0 or (is_int(n_out) and o >= n_out):
             continue
-        exact = _read(axis, own[o] if o in own else transform.taps(o))
+        exact = _read(axis, own[o] if o in own else transform.taps(o), special)
         pattern: Entry = None
         for comp in comps:
             pattern = _hull(pattern, comp.at(o))
@@ -588,12 +590,18 @@ def _union_comp(a: _Comp, b: _Comp) -> _Comp:
 
 def merge_axes(axes: list[RFAxis], n_out: Any) -> RFAxis:
     """The union of the fields of several tensors of one size (add, multiply, concat)."""
-    if all(a.is_simple for a in axes) and len({a.jump for a in axes}) == 1:  # the common case: one offset per output each
-        lo, hi = axes[0].comps[0].table[0]
-        for a in axes[1:]:
-            other = a.comps[0].table[0]
+    jump = axes[0].jump
+    entries = []
+    for a in axes:  # the common case first: one offset per output in every input, one jump
+        comps = a.comps
+        if a.exceptions or a.unknown or len(comps) != 1 or comps[0].period != 1 or comps[0].table[0] is None or a.jump != jump:
+            break
+        entries.append(comps[0].table[0])
+    else:
+        lo, hi = entries[0]
+        for other in entries[1:]:
             lo, hi = _smaller(lo, other[0]), _larger(hi, other[1])
-        return RFAxis((_Comp(1, axes[0].comps[0].step, ((lo, hi),)),), (), n_out, axes[0].jump)
+        return RFAxis((_Comp(1, axes[0].comps[0].step, ((lo, hi),)),), (), n_out, jump)
     numbers = [a.jump for a in axes if isinstance(a.jump, (int, Fraction))]
     jump = max(numbers) if len(numbers) == len(axes) else axes[0].jump  # the largest, when they differ
     unknown = next((a.unknown for a in axes if a.unknown), "")

@@ -33,7 +33,7 @@ def merge_rf(xs: list[Tensor], spatial: tuple | None = None) -> tuple[tuple[RFAx
 
 def _centre_key(axis: RFAxis):
     """Twice the first output's centre (``lo + hi``): equal centres without building fractions."""
-    first = axis.first
+    first = axis.comps[0].table[0] if axis.is_simple else axis.first
     return None if first is None else first[0] + first[1]
 
 
