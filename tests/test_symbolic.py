@@ -59,7 +59,12 @@ def test_resnet50_formulas_read_as_ceilings():
 def test_validity_conditions():
     from convcalc.report._substitute import requirements
 
-    assert requirements(analyze_model("lenet5", input_shape=(3, "H", "W"))) == ["H >= 16", "W >= 16"]
+    # LeNet's FC3 was made for the 400 features of a 32x32 input: at other sizes its input must
+    # still be 16*5*5 (floor(H/4) - 3 = 5 holds for H = 32..35)
+    assert requirements(analyze_model("lenet5", input_shape=(3, "H", "W"))) == [
+        "H >= 16", "W >= 16",
+        "FC3 (linear): input ((16*floor(H/4) - 48)*(floor(W/4) - 3),) must be (400,), the input its weights were made for",
+    ]
     assert requirements(analyze_model("unet", input_shape=(1, "H", "W"))) == ["H >= 188", "W >= 188"]
     assert requirements(analyze_model("resnet50", input_shape=(3, "H", "W"))) == []
     too_small = analyze_model("lenet5", input_shape=(3, "H", "W"))
@@ -99,7 +104,7 @@ def test_cli_set_gives_the_integer_report(run_cli):
 def test_cli_symbolic_json_and_table(run_cli):
     data = json.loads(run_cli("summary", "lenet5", "--input", "3xHxW", "-f", "json")[1])
     assert data["layers"][0]["output_shape"] == [6, "H - 4", "W - 4"]
-    assert data["valid_if"] == ["H >= 16", "W >= 16"]
+    assert data["valid_if"][:2] == ["H >= 16", "W >= 16"] and data["valid_if"][2].startswith("FC3 (linear): input (")
     code, out, _ = run_cli("summary", "resnet50", "--input", "3xHxW")
     assert code == 0 and "ceiling(H/32)" in out and "valid for: every input size" in out
 

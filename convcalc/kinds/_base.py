@@ -75,7 +75,9 @@ class Tensor:
     shape: tuple[Dim, ...]
     rf: tuple[RFAxis, ...] = ()
     is_global: bool = False  # every element sees the whole input
-    source: int = -1  # index of the row that produced it; -1 for the network input
+    source: int = -1  # the node that produced it; -1 for the network input
+    port: int = 0  # which of that node's outputs
+    siblings: int = 1  # how many outputs that node has: read without naming one only when 1
 
     @property
     def channels(self) -> Dim:
@@ -90,7 +92,7 @@ class Tensor:
 class Result:
     """A layer's answer for one input: everything convcalc reports about it."""
 
-    shape: tuple[Dim, ...]
+    shape: tuple[Dim, ...]  # the output; the first, when there are several
     params: Dim = 0
     buffers: Dim = 0
     macs: Dim = 0
@@ -100,6 +102,11 @@ class Result:
     notes: tuple[str, ...] = ()
     formulas: Any = ()  # the derivations, for `explain`: a tuple, or a function that writes it
     extra: dict[str, Any] = field(default_factory=dict)
+    more: tuple[tuple[Dim, ...], ...] = ()  # the shapes of further outputs (split, chunk), same field
+
+    @property
+    def shapes(self) -> tuple[tuple[Dim, ...], ...]:
+        return (self.shape, *self.more)
 
     def with_notes(self, *notes: str) -> Result:
         return replace(self, notes=self.notes + notes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 from typing import ClassVar, Literal, Optional, Union
@@ -10,7 +11,7 @@ from pydantic import StrictFloat, StrictInt, model_validator
 
 from convcalc.arith._exact import off_centre_notes
 from convcalc.conventions import UPSAMPLE_FLOPS
-from convcalc.arith.dims import floor_div, is_int, prod
+from convcalc.arith.dims import dmin, floor_div, is_int, prod
 from convcalc.kinds._base import (
     Bool,
     LayerError,
@@ -80,15 +81,30 @@ def center_crop(x: Tensor, target: tuple) -> tuple[tuple, tuple[RFAxis, ...] | N
 
 
 class CenterCrop(LayerKind):
+    """Centre crop of the spatial axes to ``size``; without a size, to the smallest spatial size
+    among the tensors it is given as references (a ``concat`` with ``crop: center`` crops each
+    larger input so: U-Net's skips)."""
+
     kind: ClassVar[str] = "center_crop"
     summary: ClassVar[str] = "centre crop of the spatial axes to a size (U-Net's skip crop)"
-    size: Union[PosInt, list[PosInt]]
+    size: Optional[Union[PosInt, list[PosInt]]] = None
 
     def infer(self, x: Tensor) -> Result:
-        target = as_tuple(self.size, len(x.spatial), "size")
+        if self.size is None:
+            raise LayerError("spec-missing-arg", "center_crop needs `size`", "size")
+        return self._crop(x, as_tuple(self.size, len(x.spatial), "size"))
+
+    def infer_refs(self, x: Tensor, refs: list[Tensor]) -> Result:
+        """Crop to the smallest spatial size of ``x`` and the references, axis by axis."""
+        if self.size is not None:
+            return self.infer(x)
+        target = tuple(functools.reduce(dmin, sizes) for sizes in zip(x.spatial, *(r.spatial for r in refs)))
+        return self._crop(x, target)
+
+    def _crop(self, x: Tensor, target: tuple) -> Result:
         shape, rf, spans = center_crop(x, target)
         notes = (f"crop {list(x.spatial)} -> {list(target)}", *off_centre_notes(x.spatial, target, axis_names(len(target))))
-        return Result(shape=shape, rf=rf, extra={"crop": spans}, notes=notes)
+        return Result(shape=shape, rf=rf, extra={"size": list(target), "crop": spans}, notes=notes)
 
 
 def _exact_factor(value: Number) -> Fraction:

@@ -9,6 +9,7 @@ from typing import Any, Optional
 from convcalc.conventions import DTYPE_BYTES
 from convcalc.arith.dims import Dim, dsum, prod
 from convcalc.errors import Position
+from convcalc.graph.model import Expectation
 from convcalc.kinds import RFAxis
 
 __all__ = ["SCHEMA_VERSION", "Condition", "Diagnostic", "Expectation", "Group", "Report", "Row", "Totals"]
@@ -39,9 +40,15 @@ class Row:
     notes: tuple[str, ...] = ()
     derivations: Any = ()  # the formulas, or a function that writes them on first use
     args: dict[str, Any] = field(default_factory=dict)
+    output_shapes: tuple[tuple[Dim, ...], ...] = ()  # every output (a split has several); () means (output_shape,)
+    input_ports: tuple[int, ...] = ()  # which output of each input row it reads (0 unless that row has several)
+    layer: Any = field(default=None, repr=False, compare=False)  # the layer kind instance, its arguments validated
 
     @property
     def activations(self) -> Dim:
+        """Elements of the outputs (of every output, for a layer with several)."""
+        if len(self.output_shapes) > 1:
+            return dsum(prod(shape) for shape in self.output_shapes)
         return prod(self.output_shape)
 
     @property
@@ -73,16 +80,6 @@ class Diagnostic:
 
 
 @dataclass(frozen=True)
-class Expectation:
-    """An ``expect:`` value from the spec, with where it was written."""
-
-    path: str  # row or group path; "" for the whole model
-    key: str
-    expected: Any
-    pos: Position
-
-
-@dataclass(frozen=True)
 class Condition:
     """A symbolic size that must be at least 1 for the network to be valid."""
 
@@ -90,6 +87,7 @@ class Condition:
     size: Any  # a sympy expression in the input symbols
     message: Any  # str, or Lazy: the text is written when it is read
     pos: Optional[Position] = None
+    equal: bool = False  # the size must be 0, not >= 1: a layer's input fixed by its weights
 
 
 @dataclass(frozen=True)
@@ -115,6 +113,7 @@ class Report:
     conditions: tuple[Condition, ...] = ()
     dtype: str = "float32"
     file: str = ""
+    graph: Any = field(default=None, repr=False, compare=False)  # the Graph folded, for readers that walk it
 
     @cached_property
     def totals(self) -> Totals:

@@ -1,0 +1,557 @@
+"""Build a network graph from a spec: every item interpreted once, here.
+
+Each item of ``layers:`` is one of
+- a layer kind (``conv2d``, ``relu``, ``concat`` ...), a leaf that becomes one node;
+- ``seq: [...]``, a named group of items;
+- ``residual: {body: [...], shortcut: [...]}``: body plus shortcut (identity when absent), added;
+- ``parallel: {merge: concat|add|multiply, branches: [[...], [...]]}``: branches from one input;
+- the name of a reusable block from ``blocks:``, with the block's parameters as its mapping.
+Any item may carry ``name``, ``id`` (names its output; a list names each output of a layer with
+several), ``input`` (reads a named tensor instead of the previous output), ``repeat``, ``when``
+(inside blocks) and ``expect``. Inside a block, the id ``block_input`` names the tensor entering the
+block (a shortcut reads it after the body's layers). A block whose layers are one unnamed item is
+that item: its nodes have no path segment of its own.
+
+Repeats are unrolled, block parameters substituted, ids resolved, cycles and unknown ids refused,
+every layer's arguments validated: a fault is a :class:`SpecError` at its place in the file. The
+layers are inferred as they are reached (a block reads ``in_channels``, the width entering it), so
+the graph comes with the fold at the declared input (``Graph.results``).
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from convcalc.arith.dims import dmin
+from convcalc.errors import Position, SpecError
+from convcalc.graph.model import Expectation, Graph, GroupNode, Node, Port
+from convcalc.kinds import ALIASES, KINDS, LayerError, Result, RFAxis, Tensor
+from convcalc.kinds._run import run
+from convcalc.kinds.merge import Add, Concat, Multiply
+from convcalc.kinds.shape import CenterCrop
+from convcalc.spec import Expect, Spec, did_you_mean, spec_error_from_validation
+from convcalc.spec._expr import ExprError, substitute, truthy
+from convcalc.spec._yaml import Path
+from convcalc.spec.model import BLOCK_INPUT, META_KEYS, PREVIOUS, STRUCTURAL
+
+__all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "build_graph", "symbols_of"]
+
+MAX_LAYERS = 100_000  # rows after expanding every repeat and block (real networks: < 10,000)
+MAX_SYMBOLIC_LAYERS = 2_000  # the same with symbolic sizes, whose rows cost ~100x more (ResNet-152: 515)
+MAX_BLOCK_DEPTH = 32
+
+
+class _ResidualArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: list[Any]
+    shortcut: list[Any] = []
+
+
+class _ParallelArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    merge: Literal["concat", "add", "multiply"]
+    crop: Literal["none", "center"] = "none"
+    branches: Union[list[list[Any]], dict[str, list[Any]]]
+
+
+_MERGES = {"concat": Concat, "add": Add, "multiply": Multiply}
+
+
+@dataclass
+class _Scope:
+    tensors: dict[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Item:
+    kind: str
+    args: Any
+    meta: dict[str, Any]
+    path: Path  # of the item in the source
+    kind_path: Path  # of the kind's value
+    template: Any = None  # the arguments as written, before substitution
+
+
+def symbols_of(dims: tuple) -> tuple:
+    """Sizes written as names (``H``) as sympy symbols; sympy is imported only when there is one."""
+    if not any(isinstance(d, str) for d in dims):
+        return dims
+    from convcalc.arith.dims import sympy_module
+
+    sp = sympy_module()
+    return tuple(sp.Symbol(d, integer=True, positive=True) if isinstance(d, str) else d for d in dims)
+
+
+def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any = None) -> Graph:
+    """Build the spec's graph, folded at ``input_shape`` (the spec's ``input:`` by default).
+    Raises :class:`SpecError` at the first fault."""
+    dims = tuple(input_shape) if input_shape is not None else spec.input
+    raw_batch = batch if batch is not None else spec.batch
+    folder = _Folder(spec, symbolic=not all(isinstance(d, int) for d in (*dims, raw_batch)))
+    estimated = folder.estimate(spec.layers, ())  # before sympy is imported: a refusal costs nothing
+    if estimated > folder.max_layers:
+        raise SpecError("limit-layers", f"the network expands to {estimated:,} layers, {folder.over_limit}", spec.pos(("layers",)))
+    shape = symbols_of(dims)
+    batch_value = symbols_of((raw_batch,))[0]
+    if folder.symbolic:
+        from convcalc.arith._symbolic import start_work
+
+        start_work()
+    x = Tensor(shape=shape, rf=tuple(RFAxis() for _ in shape[1:]))
+    collecting = gc.isenabled()
+    gc.disable()  # the fold makes many small objects and frees none: cycle collection only slows it
+    try:
+        out = folder.fold_list(spec.layers, ("layers",), x, _Scope(), (), 0, {})
+        if out.siblings > 1:
+            raise folder.error("graph-outputs", f"the network ends in a layer with {out.siblings} outputs", ("layers", len(spec.layers) - 1),
+                               hint="end it with a layer that reads one of them (`input:` an id), or a merge of them")
+    finally:
+        if collecting:
+            gc.enable()
+    if spec.expect is not None:
+        folder.expect("", spec.expect, ("expect",))
+    return Graph(
+        name=spec.name, description=spec.description, input_shape=shape, batch=batch_value,
+        nodes=tuple(folder.nodes), groups=folder.frozen_groups(), output=Port(out.source, out.port),
+        results=tuple(folder.results), expectations=tuple(folder.expectations),
+        conditions=tuple(folder.conditions), file=spec.file, source="spec",
+    )
+
+
+class _Folder:
+    def __init__(self, spec: Spec, symbolic: bool = False):
+        self.spec = spec
+        self.symbolic = symbolic
+        self.max_layers = MAX_SYMBOLIC_LAYERS if symbolic else MAX_LAYERS
+        self.over_limit = (
+            f"more than {MAX_SYMBOLIC_LAYERS:,} with symbolic sizes (limit MAX_SYMBOLIC_LAYERS; give the input size as a number)"
+            if symbolic else f"more than {MAX_LAYERS:,} (limit MAX_LAYERS)"
+        )
+        self.nodes: list[Node] = []
+        self.results: list[Result] = []
+        self.groups: list[dict[str, Any]] = []  # GroupNode fields, frozen at the end (parents are known last)
+        self.open_groups = 0  # groups started and not finished: their children have no parent yet
+        self.expectations: list[Expectation] = []
+        self.conditions: list[tuple[int, Any, Any]] = []
+        self.block_stack: list[tuple[str, Position]] = []
+        self.declared = _declared_ids(spec)
+
+    # -- errors -------------------------------------------------------------------------------
+    def error(self, code: str, message: str, path: Path, *, key: bool = False, hint: str | None = None) -> SpecError:
+        if self.block_stack:
+            name, used_at = self.block_stack[-1]
+            context = f"in block {name!r} used at line {used_at.line}"
+            hint = f"{hint}; {context}" if hint else context
+        return SpecError(code, message, self.spec.pos(path, key=key), hint)
+
+    # -- size guard ---------------------------------------------------------------------------
+    def estimate(self, items: Any, stack: tuple[str, ...]) -> int:
+        """Rows an item list expands to, counted before any work (repeats multiply)."""
+        if not isinstance(items, list):
+            return 1
+        total = 0
+        for raw in items:
+            if isinstance(raw, str):
+                total += self.estimate_block(raw, stack)
+                continue
+            if not isinstance(raw, dict):
+                total += 1
+                continue
+            repeat = raw.get("repeat", 1)
+            repeat = repeat if isinstance(repeat, int) and not isinstance(repeat, bool) and repeat > 0 else 1
+            inner = 1
+            for key, value in raw.items():
+                if key in META_KEYS:
+                    continue
+                if key in self.spec.blocks:
+                    inner = self.estimate_block(key, stack)
+                elif key == "seq":
+                    inner = self.estimate(value, stack)
+                elif key in ("residual", "parallel") and isinstance(value, dict):
+                    parts = [value.get("body"), value.get("shortcut")]
+                    branches = value.get("branches")
+                    parts += list(branches.values()) if isinstance(branches, dict) else (branches or [])
+                    inner = 1 + sum(self.estimate(p, stack) for p in parts if isinstance(p, list))
+            total += repeat * max(inner, 1)  # an empty seq or block still costs a step per repeat
+            if total > self.max_layers:
+                return total
+        return total
+
+    def estimate_block(self, name: str, stack: tuple[str, ...]) -> int:
+        if name not in self.spec.blocks or name in stack:
+            return 1
+        return self.estimate(self.spec.blocks[name].layers, (*stack, name))
+
+    # -- items --------------------------------------------------------------------------------
+    def fold_list(self, items: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict) -> Tensor:
+        if not isinstance(items, list):
+            raise self.error("spec-type", "expected a list of layers", path)
+        for i, raw in enumerate(items):
+            x = self.fold_item(raw, (*path, i), x, scope, prefix, depth, env, str(i))
+        return x
+
+    def split(self, raw: Any, path: Path, env: dict) -> _Item:
+        if isinstance(raw, str):
+            return _Item(raw, None, {}, path, path)
+        if not isinstance(raw, dict):
+            raise self.error("spec-layer", f"a layer is a kind name or a one-key mapping, got {'nothing (null)' if raw is None else type(raw).__name__}", path)
+        kinds = [k for k in raw if k not in META_KEYS]
+        if len(kinds) != 1:
+            if not kinds:
+                raise self.error("spec-layer", f"no layer kind in this item (only {', '.join(map(str, raw))})", path)
+            raise self.error(
+                "spec-layer", f"one layer per item, found {len(kinds)} kinds: {', '.join(map(str, kinds))}",
+                (*path, kinds[1]), key=True, hint="start a new list item with `-` for each layer",
+            )
+        kind = str(kinds[0])
+        meta = {}
+        for key in META_KEYS:
+            if key in raw:
+                meta[key] = self.resolve(raw[key], (*path, key), env) if key != "expect" else raw[key]
+        template = raw[kinds[0]]
+        if kind not in self.spec.blocks:
+            args = self.resolve(template, (*path, kinds[0]), env)
+        else:
+            args = self.resolve(template, (*path, kinds[0]), env) if template is not None else None
+        return _Item(kind, args, meta, path, (*path, kinds[0]), template)
+
+    def resolve(self, value: Any, path: Path, env: dict) -> Any:
+        try:
+            return substitute(value, env)
+        except ExprError as exc:
+            raise self.error("spec-expression", exc.message, (*path, *exc.path)) from None
+
+    def fold_item(self, raw: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict, segment: str) -> Tensor:
+        item = self.split(raw, path, env)
+        meta = item.meta
+        try:
+            skip = "when" in meta and not truthy(meta["when"])
+        except ExprError as exc:
+            raise self.error("spec-type", exc.message, (*path, "when")) from None
+        if skip:
+            return x
+        name = meta.get("name")
+        if name is not None and (not isinstance(name, str) or not name or "." in name):
+            raise self.error("spec-name", f"a layer name is a non-empty string without dots, got {name!r}", (*path, "name"))
+        segment = name or segment
+        if "input" in meta:
+            x = self.lookup(meta["input"], (*path, "input"), x, scope)
+        elif x.siblings > 1 and ALIASES.get(item.kind, item.kind) not in _MERGES:
+            raise self.error(
+                "graph-ambiguous-input", f"the layer before gives {x.siblings} tensors; this one must say which it reads", path,
+                hint="name them with `id: [a, b, ...]` on that layer and give this one `input: a`",
+            )
+        repeat = meta.get("repeat", 1)
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+            raise self.error("spec-repeat", f"repeat must be an integer >= 1, got {repeat!r}", (*path, "repeat"))
+        if repeat > 1 and isinstance(raw, dict) and not isinstance(raw.get("repeat"), int):
+            # a block parameter the estimate counted once: count it now, before any copy is built
+            once = self.estimate([{k: v for k, v in raw.items() if k != "repeat"}], ())
+            total = len(self.nodes) + repeat * once
+            if total > self.max_layers:
+                raise self.error("limit-layers", f"repeat {repeat:,} makes {total:,} layers, {self.over_limit}", (*path, "repeat"))
+        full = (*prefix, segment)
+        if repeat == 1:
+            x = self.fold_one(item, x, scope, prefix, segment, depth, env)
+        else:
+            start, entering = self.start(), x
+            for r in range(repeat):
+                x = self.fold_one(item, x, scope, full, str(r), depth + 1, env)
+            self.group(full, name or "", f"{item.kind} x{repeat}", depth, start, entering, x, path, role="repeat")
+        if "id" in meta:
+            x = self.define(meta["id"], x, (*path, "id"), scope)
+        if "expect" in meta:
+            self.expect(".".join(full), meta["expect"], (*path, "expect"))
+        return x
+
+    def fold_one(self, item: _Item, x: Tensor, scope: _Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict) -> Tensor:
+        full = (*prefix, segment)
+        kind = ALIASES.get(item.kind, item.kind)
+        if kind in self.spec.blocks:
+            return self.fold_block(item, x, full, depth)
+        if kind == "seq":
+            start = self.start()
+            out = self.fold_list(item.args, item.kind_path, x, scope, full, depth + 1, env)
+            self.group(full, item.meta.get("name", ""), "seq", depth, start, x, out, item.path, role="seq")
+            return out
+        if kind == "residual":
+            return self.fold_residual(item, x, scope, full, depth, env)
+        if kind == "parallel":
+            return self.fold_parallel(item, x, scope, full, depth, env)
+        if kind not in KINDS:
+            choices = [*KINDS, *ALIASES, *STRUCTURAL, *self.spec.blocks]
+            raise self.error("spec-unknown-kind", f"unknown layer kind {item.kind!r}", item.kind_path, key=True, hint=did_you_mean(item.kind, choices))
+        layer = self.validate(KINDS[kind], item)
+        if kind in _MERGES:
+            inputs = layer.inputs
+            if not inputs:
+                raise self.error("spec-missing-arg", f"{kind} needs `inputs:` (tensor ids; `previous` is the layer before)", item.kind_path, key=True)
+            xs = [self.lookup(name, (*item.kind_path, "inputs", i), x, scope) for i, name in enumerate(inputs)]
+            return self.merge(layer, xs, full, depth, item, names=list(inputs))
+        return self.leaf(layer, [x], full, depth, item)
+
+    def validate(self, cls, item: _Item):
+        args = item.args
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise self.error("spec-type", f"the arguments of {item.kind} are a mapping, got {type(args).__name__}", item.kind_path)
+        try:
+            return cls.model_validate(args)
+        except ValidationError as exc:
+            err = spec_error_from_validation(exc, self.spec.source, item.kind_path, item.kind, [f for f in cls.model_fields])
+            context = self.error(err.code, err.message, item.kind_path, hint=err.hint)  # names the block in use
+            raise SpecError(err.code, err.message, err.pos, context.hint) from None
+
+    # -- nodes --------------------------------------------------------------------------------
+    def leaf(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, *, synthetic: bool = False) -> Tensor:
+        index = len(self.nodes)
+        if index >= self.max_layers:
+            raise self.error("limit-layers", f"{index + 1:,} layers, {self.over_limit}", item.path)
+        try:
+            result, conditions = run(layer, xs, self.symbolic)
+        except LayerError as exc:
+            where = item.kind_path if exc.field is None else (*item.kind_path, *((exc.field,) if isinstance(exc.field, str) else exc.field))
+            raise self.error(exc.code, f"{'.'.join(full)} ({layer.kind}): {exc.message}", where, hint=exc.hint) from None
+        name = item.meta.get("name") if full and item.meta.get("name") == full[-1] else ""
+        return self.add_node(Node(
+            index=index, path=".".join(full), name=name or "", kind=layer.kind, layer=layer,
+            inputs=tuple(Port(t.source, t.port) for t in xs), depth=depth, pos=self.spec.pos(item.path),
+            outputs=len(result.shapes), written=item.kind if not synthetic else layer.kind,
+            template=item.template if not synthetic else None, synthetic=synthetic,
+        ), result, xs[0], conditions)
+
+    def add_node(self, node: Node, result: Result, x0: Tensor, conditions: tuple = ()) -> Tensor:
+        """Record a node and its result; return its (first) output."""
+        if result.rf is None or result.is_global is None:
+            from dataclasses import replace
+
+            result = replace(result, rf=x0.rf if result.rf is None else result.rf, is_global=x0.is_global if result.is_global is None else result.is_global)
+        self.nodes.append(node)
+        self.results.append(result)
+        for size, message in conditions:
+            self.conditions.append((node.index, size, message))
+        return Tensor(shape=result.shape, rf=result.rf, is_global=bool(result.is_global), source=node.index, siblings=len(result.shapes))
+
+    def outputs_of(self, x: Tensor) -> list[Tensor]:
+        """Every output of the node that made ``x``, one tensor each."""
+        result = self.results[x.source]
+        return [Tensor(shape, result.rf, bool(result.is_global), x.source, port) for port, shape in enumerate(result.shapes)]
+
+    def merge(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, names: list[str], *, synthetic: bool = False) -> Tensor:
+        if isinstance(layer, Concat) and layer.crop == "center":
+            xs = self.crop_inputs(xs, full, depth, item, names)
+        return self.leaf(layer, xs, full, depth, item, synthetic=synthetic)
+
+    def crop_inputs(self, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, names: list[str]) -> list[Tensor]:
+        """``crop: center``: every input larger than the smallest is centre-cropped to it first, by a
+        node of its own (``up1.cat_crop_enc4``) that reads the other inputs' shapes."""
+        ranks = {len(x.shape) for x in xs}
+        if len(ranks) != 1:
+            return xs
+        target = tuple(functools.reduce(dmin, sizes) for sizes in zip(*(x.spatial for x in xs)))
+        cropped = []
+        for i, (x, name) in enumerate(zip(xs, names)):
+            if x.spatial == target:
+                cropped.append(x)
+                continue
+            others = [t for j, t in enumerate(xs) if j != i]
+            crop = CenterCrop()
+            try:
+                result, conditions = run(crop, [x], self.symbolic, others)
+            except LayerError as exc:
+                raise self.error(exc.code, f"{'.'.join(full)} ({crop.kind}): {exc.message}", item.kind_path, hint=exc.hint) from None
+            node = Node(
+                index=len(self.nodes), path=".".join((*full[:-1], f"{full[-1]}_crop_{name}")), name="", kind="center_crop", layer=crop,
+                inputs=(Port(x.source, x.port),), depth=depth, pos=self.spec.pos(item.path), written="center_crop", synthetic=True,
+                refs=tuple(Port(t.source, t.port) for t in others),
+            )
+            cropped.append(self.add_node(node, result, x, conditions))
+        return cropped
+
+    def fold_residual(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
+        args = self.structure(_ResidualArgs, item)
+        start = self.start()
+        body = self.fold_list(args.body, (*item.kind_path, "body"), x, scope, full, depth + 1, env)
+        shortcut = x
+        if args.shortcut:
+            inner = self.start()
+            shortcut = self.fold_list(args.shortcut, (*item.kind_path, "shortcut"), x, scope, (*full, "shortcut"), depth + 2, env)
+            self.group((*full, "shortcut"), "shortcut", "shortcut", depth + 1, inner, x, shortcut, (*item.kind_path, "shortcut"), role="shortcut")
+        if body.shape != shortcut.shape:
+            raise self.error(
+                "graph-add-mismatch",
+                f"residual {'.'.join(full)}: the body gives {_shape(body.shape)} but the shortcut gives {_shape(shortcut.shape)}; they must match at the add",
+                item.kind_path, key=True,
+                hint="a projection shortcut (1x1 conv with the body's stride and output channels, then batch norm) is probably missing",
+            )
+        out = self.leaf(Add(), [body, shortcut], (*full, "add"), depth + 1, item, synthetic=True)
+        self.group(full, item.meta.get("name", ""), "residual", depth, start, x, out, item.path, role="residual")
+        return out
+
+    def fold_parallel(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
+        args = self.structure(_ParallelArgs, item)
+        branches = args.branches if isinstance(args.branches, dict) else {f"branch{j + 1}": b for j, b in enumerate(args.branches)}
+        if not branches:
+            raise self.error("spec-parallel", "parallel needs at least one branch", (*item.kind_path, "branches"))
+        start = self.start()
+        outs = []
+        for j, (bname, items) in enumerate(branches.items()):
+            key = bname if isinstance(args.branches, dict) else j
+            inner = self.start()
+            out = self.fold_list(items, (*item.kind_path, "branches", key), x, scope, (*full, bname), depth + 2, env)
+            if len(self.nodes) > inner[0]:
+                self.group((*full, bname), bname, "branch", depth + 1, inner, x, out, (*item.kind_path, "branches", key), role="branch")
+            outs.append(out)
+        merge_cls = _MERGES[args.merge]
+        layer = merge_cls(crop=args.crop) if merge_cls is Concat else merge_cls()
+        out = self.merge(layer, outs, (*full, args.merge), depth + 1, item, names=list(branches), synthetic=True)
+        self.group(full, item.meta.get("name", ""), "parallel", depth, start, x, out, item.path, role="parallel", merge=args.merge)
+        return out
+
+    def structure(self, model, item: _Item):
+        if not isinstance(item.args, dict):
+            raise self.error("spec-type", f"{item.kind} takes a mapping", item.kind_path)
+        try:
+            return model.model_validate(item.args)
+        except ValidationError as exc:
+            raise spec_error_from_validation(exc, self.spec.source, item.kind_path, item.kind, list(model.model_fields)) from None
+
+    def fold_block(self, item: _Item, x: Tensor, full: tuple[str, ...], depth: int) -> Tensor:
+        block = self.spec.blocks[item.kind]
+        use_pos = self.spec.pos(item.kind_path, key=True)
+        if any(name == block.name for name, _ in self.block_stack):
+            chain = " -> ".join([*(n for n, _ in self.block_stack), block.name])
+            raise self.error("graph-recursive-block", f"block {block.name!r} uses itself ({chain})", item.kind_path, key=True)
+        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
+            raise self.error("limit-block-depth", f"blocks nested deeper than {MAX_BLOCK_DEPTH} (limit MAX_BLOCK_DEPTH)", item.kind_path, key=True)
+        given = item.args if item.args is not None else {}
+        if not isinstance(given, dict):
+            raise self.error("spec-type", f"the parameters of block {block.name!r} are a mapping", item.kind_path)
+        for key in given:
+            if key not in block.params:
+                raise self.error(
+                    "spec-unknown-param", f"block {block.name!r} has no parameter {key!r}", (*item.kind_path, key), key=True,
+                    hint=did_you_mean(key, block.params) or f"its parameters: {', '.join(block.params) or 'none'}",
+                )
+        env = {**block.params, **given, "in_channels": x.channels}
+        missing = [k for k, v in env.items() if v is None]
+        if missing:
+            raise self.error("spec-missing-param", f"block {block.name!r} needs parameter {missing[0]!r}", item.kind_path, key=True)
+        start = self.start()
+        layers, path = block.layers, ("blocks", block.name, "layers")
+        self.block_stack.append((block.name, use_pos))
+        try:
+            if len(layers) == 1 and not (isinstance(layers[0], dict) and "name" in layers[0]):
+                # a block of one unnamed item is that item, without a path segment of its own
+                # (inception3a.branch1, not inception3a.0.branch1); the block's group stands for it
+                out = self.fold_item(layers[0], (*path, 0), x, _Scope({BLOCK_INPUT: x}), full[:-1], depth, env, full[-1])
+                if self.groups and (self.groups[-1]["path"], self.groups[-1]["first"]) == (".".join(full), start[0]):
+                    self.drop_last_group()
+            else:
+                out = self.fold_list(layers, path, x, _Scope({BLOCK_INPUT: x}), full, depth + 1, env)
+        finally:
+            self.block_stack.pop()
+        self.group(full, item.meta.get("name", ""), block.name, depth, start, x, out, item.path, role="block", block=block.name, params=env)
+        return out
+
+    # -- named tensors ------------------------------------------------------------------------
+    def lookup(self, name: Any, path: Path, previous: Tensor, scope: _Scope) -> Tensor:
+        if name == PREVIOUS:
+            if previous.siblings > 1:
+                raise self.error(
+                    "graph-ambiguous-input", f"`previous` is a layer with {previous.siblings} outputs", path,
+                    hint="name them with `id: [a, b, ...]` on that layer and read them by name",
+                )
+            return previous
+        if not isinstance(name, str):
+            raise self.error("spec-type", f"a tensor id is a string, got {name!r}", path)
+        if name in scope.tensors:
+            return scope.tensors[name]
+        if name in self.declared:
+            raise self.error(
+                "graph-cycle", f"tensor {name!r} is not computed yet at this point (defined at line {self.declared[name]})",
+                path, hint="a layer can only read tensors produced before it; reading a later one would make a cycle",
+            )
+        known = [*scope.tensors, PREVIOUS]
+        raise self.error("graph-unknown-id", f"unknown tensor id {name!r}", path, hint=did_you_mean(name, known) or f"known here: {', '.join(known)}")
+
+    def define(self, name: Any, x: Tensor, path: Path, scope: _Scope) -> Tensor:
+        """Name the item's output (``id: a``), or each output of a layer with several (``id: [a, b]``)."""
+        names = name if isinstance(name, list) else [name]
+        tensors = self.outputs_of(x) if isinstance(name, list) and x.source >= 0 else [x]
+        if isinstance(name, list) and len(names) != len(tensors):
+            raise self.error("spec-id", f"{len(names)} ids for a layer with {len(tensors)} output{'s' if len(tensors) != 1 else ''}", path)
+        if not isinstance(name, list) and x.siblings > 1:
+            raise self.error("spec-id", f"one id for a layer with {x.siblings} outputs", path, hint=f"give one per output: id: [{', '.join(f't{i}' for i in range(x.siblings))}]")
+        for i, (one, tensor) in enumerate(zip(names, tensors)):
+            if not isinstance(one, str) or not one or one == PREVIOUS:
+                raise self.error("spec-id", f"an id is a non-empty string other than {PREVIOUS!r}, got {one!r}", (*path, i) if isinstance(name, list) else path)
+            scope.tensors[one] = tensor
+        return x
+
+    # -- groups and expectations --------------------------------------------------------------
+    def start(self) -> tuple[int, int]:
+        """Where a group starts: (its first node, the first group that may be its child)."""
+        return len(self.nodes), len(self.groups)
+
+    def group(self, full: tuple[str, ...], name: str, kind: str, depth: int, start: tuple[int, int], entering: Tensor, out: Tensor, path: Path,
+              *, role: str, block: Optional[str] = None, params: Optional[dict] = None, merge: Optional[str] = None) -> None:
+        if len(self.groups) >= self.max_layers:  # every fold step adds a node or a group: this bounds the steps
+            raise self.error("limit-layers", f"{len(self.groups) + 1:,} groups of layers, {self.over_limit}", path)
+        index = len(self.groups)
+        for child in self.groups[start[1]:]:
+            if child["parent"] is None:
+                child["parent"] = index
+        self.groups.append({
+            "index": index, "path": ".".join(full), "name": name or "", "kind": kind, "role": role, "depth": depth,
+            "first": start[0], "end": len(self.nodes), "input": Port(entering.source, entering.port), "output": Port(out.source, out.port),
+            "pos": self.spec.pos(path), "parent": None, "block": block, "params": dict(params or {}), "merge": merge,
+        })
+
+    def drop_last_group(self) -> None:
+        dropped = self.groups.pop()
+        for child in self.groups:
+            if child["parent"] == dropped["index"]:
+                child["parent"] = None
+
+    def frozen_groups(self) -> tuple[GroupNode, ...]:
+        return tuple(GroupNode(**g) for g in self.groups)
+
+    def expect(self, target: str, raw: Any, path: Path) -> None:
+        try:
+            model = raw if isinstance(raw, Expect) else Expect.model_validate(raw)
+        except ValidationError as exc:
+            raise spec_error_from_validation(exc, self.spec.source, path, "expect", list(Expect.model_fields)) from None
+        for key, value in model.model_dump(exclude_none=True).items():
+            self.expectations.append(Expectation(target, key, value, self.spec.pos((*path, key))))
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def _declared_ids(spec: Spec) -> dict[str, int]:
+    """Every ``id:`` written anywhere in the spec, with its line, to tell a cycle from a typo."""
+    found: dict[str, int] = {}
+    for path, (line, _) in spec.source.values.items():
+        if path and (path[-1] == "id" or (len(path) > 1 and path[-2] == "id" and isinstance(path[-1], int))):
+            value = _get(spec.data, path)
+            if isinstance(value, str):
+                found.setdefault(value, line)
+    return found
+
+
+def _get(data: Any, path: Path) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
