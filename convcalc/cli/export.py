@@ -37,4 +37,4 @@ def export_command(
 
     model = load(spec)
     report = analyze(model, input_shape=parse_input(input_, Layout.chw))
-    write_output(export_torch(model, report).source, output)
+    write_output(export_torch(report).source, output)

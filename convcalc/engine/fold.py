@@ -96,14 +96,13 @@ def _fixed_weights(graph: Graph, node, declared, result, xs, shape, symbolic) ->
     """A layer whose weights would differ from those the declared input gave it."""
     was = _input_text(graph, node)
     now = ", ".join(str(tuple(x.shape)) for x in xs)
-    message = (
-        f"its weights were made for input {was} by the spec's input {tuple(graph.input_shape)}: "
-        f"{declared.params:,} parameters; input {now} would need {result.params}"
-    )
     if not symbolic:
         raise SpecError(
-            "shape-fixed-weights", f"{node.path} ({node.kind}) at input {tuple(shape)}: {message}", node.pos,
-            "a network's weights are fixed: change the spec's input, or make this layer's input independent of the size (an adaptive pool)",
+            "shape-fixed-weights",
+            f"{node.path} ({node.kind}): its {declared.params:,} parameters were made for input {was} (the spec's input "
+            f"{tuple(graph.input_shape)}); at input {tuple(shape)} it gets {now}, which would need {result.params:,}",
+            node.pos,
+            "a network's weights are fixed by its input: change the spec's input, or make this layer's input independent of the size (an adaptive pool)",
         )
     difference = (result.params - declared.params) + (result.buffers - declared.buffers)
     return [(_Equal(difference), Lazy(lambda: f"input {now} must be {was}, the input its weights were made for"))]

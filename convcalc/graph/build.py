@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from convcalc.arith.dims import dmin
 from convcalc.errors import Position, SpecError
-from convcalc.graph.model import Expectation, Graph, GroupNode, Node, Port
+from convcalc.graph.model import BlockInfo, Expectation, Graph, GroupNode, Node, Port
 from convcalc.kinds import ALIASES, KINDS, LayerError, Result, RFAxis, Tensor
 from convcalc.kinds._run import run
 from convcalc.kinds.merge import Add, Concat, Multiply
@@ -120,6 +120,7 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
         nodes=tuple(folder.nodes), groups=folder.frozen_groups(), output=Port(out.source, out.port),
         results=tuple(folder.results), expectations=tuple(folder.expectations),
         conditions=tuple(folder.conditions), file=spec.file, source="spec",
+        blocks={name: BlockInfo(name, b.description, dict(b.params)) for name, b in spec.blocks.items()}, names=folder.names,
     )
 
 
@@ -138,6 +139,7 @@ class _Folder:
         self.open_groups = 0  # groups started and not finished: their children have no parent yet
         self.expectations: list[Expectation] = []
         self.conditions: list[tuple[int, Any, Any]] = []
+        self.names: dict[Port, str] = {}  # the first id given to each tensor
         self.block_stack: list[tuple[str, Position]] = []
         self.declared = _declared_ids(spec)
 
@@ -276,7 +278,7 @@ class _Folder:
             return self.fold_block(item, x, full, depth)
         if kind == "seq":
             start = self.start()
-            out = self.fold_list(item.args, item.kind_path, x, scope, full, depth + 1, env)
+            out = self.fold_list(_raw(item, None), item.kind_path, x, scope, full, depth + 1, env)
             self.group(full, item.meta.get("name", ""), "seq", depth, start, x, out, item.path, role="seq")
             return out
         if kind == "residual":
@@ -377,11 +379,11 @@ class _Folder:
     def fold_residual(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
         args = self.structure(_ResidualArgs, item)
         start = self.start()
-        body = self.fold_list(args.body, (*item.kind_path, "body"), x, scope, full, depth + 1, env)
+        body = self.fold_list(_raw(item, "body", args.body), (*item.kind_path, "body"), x, scope, full, depth + 1, env)
         shortcut = x
         if args.shortcut:
             inner = self.start()
-            shortcut = self.fold_list(args.shortcut, (*item.kind_path, "shortcut"), x, scope, (*full, "shortcut"), depth + 2, env)
+            shortcut = self.fold_list(_raw(item, "shortcut", args.shortcut), (*item.kind_path, "shortcut"), x, scope, (*full, "shortcut"), depth + 2, env)
             self.group((*full, "shortcut"), "shortcut", "shortcut", depth + 1, inner, x, shortcut, (*item.kind_path, "shortcut"), role="shortcut")
         if body.shape != shortcut.shape:
             raise self.error(
@@ -396,7 +398,10 @@ class _Folder:
 
     def fold_parallel(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
         args = self.structure(_ParallelArgs, item)
-        branches = args.branches if isinstance(args.branches, dict) else {f"branch{j + 1}": b for j, b in enumerate(args.branches)}
+        written = _raw(item, "branches", args.branches)
+        if type(written) is not type(args.branches) or len(written) != len(args.branches):
+            written = args.branches
+        branches = written if isinstance(written, dict) else {f"branch{j + 1}": b for j, b in enumerate(written)}
         if not branches:
             raise self.error("spec-parallel", "parallel needs at least one branch", (*item.kind_path, "branches"))
         start = self.start()
@@ -457,7 +462,8 @@ class _Folder:
                 out = self.fold_list(layers, path, x, _Scope({BLOCK_INPUT: x}), full, depth + 1, env)
         finally:
             self.block_stack.pop()
-        self.group(full, item.meta.get("name", ""), block.name, depth, start, x, out, item.path, role="block", block=block.name, params=env)
+        self.group(full, item.meta.get("name", ""), block.name, depth, start, x, out, item.path, role="block", block=block.name, params=env,
+                   template=item.template)
         return out
 
     # -- named tensors ------------------------------------------------------------------------
@@ -493,6 +499,7 @@ class _Folder:
             if not isinstance(one, str) or not one or one == PREVIOUS:
                 raise self.error("spec-id", f"an id is a non-empty string other than {PREVIOUS!r}, got {one!r}", (*path, i) if isinstance(name, list) else path)
             scope.tensors[one] = tensor
+            self.names.setdefault(Port(tensor.source, tensor.port), one)
         return x
 
     # -- groups and expectations --------------------------------------------------------------
@@ -501,7 +508,7 @@ class _Folder:
         return len(self.nodes), len(self.groups)
 
     def group(self, full: tuple[str, ...], name: str, kind: str, depth: int, start: tuple[int, int], entering: Tensor, out: Tensor, path: Path,
-              *, role: str, block: Optional[str] = None, params: Optional[dict] = None, merge: Optional[str] = None) -> None:
+              *, role: str, block: Optional[str] = None, params: Optional[dict] = None, merge: Optional[str] = None, template: Any = None) -> None:
         if len(self.groups) >= self.max_layers:  # every fold step adds a node or a group: this bounds the steps
             raise self.error("limit-layers", f"{len(self.groups) + 1:,} groups of layers, {self.over_limit}", path)
         index = len(self.groups)
@@ -511,7 +518,7 @@ class _Folder:
         self.groups.append({
             "index": index, "path": ".".join(full), "name": name or "", "kind": kind, "role": role, "depth": depth,
             "first": start[0], "end": len(self.nodes), "input": Port(entering.source, entering.port), "output": Port(out.source, out.port),
-            "pos": self.spec.pos(path), "parent": None, "block": block, "params": dict(params or {}), "merge": merge,
+            "pos": self.spec.pos(path), "parent": None, "block": block, "params": dict(params or {}), "merge": merge, "template": template,
         })
 
     def drop_last_group(self) -> None:
@@ -530,6 +537,15 @@ class _Folder:
             raise spec_error_from_validation(exc, self.spec.source, path, "expect", list(Expect.model_fields)) from None
         for key, value in model.model_dump(exclude_none=True).items():
             self.expectations.append(Expectation(target, key, value, self.spec.pos((*path, key))))
+
+
+def _raw(item: _Item, key: Optional[str], resolved: Any = None) -> Any:
+    """The items of a seq, a residual's body or shortcut, or a parallel's branches, as written:
+    each is substituted when it is folded, so that its node keeps the arguments as written."""
+    template = item.template if key is None else (item.template.get(key) if isinstance(item.template, dict) else None)
+    if isinstance(template, (list, dict)):
+        return template
+    return item.args if key is None else resolved
 
 
 def _shape(shape) -> str:

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Optional
 from convcalc.errors import Position
 from convcalc.kinds import LayerKind, Result
 
-__all__ = ["INPUT", "Expectation", "Graph", "GroupNode", "Node", "Port"]
+__all__ = ["INPUT", "BlockInfo", "Expectation", "Graph", "GroupNode", "Node", "Port"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class GroupNode:
     block: Optional[str] = None  # role "block": the block definition used
     params: Mapping[str, Any] = field(default_factory=dict)  # role "block": the use's parameter values
     merge: Optional[str] = None  # role "parallel": concat | add | multiply
+    template: Any = None  # role "block": the parameters as written at the use (expressions kept)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,15 @@ class Expectation:
     key: str
     expected: Any
     pos: Position
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """A reusable block definition: its description and its parameters' defaults (None: required)."""
+
+    name: str
+    description: str
+    params: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,8 @@ class Graph:
     conditions: tuple[tuple[int, Any, Any], ...] = ()  # (node, size, message): size >= 1 when symbolic
     file: str = ""
     source: str = ""  # what it was read from: "spec", "onnx", "torch"
+    blocks: Mapping[str, BlockInfo] = field(default_factory=dict)
+    names: Mapping[Port, str] = field(default_factory=dict)  # tensors named in the source (ids)
 
     def node(self, path: str) -> Optional[Node]:
         return next((n for n in self.nodes if n.path == path), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Union
@@ -12,6 +13,7 @@ from convcalc.arith.dims import Dim, Lazy, require_positive
 from convcalc.errors import LayerError
 
 __all__ = [
+    "TORCH_HELPERS",
     "Bool",
     "Int",
     "LayerError",
@@ -23,9 +25,11 @@ __all__ = [
     "RFAxis",
     "Result",
     "Tensor",
+    "Torch",
     "as_tuple",
     "format_shape",
     "need_positive",
+    "register_helper",
     "spatial_rank_of",
 ]
 
@@ -112,8 +116,36 @@ class Result:
         return replace(self, notes=self.notes + notes)
 
 
+@dataclass(frozen=True)
+class Torch:
+    """A layer in PyTorch: a module built in ``__init__`` (``module``, a constructor expression), or
+    an expression written in ``forward`` (``function``: ``{0}``, ``{1}`` ... stand for the inputs,
+    ``{refs}`` for the tensors whose shapes it reads). ``helpers`` names the definitions of
+    ``TORCH_HELPERS`` the code uses."""
+
+    module: str | None = None
+    function: str | None = None
+    helpers: tuple[str, ...] = ()
+
+
+# Definitions an exported file may need, by name: (source, the other helpers it uses). Each kind
+# module registers the ones its translations use (``register_helper``).
+TORCH_HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+
+def register_helper(name: str, source: str, needs: tuple[str, ...] = ()) -> None:
+    TORCH_HELPERS[name] = (source.strip("\n"), needs)
+
+
 class LayerKind(BaseModel):
-    """Base of every layer kind: the arguments, named as PyTorch names them."""
+    """Base of every layer kind: the arguments, named as PyTorch names them.
+
+    Everything about a kind lives on its class: ``infer`` (shape, params, buffers, MACs, FLOPs,
+    receptive field, formulas), ``torch`` (its PyTorch code, for the export) and
+    ``torch_channels`` (the channels it gives, as an expression in the export's code), its CLI
+    name and ``aliases``, its one-line ``summary``, and ``compat``: what each peer tool counts for
+    it (:mod:`convcalc.interop.compat`).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
@@ -121,9 +153,25 @@ class LayerKind(BaseModel):
     aliases: ClassVar[tuple[str, ...]] = ()
     rank: ClassVar[int | None] = None  # spatial rank a 1d/2d/3d kind requires
     summary: ClassVar[str] = ""
+    short: ClassVar[str] = ""  # a short name for an unnamed layer of this kind in exported code ("conv", "bn")
+
+    @classmethod
+    def short_name(cls) -> str:
+        return cls.short or re.sub(r"\d+d$", "", cls.kind)
 
     def infer(self, x: Tensor) -> Result:  # pragma: no cover - every kind overrides
         raise NotImplementedError
+
+    def torch(self, io: Any) -> Torch:
+        """This layer in PyTorch. ``io`` gives the input channels as an expression (``io.c_in``),
+        the concrete input and output shapes (``io.in_shapes``, ``io.out_shapes``, no batch) and
+        each argument as code (``io.arg(name)``: the block expression it was written with, or the
+        value). A kind without a translation says so: the export refuses it at its place."""
+        raise LayerError("export-unsupported", f"no PyTorch translation for layer kind {self.kind!r}")
+
+    def torch_channels(self, io: Any) -> str:
+        """The channels of the output, as code: the input's, unless the kind changes them."""
+        return io.c_in
 
     def check_rank(self, x: Tensor) -> None:
         if self.rank is not None and len(x.spatial) != self.rank:

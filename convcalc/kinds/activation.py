@@ -8,7 +8,7 @@ from pydantic import StrictFloat, StrictInt
 
 from convcalc.conventions import ELEMENTWISE_FLOPS
 from convcalc.arith.dims import prod
-from convcalc.kinds._base import LayerError, LayerKind, Result, Tensor
+from convcalc.kinds._base import LayerError, LayerKind, Result, Tensor, Torch
 
 __all__ = ["ACTIVATIONS", "LogSoftmax", "Softmax"]
 
@@ -16,13 +16,19 @@ Number = Union[StrictInt, StrictFloat]
 
 
 class _Elementwise(LayerKind):
+    torch_class: ClassVar[str]
+
     def infer(self, x: Tensor) -> Result:
         return Result(shape=x.shape, flops=ELEMENTWISE_FLOPS[self.kind] * prod(x.shape))
 
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.{self.torch_class}({', '.join(io.kw(*type(self).model_fields))})")
+
 
 def _activation(kind: str, summary: str, **fields) -> type[_Elementwise]:
-    annotations = {"kind": ClassVar[str], "summary": ClassVar[str]}
-    namespace = {"__module__": __name__, "kind": kind, "summary": summary}
+    """A kind named ``kind`` whose PyTorch module is named in the summary: ``(nn.ReLU)``."""
+    annotations = {"kind": ClassVar[str], "summary": ClassVar[str], "torch_class": ClassVar[str]}
+    namespace = {"__module__": __name__, "kind": kind, "summary": summary, "torch_class": summary.rsplit("(nn.", 1)[1].rstrip(")")}
     for name, (annotation, default) in fields.items():
         annotations[name] = annotation
         namespace[name] = default
@@ -54,6 +60,11 @@ class _Softmax(LayerKind):
         n = x.shape[self.dim]
         vectors = prod(x.shape) // n
         return Result(shape=x.shape, flops=vectors * (3 * n + self.per_vector_extra))
+
+    def torch(self, io) -> Torch:
+        """PyTorch counts the batch as axis 0: a ``dim`` from the front moves by one."""
+        name = "Softmax" if self.kind == "softmax" else "LogSoftmax"
+        return Torch(module=f"nn.{name}(dim={self.dim + 1 if self.dim >= 0 else self.dim})")
 
 
 class Softmax(_Softmax):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal, Optional
 
 from convcalc.arith.dims import prod
-from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, format_shape
+from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, format_shape, register_helper
 
 __all__ = ["Flatten", "Linear"]
 
@@ -18,6 +18,7 @@ class Linear(LayerKind):
     MLP), ``axis: last`` is PyTorch's literal rule (the last axis, e.g. W). Without ``axis`` a
     linear layer on an unflattened tensor is an error: a missing ``flatten`` is the usual cause.
     """
+    short: ClassVar[str] = "fc"
 
     kind: ClassVar[str] = "linear"
     summary: ClassVar[str] = "fully connected layer (nn.Linear)"
@@ -56,6 +57,18 @@ class Linear(LayerKind):
             return Result(shape=shape, params=params, macs=macs, flops=flops, formulas=formulas)
         return Result(shape=shape, params=params, macs=macs, flops=flops, rf=(), is_global=True, formulas=formulas)
 
+    def torch(self, io) -> Torch:
+        """On the channel vector at every position: channels-last (``ChannelsLast``), as ConvNeXt."""
+        extra = io.kw("bias")
+        if io.rank == 0:
+            return Torch(module=f"nn.Linear({', '.join([io.c_in, io.arg('out_features'), *extra])})")
+        if self.axis == "channels":
+            return Torch(module=f"ChannelsLast(nn.Linear({', '.join([io.c_in, io.arg('out_features'), *extra])}))", helpers=("ChannelsLast",))
+        return Torch(module=f"nn.Linear({', '.join([io.literal(io.in_shapes[0][-1]), io.arg('out_features'), *extra])})")
+
+    def torch_channels(self, io) -> str:
+        return io.c_in if io.rank > 0 and self.axis == "last" else io.arg("out_features")
+
 
 class Flatten(LayerKind):
     """``nn.Flatten`` on one sample: every axis into one (``start_dim`` counts from the channels)."""
@@ -71,3 +84,23 @@ class Flatten(LayerKind):
         if self.start_dim == 0:
             return Result(shape=shape, rf=(), is_global=True, formulas=lambda: (f"features = {'*'.join(str(d) for d in x.shape)} = {shape[0]}",))
         return Result(shape=shape, rf=x.rf[: len(shape) - 1])
+
+    def torch(self, io) -> Torch:
+        """PyTorch counts the batch as axis 0: convcalc's ``start_dim`` is PyTorch's minus one."""
+        return Torch(module="nn.Flatten()" if self.start_dim == 0 else f"nn.Flatten({self.start_dim + 1})")
+
+    def torch_channels(self, io) -> str:
+        return io.literal(io.out_shapes[0][0]) if self.start_dim == 0 and io.rank > 0 else io.c_in
+
+
+register_helper("ChannelsLast", '''
+class ChannelsLast(nn.Module):
+    """Apply a module to the channel vector at every position: (N, C, *S) -> (N, *S, C) and back."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        return self.module(x.movedim(1, -1)).movedim(-1, 1)
+''')

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal, Optional
 
 from convcalc.arith.dims import prod
-from convcalc.kinds._base import LayerError, LayerKind, Result, RFAxis, Tensor, format_shape
+from convcalc.kinds._base import LayerError, LayerKind, Result, RFAxis, Tensor, Torch, format_shape
 
 __all__ = ["Add", "Concat", "Multiply", "merge_rf"]
 
@@ -57,6 +57,9 @@ class Add(_Merge):
         rf, is_global, notes = merge_rf(xs)
         return Result(shape=first, flops=(len(xs) - 1) * prod(first), rf=rf, is_global=is_global, notes=notes)
 
+    def torch(self, io) -> Torch:
+        return Torch(function=" + ".join(f"{{{i}}}" for i in range(len(io.in_shapes))))
+
 
 class Multiply(_Merge):
     kind: ClassVar[str] = "multiply"
@@ -77,6 +80,13 @@ class Multiply(_Merge):
                 shape[axis] = b if a == 1 else a
         rf, is_global, notes = merge_rf(xs)
         return Result(shape=tuple(shape), flops=(len(xs) - 1) * prod(shape), rf=rf, is_global=is_global, notes=notes)
+
+    def torch(self, io) -> Torch:
+        return Torch(function=" * ".join(f"{{{i}}}" for i in range(len(io.in_shapes))))
+
+    def torch_channels(self, io) -> str:
+        distinct = list(dict.fromkeys(io.c_ins))
+        return distinct[0] if len(distinct) == 1 else io.literal(io.out_shapes[0][0])
 
 
 class Concat(_Merge):
@@ -101,3 +111,9 @@ class Concat(_Merge):
         channels = sum(x.channels for x in xs)
         rf, is_global, notes = merge_rf(xs)
         return Result(shape=(channels, *spatial), rf=rf, is_global=is_global, notes=notes)
+
+    def torch(self, io) -> Torch:
+        return Torch(function=f"torch.cat([{', '.join(f'{{{i}}}' for i in range(len(io.in_shapes)))}], dim=1)")
+
+    def torch_channels(self, io) -> str:
+        return io.add(io.c_ins)

@@ -8,7 +8,7 @@ from pydantic import StrictFloat, StrictInt
 
 from convcalc.conventions import NORM_AFFINE_FLOPS, NORM_FLOPS
 from convcalc.arith.dims import prod
-from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, format_shape
+from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, format_shape, register_helper
 
 __all__ = [
     "BatchNorm1d",
@@ -24,6 +24,7 @@ Number = Union[StrictInt, StrictFloat]
 
 
 class _BatchNorm(LayerKind):
+    short: ClassVar[str] = "bn"
     eps: Number = 1e-5
     momentum: Optional[Number] = 0.1
     affine: Bool = True
@@ -42,6 +43,9 @@ class _BatchNorm(LayerKind):
             shape=x.shape, params=params, buffers=buffers, flops=2 * prod(x.shape),
             formulas=(f"params = 2*C = 2*{c} = {params} (scale and shift); buffers = 2*C = {buffers} (running mean and variance)",),
         )
+
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.BatchNorm{self.rank}d({', '.join([io.c_in, *io.kw('eps', 'momentum', 'affine', 'track_running_stats')])})")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -69,6 +73,7 @@ def _norm_flops(elements, affine: bool):
 class LayerNorm(LayerKind):
     """Layer norm. Without ``normalized_shape`` it normalises each position's channel vector
     (ConvNeXt's LayerNorm2d); with it, the trailing axes PyTorch-style."""
+    short: ClassVar[str] = "norm"
 
     kind: ClassVar[str] = "layer_norm"
     summary: ClassVar[str] = "layer norm over the channels, or over normalized_shape (nn.LayerNorm)"
@@ -88,8 +93,19 @@ class LayerNorm(LayerKind):
         params = (n + (n if self.bias else 0)) if self.elementwise_affine else 0
         return Result(shape=x.shape, params=params, flops=_norm_flops(prod(x.shape), self.elementwise_affine))
 
+    def torch(self, io) -> Torch:
+        """Without ``normalized_shape``, over the channel vector at every position (channels-last)."""
+        extra = io.kw("eps", "elementwise_affine", "bias")
+        if io.has("normalized_shape"):
+            return Torch(module=f"nn.LayerNorm({', '.join([io.arg('normalized_shape'), *extra])})")
+        norm = f"nn.LayerNorm({', '.join([io.c_in, *extra])})"
+        if io.rank == 0:
+            return Torch(module=norm)
+        return Torch(module=f"ChannelsLast({norm})", helpers=("ChannelsLast",))
+
 
 class GroupNorm(LayerKind):
+    short: ClassVar[str] = "norm"
     kind: ClassVar[str] = "group_norm"
     summary: ClassVar[str] = "group norm (nn.GroupNorm)"
     num_groups: PosInt
@@ -102,8 +118,12 @@ class GroupNorm(LayerKind):
             raise LayerError("arg-groups", f"num_groups={self.num_groups} does not divide the {c} channels", "num_groups")
         return Result(shape=x.shape, params=2 * c if self.affine else 0, flops=_norm_flops(prod(x.shape), self.affine))
 
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.GroupNorm({', '.join([io.arg('num_groups'), io.c_in, *io.kw('eps', 'affine')])})")
+
 
 class LocalResponseNorm(LayerKind):
+    short: ClassVar[str] = "lrn"
     kind: ClassVar[str] = "local_response_norm"
     summary: ClassVar[str] = "local response normalisation across channels (nn.LocalResponseNorm)"
     size: PosInt
@@ -113,6 +133,9 @@ class LocalResponseNorm(LayerKind):
 
     def infer(self, x: Tensor) -> Result:
         return Result(shape=x.shape, flops=(2 * self.size + 3) * prod(x.shape))
+
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.LocalResponseNorm({', '.join([io.arg('size'), *io.kw('alpha', 'beta', 'k')])})")
 
 
 class LayerScale(LayerKind):
@@ -125,3 +148,20 @@ class LayerScale(LayerKind):
     def infer(self, x: Tensor) -> Result:
         c = x.channels
         return Result(shape=x.shape, params=c, flops=prod(x.shape), formulas=(f"params = C = {c}",))
+
+    def torch(self, io) -> Torch:
+        extra = [] if io.rank == 2 else [f"spatial_dims={io.rank}"]
+        return Torch(module=f"LayerScale({', '.join([io.c_in, *io.kw('init'), *extra])})", helpers=("LayerScale",))
+
+
+register_helper("LayerScale", '''
+class LayerScale(nn.Module):
+    """A learned per-channel scale (ConvNeXt): x * gamma, gamma of shape (C, 1, ..., 1)."""
+
+    def __init__(self, channels, init=1e-6, spatial_dims=2):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels,) + (1,) * spatial_dims, float(init)))
+
+    def forward(self, x):
+        return x * self.gamma
+''')

@@ -18,6 +18,7 @@ from convcalc.kinds._base import (
     Result,
     RFAxis,
     Tensor,
+    Torch,
     as_tuple,
     need_positive,
 )
@@ -215,17 +216,28 @@ def _flops_text(op: str, names: tuple, c: Dim, windows: list, spatial: list, flo
 
 
 class _MaxPool(_Pool):
+    short: ClassVar[str] = "maxpool"
     dilation: PosInts = 1
     op: ClassVar[str] = "max"
 
     def _dilation(self, rank: int) -> tuple:
         return as_tuple(self.dilation, rank, "dilation")
 
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.MaxPool{self.rank}d({', '.join(io.kw('kernel_size', 'stride', 'padding', 'dilation', 'ceil_mode'))})")
+
 
 class _AvgPool(_Pool):
+    short: ClassVar[str] = "avgpool"
     count_include_pad: Bool = True
     divisor_override: Optional[PosInt] = None
     op: ClassVar[str] = "avg"
+
+    def torch(self, io) -> Torch:
+        if self.rank == 1 and io.has("divisor_override"):
+            raise LayerError("export-unsupported", "divisor_override on avg_pool1d (nn.AvgPool1d has none)", "divisor_override")
+        keys = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+        return Torch(module=f"nn.AvgPool{self.rank}d({', '.join(io.kw(*keys))})")
 
 
 class MaxPool1d(_MaxPool):
@@ -311,6 +323,9 @@ class _Adaptive(LayerKind):
 
         return Result(shape=(c, *spatial), flops=flops, rf=rf, is_global=True if sees_all else None, formulas=formulas)
 
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.Adaptive{self.op.title()}Pool{self.rank}d({io.arg('output_size')})")
+
 
 def _adaptive_text(name: str, size: Dim, out: Dim) -> tuple[str, ...]:
     """PyTorch's variable windows, and the fixed window that reaches the same output size
@@ -353,8 +368,8 @@ def _adaptive(kind: str, op: str, rank: int, summary: str) -> type[_Adaptive]:
     return type(
         kind.title().replace("_", ""),
         (_Adaptive,),
-        {"__module__": __name__, "kind": kind, "op": op, "rank": rank, "summary": summary,
-         "__annotations__": {"kind": ClassVar[str], "op": ClassVar[str], "rank": ClassVar[int], "summary": ClassVar[str]}},
+        {"__module__": __name__, "kind": kind, "op": op, "rank": rank, "summary": summary, "short": f"{op}pool",
+         "__annotations__": {"kind": ClassVar[str], "op": ClassVar[str], "rank": ClassVar[int], "summary": ClassVar[str], "short": ClassVar[str]}},
     )
 
 
@@ -379,15 +394,24 @@ class _Global(LayerKind):
         rf = tuple(a.through(size, size, 1, 0) for a, size in zip(x.rf, x.spatial)) if self.keepdim and x.rf else ()
         return Result(shape=shape, flops=flops, rf=rf, is_global=True)
 
+    def torch(self, io) -> Torch:
+        """An adaptive pool to 1 (then ``nn.Flatten`` unless ``keepdim``)."""
+        if not 1 <= io.rank <= 3:
+            raise LayerError("export-unsupported", f"{self.kind} on a tensor with {io.rank} spatial axes")
+        pool = f"nn.Adaptive{self.op.title()}Pool{io.rank}d(1)"
+        return Torch(module=pool if self.keepdim else f"nn.Sequential({pool}, nn.Flatten())")
+
 
 class GlobalAvgPool(_Global):
     kind: ClassVar[str] = "global_avg_pool"
+    short: ClassVar[str] = "avgpool"
     op: ClassVar[str] = "avg"
     summary: ClassVar[str] = "average over all spatial positions; keeps (C, 1, 1) unless keepdim: false"
 
 
 class GlobalMaxPool(_Global):
     kind: ClassVar[str] = "global_max_pool"
+    short: ClassVar[str] = "maxpool"
     op: ClassVar[str] = "max"
     summary: ClassVar[str] = "maximum over all spatial positions; keeps (C, 1, 1) unless keepdim: false"
 

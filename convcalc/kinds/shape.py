@@ -20,9 +20,11 @@ from convcalc.kinds._base import (
     Result,
     RFAxis,
     Tensor,
+    Torch,
     as_tuple,
     format_shape,
     need_positive,
+    register_helper,
 )
 from convcalc.kinds._window import Padding, axis_names, resolve_padding
 
@@ -42,6 +44,9 @@ class Dropout(LayerKind):
             raise LayerError("arg-range", f"dropout probability p must be in [0, 1], got {self.p}", "p")
         return Result(shape=x.shape)
 
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.{'Dropout2d' if io.written == 'dropout2d' else 'Dropout'}({', '.join(io.kw('p'))})")
+
 
 class Identity(LayerKind):
     kind: ClassVar[str] = "identity"
@@ -50,9 +55,13 @@ class Identity(LayerKind):
     def infer(self, x: Tensor) -> Result:
         return Result(shape=x.shape)
 
+    def torch(self, io) -> Torch:
+        return Torch(module="nn.Identity()")
+
 
 class ZeroPad(LayerKind):
     """Zero padding; ``padding`` as for convolution (int, per axis, or [before, after] per axis)."""
+    short: ClassVar[str] = "pad"
 
     kind: ClassVar[str] = "zero_pad"
     summary: ClassVar[str] = "zero padding of the spatial axes (nn.ZeroPad2d)"
@@ -66,6 +75,20 @@ class ZeroPad(LayerKind):
         spatial = tuple(size + b + a for size, (b, a) in zip(x.spatial, pads))
         rf = tuple(axis.through(1, 1, 1, b) for axis, (b, _) in zip(x.rf, pads)) if x.rf else None
         return Result(shape=(x.channels, *spatial), rf=rf, extra={"padding": [list(p) for p in pads]})
+
+    def torch(self, io) -> Torch:
+        if io.rank == 0:
+            return Torch(module="nn.Identity()")  # no spatial axis to pad: convcalc passes the tensor through
+        if not 1 <= io.rank <= 3:
+            raise LayerError("export-unsupported", f"zero_pad on a tensor with {io.rank} spatial axes")
+        if isinstance(self.padding, int):
+            return Torch(module=f"nn.ZeroPad{io.rank}d({io.arg('padding')})")
+        pads = as_tuple(self.padding, io.rank, "padding")
+        pairs = [tuple(p) if isinstance(p, list) else (p, p) for p in pads]
+        flat: list = []
+        for before, after in reversed(pairs):  # F.pad order: the last axis first
+            flat += [before, after]
+        return Torch(module=f"nn.ZeroPad{io.rank}d({io.literal(tuple(flat))})")
 
 
 def center_crop(x: Tensor, target: tuple) -> tuple[tuple, tuple[RFAxis, ...] | None, list[list]]:
@@ -84,6 +107,7 @@ class CenterCrop(LayerKind):
     """Centre crop of the spatial axes to ``size``; without a size, to the smallest spatial size
     among the tensors it is given as references (a ``concat`` with ``crop: center`` crops each
     larger input so: U-Net's skips)."""
+    short: ClassVar[str] = "crop"
 
     kind: ClassVar[str] = "center_crop"
     summary: ClassVar[str] = "centre crop of the spatial axes to a size (U-Net's skip crop)"
@@ -100,6 +124,11 @@ class CenterCrop(LayerKind):
             return self.infer(x)
         target = tuple(functools.reduce(dmin, sizes) for sizes in zip(x.spatial, *(r.spatial for r in refs)))
         return self._crop(x, target)
+
+    def torch(self, io) -> Torch:
+        if self.size is None:  # a merge's crop, to the size of the other inputs
+            return Torch(function="crop_like({0}, {refs})", helpers=("crop_like",))
+        return Torch(module=f"CenterCrop({io.literal(as_tuple(self.size, io.rank, 'size'))})", helpers=("CenterCrop",))
 
     def _crop(self, x: Tensor, target: tuple) -> Result:
         shape, rf, spans = center_crop(x, target)
@@ -148,6 +177,35 @@ class Upsample(LayerKind):
         taps = {"nearest": 1, "linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}[self.mode]
         rf = tuple(_upsample_rf(a, f, taps) for a, f in zip(x.rf, factors)) if x.rf else None
         return Result(shape=(x.channels, *spatial), flops=UPSAMPLE_FLOPS[self.mode] * x.channels * prod(spatial), rf=rf)
+
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.Upsample({', '.join(io.kw('size', 'scale_factor', 'mode', 'align_corners'))})")
+
+
+register_helper("center_crop", '''
+def center_crop(x, size):
+    """Crop the trailing spatial axes to size, centred; an odd difference leaves the extra row at the end."""
+    for axis, want in enumerate(size, start=x.dim() - len(size)):
+        x = x.narrow(axis, (x.shape[axis] - want) // 2, want)
+    return x
+''')
+register_helper("CenterCrop", '''
+class CenterCrop(nn.Module):
+    """Centre crop of the spatial axes to a fixed size."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = tuple(size)
+
+    def forward(self, x):
+        return center_crop(x, self.size)
+''', ("center_crop",))
+register_helper("crop_like", '''
+def crop_like(x, others):
+    """Centre-crop x to the smallest spatial size among x and others (U-Net's crop-and-concat)."""
+    size = [min(sizes) for sizes in zip(*(t.shape[2:] for t in (x, *others)))]
+    return center_crop(x, size)
+''', ("center_crop",))
 
 
 def _scaled_size(size, scale: Number, exact: Fraction):
