@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, ClassVar, Optional, Sequence
 
-from convcalc.interop.compat import layer_arg
+from convcalc.kinds._compat import layer_arg
 from convcalc.arith.dims import Dim, prod, to_json_dim
 from convcalc.report import Report, Row
 

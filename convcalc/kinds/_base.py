@@ -154,6 +154,7 @@ class LayerKind(BaseModel):
     rank: ClassVar[int | None] = None  # spatial rank a 1d/2d/3d kind requires
     summary: ClassVar[str] = ""
     short: ClassVar[str] = ""  # a short name for an unnamed layer of this kind in exported code ("conv", "bn")
+    compat: ClassVar[dict] = {}  # tool -> the Counts it makes for a row of this kind (kinds/_compat.py)
 
     @classmethod
     def short_name(cls) -> str:

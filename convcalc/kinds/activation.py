@@ -8,6 +8,7 @@ from pydantic import StrictFloat, StrictInt
 
 from convcalc.conventions import ELEMENTWISE_FLOPS
 from convcalc.arith.dims import prod
+from convcalc.kinds import _compat as c
 from convcalc.kinds._base import LayerError, LayerKind, Result, Tensor, Torch
 
 __all__ = ["ACTIVATIONS", "LogSoftmax", "Softmax"]
@@ -25,10 +26,12 @@ class _Elementwise(LayerKind):
         return Torch(module=f"nn.{self.torch_class}({', '.join(io.kw(*type(self).model_fields))})")
 
 
-def _activation(kind: str, summary: str, **fields) -> type[_Elementwise]:
-    """A kind named ``kind`` whose PyTorch module is named in the summary: ``(nn.ReLU)``."""
-    annotations = {"kind": ClassVar[str], "summary": ClassVar[str], "torch_class": ClassVar[str]}
-    namespace = {"__module__": __name__, "kind": kind, "summary": summary, "torch_class": summary.rsplit("(nn.", 1)[1].rstrip(")")}
+def _activation(kind: str, summary: str, ptflops: tuple = (), **fields) -> type[_Elementwise]:
+    """A kind named ``kind`` whose PyTorch module is named in the summary: ``(nn.ReLU)``. Only
+    ptflops counts activations, each as ``ptflops`` says; fvcore and torchinfo count none."""
+    annotations = {"kind": ClassVar[str], "summary": ClassVar[str], "torch_class": ClassVar[str], "compat": ClassVar[dict]}
+    namespace = {"__module__": __name__, "kind": kind, "summary": summary, "torch_class": summary.rsplit("(nn.", 1)[1].rstrip(")"),
+                 "compat": {"fvcore": (), "ptflops": ptflops, "torchinfo": ()}}
     for name, (annotation, default) in fields.items():
         annotations[name] = annotation
         namespace[name] = default
@@ -36,13 +39,15 @@ def _activation(kind: str, summary: str, **fields) -> type[_Elementwise]:
     return type("".join(part.title() for part in kind.split("_")), (_Elementwise,), namespace)
 
 
+_TWICE = (c.PT_ACTIVATION, c.PT_ACTIVATION_TWICE, c.PT_ACTIVATION_FUNCTION)  # a hook, and the patched F.* it calls
+
 ACTIVATIONS = (
-    _activation("relu", "max(x, 0) (nn.ReLU)"),
-    _activation("relu6", "min(max(x, 0), 6) (nn.ReLU6)"),
-    _activation("leaky_relu", "x if x > 0 else slope * x (nn.LeakyReLU)", negative_slope=(Number, 0.01)),
-    _activation("elu", "exponential linear unit (nn.ELU)", alpha=(Number, 1.0)),
-    _activation("gelu", "Gaussian error linear unit (nn.GELU)", approximate=(Literal["none", "tanh"], "none")),
-    _activation("silu", "x * sigmoid(x), a.k.a. swish (nn.SiLU)"),
+    _activation("relu", "max(x, 0) (nn.ReLU)", _TWICE),
+    _activation("relu6", "min(max(x, 0), 6) (nn.ReLU6)", (c.PT_ACTIVATION, c.PT_RELU6_FUNCTION)),
+    _activation("leaky_relu", "x if x > 0 else slope * x (nn.LeakyReLU)", (c.PT_ACTIVATION,), negative_slope=(Number, 0.01)),
+    _activation("elu", "exponential linear unit (nn.ELU)", _TWICE, alpha=(Number, 1.0)),
+    _activation("gelu", "Gaussian error linear unit (nn.GELU)", _TWICE, approximate=(Literal["none", "tanh"], "none")),
+    _activation("silu", "x * sigmoid(x), a.k.a. swish (nn.SiLU)", (c.PT_PATCHED,)),
     _activation("sigmoid", "logistic sigmoid (nn.Sigmoid)"),
     _activation("tanh", "hyperbolic tangent (nn.Tanh)"),
     _activation("hardswish", "x * relu6(x + 3) / 6 (nn.Hardswish)"),
@@ -69,11 +74,13 @@ class _Softmax(LayerKind):
 
 class Softmax(_Softmax):
     kind: ClassVar[str] = "softmax"
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (c.PT_PATCHED,), "torchinfo": ()}
     summary: ClassVar[str] = "softmax over an axis, the channels by default (nn.Softmax)"
     per_vector_extra: ClassVar[int] = -1  # n exps, n - 1 adds, n divides
 
 
 class LogSoftmax(_Softmax):
     kind: ClassVar[str] = "log_softmax"
+    compat: ClassVar[dict] = c.NOTHING
     summary: ClassVar[str] = "log of softmax over an axis (nn.LogSoftmax)"
     per_vector_extra: ClassVar[int] = 0  # n exps, n - 1 adds, 1 log, n subtractions

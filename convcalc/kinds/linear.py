@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal, Optional
 
 from convcalc.arith.dims import prod
+from convcalc.kinds import _compat as c
 from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, format_shape, register_helper
 
 __all__ = ["Flatten", "Linear"]
@@ -18,6 +19,7 @@ class Linear(LayerKind):
     MLP), ``axis: last`` is PyTorch's literal rule (the last axis, e.g. W). Without ``axis`` a
     linear layer on an unflattened tensor is an error: a missing ``flatten`` is the usual cause.
     """
+    compat: ClassVar[dict] = {"fvcore": (c.FV_MACS,), "ptflops": (c.PT_LINEAR_MACS, c.PT_LINEAR_BIAS), "torchinfo": (c.TI_LINEAR, c.TI_LINEAR_PER_POSITION)}
     short: ClassVar[str] = "fc"
 
     kind: ClassVar[str] = "linear"
@@ -72,6 +74,7 @@ class Linear(LayerKind):
 
 class Flatten(LayerKind):
     """``nn.Flatten`` on one sample: every axis into one (``start_dim`` counts from the channels)."""
+    compat: ClassVar[dict] = c.NOTHING
 
     kind: ClassVar[str] = "flatten"
     summary: ClassVar[str] = "flatten (C, H, W) into one feature axis (nn.Flatten)"
