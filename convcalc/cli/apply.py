@@ -73,7 +73,7 @@ def apply_command(
         str | None,
         typer.Option("--kernel", "-k", help="Kernel matrix, written like --input, or a name: sobel_x, gaussian3, "
                      "vertical_edge, ...; one matrix per input channel, or a list of filters "
-                     "[C_out][C_in/groups][kh][kw] for several output channels."),
+                     "(C_out x C_in/groups x kh x kw, four levels of nesting) for several output channels."),
     ] = None,
     file: Annotated[
         Path | None,
