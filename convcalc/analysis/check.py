@@ -724,6 +724,8 @@ def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Frac
     shown = target
     try:
         text, shown = read_source(target)
+        if _is_answers_file(text):
+            return FileResult(shown, _grade_answers(text, shown))
         spec = load_spec(text, shown)
         budgets = parse_budgets(spec)
         report = analyze(spec)
@@ -734,3 +736,20 @@ def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Frac
         message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
         return FileResult(shown, error=Verdict("error", False, exc.code, message, exc.pos), error_exit=exc.exit_code)
     return FileResult(shown, verdicts)
+
+
+def _is_answers_file(text: str) -> bool:
+    from convcalc.teach.exercises import is_answers_file
+
+    return is_answers_file(text)
+
+
+def _grade_answers(text: str, shown: str) -> tuple[Verdict, ...]:
+    """A filled-in ``convcalc exercises`` answers file, graded by :func:`convcalc.teach.exercises.grade`:
+    one expectation per question."""
+    from convcalc.teach.exercises import grade
+
+    return tuple(
+        Verdict("expect", g.ok, g.code, g.message, g.pos, g.expected, g.actual, (g.derivation,) if g.derivation else ())
+        for g in grade(text, shown)
+    )

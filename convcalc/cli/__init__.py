@@ -425,6 +425,7 @@ def _register_optional() -> None:
     from convcalc.cli.export import export_command
 
     app.command("export", help="Write a spec as a runnable PyTorch module (--to torch), one class per block.")(guarded(export_command))
+    from convcalc.cli.exercises import exercises_command; app.command("exercises", help="A worksheet of random questions (output size, params, MACs, receptive field, padding, pooling, backward) and its answer key; `check` grades the answers.")(guarded(exercises_command))  # noqa: E702
 
 
 @functools.cache

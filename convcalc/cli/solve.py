@@ -17,9 +17,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from convcalc.errors import UsageError
+from convcalc.render.solve import render_table
 from convcalc.teach.solve import (
     MAX_KERNEL,
     MAX_STRIDE,
@@ -125,20 +125,9 @@ def solve_command(
     if output_format is OutputFormat.json:
         typer.echo(json.dumps([dataclasses.asdict(solution) for solution in solutions], indent=2))
     elif solutions:
-        Console().print(_render_table(question, solutions))
+        Console().print(render_table(question.value, solutions))
     else:
         typer.echo(f"no integer solution within bounds ({_describe_bounds(question, options)})")
-
-
-def _render_table(question: Question, solutions: Sequence[Any]) -> Table:
-    """One row per solution, one column per field, the derivation last."""
-    table = Table(title=f"solve {question.value}")
-    names = [field.name for field in dataclasses.fields(solutions[0])]
-    for name in names:
-        table.add_column(name, justify="left" if name in ("kind", "derivation") else "right")
-    for solution in solutions:
-        table.add_row(*(_cell(getattr(solution, name)) for name in names))
-    return table
 
 
 def _describe_bounds(question: Question, options: dict[str, int]) -> str:
@@ -172,8 +161,3 @@ def _check_options(question: Question, options: dict[str, int]) -> None:
     if unused:
         raise UsageError("solve-bad-argument", f"solve {question.value} does not use {', '.join(unused)}")
 
-
-def _cell(value: object) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
