@@ -292,7 +292,7 @@ PARITY = [
     ("relu6:", [4, 5, 6], lambda nn: nn.ReLU6()),
     ("gelu:", [4, 5, 6], lambda nn: nn.GELU()),
     ("silu:", [4, 5, 6], lambda nn: nn.SiLU()),
-    ("softmax: {dim: 0}", [4, 5, 6], lambda nn: nn.Softmax(dim=1)),
+    ("softmax: {dim: 1}", [4, 5, 6], lambda nn: nn.Softmax(dim=1)),
     ("max_pool2d: {kernel_size: 2}", [4, 6, 6], lambda nn: nn.MaxPool2d(2)),
     ("adaptive_avg_pool2d: {output_size: 3}", [4, 7, 7], lambda nn: nn.AdaptiveAvgPool2d(3)),
     ("global_avg_pool:", [4, 7, 7], lambda nn: nn.AdaptiveAvgPool2d(1)),

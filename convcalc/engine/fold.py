@@ -76,8 +76,9 @@ def fold(graph: Graph, shape: tuple) -> tuple[tuple, tuple]:
             if result.rf is None or result.is_global is None:
                 from dataclasses import replace
 
-                result = replace(result, rf=xs[0].rf if result.rf is None else result.rf,
-                                 is_global=xs[0].is_global if result.is_global is None else result.is_global)
+                first = xs[0] if xs else refs[0]
+                result = replace(result, rf=first.rf if result.rf is None else result.rf,
+                                 is_global=first.is_global if result.is_global is None else result.is_global)
             found = list(found)
             if (result.params, result.buffers) != (declared.params, declared.buffers):
                 found += _fixed_weights(graph, node, declared, result, xs, shape, symbolic)
@@ -145,6 +146,8 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
         for note in result.notes:
             if note.startswith("branches misaligned"):
                 diagnostics.append(Diagnostic("rf-misaligned", f"{row.path}: {note}", row.pos))
+        for code, message in result.diagnostics:
+            diagnostics.append(Diagnostic(code, f"{row.path} ({row.kind}): {message}", row.pos))
     report_conditions = []
     for index, size, message in conditions:
         row = rows[index]

@@ -243,7 +243,7 @@ class _Folder:
         segment = name or segment
         if "input" in meta:
             x = self.lookup(meta["input"], (*path, "input"), x, scope)
-        elif x.siblings > 1 and ALIASES.get(item.kind, item.kind) not in _MERGES:
+        elif x.siblings > 1 and not _reads_inputs(ALIASES.get(item.kind, item.kind)):
             raise self.error(
                 "graph-ambiguous-input", f"the layer before gives {x.siblings} tensors; this one must say which it reads", path,
                 hint="name them with `id: [a, b, ...]` on that layer and give this one `input: a`",
@@ -289,9 +289,13 @@ class _Folder:
             choices = [*KINDS, *ALIASES, *STRUCTURAL, *self.spec.blocks]
             raise self.error("spec-unknown-kind", f"unknown layer kind {item.kind!r}", item.kind_path, key=True, hint=did_you_mean(item.kind, choices))
         layer = self.validate(KINDS[kind], item)
-        if kind in _MERGES:
+        if getattr(KINDS[kind], "n_inputs", 1) == 0:  # a learned tensor: it reads only the batch size of the tensor before
+            return self.leaf(layer, [], full, depth, item, refs=[x])
+        if _reads_inputs(kind):
             inputs = layer.inputs
             if not inputs:
+                if kind not in _MERGES:  # attention on the tensor before: self-attention
+                    return self.leaf(layer, [x], full, depth, item)
                 raise self.error("spec-missing-arg", f"{kind} needs `inputs:` (tensor ids; `previous` is the layer before)", item.kind_path, key=True)
             xs = [self.lookup(name, (*item.kind_path, "inputs", i), x, scope) for i, name in enumerate(inputs)]
             return self.merge(layer, xs, full, depth, item, names=list(inputs))
@@ -311,12 +315,12 @@ class _Folder:
             raise SpecError(err.code, err.message, err.pos, context.hint) from None
 
     # -- nodes --------------------------------------------------------------------------------
-    def leaf(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, *, synthetic: bool = False) -> Tensor:
+    def leaf(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, *, synthetic: bool = False, refs: tuple = ()) -> Tensor:
         index = len(self.nodes)
         if index >= self.max_layers:
             raise self.error("limit-layers", f"{index + 1:,} layers, {self.over_limit}", item.path)
         try:
-            result, conditions = run(layer, xs, self.symbolic)
+            result, conditions = run(layer, xs, self.symbolic, refs)
         except LayerError as exc:
             where = item.kind_path if exc.field is None else (*item.kind_path, *((exc.field,) if isinstance(exc.field, str) else exc.field))
             raise self.error(exc.code, f"{'.'.join(full)} ({layer.kind}): {exc.message}", where, hint=exc.hint) from None
@@ -325,8 +329,8 @@ class _Folder:
             index=index, path=".".join(full), name=name or "", kind=layer.kind, layer=layer,
             inputs=tuple(Port(t.source, t.port) for t in xs), depth=depth, pos=self.spec.pos(item.path),
             outputs=len(result.shapes), written=item.kind if not synthetic else layer.kind,
-            template=item.template if not synthetic else None, synthetic=synthetic,
-        ), result, xs[0], conditions)
+            template=item.template if not synthetic else None, synthetic=synthetic, refs=tuple(Port(t.source, t.port) for t in refs),
+        ), result, xs[0] if xs else refs[0], conditions)
 
     def add_node(self, node: Node, result: Result, x0: Tensor, conditions: tuple = ()) -> Tensor:
         """Record a node and its result; return its (first) output."""
@@ -537,6 +541,12 @@ class _Folder:
             raise spec_error_from_validation(exc, self.spec.source, path, "expect", list(Expect.model_fields)) from None
         for key, value in model.model_dump(exclude_none=True).items():
             self.expectations.append(Expectation(target, key, value, self.spec.pos((*path, key))))
+
+
+def _reads_inputs(kind: str) -> bool:
+    """A kind that reads the tensors named in its ``inputs`` (merges, attention, matmul)."""
+    cls = KINDS.get(kind)
+    return cls is not None and "inputs" in cls.model_fields
 
 
 def _raw(item: _Item, key: Optional[str], resolved: Any = None) -> Any:

@@ -12,7 +12,9 @@ convolution counts ``2 * prod(out_spatial) * C_out * (C_in / groups) * prod(kern
 transposed convolution counts over the INPUT positions, ``2 * prod(in_spatial) * C_in * (C_out /
 groups) * prod(kernel)`` -- both exactly twice convcalc's MACs (``conventions.py``); a linear
 layer counts ``2 * positions * in * out``. Pooling, normalisation, activations and merges count 0
-there, as in convcalc's MACs.
+there, as in convcalc's MACs. Attention runs on PyTorch's plain (math) path, with
+MultiheadAttention's fast path off: the fused CPU kernels hide its matmuls (and, on the fast path,
+its projections) from the counter, which then counts exactly convcalc's attention MACs.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def build(source: str, class_name: str, device: str = "meta"):
 def probe(export: TorchExport, report: Report, device: str = "meta", batch: int = 1) -> Probe:
     """Run the exported module once on zeros of the report's input shape."""
     import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
     model = build(export.source, export.class_name, device)
@@ -73,12 +76,17 @@ def probe(export: TorchExport, report: Report, device: str = "meta", batch: int 
             continue
         calls: list = []
         seen[row.path] = calls
-        handles.append(model.get_submodule(name).register_forward_hook(lambda _m, _i, out, calls=calls: calls.append(tuple(out.shape[1:]))))
+        handles.append(model.get_submodule(name).register_forward_hook(
+            lambda _m, _i, out, calls=calls: calls.append(tuple((out[0] if isinstance(out, tuple) else out).shape[1:]))
+        ))
     x = torch.zeros((batch, *report.input_shape), device=device)
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # its fused kernel hides the projections from the counter
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
             out = model(x)
     finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
         for handle in handles:
             handle.remove()
     layers = tuple(

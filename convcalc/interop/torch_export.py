@@ -396,7 +396,8 @@ class _Writer:
         for what, index in self.children.get(key, []):
             if what == "node":
                 node = self.graph.nodes[index]
-                if node.inputs != (current,) or node.refs or node.outputs != 1 or self.torch_of(node).module is None:
+                code = self.torch_of(node)
+                if node.inputs != (current,) or node.refs or node.outputs != 1 or code.module is None or code.function is not None:
                     return False
                 current = Port(index, 0)
             else:
@@ -602,13 +603,17 @@ class _Writer:
                 node = self.graph.nodes[index]
                 code = self.torch_of(node, codes, scope)
                 ins = [variables[p] for p in node.inputs]
+                refs = [variables[p] for p in node.refs]
+                held = code.module or code.state
+                attr = self.attribute(label if not label.isdigit() else type(node.layer).short_name(), attrs) if held else ""
+                if held:
+                    init.append(f"self.{attr} = {held}")
                 if code.module is not None:
-                    attr = self.attribute(label if not label.isdigit() else type(node.layer).short_name(), attrs)
-                    init.append(f"self.{attr} = {code.module}")
                     names[index] = attr
+                if code.function is None:
                     value = f"self.{attr}({', '.join(ins)})"
                 else:
-                    value = code.function.format(*ins, refs="[" + ", ".join(variables[p] for p in node.refs) + "]")
+                    value = code.function.format(*ins, attr=f"self.{attr}", refs="[" + ", ".join(refs) + "]", ref0=refs[0] if refs else "")
                 outs = [Port(index, p) for p in range(node.outputs)]
                 codes[outs[0]] = self.out_code(node, codes, scope)
             else:
@@ -677,7 +682,7 @@ class _Writer:
         if "OrderedDict" in self.helpers:
             imports.append("from collections import OrderedDict\n")
         imports.append("import torch")
-        if "SamePad" in self.helpers:
+        if self.helpers & {"SamePad", "F"}:
             imports.append("import torch.nn.functional as F")
         imports.append("from torch import nn")
         return _docstring("\n".join(lines)) + "\n\n" + "\n".join(imports)

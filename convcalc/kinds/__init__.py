@@ -16,7 +16,8 @@ from convcalc.kinds.conv import (
     ConvTranspose2d,
     ConvTranspose3d,
 )
-from convcalc.kinds.linear import Flatten, Linear
+from convcalc.kinds.attention import Matmul, MultiheadAttention, Parameter, ScaledDotProductAttention
+from convcalc.kinds.linear import Linear
 from convcalc.kinds.merge import Add, Concat, Multiply
 from convcalc.kinds.norm import (
     BatchNorm1d,
@@ -43,7 +44,24 @@ from convcalc.kinds.pool import (
     MaxPool2d,
     MaxPool3d,
 )
+from convcalc.kinds.reduce import Amax, Mean, Sum
 from convcalc.kinds.shape import CenterCrop, Dropout, Identity, Upsample, ZeroPad
+from convcalc.kinds.tensor import (
+    ChannelShuffle,
+    Chunk,
+    Expand,
+    Flatten,
+    Narrow,
+    Permute,
+    PixelShuffle,
+    PixelUnshuffle,
+    Reshape,
+    Roll,
+    Select,
+    Split,
+    Transpose,
+    Unflatten,
+)
 
 __all__ = ["ALIASES", "KINDS", "LayerError", "LayerKind", "RFAxis", "Result", "Tensor"]
 
@@ -60,6 +78,9 @@ _ALL: tuple[type[LayerKind], ...] = (
     *ACTIVATIONS, Softmax, LogSoftmax,
     Dropout, Identity, ZeroPad, CenterCrop, Upsample,
     Add, Concat, Multiply,
+    Split, Chunk, ChannelShuffle, PixelShuffle, PixelUnshuffle, Reshape, Permute, Transpose, Unflatten,
+    Narrow, Select, Expand, Roll, Mean, Sum, Amax,
+    Matmul, MultiheadAttention, ScaledDotProductAttention, Parameter,
 )
 
 KINDS: dict[str, type[LayerKind]] = {cls.kind: cls for cls in _ALL}

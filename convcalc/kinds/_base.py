@@ -29,7 +29,9 @@ __all__ = [
     "as_tuple",
     "format_shape",
     "need_positive",
+    "dim_meaning",
     "register_helper",
+    "sample_axis",
     "spatial_rank_of",
 ]
 
@@ -107,6 +109,7 @@ class Result:
     formulas: Any = ()  # the derivations, for `explain`: a tuple, or a function that writes it
     extra: dict[str, Any] = field(default_factory=dict)
     more: tuple[tuple[Dim, ...], ...] = ()  # the shapes of further outputs (split, chunk), same field
+    diagnostics: tuple[tuple[str, str], ...] = ()  # (code, message): warnings the report lists
 
     @property
     def shapes(self) -> tuple[tuple[Dim, ...], ...]:
@@ -126,6 +129,7 @@ class Torch:
     module: str | None = None
     function: str | None = None
     helpers: tuple[str, ...] = ()
+    state: str | None = None  # an attribute that is not called (nn.Parameter): ``function`` reads it as {attr}
 
 
 # Definitions an exported file may need, by name: (source, the other helpers it uses). Each kind
@@ -190,6 +194,31 @@ def format_shape(shape) -> str:
 
 def spatial_rank_of(x: Tensor) -> int:
     return len(x.spatial)
+
+
+def sample_axis(dim: int, ndim: int, name: str = "dim", allow_end: bool = False) -> int:
+    """A PyTorch dim (0 is the batch, 1 the channels; negative from the end) as an axis of convcalc's
+    per-sample shape of ``ndim`` axes. ``allow_end``: ``ndim`` itself is a place (to insert at)."""
+    total = ndim + 1 + (1 if allow_end else 0)
+    if not -total <= dim < total:
+        raise LayerError("arg-range", f"{name} {dim} is outside the {ndim + 1} dims of a batch of {ndim}-axis tensors", name)
+    index = dim % total
+    if index == 0:
+        raise LayerError(
+            "arg-batch-dim", f"{name} {dim} is the batch: convcalc's shapes are per sample",
+            name, "dims count the batch, as in PyTorch: 1 is the channels",
+        )
+    return index - 1
+
+
+def dim_meaning(layer: "LayerKind", *names: str) -> tuple[tuple[str, str], ...]:
+    """The warning for a dim written in a spec of convcalc 0.1, which counted dims from the
+    channels (0) where PyTorch, and convcalc since, count the batch (0) and the channels (1)."""
+    written = [n for n in names if n in layer.model_fields_set and getattr(layer, n) >= 1]
+    if not written:
+        return ()
+    text = ", ".join(f"{n}: {getattr(layer, n)}" for n in written)
+    return (("spec-dim-counts-batch", f"{text} counts the batch as PyTorch does (1 is the channels); convcalc 0.1 counted from the channels, where this meant one more"),)
 
 
 def as_tuple(value: Any, rank: int, name: str) -> tuple:

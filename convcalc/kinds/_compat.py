@@ -218,3 +218,42 @@ TI_NORM = Count("norm scale + shift parameters", params, "bug",
 
 
 NOTHING: dict[str, tuple[Count, ...]] = {"fvcore": (), "ptflops": (), "torchinfo": ()}  # no tool counts it
+
+
+# -- attention and matrix products ------------------------------------------------------------------
+
+
+def _attention_projection_macs(row: Any) -> Dim:
+    """The four projections of multi-head attention (query, key, value, out)."""
+    layer = row.layer
+    e = layer.embed_dim
+    q, k = row.input_shapes[0], row.input_shapes[-1 if len(row.input_shapes) == 1 else 1]
+    kdim, vdim = layer.kdim or e, layer.vdim or e
+    return q[0] * e * e + k[0] * kdim * e + k[0] * vdim * e + q[0] * e * e
+
+
+def _ptflops_attention(row: Any) -> Dim:
+    """ptflops' ``multihead_attention_counter_hook``: the query scaling, the projections as it
+    writes them (``klen * kdim * kdim``: right only when kdim is the embedding), the in-projection
+    bias, per head q·kᵀ, one per score for the softmax and attn·v, and the out projection with bias."""
+    layer = row.layer
+    e, h = layer.embed_dim, layer.num_heads
+    q, k = row.input_shapes[0], row.input_shapes[-1 if len(row.input_shapes) == 1 else 1]
+    qlen, klen = q[0], k[0]
+    kdim, vdim = layer.kdim or e, layer.vdim or e
+    flops = qlen * e + qlen * e * e + klen * kdim * kdim + klen * vdim * vdim
+    if layer.bias:
+        flops += (qlen + 2 * klen) * e
+    flops += h * (qlen * klen * (e // h) + qlen * klen + qlen * klen * (vdim // h))
+    return flops + qlen * vdim * (vdim + 1)
+
+
+FV_MATMUL = Count("matmul: n*k*m per product", macs, "convention", "the matmul / bmm handles: one per multiply-accumulate")
+FV_ATTENTION = Count("attention: its projections' MACs", _attention_projection_macs, "bug",
+                     "the projections run as aten::linear; q·kᵀ and attn·v run inside aten::scaled_dot_product_attention, "
+                     "which has no handle: counted 0")
+PT_ATTENTION = Count("multi-head attention: ptflops' hook", _ptflops_attention, "convention",
+                     "its own formula (projections, scaling, q·kᵀ, softmax 1 per score, attn·v, out projection with bias)", calls=MODULE)
+TI_PARAMS_ONCE = Count("parameters once per image", params, "bug",
+                       "a module that is not a convolution counts its parameters once per image, not its work", calls=MODULES)
+PT_PRELU = Count("activations: 1 per element", elements_out, "convention", "module hook", calls=MODULE)

@@ -37,7 +37,7 @@ def run(layer: LayerKind, xs: Sequence[Tensor], symbolic: bool, refs: Sequence[T
 
 def _infer(layer: LayerKind, xs: Sequence[Tensor], refs: Sequence[Tensor]) -> Result:
     if refs:
-        return layer.infer_refs(xs[0], list(refs))
+        return layer.infer_refs(xs[0] if xs else None, list(refs))
     if len(xs) > 1 or hasattr(type(layer), "infer_many"):  # on the class: pydantic's __getattr__ is slow
         return layer.infer_many(list(xs))
     return layer.infer(xs[0])

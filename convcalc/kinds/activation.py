@@ -9,7 +9,7 @@ from pydantic import StrictFloat, StrictInt
 from convcalc.conventions import ELEMENTWISE_FLOPS
 from convcalc.arith.dims import prod
 from convcalc.kinds import _compat as c
-from convcalc.kinds._base import LayerError, LayerKind, Result, Tensor, Torch
+from convcalc.kinds._base import LayerError, LayerKind, Result, Tensor, Torch, dim_meaning, sample_axis
 
 __all__ = ["ACTIVATIONS", "LogSoftmax", "Softmax"]
 
@@ -56,20 +56,18 @@ ACTIVATIONS = (
 
 
 class _Softmax(LayerKind):
-    dim: int = 0
+    dim: int = 1  # PyTorch's dims: 0 is the batch, 1 the channels (the default here)
     per_vector_extra: ClassVar[int]
 
     def infer(self, x: Tensor) -> Result:
-        if not -len(x.shape) <= self.dim < len(x.shape):
-            raise LayerError("arg-range", f"dim {self.dim} is outside the {len(x.shape)} axes of the input", "dim")
-        n = x.shape[self.dim]
+        axis = sample_axis(self.dim, len(x.shape))
+        n = x.shape[axis]
         vectors = prod(x.shape) // n
-        return Result(shape=x.shape, flops=vectors * (3 * n + self.per_vector_extra))
+        return Result(shape=x.shape, flops=vectors * (3 * n + self.per_vector_extra), diagnostics=dim_meaning(self, "dim"))
 
     def torch(self, io) -> Torch:
-        """PyTorch counts the batch as axis 0: a ``dim`` from the front moves by one."""
         name = "Softmax" if self.kind == "softmax" else "LogSoftmax"
-        return Torch(module=f"nn.{name}(dim={self.dim + 1 if self.dim >= 0 else self.dim})")
+        return Torch(module=f"nn.{name}(dim={self.dim})")
 
 
 class Softmax(_Softmax):

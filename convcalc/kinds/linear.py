@@ -1,4 +1,4 @@
-"""Fully connected layers, and flatten, which usually comes before them."""
+"""Fully connected layers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from convcalc.arith.dims import prod
 from convcalc.kinds import _compat as c
 from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, format_shape, register_helper
 
-__all__ = ["Flatten", "Linear"]
+__all__ = ["Linear"]
 
 
 class Linear(LayerKind):
@@ -70,30 +70,6 @@ class Linear(LayerKind):
 
     def torch_channels(self, io) -> str:
         return io.c_in if io.rank > 0 and self.axis == "last" else io.arg("out_features")
-
-
-class Flatten(LayerKind):
-    """``nn.Flatten`` on one sample: every axis into one (``start_dim`` counts from the channels)."""
-    compat: ClassVar[dict] = c.NOTHING
-
-    kind: ClassVar[str] = "flatten"
-    summary: ClassVar[str] = "flatten (C, H, W) into one feature axis (nn.Flatten)"
-    start_dim: int = 0
-
-    def infer(self, x: Tensor) -> Result:
-        if not 0 <= self.start_dim < len(x.shape):
-            raise LayerError("arg-range", f"start_dim {self.start_dim} is outside the {len(x.shape)} axes of {format_shape(x.shape)}", "start_dim")
-        shape = (*x.shape[: self.start_dim], prod(x.shape[self.start_dim :]))
-        if self.start_dim == 0:
-            return Result(shape=shape, rf=(), is_global=True, formulas=lambda: (f"features = {'*'.join(str(d) for d in x.shape)} = {shape[0]}",))
-        return Result(shape=shape, rf=x.rf[: len(shape) - 1])
-
-    def torch(self, io) -> Torch:
-        """PyTorch counts the batch as axis 0: convcalc's ``start_dim`` is PyTorch's minus one."""
-        return Torch(module="nn.Flatten()" if self.start_dim == 0 else f"nn.Flatten({self.start_dim + 1})")
-
-    def torch_channels(self, io) -> str:
-        return io.literal(io.out_shapes[0][0]) if self.start_dim == 0 and io.rank > 0 else io.c_in
 
 
 register_helper("ChannelsLast", '''
