@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convcalc.analysis.check import check_file, load_baseline, parse_budget, parse_quantity, parse_tolerance
-from convcalc.cli.check import escape_data, escape_property
+from convcalc.render.github import escape_data, escape_property
 from convcalc.errors import Position, SpecError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from convcalc.cli.compare import inline_spec
+from convcalc.spec.inline import inline_spec
 from convcalc.analysis.compare import Bottleneck, Separable, compare, ratio_text
 from helpers import analyze_model, analyze_text
 
