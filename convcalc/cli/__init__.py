@@ -11,7 +11,7 @@ import importlib
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from convcalc.cli._common import guarded, set_debug
 
@@ -34,6 +34,19 @@ COMMANDS: dict[str, tuple[str, str, Optional[str]]] = {
 }
 
 
+def _flags_as_flags(command, ctx) -> None:
+    """A boolean flag takes no value: show no ``<bool>`` type beside it in ``--help``."""
+    for param in command.get_params(ctx):
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+
+
+class _Command(TyperCommand):
+    def format_help(self, ctx, formatter) -> None:
+        _flags_as_flags(self, ctx)
+        super().format_help(ctx, formatter)
+
+
 class _LazyGroup(TyperGroup):
     """Imports a command's module when the command is asked for (all of them to list them).
 
@@ -52,13 +65,16 @@ class _LazyGroup(TyperGroup):
             self.get_command(ctx, name)
         return [name for name in COMMANDS if name in self.commands]
 
+    def format_help(self, ctx, formatter) -> None:
+        _flags_as_flags(self, ctx)
+        super().format_help(ctx, formatter)
+
 
 app = typer.Typer(
     name="convcalc",
     cls=_LazyGroup,
     help="Exact shapes, parameters, MACs, FLOPs, memory and receptive fields of CNN architectures.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -68,19 +84,28 @@ app = typer.Typer(
 def _click_command(name: str):
     module, function, help_text = COMMANDS[name]
     callback = getattr(importlib.import_module(f"convcalc.cli.{module}"), function)
-    info = typer.models.CommandInfo(name=name, callback=guarded(callback), help=help_text)
+    info = typer.models.CommandInfo(name=name, cls=_Command, callback=guarded(callback), help=help_text)
     return typer.main.get_command_from_info(info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from convcalc import __version__
+
+        typer.echo(f"convcalc {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks (for developers).")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print convcalc's version and exit.")] = False,
 ) -> None:
     set_debug(debug)
 
 
 def main() -> None:
-    app()
+    app(prog_name="convcalc")  # also under `python -m convcalc`: the same usage lines and completion
 
 
 if __name__ == "__main__":  # pragma: no cover
