@@ -56,3 +56,66 @@ def test_flags_are_shown_as_flags(run_cli, command):
     if command == "summary":
         exact = next(line for line in out.splitlines() if "--exact" in line)
         assert re.search(r"--exact\s+Also print", exact), exact
+
+
+# -- `-` reads the spec from standard input --------------------------------------------------------
+
+LENET = (ROOT / "specs" / "lenet5.yaml").read_text(encoding="utf-8")
+
+
+def invoke(*args: str, stdin: str | bytes = LENET):
+    from typer.testing import CliRunner
+
+    from convcalc.cli import app
+
+    result = CliRunner().invoke(app, list(args), input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("summary", "-", "-f", "json"), '"params": 62006'),
+        (("rf", "-", "-f", "json"), '"name": "LeNet-5"'),
+        (("sizes", "-", "--range", "32..32"), "accepted     32 -> (10)"),
+        (("explain", "-", "--layer", "CONV1"), "params = C_out*(C_in/groups)*k*k + C_out = 6*(3/1)*5*5 + 6 = 456"),
+        (("export", "-"), "class "),
+        (("check", "-"), "<stdin>: 5 expectations, 0 budgets: all hold"),
+        (("compare", "-", "lenet5"), "A: -  (LeNet-5; (3, 32, 32) -> (10))"),
+    ],
+    ids=lambda x: x[0] if isinstance(x, tuple) else None,
+)
+def test_dash_reads_the_spec_from_stdin(args, expected):
+    code, out, err = invoke(*args)
+    assert code == 0, err
+    assert expected in out
+
+
+def test_stdin_errors_are_located_at_stdin():
+    code, _, err = invoke("summary", "-", stdin="name: x\ninput: [3, 8, 8]\nlayers:\n  - conv2: {out_channels: 4}\n")
+    assert code == 1
+    assert re.match(r"<stdin>:4:5: error\[spec-unknown-kind\]: .*did you mean 'conv2d'", err), err
+    code, _, err = invoke("summary", "-", stdin=b"name: \xff\n")
+    assert (code, err) == (1, "<stdin>:1:7: error[io-encoding]: byte 0xff is not UTF-8 (save the file as UTF-8)\n")
+    code, _, err = invoke("summary", "-", stdin="")
+    assert code == 1 and err.startswith("<stdin>:"), err
+
+
+def test_stdin_is_bounded_like_a_file():
+    from convcalc.spec._yaml import MAX_FILE_BYTES
+
+    code, _, err = invoke("summary", "-", stdin=b"#" * (MAX_FILE_BYTES + 1))
+    assert (code, err) == (1, f"<stdin>:1:1: error[limit-file-size]: file is larger than {MAX_FILE_BYTES // 2**20} MB (limit MAX_FILE_BYTES)\n")
+
+
+@pytest.mark.parametrize("command", ["check", "compare"])
+def test_stdin_can_be_read_once(command):
+    code, out, err = invoke(command, "-", "-")
+    assert (code, out) == (2, "")
+    assert err == "convcalc: error[usage-stdin]: '-' (standard input) is given 2 times; it can be read once\n"
+
+
+def test_stdin_in_a_real_pipe():
+    result = convcalc("summary", "-", "--format", "json", stdin=LENET)
+    assert result.returncode == 0, result.stderr
+    assert '"params": 62006' in result.stdout

@@ -719,7 +719,7 @@ def _drift(message: str, pos: Position, expected: Any, actual: Any) -> Verdict:
 
 
 def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0)) -> FileResult:
-    """Load, analyse and check one spec file (or built-in model name). Never raises a
+    """Load, analyse and check one spec file (or built-in model name, or ``-``). Never raises a
     :class:`ConvcalcError`: a spec or file fault becomes the result's ``error``."""
     shown = target
     try:

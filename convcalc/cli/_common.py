@@ -37,6 +37,7 @@ __all__ = [
     "format_option",
     "guarded",
     "load",
+    "one_stdin",
     "parse_input",
     "parse_shape",
     "parse_sweep",
@@ -136,12 +137,20 @@ def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = 
 
 
 def load(target: str):
-    """A spec file or a built-in model's name, loaded."""
+    """A spec file, ``-`` (standard input) or a built-in model's name, loaded."""
     from convcalc.spec import load_spec
     from convcalc.spec.zoo import read_source
 
     text, shown = read_source(target)
     return load_spec(text, shown)
+
+
+def one_stdin(targets: list[str]) -> None:
+    """Standard input can be read once: ``-`` may be given once."""
+    from convcalc.spec.zoo import STDIN
+
+    if targets.count(STDIN) > 1:
+        raise UsageError("usage-stdin", f"'{STDIN}' (standard input) is given {targets.count(STDIN)} times; it can be read once")
 
 
 def parse_shape(text: str, layout: Layout, example: str, axes: str = "channels first") -> tuple:
@@ -217,7 +226,7 @@ def format_option(formats: tuple, help: str = "Output format.") -> Any:
     return typer.Option("--format", "-f", metavar="<" + "|".join(names) + ">", help=help, autocompletion=lambda: names)
 
 
-SpecArg = Annotated[str, typer.Argument(help="A spec file, or the name of a built-in model (see `convcalc models`).", metavar="SPEC_OR_MODEL", show_default=False)]
+SpecArg = Annotated[str, typer.Argument(help="A spec file, - for standard input, or the name of a built-in model (see `convcalc models`).", metavar="SPEC_OR_MODEL", show_default=False)]
 InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape, channels first: 3x224x224 (sizes may be symbols: 3xHxW).")]
 BatchOpt = Annotated[Optional[int], typer.Option("--batch", "-b", min=1, help="Batch size, for memory.")]
 LayoutOpt = Annotated[Layout, typer.Option("--layout", help="Print shapes channels first (chw) or last, as textbooks do (hwc).")]

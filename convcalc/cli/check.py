@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 
 from convcalc.analysis.check import check_file, load_baseline, parse_tolerance, worst_exit
-from convcalc.cli._common import format_option
+from convcalc.cli._common import format_option, one_stdin
 from convcalc.errors import EXIT_FAILED, EXIT_OK, UsageError
 from convcalc.render.check import FORMATS, render_check
 from convcalc.render.formats import choose_format
@@ -27,7 +27,7 @@ __all__ = ["check_command"]
 
 
 def check_command(
-    files: Annotated[list[str], typer.Argument(help="Spec files (or built-in model names) to check.", metavar="FILE...", show_default=False)],
+    files: Annotated[list[str], typer.Argument(help="Spec files, - for standard input, or built-in model names.", metavar="FILE...", show_default=False)],
     format_: Annotated[str, format_option(FORMATS, "table (or human), json, github (workflow annotations), or auto: github under GitHub Actions, else table.")] = "auto",
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A saved `convcalc summary SPEC --format json` report; fail on drift from it (one FILE only).", metavar="REPORT.json")] = None,
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="Relative drift allowed against --baseline, e.g. 1% (default 0: none).", metavar="PERCENT")] = None,
@@ -36,6 +36,7 @@ def check_command(
 ) -> None:
     """Check the expect: values and budget: entries of specs; exit 0 all held, 1 failed, 2 could not run."""
     chosen = choose_format(format_, FORMATS, "check")
+    one_stdin(files)
     if tolerance is not None and baseline is None:
         raise UsageError("usage-tolerance", "--tolerance needs --baseline")
     if baseline is not None and len(files) != 1:

@@ -1,6 +1,6 @@
 """``convcalc compare A B [C ...]``: networks or single layers side by side (see
-:mod:`convcalc.analysis.compare`). Each argument is a spec file, a built-in model's
-name, or layers written inline (:mod:`convcalc.spec.inline`)::
+:mod:`convcalc.analysis.compare`). Each argument is a spec file, ``-`` (standard input), a built-in
+model's name, or layers written inline (:mod:`convcalc.spec.inline`)::
 
     convcalc compare inception_direct inception_bottleneck
     convcalc compare conv2d:out_channels=5,kernel_size=3@3x6x6 \\
@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from convcalc.analysis.compare import compare
-from convcalc.cli._common import BatchOpt, DTypeOpt, OutputOpt, emit_rich, format_option, load, write_output
+from convcalc.cli._common import BatchOpt, DTypeOpt, OutputOpt, emit_rich, format_option, load, one_stdin, write_output
 from convcalc.conventions import DType
 from convcalc.errors import SpecError, UsageError
 from convcalc.render.compare import FORMATS, draw_comparison, render_comparison
@@ -40,7 +40,7 @@ def _report(target: str, batch: Optional[int], dtype: str):
 
 
 def compare_command(
-    targets: Annotated[list[str], typer.Argument(help="Spec files, built-in model names, or inline layers KIND:ARG=VALUE,...@CxHxW (chain layers with +).", metavar="A B [C ...]", show_default=False)],
+    targets: Annotated[list[str], typer.Argument(help="Spec files, - for standard input, built-in model names, or inline layers KIND:ARG=VALUE,...@CxHxW (chain layers with +).", metavar="A B [C ...]", show_default=False)],
     batch: BatchOpt = None,
     dtype: DTypeOpt = DType.float32,
     format_: Annotated[str, format_option(FORMATS)] = "table",
@@ -50,6 +50,7 @@ def compare_command(
     chosen = choose_format(format_, FORMATS, "compare")
     if not 2 <= len(targets) <= MAX_ENTRIES:
         raise UsageError("usage-compare", f"give 2 to {MAX_ENTRIES} specs, models or inline layers to compare, got {len(targets)}")
+    one_stdin(targets)
     comparison = compare([(target, _report(target, batch, dtype.value)) for target in targets])
     if chosen == Format.table:
         emit_rich(lambda console: draw_comparison(console, comparison), output)
