@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_completion_script_and_answers():
     assert convcalc(env=words).stdout.split() == ["summary"]
 
 
-COMMANDS = ("summary", "rf", "sizes", "models", "schema", "check", "layer", "explain", "compare", "export", "solve", "apply")
+COMMANDS = ("summary", "rf", "sizes", "models", "show", "schema", "check", "layer", "explain", "compare", "export", "solve", "apply")
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
@@ -119,3 +120,33 @@ def test_stdin_in_a_real_pipe():
     result = convcalc("summary", "-", "--format", "json", stdin=LENET)
     assert result.returncode == 0, result.stderr
     assert '"params": 62006' in result.stdout
+
+
+# -- convcalc show NAME ----------------------------------------------------------------------------
+
+
+def test_show_prints_the_builtin_exactly(run_cli):
+    assert run_cli("show", "lenet5") == (0, LENET, "")
+
+
+def test_show_to_a_file_starts_a_spec(run_cli, tmp_path):
+    target = tmp_path / "my.yaml"
+    assert run_cli("show", "resnet50", "-o", str(target))[0] == 0
+    assert target.read_bytes() == (ROOT / "specs" / "resnet50.yaml").read_bytes()
+    code, out, err = run_cli("summary", str(target), "-f", "json")
+    assert code == 0 and '"params": 25557032' in out, err
+
+
+def test_show_refuses_what_is_not_a_builtin(run_cli):
+    assert run_cli("show", "lenet") == (2, "", "convcalc: error[usage-unknown-model]: no built-in model named 'lenet' (did you mean 'lenet5'?)\n")
+    code, _, err = run_cli("show", "specs/lenet5.yaml")
+    assert code == 2 and "no built-in model named 'specs/lenet5.yaml'" in err
+
+
+def test_show_piped_into_summary():
+    """``convcalc show lenet5 | convcalc summary -``, in a shell."""
+    python = shlex.quote(sys.executable)
+    pipeline = f"{python} -m convcalc show lenet5 | {python} -m convcalc summary - --format json"
+    result = subprocess.run(pipeline, shell=True, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert '"params": 62006' in result.stdout and '"name": "LeNet-5"' in result.stdout
