@@ -376,7 +376,8 @@ def test_json_shape(run_cli, tmp_path):
     assert set(data) == {"schema_version", "files", "exit_code"}
     assert (data["schema_version"], data["exit_code"]) == (1, 2)
     for entry in data["files"]:
-        assert set(entry) == {"file", "status", "exit_code", "errors", "checked"}
+        assert set(entry) == {"file", "status", "exit_code", "errors", "checked", "skipped"}
+        assert entry["skipped"] is None
         assert isinstance(entry["file"], str) and isinstance(entry["checked"], int)
         assert entry["status"] in ("ok", "failed", "error") and entry["exit_code"] in (0, 1, 2)
         for error in entry["errors"]:

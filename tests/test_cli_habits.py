@@ -150,3 +150,89 @@ def test_show_piped_into_summary():
     result = subprocess.run(pipeline, shell=True, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert '"params": 62006' in result.stdout and '"name": "LeNet-5"' in result.stdout
+
+
+# -- check DIR -------------------------------------------------------------------------------------
+
+BAD_SPEC = "name: bad\ninput: [3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 3}\n    expect: {params: 1}\n"
+
+
+def spec_tree(root: Path) -> Path:
+    files = {
+        "good.yaml": LENET,
+        "nested/deeper/also.yml": LENET,
+        "nested/bad.yaml": BAD_SPEC,
+        "workflow.yaml": "name: CI\non: push\njobs: {}\n",
+        ".hidden/secret.yaml": BAD_SPEC,
+        ".pre-commit-config.yaml": "repos: []\n",
+        "notes.txt": "not yaml",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_check_dir_recurses_and_skips_non_specs(run_cli, tmp_path):
+    root = spec_tree(tmp_path / "specs")
+    code, out, err = run_cli("check", str(root), "--format", "table")
+    assert code == 1, err
+    lines = out.splitlines()
+    shown = {line.split(":", 1)[0].removeprefix(str(root) + "/") for line in lines if line.startswith(str(root))}
+    assert shown == {"good.yaml", "nested/bad.yaml", "nested/deeper/also.yml", "workflow.yaml"}  # sorted, hidden ones left out
+    assert f"{root}/workflow.yaml: skipped, not a convcalc spec: none of its keys (name, on, jobs) is one of input, batch, layers, blocks, expect, budget" in lines
+    assert f"{root}/nested/bad.yaml:5:22: error[check-expect]: 0 (conv2d) params: expected 1, got {4 * 3 * 3 * 3 + 4}" in lines
+    assert lines[-1] == "4 files: 2 ok, 1 failed, 1 skipped"
+
+
+def test_check_dir_json_says_skipped(run_cli, tmp_path):
+    import json
+
+    root = spec_tree(tmp_path / "specs")
+    data = json.loads(run_cli("check", str(root / "nested" / "deeper"), str(root / "workflow.yaml"), "--skip-non-specs", "-f", "json")[1])
+    assert [(f["status"], f["exit_code"], f["skipped"] is not None) for f in data["files"]] == [("ok", 0, False), ("skipped", 0, True)]
+    assert data["exit_code"] == 0
+
+
+def test_an_explicit_non_spec_is_checked_unless_told(run_cli, tmp_path):
+    root = spec_tree(tmp_path / "specs")
+    code, out, _ = run_cli("check", str(root / "workflow.yaml"), "-f", "table")
+    assert code == 1 and "error[spec-" in out
+    assert run_cli("check", str(root / "workflow.yaml"), "--skip-non-specs", "-f", "table")[0] == 0
+
+
+def test_a_directory_without_specs_fails(run_cli, tmp_path):
+    (tmp_path / "empty" / ".hidden").mkdir(parents=True)
+    (tmp_path / "empty" / ".hidden" / "x.yaml").write_text(LENET)
+    code, out, _ = run_cli("check", str(tmp_path / "empty"), "lenet5", "-f", "table")
+    assert code == 2, out
+    assert f"{tmp_path / 'empty'}:1:1: error[io-no-specs]: no *.yaml or *.yml file in this directory (hidden ones are not read)" in out
+    assert "lenet5.yaml: 5 expectations, 0 budgets: all hold" in out  # the other targets are still checked
+
+
+def test_baseline_takes_one_file_not_a_directory(run_cli, tmp_path):
+    root = spec_tree(tmp_path / "specs")
+    code, _, err = run_cli("check", str(root), "--baseline", str(root / "good.yaml"))
+    assert (code, err) == (2, "convcalc: error[usage-baseline]: --baseline compares one spec file, got a directory\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("repos:\n  - repo: local\n", "none of its keys (repos) is one of input, batch, layers, blocks, expect, budget"),
+        ("name: a\ninputs: {x: 1}\nruns: {using: node20}\n", "none of its keys (name, inputs, runs) is one of input, batch, layers, blocks, expect, budget"),
+        ("- id: convcalc-check\n", "its top level is a list, not a mapping"),
+        ("just words\n", "its top level is a single value, not a mapping"),
+        ("a: 1\n---\nb: 2\n", "it holds several YAML documents; a spec is one"),
+        ("x: !Ref y\nz: !!python/name:os.system\n", "none of its keys (x, z) is one of input, batch, layers, blocks, expect, budget"),
+        (LENET, None),
+        ("name: typo\nlayer: [relu]\n", None),  # a near miss of layers: a spec with a mistake
+        ("budget: {params: 1}\n", None),
+        ("", None),  # empty: checking it says so
+        ("a: [\n", None),  # broken YAML: checking it says where
+    ],
+)
+def test_not_a_spec(text, reason):
+    from convcalc.analysis.check import not_a_spec
+
+    assert not_a_spec(text) == reason

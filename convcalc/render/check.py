@@ -19,8 +19,10 @@ JSON output, one object::
         {
           "file": "lenet.yaml",             # as given, or "<name>.yaml" for a built-in model
           "status": "failed",               # "ok" | "failed" (a check failed) | "error" (not checkable)
+                                            # | "skipped" (plainly not a spec; see "skipped")
           "exit_code": 1,                   # 0 | 1 | 2, as above
           "checked": 7,                     # expectations + budgets (+ 1 with --baseline)
+          "skipped": null,                  # why it was skipped, or null
           "errors": [
             {
               "code": "check-expect",       # check-expect, check-budget, check-budget-syntax,
@@ -75,7 +77,7 @@ def results_to_dict(results: list[FileResult]) -> dict[str, Any]:
         "files": [
             {
                 "file": r.file, "status": r.status, "exit_code": r.exit_code,
-                "checked": r.checked, "errors": [_error_dict(v) for v in r.failures],
+                "checked": r.checked, "errors": [_error_dict(v) for v in r.failures], "skipped": r.skipped,
             }
             for r in results
         ],
@@ -92,6 +94,8 @@ def _plural(n: int, word: str) -> str:
 
 def summary_line(result: FileResult) -> str:
     """``lenet5.yaml: 5 expectations, 1 budget: all hold``."""
+    if result.skipped:
+        return f"{result.file}: skipped, not a convcalc spec: {result.skipped}"
     if result.error:
         return f"{result.file}: not checked ({result.error.code})"
     counts = [_plural(result.count("expect"), "expectation"), _plural(result.count("budget"), "budget")]
@@ -117,7 +121,7 @@ def render_human(results: list[FileResult], verbose: bool = False) -> str:
         lines.append(summary_line(result))
     if len(results) > 1:
         statuses = [r.status for r in results]
-        lines.append(f"{_plural(len(results), 'file')}: " + ", ".join(f"{statuses.count(s)} {s}" for s in ("ok", "failed", "error") if statuses.count(s)))
+        lines.append(f"{_plural(len(results), 'file')}: " + ", ".join(f"{statuses.count(s)} {s}" for s in ("ok", "failed", "error", "skipped") if statuses.count(s)))
     return "\n".join(lines) + "\n"
 
 
