@@ -43,10 +43,10 @@ def compare_command(
     targets: Annotated[list[str], typer.Argument(help="Spec files, - for standard input, built-in model names, or inline layers KIND:ARG=VALUE,...@CxHxW (chain layers with +).", metavar="A B [C ...]", show_default=False)],
     batch: BatchOpt = None,
     dtype: DTypeOpt = DType.float32,
-    format_: Annotated[str, format_option(FORMATS)] = "table",
+    format_: Annotated[str, format_option(FORMATS, "Output format (ratios: 3 significant digits in table and markdown; exact fractions in json and csv).")] = "table",
     output: OutputOpt = None,
 ) -> None:
-    """Compare networks or layers: params, MACs, FLOPs, activation memory, exact ratios to the first."""
+    """Compare networks or layers: params, MACs, FLOPs, activation memory, ratios to the first."""
     chosen = choose_format(format_, FORMATS, "compare")
     if not 2 <= len(targets) <= MAX_ENTRIES:
         raise UsageError("usage-compare", f"give 2 to {MAX_ENTRIES} specs, models or inline layers to compare, got {len(targets)}")

@@ -1,6 +1,7 @@
 """``convcalc compare`` as text: a legend (A, B, ...), one row per metric with each entry's ratio
-to the first as an exact fraction, and the textbook savings; JSON keeps each ratio as an exact
-fraction and a float; CSV has one row per entry."""
+to the first as a decimal (:func:`convcalc.analysis.compare.decimal_text`: 3 significant digits),
+and the textbook savings; JSON keeps each ratio as an exact fraction and a float; CSV and
+Markdown have one row per entry."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from fractions import Fraction
 from typing import Optional
 
-from convcalc.analysis.compare import METRICS, Comparison, comparison_to_dict, decimal_text, ratio_text
+from convcalc.analysis.compare import METRICS, Comparison, comparison_to_dict, decimal_text
 from convcalc.arith.dims import format_dim
 from convcalc.render.formats import Format, csv_text, markdown_table
 from convcalc.render.report import format_count, format_shape
@@ -20,8 +21,8 @@ _HEADERS = {"params": "params", "macs": "MACs", "flops": "FLOPs", "activation_by
 
 
 def ratio_cell(ratio: Optional[Fraction]) -> str:
-    """A ratio in the table: ``14/45 (0.311)``; ``-`` when there is none (a 0 or a symbol below it)."""
-    return ratio_text(ratio)
+    """A ratio in the table: ``0.311``; ``-`` when there is none (a 0 or a symbol below it)."""
+    return "-" if ratio is None else decimal_text(ratio)
 
 
 def _letters(comparison: Comparison) -> list[str]:
