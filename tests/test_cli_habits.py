@@ -233,6 +233,6 @@ def test_baseline_takes_one_file_not_a_directory(run_cli, tmp_path):
     ],
 )
 def test_not_a_spec(text, reason):
-    from convcalc.analysis.check import not_a_spec
+    from convcalc.spec.files import not_a_spec
 
     assert not_a_spec(text) == reason

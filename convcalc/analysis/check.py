@@ -53,12 +53,10 @@ from __future__ import annotations
 
 import json
 import operator
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from difflib import get_close_matches
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -70,6 +68,7 @@ from convcalc.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConvcalcError, Pos
 from convcalc.kinds import RFAxis
 from convcalc.report import Expectation, Report, Row
 from convcalc.spec import BUDGET_KEYS, Spec, did_you_mean, load_spec
+from convcalc.spec.files import not_a_spec, spec_files
 from convcalc.spec.zoo import STDIN, read_source
 
 __all__ = [
@@ -78,7 +77,6 @@ __all__ = [
     "BYTE_UNITS",
     "COUNT_UNITS",
     "MAX_EXPONENT",
-    "SPEC_KEYS",
     "Baseline",
     "BaselineLayer",
     "Budget",
@@ -91,12 +89,10 @@ __all__ = [
     "check_report",
     "compare_baseline",
     "load_baseline",
-    "not_a_spec",
     "parse_budget",
     "parse_budgets",
     "parse_quantity",
     "parse_tolerance",
-    "spec_files",
     "worst_exit",
 ]
 
@@ -108,8 +104,6 @@ BYTE_UNITS = {
 BYTE_KEYS = ("activation_bytes", "peak_activation_bytes")
 BASELINE_TOTALS = ("params", "buffers", "macs", "flops", "activations")  # per sample: not the bytes
 MAX_EXPONENT = 30  # 1e30 is past any network; a huge exponent would build a huge int
-SPEC_KEYS = ("input", "batch", "layers", "blocks", "expect", "budget")  # top-level keys no common YAML file has
-_NEAR_MISS = 0.8  # difflib ratio to "layers", which every spec has: layer, layres, Layers are near misses
 _SUM_TERMS_SHOWN = 12  # a longer sum shows its first and last terms
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
@@ -732,7 +726,8 @@ def _drift(message: str, pos: Position, expected: Any, actual: Any) -> Verdict:
 def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0), skip_non_specs: bool = False) -> FileResult:
     """Load, analyse and check one spec file (or built-in model name, or ``-``). Never raises a
     :class:`ConvcalcError`: a spec or file fault becomes the result's ``error``. With
-    ``skip_non_specs``, a YAML file that is plainly not a spec (:func:`not_a_spec`) is skipped."""
+    ``skip_non_specs``, a YAML file that is plainly not a spec
+    (:func:`convcalc.spec.files.not_a_spec`) is skipped."""
     shown = target
     try:
         text, shown = read_source(target)
@@ -753,7 +748,7 @@ def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Frac
 
 def check_paths(targets: list[str], baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0), skip_non_specs: bool = False) -> list[FileResult]:
     """:func:`check_file` for each target; a directory stands for its ``*.yaml`` and ``*.yml``
-    files (:func:`spec_files`), which are checked with ``skip_non_specs``. A directory without
+    files (:func:`convcalc.spec.files.spec_files`), which are checked with ``skip_non_specs``. A directory without
     one is an ``io-no-specs`` error (exit 2): a guard that checks nothing must not pass."""
     results = []
     for target in targets:
@@ -766,61 +761,3 @@ def check_paths(targets: list[str], baseline: Optional[Baseline] = None, toleran
         else:
             results.append(check_file(target, baseline, tolerance, skip_non_specs))
     return results
-
-
-def spec_files(directory: Path) -> list[Path]:
-    """The ``*.yaml`` and ``*.yml`` files under ``directory``, in its subdirectories too, sorted;
-    hidden files and directories (``.github``, ``.pre-commit-config.yaml``) are left out, and
-    symbolic links to directories are not followed."""
-    found = []
-    for folder, subfolders, files in os.walk(directory):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
-        found += [Path(folder) / f for f in files if f.endswith((".yaml", ".yml")) and not f.startswith(".")]
-    return sorted(found)
-
-
-def not_a_spec(text: str) -> Optional[str]:
-    """Why a YAML text is plainly not a convcalc spec, or None when it may be one (checking it
-    then says what is wrong with it). A spec is one YAML document, a mapping with at least one of
-    the keys only specs have (:data:`SPEC_KEYS`) or a near miss of ``layers`` (``layer:``; not
-    of ``input``, which would take a GitHub action's ``inputs:`` for a spec). Only the
-    parser's events are read: tags, anchors and nesting cost nothing, and nothing is built."""
-    import yaml
-
-    keys: list[str] = []
-    documents = depth = 0
-    top = None
-    expecting_key = True
-    try:
-        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    return "it holds several YAML documents; a spec is one"
-            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.ScalarEvent, yaml.AliasEvent)):
-                if depth == 0:
-                    top = event
-                elif depth == 1 and isinstance(top, yaml.MappingStartEvent):
-                    if expecting_key and isinstance(event, yaml.ScalarEvent):
-                        if _spec_key(event.value):
-                            return None
-                        keys.append(event.value)
-                    expecting_key = not expecting_key
-                if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                    depth += 1
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-    except (yaml.YAMLError, RecursionError):
-        return None
-    if top is None:
-        return None
-    if isinstance(top, yaml.SequenceStartEvent):
-        return "its top level is a list, not a mapping"
-    if not isinstance(top, yaml.MappingStartEvent):
-        return "its top level is a single value, not a mapping"
-    shown = ", ".join(keys[:6]) + (", ..." if len(keys) > 6 else "")
-    return f"none of its keys ({shown or 'none'}) is one of {', '.join(SPEC_KEYS)}"
-
-
-def _spec_key(key: str) -> bool:
-    return key in SPEC_KEYS or bool(get_close_matches(key, ["layers"], n=1, cutoff=_NEAR_MISS))
