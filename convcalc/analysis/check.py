@@ -64,11 +64,12 @@ from typing import Any, Callable, Optional
 from convcalc.spec._expr import ExprError, evaluate
 from convcalc.arith.dims import dsum, sympy_module, to_json_dim
 from convcalc.engine import analyze
-from convcalc.errors import EXIT_FAILED, EXIT_OK, ConvcalcError, Position, SpecError, UsageError
+from convcalc.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConvcalcError, Position, SpecError, UsageError
 from convcalc.kinds import RFAxis
 from convcalc.report import Expectation, Report, Row
 from convcalc.spec import BUDGET_KEYS, Spec, did_you_mean, load_spec
-from convcalc.spec.zoo import read_source
+from convcalc.spec.files import not_a_spec, spec_files
+from convcalc.spec.zoo import STDIN, read_source
 
 __all__ = [
     "BASELINE_TOTALS",
@@ -84,6 +85,7 @@ __all__ = [
     "check_budget",
     "check_expectation",
     "check_file",
+    "check_paths",
     "check_report",
     "compare_baseline",
     "load_baseline",
@@ -144,6 +146,7 @@ class FileResult:
     verdicts: tuple[Verdict, ...] = ()
     error: Optional[Verdict] = None  # the file could not be checked at all
     error_exit: int = EXIT_OK
+    skipped: Optional[str] = None  # why a YAML file was not checked: it is plainly not a spec
 
     @property
     def failures(self) -> tuple[Verdict, ...]:
@@ -157,6 +160,8 @@ class FileResult:
 
     @property
     def status(self) -> str:
+        if self.skipped:
+            return "skipped"
         return "error" if self.error else ("failed" if self.failures else "ok")
 
     def count(self, kind: str) -> int:
@@ -718,14 +723,19 @@ def _drift(message: str, pos: Position, expected: Any, actual: Any) -> Verdict:
 # -- one file -----------------------------------------------------------------------------------
 
 
-def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0)) -> FileResult:
-    """Load, analyse and check one spec file (or built-in model name). Never raises a
-    :class:`ConvcalcError`: a spec or file fault becomes the result's ``error``."""
+def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0), skip_non_specs: bool = False) -> FileResult:
+    """Load, analyse and check one spec file (or built-in model name, or ``-``). Never raises a
+    :class:`ConvcalcError`: a spec or file fault becomes the result's ``error``. With
+    ``skip_non_specs``, a YAML file that is plainly not a spec
+    (:func:`convcalc.spec.files.not_a_spec`) is skipped."""
     shown = target
     try:
         text, shown = read_source(target)
         if _is_answers_file(text):
             return FileResult(shown, _grade_answers(text, shown))
+        reason = not_a_spec(text) if skip_non_specs else None
+        if reason:
+            return FileResult(shown, skipped=reason)
         spec = load_spec(text, shown)
         budgets = parse_budgets(spec)
         report = analyze(spec)
@@ -753,3 +763,20 @@ def _grade_answers(text: str, shown: str) -> tuple[Verdict, ...]:
         Verdict("expect", g.ok, g.code, g.message, g.pos, g.expected, g.actual, (g.derivation,) if g.derivation else ())
         for g in grade(text, shown)
     )
+
+
+def check_paths(targets: list[str], baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0), skip_non_specs: bool = False) -> list[FileResult]:
+    """:func:`check_file` for each target; a directory stands for its ``*.yaml`` and ``*.yml``
+    files (:func:`convcalc.spec.files.spec_files`), which are checked with ``skip_non_specs``. A directory without
+    one is an ``io-no-specs`` error (exit 2): a guard that checks nothing must not pass."""
+    results = []
+    for target in targets:
+        if target != STDIN and Path(target).is_dir():
+            found = spec_files(Path(target))
+            if not found:
+                error = Verdict("error", False, "io-no-specs", "no *.yaml or *.yml file in this directory (hidden ones are not read)", Position(target))
+                results.append(FileResult(target, error=error, error_exit=EXIT_USAGE))
+            results += [check_file(str(path), baseline, tolerance, skip_non_specs=True) for path in found]
+        else:
+            results.append(check_file(target, baseline, tolerance, skip_non_specs))
+    return results

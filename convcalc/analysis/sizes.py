@@ -14,11 +14,11 @@ from math import lcm
 from typing import Iterable, Optional
 
 from convcalc.engine import analyze
-from convcalc.errors import SpecError
+from convcalc.errors import SpecError, UsageError
 from convcalc.report import Report
 from convcalc.spec import Spec
 
-__all__ = ["ExactRule", "SizeResult", "check_size", "exact_rule", "exactness_problems", "scan_sizes", "smallest_valid_size"]
+__all__ = ["ExactRule", "SizeResult", "check_size", "exact_rule", "exactness_problems", "scan_sizes", "smallest_valid_size", "sweep"]
 
 MAX_SEARCH = 2**20
 MAX_PERIOD = 4096
@@ -104,3 +104,11 @@ def exact_rule(spec: Spec) -> Optional[ExactRule]:
     period = min(_period(analyze(spec, input_shape=input_shape(spec, smallest))), MAX_PERIOD)
     residues = tuple(sorted(n % period for n in range(smallest, smallest + period) if check_size(spec, n).exact))
     return ExactRule(smallest, period, residues)
+
+
+def sweep(report: Report, name: str, sizes: list[int], fixed: dict[str, int]) -> list[Report]:
+    """The symbolic ``report`` at each size of symbol ``name``; the other spatial symbols take
+    the same size unless ``fixed`` gives them one."""
+    if name not in report.symbols:
+        raise UsageError("usage-sweep", f"--sweep {name}: no symbol {name!r} in the input {tuple(str(d) for d in report.input_shape)}", hint=f"symbols: {', '.join(report.symbols)}")
+    return [report.subs({**{s: n for s in report.symbols if s != str(report.batch)}, **fixed, name: n}) for n in sizes]

@@ -42,7 +42,7 @@ def exercises_command(
     """A worksheet of random questions in the lecture notes' style; --key for its answer key.
     Fill in the answers file it ends with and grade it with `convcalc check answers.yaml`.
     """
-    from convcalc.cli import write_output
+    from convcalc.cli._common import write_output
 
     sheet = generate(tuple(t.value for t in topic or ()), count, seed)
     if format_ is ExerciseFormat.json:

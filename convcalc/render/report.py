@@ -23,6 +23,7 @@ __all__ = [
     "format_count",
     "format_rf",
     "format_shape",
+    "ordered",
     "report_to_dict",
     "render_csv",
     "render_extra",
@@ -211,14 +212,15 @@ def render_csv(report: Report, layout: str = "chw") -> str:
     writer.writerow(CSV_COLUMNS)
     for r in report.rows:
         writer.writerow([
-            r.path, r.kind, "x".join(format_dim(d) for d in _ordered(r.input_shapes[0], layout)),
-            "x".join(format_dim(d) for d in _ordered(r.output_shape, layout)), *(format_dim(v) for v in (r.params, r.buffers, r.macs, r.flops, r.activations)),
+            r.path, r.kind, "x".join(format_dim(d) for d in ordered(r.input_shapes[0], layout)),
+            "x".join(format_dim(d) for d in ordered(r.output_shape, layout)), *(format_dim(v) for v in (r.params, r.buffers, r.macs, r.flops, r.activations)),
             format_rf(r.rf, r.is_global), format_rf(r.rf, r.is_global, "jump"), format_rf(r.rf, r.is_global, "start"),
         ])
     return buffer.getvalue()
 
 
-def _ordered(shape: tuple, layout: str) -> list:
+def ordered(shape: tuple, layout: str) -> list:
+    """The sizes of a channels-first shape in ``layout`` order."""
     dims = list(shape)
     return dims[1:] + dims[:1] if layout == "hwc" and len(dims) > 1 else dims
 

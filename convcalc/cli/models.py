@@ -1,0 +1,27 @@
+"""``convcalc models``: the built-in models, with their parameters and MACs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from convcalc.cli._common import OutputOpt, emit_rich, format_option, load, write_output
+from convcalc.render.formats import Format, choose_format
+from convcalc.render.models import FORMATS, draw_models, model_entries, render_models
+
+__all__ = ["models_command"]
+
+
+def models_command(
+    format_: Annotated[str, format_option(FORMATS)] = "table",
+    output: OutputOpt = None,
+) -> None:
+    """List the built-in models with their parameters and MACs."""
+    from convcalc.engine import analyze
+    from convcalc.spec.zoo import builtin_names
+
+    chosen = choose_format(format_, FORMATS, "models")
+    entries = model_entries({name: analyze(load(name)) for name in builtin_names()})
+    if chosen == Format.table:
+        emit_rich(lambda console: draw_models(console, entries), output)
+    else:
+        write_output(render_models(entries, chosen), output)

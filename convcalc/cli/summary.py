@@ -1,0 +1,96 @@
+"""``convcalc summary``: the layer-by-layer table of a spec or built-in model, or one row per input
+size with ``--sweep``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any, Optional
+
+import typer
+
+from convcalc.cli._common import (
+    BatchOpt,
+    DTypeOpt,
+    InputOpt,
+    Layout,
+    LayoutOpt,
+    OutputOpt,
+    SpecArg,
+    analyze_target,
+    emit_rich,
+    format_option,
+    parse_sweep,
+    parse_values,
+    write_output,
+)
+from convcalc.conventions import DType
+from convcalc.render import render_extra, render_table
+from convcalc.render import summary as rendered
+from convcalc.render import sweep as swept
+from convcalc.render.formats import Format, choose_format
+
+__all__ = ["Compat", "summary_command"]
+
+
+class Compat(str, Enum):
+    fvcore = "fvcore"
+    ptflops = "ptflops"
+    torchinfo = "torchinfo"
+
+
+def _extra(spec, report, exact: bool, compat: Optional[Compat]) -> dict[str, Any]:
+    """What the table's caption does not hold: validity conditions, exact sizes, a tool's total."""
+    extra: dict[str, Any] = {}
+    if report.symbols:
+        from convcalc.report._substitute import requirements
+
+        extra["valid_if"] = requirements(report)
+    if exact:
+        from convcalc.analysis.sizes import exact_rule
+
+        rule = exact_rule(spec)
+        extra["exact_sizes"] = str(rule) if rule else "no valid size"
+    if compat is not None:
+        from convcalc.interop.compat import compat_total
+
+        extra["compat"] = compat_total(report, compat.value).to_dict()
+    return extra
+
+
+def summary_command(
+    spec: SpecArg,
+    input_: InputOpt = None,
+    batch: BatchOpt = None,
+    format_: Annotated[str, format_option(rendered.FORMATS, "Output format (github: the table, then the notes as GitHub workflow annotations).")] = "table",
+    layout: LayoutOpt = Layout.chw,
+    depth: Annotated[Optional[int], typer.Option("--depth", "-d", min=1, help="Collapse everything below this depth into one row per block.")] = None,
+    dtype: DTypeOpt = DType.float32,
+    set_: Annotated[Optional[str], typer.Option("--set", help="Give the symbols sizes: H=224,W=224.")] = None,
+    sweep: Annotated[Optional[str], typer.Option("--sweep", help="One row per size: H=224,256,320 (other symbols take the same size).")] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="Also print the input sizes every strided layer and crop divides exactly.")] = False,
+    compat: Annotated[Optional[Compat], typer.Option("--compat", help="Also print the total that tool reports, rule by rule (its conventions and its bugs).")] = None,
+    output: OutputOpt = None,
+) -> None:
+    """Layer-by-layer shapes, parameters, MACs, FLOPs, activations and receptive fields."""
+    if sweep is not None:
+        from convcalc.analysis.sizes import sweep as sweep_reports
+
+        chosen = choose_format(format_, swept.FORMATS, "summary --sweep")
+        name, sizes = parse_sweep(sweep)
+        _, report = analyze_target(spec, input_, batch, layout, dtype, symbolic=True)
+        reports = sweep_reports(report, name, sizes, parse_values(set_, "--set"))
+        if chosen == Format.table:
+            emit_rich(lambda console: swept.draw_sweep(console, reports, name, layout.value), output)
+        else:
+            write_output(swept.render_sweep(reports, name, chosen, layout.value), output)
+        return
+    chosen = choose_format(format_, rendered.FORMATS, "summary")
+    spec_obj, report = analyze_target(spec, input_, batch, layout, dtype)
+    if set_:
+        report = report.subs(parse_values(set_, "--set"))
+    extra = _extra(spec_obj, report, exact, compat)
+    if chosen in (Format.table, Format.github):
+        after = render_extra(extra) + (rendered.render_annotations(report) if chosen == Format.github else "")
+        emit_rich(lambda console: render_table(report, console, depth, layout.value), output, after)
+    else:
+        write_output(rendered.render_summary(report, chosen, extra, depth, layout.value), output)
