@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, Optional[str]]] = {
     "rf": ("rf", "rf_command", None),
     "sizes": ("sizes", "sizes_command", None),
     "models": ("models", "models_command", None),
+    "kinds": ("kinds", "kinds_command", None),
     "show": ("show", "show_command", None),
     "schema": ("schema", "schema_command", None),
     "solve": ("solve", "solve_command", "Inverse questions: which padding, which kernel/stride/padding, which input sizes."),

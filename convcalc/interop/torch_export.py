@@ -41,7 +41,7 @@ from convcalc import __version__
 from convcalc.errors import LayerError, UsageError
 from convcalc.graph.model import INPUT, Graph, GroupNode, Node, Port
 from convcalc.kinds import KINDS
-from convcalc.kinds._base import TORCH_HELPERS
+from convcalc.kinds._base import TORCH_HELPERS, Torch
 from convcalc.report import Report, Row
 from convcalc.spec._expr import _INNER, _WHOLE
 
@@ -427,7 +427,10 @@ class _Writer:
 
     def torch_of(self, node: Node, codes: Optional[dict[Port, str]] = None, scope: Optional[_Scope] = None):
         try:
-            code = node.layer.torch(self.io(node, codes or {}, scope))
+            io = self.io(node, codes or {}, scope)
+            code = node.layer.torch(io)
+            if node.functional and code.function is None:
+                code = Torch(function=node.layer.torch_function(io), helpers=code.helpers + ("F",))
         except LayerError as exc:
             raise UsageError("export-unsupported", f"cannot export to PyTorch: {node.path} ({node.kind}): {exc.message}", node.pos, exc.hint) from None
         self.helpers.update(code.helpers)

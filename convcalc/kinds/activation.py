@@ -18,6 +18,7 @@ Number = Union[StrictInt, StrictFloat]
 
 class _Elementwise(LayerKind):
     torch_class: ClassVar[str]
+    torch_only: ClassVar[tuple[str, ...]] = ("inplace", "device", "dtype")
 
     def infer(self, x: Tensor) -> Result:
         return Result(shape=x.shape, flops=ELEMENTWISE_FLOPS[self.kind] * prod(x.shape))
@@ -29,9 +30,11 @@ class _Elementwise(LayerKind):
 def _activation(kind: str, summary: str, ptflops: tuple = (), aliases: tuple = (), **fields) -> type[_Elementwise]:
     """A kind named ``kind`` whose PyTorch module is named in the summary: ``(nn.ReLU)``. Only
     ptflops counts activations, each as ``ptflops`` says; fvcore and torchinfo count none."""
-    annotations = {"kind": ClassVar[str], "summary": ClassVar[str], "torch_class": ClassVar[str], "compat": ClassVar[dict], "aliases": ClassVar[tuple]}
+    annotations = {"kind": ClassVar[str], "summary": ClassVar[str], "torch_class": ClassVar[str], "compat": ClassVar[dict], "aliases": ClassVar[tuple],
+                   "functional": ClassVar[str]}
+    name = {"sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "log_sigmoid": "F.logsigmoid"}.get(kind, f"F.{kind}")
     namespace = {"__module__": __name__, "kind": kind, "summary": summary, "torch_class": summary.rsplit("(nn.", 1)[1].rstrip(")"),
-                 "compat": {"fvcore": (), "ptflops": ptflops, "torchinfo": ()}, "aliases": aliases}
+                 "compat": {"fvcore": (), "ptflops": ptflops, "torchinfo": ()}, "aliases": aliases, "functional": f"{name}({{0}}{{kw}})"}
     for name, (annotation, default) in fields.items():
         annotations[name] = annotation
         namespace[name] = default
@@ -82,6 +85,9 @@ class PReLU(_Elementwise):
 
 class _Softmax(LayerKind):
     dim: int = 1  # PyTorch's dims: 0 is the batch, 1 the channels (the default here)
+
+    def torch_function(self, io) -> str:
+        return f"F.{self.kind}({{0}}, dim={self.dim})"
     per_vector_extra: ClassVar[int]
 
     def infer(self, x: Tensor) -> Result:

@@ -66,6 +66,7 @@ def flops_text(names: tuple, suffix: str, spatial, c_out, macs, flops, bias: boo
 
 
 class _Conv(LayerKind):
+    input_width: ClassVar[dict] = {"in_channels": 0}
     compat: ClassVar[dict] = {"fvcore": (c.FV_MACS,), "ptflops": (c.PT_CONV_MACS, c.PT_CONV_BIAS), "torchinfo": (c.TI_CONV_WEIGHTS, c.TI_CONV_BIAS)}
     short: ClassVar[str] = "conv"
     out_channels: PosInt
@@ -192,6 +193,7 @@ class Conv3d(_Conv):
 
 
 class _ConvTranspose(LayerKind):
+    input_width: ClassVar[dict] = {"in_channels": 0}
     compat: ClassVar[dict] = {"fvcore": (c.FV_MACS,), "ptflops": (c.PT_CONV_MACS, c.PT_CONV_BIAS), "torchinfo": (c.TI_CONV_T_WEIGHTS, c.TI_CONV_BIAS)}
     short: ClassVar[str] = "upconv"
     out_channels: PosInt

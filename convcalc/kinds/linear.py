@@ -19,6 +19,7 @@ class Linear(LayerKind):
     MLP), ``axis: last`` is PyTorch's literal rule (the last axis, e.g. W). Without ``axis`` a
     linear layer on an unflattened tensor is an error: a missing ``flatten`` is the usual cause.
     """
+    input_width: ClassVar[dict] = {"in_features": "features"}
     compat: ClassVar[dict] = {"fvcore": (c.FV_MACS,), "ptflops": (c.PT_LINEAR_MACS, c.PT_LINEAR_BIAS), "torchinfo": (c.TI_LINEAR, c.TI_LINEAR_PER_POSITION)}
     short: ClassVar[str] = "fc"
 

@@ -36,6 +36,9 @@ class _Merge(LayerKind):
     inputs: Optional[list[str]] = None
     n_inputs: ClassVar[str] = "many"
 
+    def torch_function(self, io) -> str:
+        return self.torch(io).function
+
     def infer_many(self, xs: list[Tensor]) -> Result:  # pragma: no cover - every merge overrides
         raise NotImplementedError
 

@@ -28,6 +28,7 @@ Number = Union[StrictInt, StrictFloat]
 
 
 class _BatchNorm(LayerKind):
+    input_width: ClassVar[dict] = {"num_features": 0}
     compat: ClassVar[dict] = {"fvcore": (c.FV_BATCH_NORM,), "ptflops": (c.PT_NORM,), "torchinfo": (c.TI_NORM,)}
     short: ClassVar[str] = "bn"
     eps: Number = 1e-5
@@ -77,7 +78,7 @@ class _InstanceNorm(LayerKind):
 
     compat: ClassVar[dict] = {"fvcore": (c.FV_NORM,), "ptflops": (c.PT_NORM,), "torchinfo": (c.TI_NORM,)}
     short: ClassVar[str] = "norm"
-    num_features: Optional[PosInt] = None
+    input_width: ClassVar[dict] = {"num_features": 0}
     eps: Number = 1e-5
     momentum: Optional[Number] = 0.1
     affine: Bool = False
@@ -153,6 +154,7 @@ class LayerNorm(LayerKind):
 
 
 class GroupNorm(LayerKind):
+    input_width: ClassVar[dict] = {"num_channels": 0}
     compat: ClassVar[dict] = {"fvcore": (c.FV_NORM,), "ptflops": (c.PT_NORM,), "torchinfo": (c.TI_NORM,)}
     short: ClassVar[str] = "norm"
     kind: ClassVar[str] = "group_norm"

@@ -208,6 +208,12 @@ class _Pool(LayerKind):
         return Result(shape=(c, *spatial), notes=uneven_notes(x.spatial, k, s, d, pads, names), flops=flops, rf=tuple(rf) if x.rf else None,
                       formulas=formulas, extra={"padding": [list(q) for q in pads]} if not self.torch_padding() else {})
 
+    def torch_function(self, io) -> str:
+        if not self.torch_padding():
+            raise LayerError("export-unsupported", f"{self.kind} with padding {self.padding!r} as a function: PyTorch's take only symmetric ints")
+        keys = ["kernel_size", "stride", "padding", "ceil_mode"] + (["dilation"] if self.op == "max" else ["count_include_pad", "divisor_override"])
+        return f"F.{self.op}_pool{self.rank}d({{0}}{''.join(', ' + a for a in io.kw(*keys))})"
+
     def torch_padding(self) -> bool:
         """PyTorch's own padding: symmetric ints (its pools take no 'same' and no pairs)."""
         return isinstance(self.padding, int) or (isinstance(self.padding, list) and all(isinstance(v, int) for v in self.padding))
@@ -392,6 +398,9 @@ class _Adaptive(LayerKind):
     def torch(self, io) -> Torch:
         return Torch(module=f"nn.Adaptive{self.op.title()}Pool{self.rank}d({io.arg('output_size')})")
 
+    def torch_function(self, io) -> str:
+        return f"F.adaptive_{self.op}_pool{self.rank}d({{0}}, {io.arg('output_size')})"
+
 
 def _adaptive_text(name: str, size: Dim, out: Dim) -> tuple[str, ...]:
     """PyTorch's variable windows, and the fixed window that reaches the same output size
@@ -469,6 +478,10 @@ class _Global(LayerKind):
             raise LayerError("export-unsupported", f"{self.kind} on a tensor with {io.rank} spatial axes")
         pool = f"nn.Adaptive{self.op.title()}Pool{io.rank}d(1)"
         return Torch(module=pool if self.keepdim else f"nn.Sequential({pool}, nn.Flatten())")
+
+    def torch_function(self, io) -> str:
+        pool = f"F.adaptive_{self.op}_pool{io.rank}d({{0}}, 1)"
+        return pool if self.keepdim else f"{pool}.flatten(1)"
 
 
 class GlobalAvgPool(_Global):

@@ -39,6 +39,10 @@ class Dropout(LayerKind):
     kind: ClassVar[str] = "dropout"
     aliases: ClassVar[tuple[str, ...]] = ("dropout2d",)
     summary: ClassVar[str] = "dropout: nothing at inference (nn.Dropout)"
+    torch_only: ClassVar[tuple[str, ...]] = ("inplace", "device", "dtype")
+
+    def torch_function(self, io) -> str:
+        return f"F.dropout({{0}}{''.join(', ' + a for a in io.kw('p'))}, training=self.training)"
     p: Number = 0.5
 
     def infer(self, x: Tensor) -> Result:
@@ -54,6 +58,7 @@ class Identity(LayerKind):
     compat: ClassVar[dict] = c.NOTHING
     kind: ClassVar[str] = "identity"
     summary: ClassVar[str] = "passes its input through (nn.Identity)"
+    functional: ClassVar[str] = "{0}"
 
     def infer(self, x: Tensor) -> Result:
         return Result(shape=x.shape)
@@ -203,6 +208,11 @@ class Upsample(LayerKind):
             extra = "".join(f", {kw}" for kw in io.kw("mode", "align_corners"))
             return Torch(function=f"F.interpolate({{0}}, size={{ref0}}.shape[2:]{extra})", helpers=("F",))
         return Torch(module=f"nn.Upsample({', '.join(io.kw('size', 'scale_factor', 'mode', 'align_corners'))})")
+
+    def torch_function(self, io) -> str:
+        if self.size_of is not None:
+            return self.torch(io).function
+        return f"F.interpolate({{0}}{''.join(', ' + a for a in io.kw('size', 'scale_factor', 'mode', 'align_corners'))})"
 
 
 register_helper("center_crop", '''

@@ -204,6 +204,9 @@ class Flatten(_Plumbing):
         args = ([str(self.start_dim)] if self.start_dim != 1 or self.end_dim != -1 else []) + ([str(self.end_dim)] if self.end_dim != -1 else [])
         return Torch(module=f"nn.Flatten({', '.join(args)})")
 
+    def torch_function(self, io) -> str:
+        return f"torch.flatten({{0}}, {self.start_dim}, {self.end_dim})"
+
     def torch_channels(self, io) -> str:
         return io.literal(io.out_shapes[0][0]) if io.out_shapes[0][:1] != io.in_shapes[0][:1] else io.c_in
 

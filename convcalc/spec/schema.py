@@ -30,6 +30,7 @@ def _meta_properties() -> dict[str, Any]:
         "repeat": {"anyOf": [{"type": "integer", "minimum": 1}, _PARAM_REF]},
         "when": {"anyOf": [{"type": "boolean"}, _PARAM_REF], "description": "inside blocks: keep the item only when true"},
         "expect": Expect.model_json_schema(),
+        "functional": {"type": "boolean", "description": "called as a torch.nn.functional function in PyTorch, not a module (F.relu)"},
     }
 
 
