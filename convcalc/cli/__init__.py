@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, Optional[str]]] = {
     "summary": ("summary", "summary_command", None),
     "rf": ("rf", "rf_command", None),
     "sizes": ("sizes", "sizes_command", None),
+    "sweep": ("sweep", "sweep_command", None),
     "models": ("models", "models_command", None),
     "kinds": ("kinds", "kinds_command", None),
     "show": ("show", "show_command", None),

@@ -193,6 +193,36 @@ def parse_values(text: Optional[str], option: str) -> dict[str, int]:
     return values
 
 
+def parse_param(text: str) -> Any:
+    """A parameter's value on the command line: an int, a float, true / false, or a word."""
+    text = text.strip()
+    if re.fullmatch(r"[+-]?\d{1,15}", text):
+        return int(text)
+    if re.fullmatch(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d{1,3})?", text):
+        return float(text)
+    return {"true": True, "false": False}.get(text, text)
+
+
+def split_set(text: Optional[str], spec) -> tuple[dict[str, Any], dict[str, int]]:
+    """``--set``: the spec's parameters (``width_mult=2.0``) and sizes for its symbols (``H=224``)."""
+    params: dict[str, Any] = {}
+    sizes: list[str] = []
+    seen: set[str] = set()
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise UsageError("usage-set", f"--set {text!r}: write NAME=VALUE pairs, e.g. --set H=224,W=224 or --set width_mult=2.0")
+        if name in seen:
+            raise UsageError("usage-set", f"--set {text!r}: {name} is given twice")
+        seen.add(name)
+        if name in spec.params:
+            params[name] = parse_param(value)
+        else:
+            sizes.append(part)
+    return params, parse_values(",".join(sizes), "--set")
+
+
 def parse_sweep(text: str) -> tuple[str, list[int]]:
     """``H=224,256,320`` -> ("H", [224, 256, 320])."""
     name, _, values = text.partition("=")
@@ -202,12 +232,16 @@ def parse_sweep(text: str) -> tuple[str, list[int]]:
     return name.strip(), [int(v) for v in sizes]
 
 
-def analyze_target(target: str, input_: Optional[str], batch: Optional[int], layout: Layout, dtype: DType, symbolic: bool = False):
-    """(spec, report) of a spec named on the command line, at ``--input`` if given; ``symbolic``
-    replaces integer spatial sizes by symbols (``--sweep`` substitutes them)."""
+def analyze_target(target: str, input_: Optional[str], batch: Optional[int], layout: Layout, dtype: DType, symbolic: bool = False,
+                   params: Optional[dict[str, Any]] = None):
+    """(spec, report) of a spec named on the command line, at ``--input`` if given, with its
+    top-level ``params`` given other values; ``symbolic`` replaces integer spatial sizes by
+    symbols (``--sweep`` substitutes them)."""
     from convcalc.engine import analyze
 
-    spec = load(target)
+    spec = load(target) if isinstance(target, str) else target
+    if params:
+        spec = spec.with_params(params)
     shape = parse_input(input_, layout) or spec.input
     if symbolic and all(isinstance(d, int) for d in shape[1:]):
         from convcalc.kinds._window import axis_names

@@ -113,7 +113,7 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
     collecting = gc.isenabled()
     gc.disable()  # the fold makes many small objects and frees none: cycle collection only slows it
     try:
-        out = folder.fold_list(spec.layers, ("layers",), x, _Scope(), (), 0, {})
+        out = folder.fold_list(spec.layers, ("layers",), x, _Scope(), (), 0, dict(spec.params))
         if folder.errors:
             raise folder.errors[0] if len(folder.errors) == 1 else SpecErrors(folder.errors)
         if out.siblings > 1:
@@ -279,6 +279,8 @@ class _Folder:
         if not self.kept(meta, path):
             return x, False
         name = meta.get("name")
+        if isinstance(name, int) and not isinstance(name, bool):
+            name = meta["name"] = str(name)  # `name: ${i}`: the copy's number
         if name is not None and (not isinstance(name, str) or not name or "." in name):
             raise self.error("spec-name", f"a layer name is a non-empty string without dots, got {name!r}", (*path, "name"))
         segment = name or segment
@@ -330,7 +332,10 @@ class _Folder:
         for r in range(1, repeat):
             item = self.split(raw, first.path, {**env, "i": r})
             items.append(item)
-            names.append(item.meta.get("name"))
+            name = item.meta.get("name")
+            if isinstance(name, int) and not isinstance(name, bool):
+                name = item.meta["name"] = str(name)
+            names.append(name)
         own_names = names[0] is not None and len(set(names)) == repeat
         start, entering = self.start(), x
         for r, item in enumerate(items):
@@ -570,8 +575,8 @@ class _Folder:
                     "spec-unknown-param", f"block {block.name!r} has no parameter {key!r}", (*item.kind_path, key), key=True,
                     hint=did_you_mean(key, block.params) or f"its parameters: {', '.join(block.params) or 'none'}",
                 )
-        env = {**block.params, **given, "in_channels": x.channels}
-        missing = [k for k, v in env.items() if v is None]
+        env = {**self.spec.params, **block.params, **given, "in_channels": x.channels}
+        missing = [k for k in block.params if env[k] is None]
         if missing:
             raise self.error("spec-missing-param", f"block {block.name!r} needs parameter {missing[0]!r}", item.kind_path, key=True)
         start = self.start()
