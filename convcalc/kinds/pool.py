@@ -15,7 +15,6 @@ from convcalc.kinds._base import (
     Bool,
     LayerError,
     LayerKind,
-    NonNegInts,
     PosInt,
     PosInts,
     Result,
