@@ -100,7 +100,7 @@ def layer_source(kind: str, args: dict, input_shape: tuple, written: Optional[st
     for name in list(needed):
         needed.update(TORCH_HELPERS[name][1])
     helpers = "\n\n\n".join(TORCH_HELPERS[name][0] for name in TORCH_HELPERS if name in needed)
-    forward = f"self.layer(x)" if code.module else code.function.format("x", refs="[]")
+    forward = "self.layer(x)" if code.module else code.function.format("x", refs="[]")
     init = f"        self.layer = {code.module}\n" if code.module else ""
     return (
         "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n\n" + (helpers + "\n\n\n" if helpers else "")

@@ -17,7 +17,7 @@ from typing import ClassVar, Optional, Union
 from pydantic import StrictInt
 
 from convcalc.arith.dims import Dim, floor_div, is_int, prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import (
     LayerError,
     LayerKind,
@@ -57,7 +57,7 @@ def _spatial_kept(x: Tensor, shape: tuple, moved: bool) -> Optional[tuple]:
 
 
 class _Plumbing(LayerKind):
-    compat: ClassVar[dict] = c.NOTHING  # tensor methods: no module, no hook, no patched function
+    compat: ClassVar[dict] = peers.NOTHING  # tensor methods: no module, no hook, no patched function
 
 
 def _sizes_along(total: Dim, sizes: list[int], name: str, what: str) -> None:
