@@ -253,3 +253,28 @@ def test_independent_mistakes_are_all_reported():
                 input: x
         """)
     assert [e.code for e in caught.value.errors] == ["spec-unknown-arg", "spec-unknown-kind", "shape-kernel-too-large"]
+
+
+def test_tied_weights_are_counted_once_and_run_per_use():
+    """`share:` reuses a layer's weights: params once, MACs per use (torchinfo counts them twice)."""
+    text = """
+        name: tied
+        input: [16]
+        layers:
+          - linear: {out_features: 16}
+            name: enc
+          - relu
+          - linear: {out_features: 16}
+            share: enc
+    """
+    report = report_of(text)
+    assert [(r.params, r.macs) for r in report.rows] == [(16 * 16 + 16, 16 * 16), (0, 0), (0, 16 * 16)]
+    assert report.totals.params == 16 * 16 + 16 and report.totals.macs == 2 * 16 * 16
+    pytest.importorskip("torch")
+    from convcalc.interop.torch_check import mismatches, probe
+
+    export = export_torch(report)
+    assert "x = self.enc(x)" in export.source and export.source.count("nn.Linear(") == 1
+    assert mismatches(report, probe(export, report)) == []
+    error = error_of(text.replace("- linear: {out_features: 16}\n            share: enc", "- linear: {out_features: 8}\n            share: enc"))
+    assert error.code == "spec-share" and "272 parameters there, 136 here" in error.message

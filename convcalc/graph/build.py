@@ -441,13 +441,39 @@ class _Folder:
             raise self.error("spec-type", f"functional: expected true or false, got {functional!r}", (*item.path, "functional"))
         if functional and (result.params or result.buffers):
             raise self.error("spec-functional", f"{'.'.join(full)} ({layer.kind}) has parameters: in PyTorch it is a module, not a function", (*item.path, "functional"))
+        shares = None
+        if "share" in item.meta:
+            shares, result = self.shared(item, layer, result, full)
         return self.add_node(Node(
             index=index, path=".".join(full), name=name or "", kind=layer.kind, layer=layer,
             inputs=tuple(Port(t.source, t.port) for t in xs), depth=depth, pos=self.spec.pos(item.path),
             outputs=len(result.shapes), written=item.kind if not synthetic else layer.kind,
             template=item.template if not synthetic else None, synthetic=synthetic, refs=tuple(Port(t.source, t.port) for t in refs),
-            functional=functional,
+            functional=functional, shares=shares,
         ), result, xs[0] if xs else refs[0], conditions)
+
+    def shared(self, item: _Item, layer, result: Result, full: tuple[str, ...]) -> tuple[int, Result]:
+        """``share: NAME``: this layer uses the weights of an earlier one (tied weights): the same
+        kind, arguments and parameter count, its parameters counted once, there; MACs per use."""
+        from dataclasses import replace
+
+        target, where = item.meta["share"], (*item.path, "share")
+        if not isinstance(target, str):
+            raise self.error("spec-type", f"share: expected the path or name of a layer, got {target!r}", where)
+        found = [n for n in self.nodes if n.path == target] or [n for n in self.nodes if n.name == target]
+        if len(found) != 1:
+            known = [n.path for n in self.nodes if self.results[n.index].params]
+            what = "no layer before it" if not found else f"{len(found)} layers"
+            raise self.error("spec-share", f"share: {target!r} names {what}", where, hint=did_you_mean(target, known) or "name a layer built before this one")
+        owner = found[0].shares if found[0].shares is not None else found[0].index
+        first = self.nodes[owner]
+        if (first.kind, first.layer) != (layer.kind, layer) or self.results[owner].params != result.params or self.results[owner].buffers != result.buffers:
+            raise self.error(
+                "spec-share", f"{'.'.join(full)} ({layer.kind}) cannot share the weights of {first.path} ({first.kind}): "
+                f"{self.results[owner].params:,} parameters there, {result.params:,} here", where,
+                hint="a shared layer has the same kind, arguments and input width",
+            )
+        return owner, replace(result, params=0, buffers=0, notes=(*result.notes, f"weights of {first.path}"))
 
     def add_node(self, node: Node, result: Result, x0: Tensor, conditions: tuple = ()) -> Tensor:
         """Record a node and its result; return its (first) output."""

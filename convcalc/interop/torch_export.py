@@ -201,7 +201,7 @@ class _Writer:
             if what == "node":
                 node = self.graph.nodes[index]
                 code = self.torch_of(node)
-                if node.inputs != (current,) or node.refs or node.outputs != 1 or code.module is None or code.function is not None:
+                if node.inputs != (current,) or node.refs or node.outputs != 1 or code.module is None or code.function is not None or node.shares is not None:
                     return False
                 current = Port(index, 0)
             else:
@@ -411,6 +411,16 @@ class _Writer:
                 code = self.torch_of(node, codes, scope)
                 ins = [variables[p] for p in node.inputs]
                 refs = [variables[p] for p in node.refs]
+                if node.shares is not None:  # tied weights: the module of the layer it shares them with
+                    if node.shares not in names:
+                        owner = self.graph.nodes[node.shares].path
+                        raise UsageError("export-unsupported", f"cannot export to PyTorch: {node.path} shares the weights of {owner}, which is in another module here", node.pos,
+                                         "share weights between layers of the same block or group")
+                    value = f"self.{names[node.shares]}({', '.join(ins)})"
+                    outs = [Port(index, 0)]
+                    codes[outs[0]] = self.out_code(node, codes, scope)
+                    forward += variables.assign(outs, value, step, last_read, reads_x="x" in ins, label=label)
+                    continue
                 held = code.module or code.state
                 attr = self.attribute(label if not label.isdigit() else type(node.layer).short_name(), attrs) if held else ""
                 if held:

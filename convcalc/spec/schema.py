@@ -31,6 +31,7 @@ def _meta_properties() -> dict[str, Any]:
         "when": {"anyOf": [{"type": "boolean"}, _PARAM_REF], "description": "inside blocks: keep the item only when true"},
         "expect": Expect.model_json_schema(),
         "functional": {"type": "boolean", "description": "called as a torch.nn.functional function in PyTorch, not a module (F.relu)"},
+        "share": {"type": "string", "description": "reuse the weights of the layer with this path or name (tied weights): params counted once, MACs per use"},
     }
 
 
