@@ -285,6 +285,12 @@ def render_extra(extra: dict[str, Any], markdown: bool = False) -> str:
         from convcalc.interop.compat import compat_lines
 
         lines += compat_lines(extra["compat"])
+    if extra.get("training"):
+        t = extra["training"]
+        lines.append(
+            f"training step (per sample): forward MACs {format_count(t['macs'])} + backward MACs {format_count(t['backward_macs'])} = "
+            f"{format_count(t['training_macs'])} (every weight's gradient; an input's gradient where the input depends on weights)"
+        )
     if markdown:
         return "".join(f"\n{line}\n" for line in lines)
     return "".join(f"{line}\n" for line in lines)
