@@ -187,8 +187,10 @@ def compat_total(report: Report, tool: str, calls: Optional[Mapping[str, Call]] 
                     bugs[rule.key] = None
     breakdown = {key: n for key, n in breakdown.items() if n != 0}  # a rule that matched only zeros (convs without bias) says nothing
     notes = list(preset.notes(report, how))
-    functional = sorted({row.path for row in report.rows if how[row.index] != "module"})
-    if functional and any(rule.calls != EVERYWHERE for rule in preset.rules):  # fvcore traces ops: calls do not matter
+    # only where the call changes this tool's count: fvcore traces ops, and nothing counts a torch.cat
+    functional = sorted({row.path for row in report.rows if how[row.index] != "module"
+                         and any(rule.calls != EVERYWHERE for rule in preset.counts_for(row.kind) or ())})
+    if functional:
         notes.append(f"called in PyTorch as a function or a module subclass, not the module its kind names: {', '.join(functional)}")
     if unmodelled:
         kinds = ", ".join(f"{kind} ({n})" for kind, n in sorted(unmodelled.items()))
