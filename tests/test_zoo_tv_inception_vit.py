@@ -83,6 +83,95 @@ def torchvision_hp(module: str, hp: dict) -> dict:
     return {key: pair(value) if key in sizes else value for key, value in hp.items()}
 
 
+# --- both ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "params", "macs"), [
+    ("inception_v3", 23_834_568, 5_713_216_096),
+])
+def test_totals_are_published(run_cli, name, params, macs):
+    code, out, err = run_cli("summary", name, "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["totals"]["params"], data["totals"]["macs"], data["output_shape"]) == (params, macs, [1000])
+    code, out, err = run_cli("check", name)
+    assert code == 0, out + err
+
+
+# --- Inception v3 against torchvision ------------------------------------------------------------
+
+
+def test_inception_v3_modules_are_torchvision_modules_in_call_order():
+    """Every row PyTorch runs as a module is one of torchvision's, in the same order; the rest
+    (F.relu, F.avg_pool2d, F.max_pool2d, torch.cat, torch.flatten) are marked functional."""
+    modules = [r.path for r in report("inception_v3").rows if not r.functional]
+    assert modules == [layer[0] for layer in torchvision("inception_v3")["layers"]]
+    functional = {r.kind for r in report("inception_v3").rows if r.functional}
+    assert functional == {"relu", "avg_pool2d", "max_pool2d", "concat", "flatten"}
+
+
+def test_inception_v3_rows_equal_torchvision_layers():
+    """Kind, hyper-parameters, input and output shapes, params and MACs of all 193 leaf modules."""
+    rows = rows_by_path("inception_v3")
+    columns = torchvision("inception_v3")["layers"]
+    assert len(columns) == 193
+    for name, module, hp, calls, shape_in, shape_out, params, macs, *_ in columns:
+        row = rows[name]
+        kind, ours = HYPER[module]
+        assert row.kind == kind, name
+        assert ours(row.layer, row) == torchvision_hp(module, hp), name
+        assert (calls, tuple(shape_in[1:]), tuple(shape_out[1:])) == (1, row.input_shapes[0], row.output_shape), name
+        assert (row.params, row.macs) == (params, macs), name
+
+
+def test_inception_v3_factorised_convs():
+    """InceptionC's 1x7 / 7x1 pair at 17x17 with channels_7x7 = 128 (Mixed_6b)."""
+    rows = rows_by_path("inception_v3")
+    one_by_seven, seven_by_one = rows["Mixed_6b.branch7x7_2.conv"], rows["Mixed_6b.branch7x7_3.conv"]
+    assert (one_by_seven.params, one_by_seven.macs) == (128 * 128 * 1 * 7, 17 * 17 * 128 * 128 * 7)
+    assert (seven_by_one.params, seven_by_one.macs) == (192 * 128 * 7 * 1, 17 * 17 * 192 * 128 * 7)
+    assert rows["Mixed_7b.branch3x3_cat"].output_shape == (384 + 384, 8, 8)
+    assert rows["Mixed_7b.cat"].output_shape == (320 + 768 + 768 + 192, 8, 8)
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_inception_v3_compat_totals_equal_the_tools(tool):
+    assert compat_total(report("inception_v3"), tool).total == torchvision("inception_v3")["tools"][tool]["macs"]
+
+
+def test_inception_v3_ptflops_counts_the_functions_through_its_patches():
+    """ptflops' module hooks do not see F.relu, F.avg_pool2d, F.max_pool2d; its patches count them
+    once, 1 per element (8,967,488 ReLU elements, 2,577,152 pooled input elements). Counted as modules, the ReLUs
+    would count twice (hook + patch) and the pools once more: 11,544,640 too many. The patches'
+    share is what ptflops reports without them ("ptflops_nofunc")."""
+    tools = torchvision("inception_v3")["tools"]
+    ptflops = compat_total(report("inception_v3"), "ptflops")
+    relu = sum(r.activations for r in report("inception_v3").rows if r.kind == "relu")
+    pooled = sum(prod(r.input_shapes[0]) for r in report("inception_v3").rows if r.kind in ("avg_pool2d", "max_pool2d") and r.functional)
+    assert (relu, pooled) == (8_967_488, 2_577_152)
+    as_modules = compat_total(report("inception_v3"), "ptflops", calls={"*": "module"})
+    assert as_modules.total - tools["ptflops"]["macs"] == relu + pooled == 11_544_640
+    patched = ("activations called as functions: 1 per element", "pooling called as a function: 1 per input element", "pooling again: patched F.*pool*")
+    assert ptflops.breakdown[patched[0]] == relu
+    assert sum(ptflops.breakdown[key] for key in patched) == tools["ptflops"]["macs"] - tools["ptflops_nofunc"]["macs"]
+
+
+def test_inception_v3_export_state_dict_is_torchvision_s():
+    torch = pytest.importorskip("torch")
+    from convcalc.interop.torch_check import build
+
+    expected = set()
+    for name, module, *_ in torchvision("inception_v3")["layers"]:
+        suffixes = {"Conv2d": ("weight",), "Linear": ("weight", "bias"),
+                    "BatchNorm2d": ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")}.get(module, ())
+        expected |= {f"{name}.{s}" for s in suffixes}
+    export = export_torch(report("inception_v3"))
+    model = build(export.source, export.class_name)
+    assert set(model.state_dict()) == expected
+    assert "F.avg_pool2d(" in export.source and "F.max_pool2d(" in export.source and "F.relu(" in export.source
+    assert isinstance(model.get_submodule("maxpool1"), torch.nn.MaxPool2d)
+
+
 # --- a row that reads no input (parameter) in every output --------------------------------------
 
 
