@@ -88,6 +88,7 @@ def torchvision_hp(module: str, hp: dict) -> dict:
 
 @pytest.mark.parametrize(("name", "params", "macs"), [
     ("inception_v3", 23_834_568, 5_713_216_096),
+    ("vit_ti_16", VIT_PARAMS, VIT_MACS),
 ])
 def test_totals_are_published(run_cli, name, params, macs):
     code, out, err = run_cli("summary", name, "--format", "json")
@@ -96,6 +97,10 @@ def test_totals_are_published(run_cli, name, params, macs):
     assert (data["totals"]["params"], data["totals"]["macs"], data["output_shape"]) == (params, macs, [1000])
     code, out, err = run_cli("check", name)
     assert code == 0, out + err
+
+
+def test_vit_totals_are_the_published_formula():
+    assert (VIT_PARAMS, VIT_MACS) == (5_717_416, 1_253_683_200)
 
 
 # --- Inception v3 against torchvision ------------------------------------------------------------
@@ -170,6 +175,105 @@ def test_inception_v3_export_state_dict_is_torchvision_s():
     assert set(model.state_dict()) == expected
     assert "F.avg_pool2d(" in export.source and "F.max_pool2d(" in export.source and "F.relu(" in export.source
     assert isinstance(model.get_submodule("maxpool1"), torch.nn.MaxPool2d)
+
+
+# --- ViT-Ti/16 -----------------------------------------------------------------------------------
+
+
+VIT_WEIGHTS = [
+    "conv_proj", "class_token", "encoder.pos_embedding",
+    *(f"encoder.layers.encoder_layer_{i}.{m}" for i in range(12) for m in ("ln_1", "self_attention", "ln_2", "mlp.0", "mlp.3")),
+    "encoder.ln", "heads.head",
+]
+
+
+def test_vit_rows_with_parameters_are_torchvision_s():
+    assert [r.path for r in report("vit_ti_16").rows if r.params] == VIT_WEIGHTS
+
+
+def test_vit_rows_follow_the_formula():
+    rows = rows_by_path("vit_ti_16")
+    block = "encoder.layers.encoder_layer_7"
+    expected = {
+        "conv_proj": ((HIDDEN, 14, 14), HIDDEN * 3 * 16 * 16 + HIDDEN, PATCH_CONV_MACS),
+        "class_token": ((1, HIDDEN), HIDDEN, 0),
+        "cat": ((TOKENS, HIDDEN), 0, 0),
+        "encoder.pos_embedding": ((TOKENS, HIDDEN), TOKENS * HIDDEN, 0),
+        f"{block}.ln_1": ((TOKENS, HIDDEN), 2 * HIDDEN, 0),
+        f"{block}.self_attention": ((TOKENS, HIDDEN), 4 * HIDDEN * HIDDEN + 4 * HIDDEN, IN_PROJ_MACS + 2 * SCORES_MACS + OUT_PROJ_MACS),
+        f"{block}.mlp.0": ((TOKENS, MLP), HIDDEN * MLP + MLP, TOKENS * HIDDEN * MLP),
+        f"{block}.mlp.1": ((TOKENS, MLP), 0, 0),
+        f"{block}.mlp.3": ((TOKENS, HIDDEN), MLP * HIDDEN + HIDDEN, TOKENS * MLP * HIDDEN),
+        "encoder.ln": ((TOKENS, HIDDEN), 2 * HIDDEN, 0),
+        "class_token_out": ((HIDDEN,), 0, 0),
+        "heads.head": ((1000,), HIDDEN * 1000 + 1000, HEAD_MACS),
+    }
+    assert {path: (rows[path].output_shape, rows[path].params, rows[path].macs) for path in expected} == expected
+    assert [rows[f"{block}.{m}"].kind for m in ("ln_1", "self_attention", "dropout", "add_1", "ln_2", "mlp.0", "mlp.1", "mlp.2", "mlp.3", "mlp.4", "add_2")] == [
+        "layer_norm", "multihead_attention", "dropout", "add", "layer_norm", "linear", "gelu", "dropout", "linear", "dropout", "add"]
+
+
+def test_vit_export_state_dict_is_torchvision_s():
+    pytest.importorskip("torch")
+    from convcalc.interop.torch_check import build
+
+    export = export_torch(report("vit_ti_16"))
+    state = build(export.source, export.class_name).state_dict()
+    parts = {"ln_1": ("weight", "bias"), "self_attention": ("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"),
+             "ln_2": ("weight", "bias"), "mlp.0": ("weight", "bias"), "mlp.3": ("weight", "bias")}
+    expected = {"class_token", "encoder.pos_embedding", "conv_proj.weight", "conv_proj.bias", "encoder.ln.weight", "encoder.ln.bias",
+                "heads.head.weight", "heads.head.bias"}
+    expected |= {f"encoder.layers.encoder_layer_{i}.{m}.{s}" for i in range(12) for m, ss in parts.items() for s in ss}
+    assert set(state) == expected
+    shapes = {key: tuple(state[key].shape) for key in ("class_token", "encoder.pos_embedding", "encoder.layers.encoder_layer_0.self_attention.in_proj_weight")}
+    assert shapes == {"class_token": (1, 1, HIDDEN), "encoder.pos_embedding": (1, TOKENS, HIDDEN),
+                      "encoder.layers.encoder_layer_0.self_attention.in_proj_weight": (3 * HIDDEN, HIDDEN)}
+
+
+@lru_cache(maxsize=None)
+def vit_module():
+    torch = pytest.importorskip("torch")
+    from convcalc.interop.torch_check import build
+
+    export = export_torch(report("vit_ti_16"))
+    return torch, build(export.source, export.class_name, device="cpu")
+
+
+def test_vit_flop_counter_misses_the_fused_attention_matmuls():
+    """On CPU, with the fused attention kernels on (PyTorch's default), FlopCounterMode does not
+    see q·kᵀ and attn·v: 12 x 2 x 197*197*192 = 178,831,872 MACs short. convcalc's parity check
+    (torch_check.probe) runs the math path and counts them."""
+    torch, model = vit_module()
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, 224, 224))
+    assert counter.get_total_flops() // 2 == VIT_MACS - 12 * 2 * SCORES_MACS == 1_074_851_328
+    assert 12 * 2 * SCORES_MACS == 178_831_872
+
+
+def test_vit_compat_ptflops_equals_ptflops_on_the_export():
+    """torchvision's VisionTransformer has these module types (Conv2d, LayerNorm, MultiheadAttention,
+    Linear, GELU, Dropout), so the tools count the export as they count it; ptflops has a hook of
+    its own for nn.MultiheadAttention."""
+    torch, model = vit_module()
+    ptflops = pytest.importorskip("ptflops")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        measured, _ = ptflops.get_model_complexity_info(model, (3, 224, 224), as_strings=False, print_per_layer_stat=False, verbose=False)
+    assert compat_total(report("vit_ti_16"), "ptflops").total == measured == 1_264_234_540
+
+
+def test_vit_compat_fvcore_equals_fvcore_on_the_export():
+    """fvcore counts the projections (aten::linear) and has no handle for the fused attention."""
+    torch, model = vit_module()
+    flop_count = pytest.importorskip("fvcore.nn")
+    with torch.no_grad():
+        analysis = flop_count.FlopCountAnalysis(model, torch.zeros(1, 3, 224, 224))
+        analysis.unsupported_ops_warnings(False)
+        analysis.uncalled_modules_warnings(False)
+        measured = analysis.total()
+    assert compat_total(report("vit_ti_16"), "fvcore").total == measured == 1_079_579_328
 
 
 # --- a row that reads no input (parameter) in every output --------------------------------------
