@@ -264,6 +264,19 @@ def test_vit_compat_ptflops_equals_ptflops_on_the_export():
     assert compat_total(report("vit_ti_16"), "ptflops").total == measured == 1_264_234_540
 
 
+def test_vit_compat_torchinfo_equals_torchinfo_on_the_export():
+    """torchinfo sums only leaf modules, and nn.MultiheadAttention is not one (its out_proj is a
+    child module, which it never calls): its 12 x 43,951,488 MACs count 0, said in a note."""
+    torch, model = vit_module()
+    torchinfo = pytest.importorskip("torchinfo")
+    measured = torchinfo.summary(model, (1, 3, 224, 224), verbose=0).total_mult_adds
+    total = compat_total(report("vit_ti_16"), "torchinfo")
+    assert total.total == measured == 32_692_072
+    note = next(n for n in total.notes if "multihead_attention" in n)
+    assert 12 * (IN_PROJ_MACS + 2 * SCORES_MACS + OUT_PROJ_MACS) == 12 * 43_951_488 == 527_417_856
+    assert "not their 527,417,856 MACs" in note
+
+
 def test_vit_compat_fvcore_equals_fvcore_on_the_export():
     """fvcore counts the projections (aten::linear) and has no handle for the fused attention."""
     torch, model = vit_module()
