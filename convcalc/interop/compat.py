@@ -136,6 +136,12 @@ def _torchinfo_notes(report: Report, calls: Mapping[int, Call]) -> list[str]:
             f"{len(mlp)} linear layer(s) act at every position of a channels-last tensor: torchinfo counts their "
             f"{counted:,} parameters once per image, not their {macs:,} MACs (its bug; convcalc counts per position)"
         )
+    attention = [r for r in report.rows if r.kind == "multihead_attention"]
+    if attention:
+        notes.append(
+            f"{len(attention)} multihead_attention layer(s): torchinfo counts 0 for them, not their {sum(r.macs for r in attention):,} MACs: "
+            "it sums only leaf modules, and nn.MultiheadAttention holds its out_proj as a child module (its bug)"
+        )
     deconv = [r for r in report.rows if r.kind.startswith("conv_transpose")]
     if deconv:
         counted = sum(weight_params(r) * positions_out(r) for r in deconv)

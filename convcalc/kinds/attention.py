@@ -88,7 +88,9 @@ class MultiheadAttention(LayerKind):
     aliases: ClassVar[tuple[str, ...]] = ("mha",)
     related: ClassVar[tuple[str, ...]] = ("attention", "self_attention", "multi_head_attention", "transformer_attention")
     summary: ClassVar[str] = "multi-head attention: projections, q·kᵀ, softmax, attn·v (nn.MultiheadAttention)"
-    compat: ClassVar[dict] = {"fvcore": (peers.FV_ATTENTION,), "ptflops": (peers.PT_ATTENTION,), "torchinfo": (peers.TI_PARAMS_ONCE,)}
+    # torchinfo sums only leaf modules, and nn.MultiheadAttention is none: out_proj is a child module
+    # (which forward never calls, so it counts 0 too). Its bug, named in torchinfo's notes.
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_ATTENTION,), "ptflops": (peers.PT_ATTENTION,), "torchinfo": ()}
     embed_dim: PosInt
     num_heads: PosInt
     bias: Bool = True
