@@ -253,11 +253,12 @@ def analyze_target(target: str, input_: Optional[str], batch: Optional[int], lay
 # -- option types --------------------------------------------------------------------------------
 
 
-def format_option(formats: tuple, help: str = "Output format.") -> Any:
-    """``--format/-f``, showing and completing only the formats the command supports; the
-    command resolves the value with :func:`convcalc.render.formats.choose_format`."""
+def format_option(formats: tuple, help: str = "Output format.", short: bool = True) -> Any:
+    """``--format/-f`` (``-f`` left out where a command gives it another meaning), showing and
+    completing only the formats the command supports; the command resolves the value with
+    :func:`convcalc.render.formats.choose_format`."""
     names = [f.value for f in formats]
-    return typer.Option("--format", "-f", metavar="<" + "|".join(names) + ">", help=help, autocompletion=lambda: names)
+    return typer.Option("--format", *(("-f",) if short else ()), metavar="<" + "|".join(names) + ">", help=help, autocompletion=lambda: names)
 
 
 SpecArg = Annotated[str, typer.Argument(help="A spec file, - for standard input, or the name of a built-in model (see `convcalc models`).", metavar="SPEC_OR_MODEL", show_default=False)]
