@@ -428,6 +428,7 @@ def conv_cases(draw):
     return image, kernel, draw(st.integers(1, 3)), padding, mode, draw(st.integers(1, 2)), draw(small_ints)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(conv_cases())
 def test_cross_correlate_matches_torch(case):
@@ -447,6 +448,7 @@ def test_cross_correlate_matches_torch(case):
     assert lists(ours) == theirs[0, 0].to(torch.int64).tolist()
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(
     st.integers(1, 3).flatmap(
@@ -614,6 +616,7 @@ def test_filter_bank_with_groups():
         cross_correlate([STEP_EDGE, QUADRANT], [[VERTICAL_EDGE, VERTICAL_EDGE]] * 2, groups=2)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(conv_cases())
 def test_im2col_matches_torch_unfold(case):
