@@ -345,21 +345,32 @@ class _Writer:
         depth = {}
         for g in reversed(groups):  # parents come after their children
             depth[g.index] = 0 if g.parent is None else depth[g.parent] + 1
+        flat = {g.index for g in groups if self.side_by_side(g)}
         owner: list[Optional[int]] = [None] * len(graph.nodes)
         for g in sorted(groups, key=lambda g: depth[g.index]):  # deeper groups overwrite
+            if g.index in flat:
+                continue
             for i in range(g.first, g.end):
                 owner[i] = g.index
         items: dict[Optional[int], list[tuple[int, int, str, int]]] = {}
         for node in graph.nodes:
             items.setdefault(owner[node.index], []).append((node.index, 1, "node", node.index))
         for g in groups:
-            if g.end > g.first:
-                items.setdefault(g.parent, []).append((g.first, 0, "group", g.index))
+            if g.end > g.first and g.index not in flat:
+                parent = g.parent
+                while parent in flat:
+                    parent = groups[parent].parent
+                items.setdefault(parent, []).append((g.first, 0, "group", g.index))
         for key, found in items.items():
             self.children[key] = [(what, index) for _, _, what, index in sorted(found)]
         for node in graph.nodes:
             for port in (*node.inputs, *node.refs):
                 self.readers.setdefault(port, []).append(node.index)
+
+    def side_by_side(self, g: GroupNode) -> bool:
+        """A repeat whose copies name themselves (``denselayer${i + 1}``): the copies sit side by
+        side in the parent, as torchvision's modules do; the repeat is no module of its own."""
+        return g.role == "repeat" and g.end > g.first and not self.graph.nodes[g.first].path.startswith(g.path + ".")
 
     def span(self, key: Optional[int]) -> tuple[int, int]:
         if key is None:
