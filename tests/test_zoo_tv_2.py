@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from convcalc import analyze, load_spec
 from convcalc.interop.torch_export import export_torch
 
@@ -40,3 +42,14 @@ def test_copies_named_by_their_index_are_modules_side_by_side_in_the_export():
     assert [r.path for r in report.rows] == ["block1.block1-0.conv", "block1.block1-1.conv", "head1.conv", "head2.conv"]
     assert list(export.modules) == [r.path for r in report.rows]
     assert '("block1-0", Unit(in_channels, stride=2)),' in export.source and '("head1", Unit(8)), ("head2", Unit(8))' in export.source
+
+
+def test_channel_shuffle_as_a_function_equals_torchvisions_view_transpose_view():
+    torch = pytest.importorskip("torch")
+    from convcalc.interop.torch_check import build
+
+    spec = "name: s\ninput: [6, 2, 2]\nlayers:\n  - channel_shuffle: {groups: 3}\n    functional: true\n"
+    export = export_torch(analyze(load_spec(spec, "s.yaml")))
+    x = torch.arange(24.0).reshape(1, 6, 2, 2)
+    torchvision = x.view(1, 3, 2, 2, 2).transpose(1, 2).contiguous().view(1, -1, 2, 2)  # shufflenetv2.channel_shuffle
+    assert torch.equal(build(export.source, export.class_name, device="cpu")(x), torchvision)
