@@ -53,3 +53,12 @@ def test_channel_shuffle_as_a_function_equals_torchvisions_view_transpose_view()
     x = torch.arange(24.0).reshape(1, 6, 2, 2)
     torchvision = x.view(1, 3, 2, 2, 2).transpose(1, 2).contiguous().view(1, -1, 2, 2)  # shufflenetv2.channel_shuffle
     assert torch.equal(build(export.source, export.class_name, device="cpu")(x), torchvision)
+
+
+def test_a_symbolic_report_substituted_keeps_every_output_of_a_chunk():
+    """A chunk's second output is counted in the activations; substituted, it is a number too."""
+    spec = load_spec("name: c\ninput: [8, 32, 32]\nlayers:\n  - chunk: {chunks: 2}\n    id: [a, b]\n  - conv2d: {out_channels: 4, kernel_size: 1}\n    input: b\n", "c.yaml")
+    symbolic = analyze(spec, input_shape=(8, "H", "W")).subs({"H": 32, "W": 32})
+    assert symbolic.rows[0].output_shapes == ((4, 32, 32), (4, 32, 32))
+    assert symbolic.totals == analyze(spec).totals
+    assert symbolic.totals.activations == 2 * 4 * 32 * 32 + 4 * 32 * 32
