@@ -1,22 +1,199 @@
 """torchvision's mobilenet_v3_small, shufflenet_v2_x1_0 and regnet_y_400mf as built-ins, exact and
 with torchvision's names, and the names of the built-in mobilenet_v2.
+
+References: the totals of ../shared/reference/published.yaml, written out here; and each model's
+leaf modules from ../shared/reference/torchvision_layers.json (torchvision 0.28, torch 2.13: path,
+type, hyper-parameters, shapes, params, MACs and the peer tools' totals), copied verbatim into
+tests/torchvision_layers/NAME.json by ``python tests/test_zoo_tv_2.py --extract PATH_TO_JSON``.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import textwrap
+from functools import lru_cache
+from pathlib import Path
 
 import pytest
 
-from convcalc import analyze, load_spec
+from convcalc import analyze, load_model, load_spec
+from convcalc.analysis.check import check_report
+from convcalc.interop.compat import TOOLS, compat_total
 from convcalc.interop.torch_export import export_torch
+
+REFERENCE = Path(__file__).parent / "torchvision_layers"
+MODELS = ("shufflenet_v2_x1_0",)
+PUBLISHED = [  # published.yaml: trainable parameters, conv and linear MACs without bias, output
+    pytest.param("shufflenet_v2_x1_0", 2_278_604, 144_907_992, (1000,), id="shufflenet_v2_x1_0"),
+]
+# torchvision's module type -> convcalc's kind
+KIND_OF = {
+    "Conv2d": "conv2d", "BatchNorm2d": "batch_norm2d", "Linear": "linear", "ReLU": "relu", "Hardswish": "hardswish",
+    "Hardsigmoid": "hardsigmoid", "Sigmoid": "sigmoid", "MaxPool2d": "max_pool2d", "AdaptiveAvgPool2d": "adaptive_avg_pool2d",
+    "Dropout": "dropout",
+}
+
+
+@lru_cache(maxsize=None)
+def report(name: str):
+    return analyze(load_model(name))
+
+
+@lru_cache(maxsize=None)
+def reference(name: str) -> dict:
+    data = json.loads((REFERENCE / f"{name}.json").read_text())
+    data["rows"] = [dict(zip(data["columns"], r)) for r in data["layers"]]
+    return data
+
+
+def called(name: str) -> list[dict]:
+    """The leaf modules that run in torchvision's forward (ShuffleNet's stride-1 units hold an empty,
+    never-called ``branch1 = nn.Sequential()``: a leaf without a row anywhere)."""
+    return [r for r in reference(name)["rows"] if r["calls"]]
+
+
+def hyper(row) -> dict:
+    """A row's hyper-parameters, named as torchvision_layers.json names them."""
+    layer, c_in, c_out = row.layer, row.input_shapes[0][0], row.output_shape[0]
+    if row.kind == "conv2d":
+        return {"cin": c_in, "cout": c_out, "k": layer.kernel_size, "s": layer.stride, "p": layer.padding, "d": layer.dilation,
+                "g": layer.groups, "bias": layer.bias}
+    if row.kind == "batch_norm2d":
+        return {"c": c_in, "affine": layer.affine}
+    if row.kind == "linear":
+        return {"cin": c_in, "cout": c_out, "bias": layer.bias}
+    if row.kind == "max_pool2d":
+        return {"k": layer.kernel_size, "s": layer.stride, "p": layer.padding, "d": layer.dilation, "ceil": layer.ceil_mode}
+    if row.kind == "adaptive_avg_pool2d":
+        return {"out": layer.output_size}
+    if row.kind == "dropout":
+        return {"p": layer.p}
+    return {}
+
+
+def torchvision_state_dict_keys(rows: list[dict]) -> set[str]:
+    """A leaf module with parameters gives ``path.weight`` and ``path.bias`` when it has one; a batch
+    norm also its buffers ``running_mean``, ``running_var`` and ``num_batches_tracked``."""
+    keys = set()
+    for r in rows:
+        if not r["params"]:
+            continue
+        keys.add(f"{r['name']}.weight")
+        if r["hp"].get("bias", True):
+            keys.add(f"{r['name']}.bias")
+        if r["type"] == "BatchNorm2d":
+            keys |= {f"{r['name']}.{b}" for b in ("running_mean", "running_var", "num_batches_tracked")}
+    return keys
+
+
+# -- every model: totals, rows, peer tools, state_dict ----------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "params", "macs", "output"), PUBLISHED)
+def test_published_totals(name, params, macs, output):
+    got = report(name)
+    assert (got.totals.params, got.totals.macs, got.output_shape) == (params, macs, output)
+    ref = reference(name)
+    assert (ref["params"], ref["macs"], tuple(ref["output"][1:])) == (params, macs, output)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_spec_expectations_hold(name):
+    verdicts = check_report(report(name))
+    assert verdicts and all(v.ok for v in verdicts), "\n".join(v.render() for v in verdicts if not v.ok)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_leaf_module_is_a_row_with_its_numbers(name):
+    """Each of torchvision's leaf modules, with or without parameters, is the row at its path: kind,
+    hyper-parameters, input and output shapes, params and MACs."""
+    got = report(name)
+    for ref in called(name):
+        row = got.row(ref["name"])
+        assert row is not None, f"no row {ref['name']} ({ref['type']})"
+        ours = {"type": row.kind, "hp": hyper(row), "in": [1, *row.input_shapes[0]], "out": [1, *row.output_shape],
+                "params": row.params, "macs": row.macs}
+        theirs = {"type": KIND_OF[ref["type"]], **{k: ref[k] for k in ("hp", "in", "out", "params", "macs")}}
+        assert ours == theirs, ref["name"]
+    assert sum(r.params for r in got.rows) == sum(r["params"] for r in called(name))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_exported_modules_are_torchvisions_in_call_order(name):
+    """Rows torchvision computes without a module (torch.cat, x.chunk, the residual add, the
+    squeeze-excitation product, x.mean, torch.flatten, the channel shuffle) are no module in the
+    export either: what is left is torchvision's leaf modules, named alike, in the order they run."""
+    export = export_torch(report(name))
+    assert [m for m in export.modules if m is not None] == [r["name"] for r in called(name)]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize("name", MODELS)
+def test_compat_totals_equal_the_tools(name, tool):
+    assert compat_total(report(name), tool).total == reference(name)["tools"][tool]["macs"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_exported_state_dict_keys_are_torchvisions(name):
+    pytest.importorskip("torch")
+    from convcalc.interop.torch_check import build
+
+    export = export_torch(report(name))
+    model = build(export.source, export.class_name, device="meta")
+    assert set(model.state_dict()) == torchvision_state_dict_keys(reference(name)["rows"])
+    assert sum(p.numel() for p in model.parameters()) == reference(name)["params"]
+
+
+# -- ShuffleNet V2 ---------------------------------------------------------------------------------
+
+
+def test_shufflenet_splits_with_chunk_and_shuffles():
+    got = report("shufflenet_v2_x1_0")
+    chunk = got.row("stage2.1.chunk")
+    assert chunk.kind == "chunk" and chunk.output_shapes == ((58, 28, 28), (58, 28, 28))
+    branch2 = got.row("stage2.1.branch2.0")
+    assert (branch2.inputs, branch2.input_ports) == ((chunk.index,), (1,))  # x2, the second half
+    cat = got.row("stage2.1.cat")
+    assert cat.inputs[0] == chunk.index and cat.input_ports[0] == 0 and cat.output_shape == (116, 28, 28)  # x1 passes through
+    shuffle = got.row("stage2.1.shuffle")
+    assert (shuffle.kind, shuffle.functional, shuffle.layer.groups) == ("channel_shuffle", True, 2)
+    assert [r.path for r in got.rows if r.kind == "chunk"] == [f"stage{s}.{i}.chunk" for s, n in ((2, 4), (3, 8), (4, 4)) for i in range(1, n)]
+    # only the first unit of a stage has branch1, on the whole input, stride 2
+    assert [r.path for r in got.rows if r.path.endswith("branch1.0")] == ["stage2.0.branch1.0", "stage3.0.branch1.0", "stage4.0.branch1.0"]
+    assert got.row("stage3.0.branch1.0").params == 116 * 3 * 3  # depthwise on the 116 input channels
+    assert got.row("stage3.0.branch2.0").params == 116 * 116  # 1x1 to 232 // 2
+    never_called = [r["name"] for r in reference("shufflenet_v2_x1_0")["rows"] if not r["calls"]]
+    assert never_called == [f"stage{s}.{i}.branch1" for s, n in ((2, 4), (3, 8), (4, 4)) for i in range(1, n)]
+
+
+def test_shufflenet_export_uses_torch_chunk_and_a_channel_shuffle():
+    source = export_torch(report("shufflenet_v2_x1_0")).source
+    assert "x1, x2 = torch.chunk(x, 2, dim=1)" in source
+    assert "torch.cat([x1, x], dim=1)" in source
+    assert "F.channel_shuffle(x, groups=2)" in source and "nn.ChannelShuffle" not in source
+    assert "x.mean((2, 3))" in source
+
+
+def test_channel_shuffle_as_a_function_equals_torchvisions_view_transpose_view():
+    torch = pytest.importorskip("torch")
+    from convcalc.interop.torch_check import build
+
+    spec = "name: s\ninput: [6, 2, 2]\nlayers:\n  - channel_shuffle: {groups: 3}\n    functional: true\n"
+    export = export_torch(analyze(load_spec(spec, "s.yaml")))
+    x = torch.arange(24.0).reshape(1, 6, 2, 2)
+    torchvision = x.view(1, 3, 2, 2, 2).transpose(1, 2).contiguous().view(1, -1, 2, 2)  # shufflenetv2.channel_shuffle
+    assert torch.equal(build(export.source, export.class_name, device="cpu")(x), torchvision)
+
+
+# -- the export ------------------------------------------------------------------------------------
 
 
 def test_copies_named_by_their_index_are_modules_side_by_side_in_the_export():
     """torchvision's AnyStage holds block2-0, block2-1 ... directly (DenseNet's _DenseBlock holds
     denselayer1 ...): the export puts the copies in the parent, not in a Sequential of their own,
     so that every module name is the row's path and the state_dict keys are torchvision's."""
-    report = analyze(load_spec(textwrap.dedent("""
+    got = analyze(load_spec(textwrap.dedent("""
         name: stages
         input: [8, 4, 4]
         blocks:
@@ -38,21 +215,10 @@ def test_copies_named_by_their_index_are_modules_side_by_side_in_the_export():
             repeat: 2
             name: "head${i + 1}"
     """), "stages.yaml"))
-    export = export_torch(report)
-    assert [r.path for r in report.rows] == ["block1.block1-0.conv", "block1.block1-1.conv", "head1.conv", "head2.conv"]
-    assert list(export.modules) == [r.path for r in report.rows]
+    export = export_torch(got)
+    assert [r.path for r in got.rows] == ["block1.block1-0.conv", "block1.block1-1.conv", "head1.conv", "head2.conv"]
+    assert list(export.modules) == [r.path for r in got.rows]
     assert '("block1-0", Unit(in_channels, stride=2)),' in export.source and '("head1", Unit(8)), ("head2", Unit(8))' in export.source
-
-
-def test_channel_shuffle_as_a_function_equals_torchvisions_view_transpose_view():
-    torch = pytest.importorskip("torch")
-    from convcalc.interop.torch_check import build
-
-    spec = "name: s\ninput: [6, 2, 2]\nlayers:\n  - channel_shuffle: {groups: 3}\n    functional: true\n"
-    export = export_torch(analyze(load_spec(spec, "s.yaml")))
-    x = torch.arange(24.0).reshape(1, 6, 2, 2)
-    torchvision = x.view(1, 3, 2, 2, 2).transpose(1, 2).contiguous().view(1, -1, 2, 2)  # shufflenetv2.channel_shuffle
-    assert torch.equal(build(export.source, export.class_name, device="cpu")(x), torchvision)
 
 
 def test_a_symbolic_report_substituted_keeps_every_output_of_a_chunk():
@@ -62,3 +228,17 @@ def test_a_symbolic_report_substituted_keeps_every_output_of_a_chunk():
     assert symbolic.rows[0].output_shapes == ((4, 32, 32), (4, 32, 32))
     assert symbolic.totals == analyze(spec).totals
     assert symbolic.totals.activations == 2 * 4 * 32 * 32 + 4 * 32 * 32
+
+
+def _extract(source: Path) -> None:  # pragma: no cover - run by hand when the reference changes
+    data = json.loads(source.read_text())
+    for name in MODELS:
+        model = data["models"][name]
+        lines = ["{", f' "about": {json.dumps(data["about"])},', f' "columns": {json.dumps(data["columns"])},']
+        lines += [f" {json.dumps(k)}: {json.dumps(v)}," for k, v in model.items() if k != "layers"]
+        lines += [' "layers": [', ",\n".join("  " + json.dumps(r) for r in model["layers"]), " ]", "}"]
+        (REFERENCE / f"{name}.json").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--extract"]:  # pragma: no cover
+    _extract(Path(sys.argv[2]))
