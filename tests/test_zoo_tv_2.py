@@ -21,10 +21,12 @@ from convcalc import analyze, load_model, load_spec
 from convcalc.analysis.check import check_report
 from convcalc.interop.compat import TOOLS, compat_total
 from convcalc.interop.torch_export import export_torch
+from convcalc.spec._expr import make_divisible
 
 REFERENCE = Path(__file__).parent / "torchvision_layers"
-MODELS = ("shufflenet_v2_x1_0",)
+MODELS = ("mobilenet_v3_small", "shufflenet_v2_x1_0")
 PUBLISHED = [  # published.yaml: trainable parameters, conv and linear MACs without bias, output
+    pytest.param("mobilenet_v3_small", 2_542_856, 56_510_400, (1000,), id="mobilenet_v3_small"),
     pytest.param("shufflenet_v2_x1_0", 2_278_604, 144_907_992, (1000,), id="shufflenet_v2_x1_0"),
 ]
 # torchvision's module type -> convcalc's kind
@@ -184,6 +186,33 @@ def test_channel_shuffle_as_a_function_equals_torchvisions_view_transpose_view()
     x = torch.arange(24.0).reshape(1, 6, 2, 2)
     torchvision = x.view(1, 3, 2, 2, 2).transpose(1, 2).contiguous().view(1, -1, 2, 2)  # shufflenetv2.channel_shuffle
     assert torch.equal(build(export.source, export.class_name, device="cpu")(x), torchvision)
+
+
+# -- MobileNet V3 Small ----------------------------------------------------------------------------
+
+
+def test_mobilenet_v3_activation_per_block():
+    """ReLU in the first three blocks ("RE"), Hardswish from the fourth on ("HS"), one block definition."""
+    got = report("mobilenet_v3_small")
+    assert [got.row(f"features.{n}.block.0.2").kind for n in range(2, 12)] == ["relu"] * 2 + ["hardswish"] * 8
+    assert got.row("features.1.block.0.2").kind == "relu"  # expansion 16 = input 16: no expansion conv, block.0 is the depthwise
+    assert got.row("features.1.block.0.0").layer.groups == 16
+    assert got.row("features.0.2").kind == got.row("features.12.2").kind == got.row("classifier.1").kind == "hardswish"
+
+
+def test_mobilenet_v3_squeeze_excitation_as_torchvision_writes_it():
+    """_make_divisible(expanded // 4, 8) channels, a quarter of the expansion; 1x1 convs with bias;
+    ReLU, then Hardsigmoid gates the depthwise output."""
+    got = report("mobilenet_v3_small")
+    for se, expanded in (("features.1.block.1", 16), ("features.4.block.2", 96), ("features.7.block.2", 120), ("features.9.block.2", 288)):
+        squeeze = make_divisible(expanded // 4, 8)
+        fc1, fc2 = got.row(f"{se}.fc1"), got.row(f"{se}.fc2")
+        assert fc1.output_shape == (squeeze, 1, 1)
+        assert (fc1.params, fc2.params) == (expanded * squeeze + squeeze, squeeze * expanded + expanded)
+        assert got.row(f"{se}.scale_activation").kind == "hardsigmoid"
+        assert got.row(f"{se}.scale").kind == "multiply"
+    assert make_divisible(16 // 4, 8) == 8 and make_divisible(120 // 4, 8) == 32  # rounded up to 8, and 30 to 32
+    assert [r.path for r in got.rows if r.kind == "add"] == [f"features.{n}.add" for n in (3, 5, 6, 8, 10, 11)]
 
 
 # -- the export ------------------------------------------------------------------------------------
