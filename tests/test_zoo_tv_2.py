@@ -24,10 +24,11 @@ from convcalc.interop.torch_export import export_torch
 from convcalc.spec._expr import make_divisible
 
 REFERENCE = Path(__file__).parent / "torchvision_layers"
-MODELS = ("mobilenet_v3_small", "shufflenet_v2_x1_0")
+MODELS = ("mobilenet_v3_small", "shufflenet_v2_x1_0", "regnet_y_400mf")
 PUBLISHED = [  # published.yaml: trainable parameters, conv and linear MACs without bias, output
     pytest.param("mobilenet_v3_small", 2_542_856, 56_510_400, (1000,), id="mobilenet_v3_small"),
     pytest.param("shufflenet_v2_x1_0", 2_278_604, 144_907_992, (1000,), id="shufflenet_v2_x1_0"),
+    pytest.param("regnet_y_400mf", 4_344_144, 401_842_848, (1000,), id="regnet_y_400mf"),
 ]
 # torchvision's module type -> convcalc's kind
 KIND_OF = {
@@ -213,6 +214,32 @@ def test_mobilenet_v3_squeeze_excitation_as_torchvision_writes_it():
         assert got.row(f"{se}.scale").kind == "multiply"
     assert make_divisible(16 // 4, 8) == 8 and make_divisible(120 // 4, 8) == 32  # rounded up to 8, and 30 to 32
     assert [r.path for r in got.rows if r.kind == "add"] == [f"features.{n}.add" for n in (3, 5, 6, 8, 10, 11)]
+
+
+# -- RegNetY-400MF ---------------------------------------------------------------------------------
+
+
+def test_regnet_stages_widths_and_groups():
+    """Widths 48, 104, 208, 440 with depths 1, 3, 6, 6 (the first stage has one block); groups of
+    8 channels in the 3x3; a projection only in the first block of a stage."""
+    got = report("regnet_y_400mf")
+    for stage, (width, depth) in enumerate(((48, 1), (104, 3), (208, 6), (440, 6)), start=1):
+        blocks = sorted({r.path.split(".")[2] for r in got.rows if r.path.startswith(f"trunk_output.block{stage}.")})
+        assert blocks == [f"block{stage}-{i}" for i in range(depth)]
+        conv = got.row(f"trunk_output.block{stage}.block{stage}-0.f.b.0")
+        assert (conv.output_shape[0], conv.layer.groups, conv.layer.stride) == (width, width // 8, 2)
+    assert [r.path for r in got.rows if ".proj.0" in r.path] == [f"trunk_output.block{s}.block{s}-0.proj.0" for s in range(1, 5)]
+
+
+def test_regnet_squeeze_is_a_quarter_of_the_block_input_rounded():
+    got = report("regnet_y_400mf")
+    for path, w_in, w_b in (("block1.block1-0", 32, 48), ("block2.block2-0", 48, 104), ("block2.block2-1", 104, 104),
+                            ("block4.block4-0", 208, 440), ("block4.block4-5", 440, 440)):
+        squeeze = int(round(0.25 * w_in))
+        fc1 = got.row(f"trunk_output.{path}.f.se.fc1")
+        assert fc1.output_shape == (squeeze, 1, 1)
+        assert fc1.params == w_b * squeeze + squeeze
+    assert (int(round(0.25 * 32)), int(round(0.25 * 48)), int(round(0.25 * 104)), int(round(0.25 * 440))) == (8, 12, 26, 110)
 
 
 # -- the export ------------------------------------------------------------------------------------
