@@ -242,6 +242,66 @@ def test_regnet_squeeze_is_a_quarter_of_the_block_input_rounded():
     assert (int(round(0.25 * 32)), int(round(0.25 * 48)), int(round(0.25 * 104)), int(round(0.25 * 440))) == (8, 12, 26, 110)
 
 
+# -- MobileNet V2's names --------------------------------------------------------------------------
+
+# torchvision's mobilenet_v2 inverted_residual_setting: expansion t, channels c, blocks n, first stride s
+MOBILENET_V2_SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+def torchvision_mobilenet_v2_leaves() -> list[tuple[str, str]]:
+    """torchvision's mobilenet_v2 leaf modules in call order, (path, type), from its definition:
+    features.0 and features.18 are Conv2dNormActivation (0 conv, 1 norm, 2 ReLU6); block N's
+    ``conv`` Sequential holds Conv2dNormActivation(expand, only when t > 1), Conv2dNormActivation
+    (depthwise), Conv2d (project), BatchNorm2d; classifier = Sequential(Dropout, Linear)."""
+    def conv_bn_relu6(path: str) -> list[tuple[str, str]]:
+        return [(f"{path}.0", "Conv2d"), (f"{path}.1", "BatchNorm2d"), (f"{path}.2", "ReLU6")]
+
+    leaves = conv_bn_relu6("features.0")
+    index = 1
+    for t, _, n, _ in MOBILENET_V2_SETTING:
+        for _ in range(n):
+            conv = f"features.{index}.conv"
+            first = 1 if t != 1 else 0  # the depthwise conv: after the expansion, or first
+            for k in range(first + 1):
+                leaves += conv_bn_relu6(f"{conv}.{k}")
+            leaves += [(f"{conv}.{first + 1}", "Conv2d"), (f"{conv}.{first + 2}", "BatchNorm2d")]
+            index += 1
+    return leaves + conv_bn_relu6(f"features.{index}") + [("classifier.0", "Dropout"), ("classifier.1", "Linear")]
+
+
+def test_mobilenet_v2_modules_are_torchvisions():
+    """Every exported module is torchvision's, in call order; the pooling and the flatten are
+    functions in torchvision's forward, and the residual add is ``x + self.conv(x)``."""
+    got = analyze(load_model("mobilenet_v2"))
+    export = export_torch(got)
+    leaves = torchvision_mobilenet_v2_leaves()
+    assert len(leaves) == 3 + (3 + 2) + 16 * (3 + 3 + 2) + 3 + 2 == 141
+    assert [m for m in export.modules if m is not None] == [path for path, _ in leaves]
+    kinds = {"Conv2d": "conv2d", "BatchNorm2d": "batch_norm2d", "ReLU6": "relu6", "Dropout": "dropout", "Linear": "linear"}
+    assert [got.row(path).kind for path, _ in leaves] == [kinds[t] for _, t in leaves]
+    assert [(r.path, r.functional) for r in got.rows if r.kind in ("adaptive_avg_pool2d", "flatten")] == [("avgpool", True), ("flatten", True)]
+    assert "F.adaptive_avg_pool2d(x, 1)" in export.source and "torch.flatten(x, 1, -1)" in export.source
+    assert [r.path for r in got.rows if r.kind == "add"] == [f"features.{n}.add" for n in (3, 5, 6, 8, 9, 10, 12, 13, 15, 16)]
+
+
+def test_mobilenet_v2_state_dict_keys_are_torchvisions():
+    pytest.importorskip("torch")
+    from convcalc.interop.torch_check import build
+
+    export = export_torch(analyze(load_model("mobilenet_v2")))
+    model = build(export.source, export.class_name, device="meta")
+    keys = set()
+    for path, kind in torchvision_mobilenet_v2_leaves():
+        if kind in ("Conv2d", "BatchNorm2d", "Linear"):
+            keys.add(f"{path}.weight")
+        if kind in ("BatchNorm2d", "Linear"):
+            keys.add(f"{path}.bias")
+        if kind == "BatchNorm2d":
+            keys |= {f"{path}.running_mean", f"{path}.running_var", f"{path}.num_batches_tracked"}
+    assert set(model.state_dict()) == keys
+    assert sum(p.numel() for p in model.parameters()) == 3_504_872
+
+
 # -- the export ------------------------------------------------------------------------------------
 
 
