@@ -75,19 +75,25 @@ def hyper(row) -> dict:
     return {}
 
 
-def torchvision_state_dict_keys(rows: list[dict]) -> set[str]:
-    """A leaf module with parameters gives ``path.weight`` and ``path.bias`` when it has one; a batch
-    norm also its buffers ``running_mean``, ``running_var`` and ``num_batches_tracked``."""
-    keys = set()
+def torchvision_state_dict(rows: list[dict]) -> dict[str, tuple]:
+    """torchvision's state_dict, key -> shape: a leaf module with parameters gives ``path.weight``
+    and ``path.bias`` when it has one; a batch norm also its buffers ``running_mean``,
+    ``running_var`` and ``num_batches_tracked``."""
+    state = {}
     for r in rows:
-        if not r["params"]:
-            continue
-        keys.add(f"{r['name']}.weight")
-        if r["hp"].get("bias", True):
-            keys.add(f"{r['name']}.bias")
-        if r["type"] == "BatchNorm2d":
-            keys |= {f"{r['name']}.{b}" for b in ("running_mean", "running_var", "num_batches_tracked")}
-    return keys
+        hp, path = r["hp"], r["name"]
+        if r["type"] == "Conv2d":
+            state[f"{path}.weight"] = (hp["cout"], hp["cin"] // hp["g"], hp["k"], hp["k"])
+        elif r["type"] == "Linear":
+            state[f"{path}.weight"] = (hp["cout"], hp["cin"])
+        elif r["type"] == "BatchNorm2d":
+            state |= {f"{path}.{key}": (hp["c"],) for key in ("weight", "bias", "running_mean", "running_var")}
+            state[f"{path}.num_batches_tracked"] = ()
+        else:
+            assert not r["params"], r
+        if r["type"] in ("Conv2d", "Linear") and hp["bias"]:
+            state[f"{path}.bias"] = (hp["cout"],)
+    return state
 
 
 # -- every model: totals, rows, peer tools, state_dict ----------------------------------------------
@@ -138,13 +144,13 @@ def test_compat_totals_equal_the_tools(name, tool):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_exported_state_dict_keys_are_torchvisions(name):
+def test_exported_state_dict_is_torchvisions_key_by_key_and_shape_by_shape(name):
     pytest.importorskip("torch")
     from convcalc.interop.torch_check import build
 
     export = export_torch(report(name))
     model = build(export.source, export.class_name, device="meta")
-    assert set(model.state_dict()) == torchvision_state_dict_keys(reference(name)["rows"])
+    assert {key: tuple(t.shape) for key, t in model.state_dict().items()} == torchvision_state_dict(reference(name)["rows"])
     assert sum(p.numel() for p in model.parameters()) == reference(name)["params"]
 
 
