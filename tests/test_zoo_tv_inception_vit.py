@@ -1,6 +1,6 @@
 """Built-in Inception v3 and ViT-Ti/16, to the unit, with torchvision's module names.
 
-Inception v3 is checked row by row against ``../shared/reference/torchvision_layers.json`` (every
+Inception v3 is checked row by row against ``tests/reference/torchvision_layers.json`` (a copy of ``../shared/reference/torchvision_layers.json``) (every
 leaf module of torchvision's inception_v3 at 299x299 with aux_logits=False, in call order, and the
 totals the peer tools printed for it). ViT-Ti/16 is not in that file: its rows are checked against
 the formula in ``published.yaml``'s comment (patch conv + 12 x (in_proj + q·kᵀ + attn·v + out_proj
@@ -23,10 +23,7 @@ from convcalc.arith.dims import prod
 from convcalc.interop.compat import compat_total
 from convcalc.interop.torch_export import export_torch
 
-REFERENCE = next(
-    (p / "shared" / "reference" for p in Path(__file__).resolve().parents if (p / "shared" / "reference" / "torchvision_layers.json").is_file()),
-    None,
-)
+REFERENCE = Path(__file__).parent / "reference"  # torchvision_layers.json: a copy of ../shared/reference's
 TOOLS = ("ptflops", "fvcore", "torchinfo")
 
 # ViT-Ti/16: 196 patches + the class token = 197 tokens of 192; 3 heads; MLP 768
@@ -49,8 +46,6 @@ def report(name: str) -> convcalc.Report:
 
 @lru_cache(maxsize=None)
 def torchvision(model: str) -> dict:
-    if REFERENCE is None:
-        pytest.skip("../shared/reference/torchvision_layers.json is not present")
     return json.loads((REFERENCE / "torchvision_layers.json").read_text())["models"][model]
 
 

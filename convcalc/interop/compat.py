@@ -76,8 +76,6 @@ __all__ = [
 # How torchvision's forward() runs a layer where it is not the module its kind names, keyed by the
 # built-in spec's `name` and a glob over row paths.
 TORCHVISION_CALLS: dict[str, dict[str, Call]] = {
-    # MobileNetV2.forward: nn.functional.adaptive_avg_pool2d(x, (1, 1)); there is no avgpool module.
-    "MobileNet v2": {"avgpool": "function"},
     # LayerNorm2d(nn.LayerNorm) in the stem, the downsampling layers and the head; the blocks use
     # nn.LayerNorm itself.
     "ConvNeXt-T": {"features.0.1": "subclass", "features.[246].0": "subclass", "classifier.0": "subclass"},

@@ -149,9 +149,7 @@ class _Writer:
         depth = {}
         for g in reversed(groups):  # parents come after their children
             depth[g.index] = 0 if g.parent is None else depth[g.parent] + 1
-        # copies that take their own names (denselayer1, denselayer2, ...) sit side by side in the
-        # parent: their repeat group is no level of the path tree, so it is no module either
-        flat = {g.index for g in groups if g.role == "repeat" and g.end > g.first and not graph.nodes[g.first].path.startswith(g.path + ".")}
+        flat = {g.index for g in groups if self.side_by_side(g)}
 
         def module_parent(key: Optional[int]) -> Optional[int]:
             while key in flat:
@@ -174,6 +172,11 @@ class _Writer:
         for node in graph.nodes:
             for port in (*node.inputs, *node.refs):
                 self.readers.setdefault(port, []).append(node.index)
+
+    def side_by_side(self, g: GroupNode) -> bool:
+        """A repeat whose copies name themselves (``denselayer${i + 1}``): the copies sit side by
+        side in the parent, as torchvision's modules do; the repeat is no module of its own."""
+        return g.role == "repeat" and g.end > g.first and not self.graph.nodes[g.first].path.startswith(g.path + ".")
 
     def span(self, key: Optional[int]) -> tuple[int, int]:
         if key is None:

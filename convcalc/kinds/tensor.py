@@ -132,6 +132,7 @@ class ChannelShuffle(_Plumbing):
     kind: ClassVar[str] = "channel_shuffle"
     summary: ClassVar[str] = "interleave the channels of groups (nn.ChannelShuffle, ShuffleNet)"
     related: ClassVar[tuple[str, ...]] = ("shuffle", "channelshuffle")
+    functional: ClassVar[str] = "F.channel_shuffle({0}{kw})"  # torchvision's ShuffleNetV2 shuffles in a function, no module
     groups: PosInt
 
     def infer(self, x: Tensor) -> Result:
