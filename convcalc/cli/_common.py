@@ -30,6 +30,7 @@ __all__ = [
     "LayoutOpt",
     "OutputOpt",
     "SpecArg",
+    "WideOpt",
     "analyze_target",
     "console",
     "emit_rich",
@@ -64,12 +65,16 @@ def set_debug(debug: bool) -> None:
     _state["debug"] = debug or bool(os.environ.get("CONVCALC_DEBUG"))
 
 
-def console(stderr: bool = False):
+def console(stderr: bool = False, wide: bool = False):
+    """A rich console on stdout (or stderr) as wide as the terminal (or ``COLUMNS``); a file, a
+    pipe or ``wide`` has no width (:data:`convcalc.render.fit.UNBOUNDED`: tables in full)."""
     from rich.console import Console
 
+    from convcalc.render.fit import UNBOUNDED
+
     stream = sys.stderr if stderr else sys.stdout
-    wide = not stream.isatty() and "COLUMNS" not in os.environ  # a file or a pipe: never squeeze numbers
-    return Console(stderr=stderr, highlight=False, width=200 if wide else None)
+    unbounded = wide or (not stream.isatty() and "COLUMNS" not in os.environ)
+    return Console(stderr=stderr, highlight=False, width=UNBOUNDED if unbounded else None)
 
 
 def fail(error: ConvcalcError) -> typer.Exit:
@@ -118,17 +123,19 @@ def write_output(text: str, output: Optional[Path]) -> None:
         raise
 
 
-def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = "") -> None:
-    """Draw rich output (a table) on the terminal, or as plain text into ``output``; ``after`` is
-    text printed below it."""
+def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = "", wide: bool = False) -> None:
+    """Draw rich output (a table) on the terminal, fitted to its width unless ``wide``, or in
+    full as plain text into ``output``; ``after`` is text printed below it."""
     if output is None:
-        draw(console())
+        draw(console(wide=wide))
         sys.stdout.write(after)
         return
     from rich.console import Console
 
+    from convcalc.render.fit import UNBOUNDED
+
     with open(os.devnull, "w") as sink:
-        capture = Console(width=200, record=True, file=sink, color_system=None)
+        capture = Console(width=UNBOUNDED, record=True, file=sink, color_system=None)
         draw(capture)
     write_output(capture.export_text() + after, output)
 
@@ -231,4 +238,5 @@ InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input sh
 BatchOpt = Annotated[Optional[int], typer.Option("--batch", "-b", min=1, help="Batch size, for memory.")]
 LayoutOpt = Annotated[Layout, typer.Option("--layout", help="Print shapes channels first (chw) or last, as textbooks do (hwc).")]
 DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Element type, for memory.")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, counts exact, however wide the terminal (files and pipes always get this).")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")]

@@ -16,6 +16,7 @@ from convcalc.cli._common import (
     LayoutOpt,
     OutputOpt,
     SpecArg,
+    WideOpt,
     analyze_target,
     emit_rich,
     format_option,
@@ -24,7 +25,7 @@ from convcalc.cli._common import (
     write_output,
 )
 from convcalc.conventions import DType
-from convcalc.render import render_extra, render_table
+from convcalc.render import SUMMARY_COLUMNS, parse_columns, render_extra, render_table
 from convcalc.render import summary as rendered
 from convcalc.render import sweep as swept
 from convcalc.render.formats import Format, choose_format
@@ -69,6 +70,8 @@ def summary_command(
     sweep: Annotated[Optional[str], typer.Option("--sweep", help="One row per size: H=224,256,320 (other symbols take the same size).")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Also print the input sizes every strided layer and crop divides exactly.")] = False,
     compat: Annotated[Optional[Compat], typer.Option("--compat", help="Also print the total that tool reports, rule by rule (its conventions and its bugs).")] = None,
+    columns: Annotated[Optional[str], typer.Option("--columns", help="Table: only these columns (the layer is always shown): " + ",".join(key for key, _, _ in SUMMARY_COLUMNS) + ".")] = None,
+    wide: WideOpt = False,
     output: OutputOpt = None,
 ) -> None:
     """Layer-by-layer shapes, parameters, MACs, FLOPs, activations and receptive fields."""
@@ -85,12 +88,13 @@ def summary_command(
             write_output(swept.render_sweep(reports, name, chosen, layout.value), output)
         return
     chosen = choose_format(format_, rendered.FORMATS, "summary")
+    keys = parse_columns(columns, (key for key, _, _ in SUMMARY_COLUMNS))
     spec_obj, report = analyze_target(spec, input_, batch, layout, dtype)
     if set_:
         report = report.subs(parse_values(set_, "--set"))
     extra = _extra(spec_obj, report, exact, compat)
     if chosen in (Format.table, Format.github):
         after = render_extra(extra) + (rendered.render_annotations(report) if chosen == Format.github else "")
-        emit_rich(lambda console: render_table(report, console, depth, layout.value), output, after)
+        emit_rich(lambda console: render_table(report, console, depth, layout.value, keys), output, after, wide)
     else:
         write_output(rendered.render_summary(report, chosen, extra, depth, layout.value), output)
