@@ -7,6 +7,7 @@ stderr and the documented exit code.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, Iterable, Iterator, Optional
 
 import typer
 
@@ -43,7 +44,10 @@ __all__ = [
     "parse_shape",
     "parse_sweep",
     "parse_values",
+    "progress",
     "set_debug",
+    "text_width",
+    "tracked",
     "write_output",
 ]
 
@@ -75,6 +79,72 @@ def console(stderr: bool = False, wide: bool = False):
     stream = sys.stderr if stderr else sys.stdout
     unbounded = wide or (not stream.isatty() and "COLUMNS" not in os.environ)
     return Console(stderr=stderr, highlight=False, width=UNBOUNDED if unbounded else None)
+
+
+def text_width(stderr: bool = False) -> Optional[int]:
+    """The terminal's width (or ``COLUMNS``) for text that wraps at words; ``None`` for a file or
+    a pipe, where every line stays whole for the programs that read it."""
+    import shutil
+
+    stream = sys.stderr if stderr else sys.stdout
+    if not stream.isatty() and "COLUMNS" not in os.environ:
+        return None
+    return shutil.get_terminal_size().columns
+
+
+PROGRESS_DELAY = 0.5  # seconds before a bar appears: a quick command never flashes one
+
+
+@contextlib.contextmanager
+def progress(description: str, total: Optional[int] = None) -> Iterator[Callable[..., None]]:
+    """A rich progress bar (a spinner when ``total`` is unknown) on stderr while the block runs,
+    when stderr is a terminal, from :data:`PROGRESS_DELAY` on; nothing otherwise (a pipe, a file,
+    CI), so stdout (JSON, tables) is never touched. Yields ``advance(steps=1, description=None)``."""
+    if not sys.stderr.isatty():
+        yield lambda steps=1, description=None: None
+        return
+    import threading
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = [SpinnerColumn(), TextColumn("{task.description}")]
+    if total is not None:
+        columns += [BarColumn(), MofNCompleteColumn()]
+    bar = Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    task = bar.add_task(description, total=total)
+    lock = threading.Lock()
+    state = {"done": False}
+
+    def start() -> None:
+        with lock:
+            if not state["done"]:
+                bar.start()
+
+    timer = threading.Timer(PROGRESS_DELAY, start)
+    timer.daemon = True
+    timer.start()
+
+    def advance(steps: int = 1, description: Optional[str] = None) -> None:
+        bar.update(task, advance=steps, **({"description": description} if description else {}))
+
+    try:
+        yield advance
+    finally:
+        timer.cancel()
+        with lock:
+            state["done"] = True
+            bar.stop()
+
+
+def tracked(items: Iterable[Any], description: str, label: Callable[[Any], str] = str) -> Iterator[Any]:
+    """``items``, one by one, under a :func:`progress` bar that names the current one."""
+    items = list(items)
+    with progress(description, total=len(items)) as advance:
+        for item in items:
+            advance(0, f"{description} {label(item)}")
+            yield item
+            advance()
 
 
 def fail(error: ConvcalcError) -> typer.Exit:
@@ -214,13 +284,14 @@ def analyze_target(target: str, input_: Optional[str], batch: Optional[int], lay
     replaces integer spatial sizes by symbols (``--sweep`` substitutes them)."""
     from convcalc.engine import analyze
 
-    spec = load(target)
-    shape = parse_input(input_, layout) or spec.input
-    if symbolic and all(isinstance(d, int) for d in shape[1:]):
-        from convcalc.kinds._window import axis_names
+    with progress(f"analysing {target}"):
+        spec = load(target)
+        shape = parse_input(input_, layout) or spec.input
+        if symbolic and all(isinstance(d, int) for d in shape[1:]):
+            from convcalc.kinds._window import axis_names
 
-        shape = (shape[0], *axis_names(len(shape) - 1))
-    return spec, analyze(spec, input_shape=shape, batch=batch, dtype=dtype.value)
+            shape = (shape[0], *axis_names(len(shape) - 1))
+        return spec, analyze(spec, input_shape=shape, batch=batch, dtype=dtype.value)
 
 
 # -- option types --------------------------------------------------------------------------------

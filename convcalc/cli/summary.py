@@ -83,7 +83,7 @@ def summary_command(
         _, report = analyze_target(spec, input_, batch, layout, dtype, symbolic=True)
         reports = sweep_reports(report, name, sizes, parse_values(set_, "--set"))
         if chosen == Format.table:
-            emit_rich(lambda console: swept.draw_sweep(console, reports, name, layout.value), output)
+            emit_rich(lambda console: swept.draw_sweep(console, reports, name, layout.value), output, wide=wide)
         else:
             write_output(swept.render_sweep(reports, name, chosen, layout.value), output)
         return

@@ -36,10 +36,12 @@ __all__ = [
     "fit",
     "pretty_formula",
     "print_table",
+    "print_wrapped",
     "table_width",
     "width_of",
     "with_compact",
     "wrap_formula",
+    "wrap_words",
 ]
 
 GAP = 2  # spaces between two columns
@@ -236,12 +238,13 @@ def _squeeze(columns: Sequence[Column], width: int, compact: bool, floor: bool) 
     return tuple(widths)
 
 
-def fit(columns: Sequence[Column], width: Optional[int]) -> Fitted:
-    """The first layout of this module's docstring that fits ``width`` (``None``: no limit)."""
+def fit(columns: Sequence[Column], width: Optional[int], compact_only: bool = False) -> Fitted:
+    """The first layout of this module's docstring that fits ``width`` (``None``: no limit);
+    ``compact_only`` skips the exact one (a table split in several keeps one style)."""
     columns = tuple(columns)
     if width is None:
         return Fitted(columns, tuple(c.natural(False) for c in columns), False, (), None)
-    for compact in (False, True):
+    for compact in (False, True)[compact_only:]:
         if compact and not any(c.compact is not None for c in columns):
             continue
         natural = tuple(c.natural(compact) for c in columns)
@@ -310,6 +313,23 @@ def print_table(
         footers = [abbreviate(text, w) if c.label else text for c, w, text in zip(fitted.columns, fitted.widths, footers)]
         out(Text(rule, style="dim"))
         out(Text(_line(fitted, footers), style="bold"))
+
+
+def wrap_words(text: str, width: Optional[int], indent: str = "", hanging: str = "    ") -> list[str]:
+    """``indent + text`` broken at spaces to ``width`` (``None``: one line), continuation lines
+    indented by ``hanging`` more; a word (a number, a formula without spaces) is never cut."""
+    import textwrap
+
+    if width is None or len(indent) + len(text) <= width:
+        return [indent + text]
+    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + hanging,
+                         break_long_words=False, break_on_hyphens=False) or [indent]
+
+
+def print_wrapped(console, text: str, indent: str = "", hanging: str = "    ", style: Optional[str] = None) -> None:
+    """:func:`wrap_words` to the console's width, printed as plain text (no markup)."""
+    for line in wrap_words(text, width_of(console), indent, hanging):
+        console.print(line, soft_wrap=True, markup=False, highlight=False, style=style)
 
 
 def with_compact(column: Column, values: Sequence[Any], footer: Any = None) -> Column:

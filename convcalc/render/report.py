@@ -18,6 +18,7 @@ from convcalc.report import SCHEMA_VERSION, Group, Report, Row
 
 __all__ = [
     "SCHEMA_VERSION",
+    "RF_COLUMNS",
     "SUMMARY_COLUMNS",
     "SYMBOLIC_COLUMNS",
     "DisplayRow",
@@ -257,23 +258,40 @@ def receptive_field_rows(report: Report) -> list[dict[str, Any]]:
     ]
 
 
+RF_COLUMNS = (  # key, header, drop rank (the highest is dropped first)
+    ("layer", "layer", 0), ("kind", "kind", 4), ("shape", "output shape", 3),
+    ("size", "size", 1), ("jump", "jump", 2), ("start", "start", 5), ("padding", "eff. padding", 6),
+)
+
+
 def render_rf_table(report: Report, console, layout: str = "chw") -> None:
     """The receptive-field walkthrough: per layer, size r, jump j, start and effective padding P
-    (the first output's field spans input pixels [-P, -P + r - 1])."""
-    from rich import box
-    from rich.table import Table
+    (the first output's field spans input pixels [-P, -P + r - 1]), fitted to the console."""
+    from convcalc.render.fit import Column, fit, pretty_formula, print_table, width_of
 
-    table = Table(title=f"{report.name}  receptive field", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
-                  caption="size r, jump j (input pixels between neighbouring outputs), start (centre of the first field), eff. padding P", caption_justify="left")
-    for header in ("layer", "kind", "output shape", "size", "jump", "start", "eff. padding"):
-        table.add_column(header, justify="right" if header in ("size", "jump", "start", "eff. padding") else "left", no_wrap=header != "layer", overflow="fold")
-    for r in report.rows:
+    def quantity(r: Row, what: str) -> str:
         if r.is_global:
-            cells = ("global", "", "", "")
-        else:
-            cells = tuple(format_rf(r.rf, False, what) for what in ("size", "jump", "start", "padding"))
-        table.add_row(r.path, r.kind, format_shape(r.output_shape, layout), *cells)
-    console.print(table)
+            return "global" if what == "size" else ""
+        return pretty_formula(format_rf(r.rf, False, what))
+
+    cells = {
+        "layer": [r.path for r in report.rows],
+        "kind": [r.kind for r in report.rows],
+        "shape": [pretty_formula(format_shape(r.output_shape, layout)) for r in report.rows],
+        **{what: [quantity(r, what) for r in report.rows] for what in ("size", "jump", "start", "padding")},
+    }
+    columns = [
+        Column(key, header, tuple(cells[key]), right=key not in ("layer", "kind", "shape"), drop=drop, label=key == "layer",
+               wrap=key in ("shape", "start", "padding"), style="cyan" if key == "kind" else None)
+        for key, header, drop in RF_COLUMNS
+    ]
+    fitted = fit(columns, width_of(console))
+    print_table(console, fitted, title=f"{report.name}  receptive field")
+    console.print()
+    console.print("size r, jump j (input pixels between neighbouring outputs), start (centre of the first field), eff. padding P", highlight=False, markup=False)
+    note = fitted.note()
+    if note:
+        console.print(f"[dim]{note}[/dim]", highlight=False)
     for diag in report.diagnostics:
         if diag.code == "rf-misaligned":
             console.print(f"[yellow]note[/yellow][{diag.code}]: {diag.message}", highlight=False)
