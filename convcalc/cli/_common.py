@@ -174,10 +174,16 @@ def guarded(fn: Callable) -> Callable:
     return wrapper
 
 
-def write_output(text: str, output: Optional[Path]) -> None:
-    """Print, or write the file atomically: a temp file in the same folder, then a rename."""
+def write_output(text: str | bytes, output: Optional[Path]) -> None:
+    """Print, or write the file atomically: a temp file in the same folder, then a rename.
+    ``bytes`` (a PNG) are written as they are."""
     if output is None:
-        sys.stdout.write(text)
+        if isinstance(text, bytes):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(text)
         return
     folder = output.resolve().parent
     try:
@@ -185,7 +191,10 @@ def write_output(text: str, output: Optional[Path]) -> None:
     except OSError as exc:
         raise UsageError("io-write", f"{output}: cannot write there ({exc.strerror or exc})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as open() would make it (mkstemp makes it private)
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w", **({} if isinstance(text, bytes) else {"encoding": "utf-8"})) as handle:
             handle.write(text)
         os.replace(tmp, output)
     except BaseException:

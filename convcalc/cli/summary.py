@@ -22,6 +22,7 @@ from convcalc.cli._common import (
     format_option,
     parse_sweep,
     parse_values,
+    progress,
     write_output,
 )
 from convcalc.conventions import DType
@@ -96,5 +97,9 @@ def summary_command(
     if chosen in (Format.table, Format.github):
         after = render_extra(extra) + (rendered.render_annotations(report) if chosen == Format.github else "")
         emit_rich(lambda console: render_table(report, console, depth, layout.value, keys), output, after, wide)
+    elif chosen == Format.html:
+        with progress(f"drawing {report.name}"):
+            page = rendered.render_summary(report, chosen, extra, depth, layout.value)
+        write_output(page, output)
     else:
         write_output(rendered.render_summary(report, chosen, extra, depth, layout.value), output)
