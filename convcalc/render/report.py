@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterable, Optional, Sequence
 
-from convcalc.arith.dims import dsum, format_dim, to_json_dim
+from convcalc.arith.dims import dsum, format_dim
 from convcalc.kinds import RFAxis
 from convcalc.report import SCHEMA_VERSION, Group, Report, Row
+from convcalc.report.model import rf_json as _rf_json
+from convcalc.report.model import shape_json as _shape_json
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -144,65 +146,9 @@ def display_rows(report: Report, depth: Optional[int] = None) -> list[DisplayRow
     return out
 
 
-def _rf_json(row: Row) -> list[dict[str, Any]]:
-    return [
-        {"size": to_json_dim(a.size), "jump": to_json_dim(a.jump), "start": to_json_dim(a.start), "padding": to_json_dim(a.padding)}
-        for a in row.rf
-    ]
-
-
-def _shape_json(shape: tuple) -> list:
-    return [to_json_dim(d) for d in shape]
-
-
 def report_to_dict(report: Report) -> dict[str, Any]:
-    """The JSON contract (see the README): these keys are stable within a schema_version."""
-    totals = report.totals
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "name": report.name,
-        "description": report.description,
-        "input_shape": _shape_json(report.input_shape),
-        "batch": to_json_dim(report.batch),
-        "dtype": report.dtype,
-        "output_shape": _shape_json(report.output_shape),
-        "layers": [
-            {
-                "path": r.path,
-                "name": r.name or r.path.rsplit(".", 1)[-1],
-                "kind": r.kind,
-                "depth": r.depth,
-                "input_shape": _shape_json(r.input_shapes[0]),
-                "input_shapes": [_shape_json(s) for s in r.input_shapes],
-                "output_shape": _shape_json(r.output_shape),
-                "params": to_json_dim(r.params),
-                "buffers": to_json_dim(r.buffers),
-                "macs": to_json_dim(r.macs),
-                "flops": to_json_dim(r.flops),
-                "activations": to_json_dim(r.activations),
-                "activation_bytes": to_json_dim(report.bytes_of(r.activations)),
-                "receptive_field": _rf_json(r),
-                "receptive_field_global": r.is_global,
-                "inputs": list(r.inputs),
-                "notes": list(r.notes),
-            }
-            for r in report.rows
-        ],
-        "groups": [
-            {"path": g.path, "kind": g.kind, "depth": g.depth, "first": g.first, "end": g.end, "output_shape": _shape_json(g.output_shape)}
-            for g in report.groups
-        ],
-        "totals": {
-            "params": to_json_dim(totals.params),
-            "buffers": to_json_dim(totals.buffers),
-            "macs": to_json_dim(totals.macs),
-            "flops": to_json_dim(totals.flops),
-            "activations": to_json_dim(totals.activations),
-            "activation_bytes": to_json_dim(report.activation_bytes),
-        },
-        "memory": {k: (to_json_dim(v) if not isinstance(v, str) and v is not None else v) for k, v in report.memory.items()},
-        "diagnostics": [{"code": d.code, "message": d.message, "severity": d.severity, "position": str(d.pos) if d.pos else None} for d in report.diagnostics],
-    }
+    """The JSON contract (see the README): :meth:`convcalc.report.Report.to_dict`."""
+    return report.to_dict()
 
 
 def render_json(report: Report) -> str:
