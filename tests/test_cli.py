@@ -164,3 +164,4 @@ def test_rendered_table_golden():
 def test_odd_digits_are_usage_errors(run_cli, args):
     code, out, err = run_cli("summary", "lenet5", *args)
     assert code == 2 and "error[usage-" in err and "internal" not in err, out + err
+
