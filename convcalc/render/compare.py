@@ -96,17 +96,18 @@ def _tables(comparison: Comparison, width: Optional[int]) -> list:
 
 
 def draw_comparison(console, comparison: Comparison) -> None:
-    from convcalc.render.fit import print_table, width_of
+    from convcalc.render.fit import print_table, print_wrapped, width_of
 
     for line in _legend(comparison):
-        console.print(line, markup=False, highlight=False)
+        print_wrapped(console, line, hanging="   ")
     tables = _tables(comparison, width_of(console))
     for fitted in tables:
         console.print()
         print_table(console, fitted)
     console.print()
     for line in _savings(comparison):
-        console.print(line, markup=False, highlight=False)
+        rest = line.lstrip(" ")
+        print_wrapped(console, rest, indent=line[: len(line) - len(rest)], hanging="    ")
     note = tables[0].note()
     if len(tables) > 1:
         note += f"; the entries in {len(tables)} tables"

@@ -106,19 +106,28 @@ def _terms(text: str) -> list[str]:
     return [piece for piece in _BREAK.split(text) if piece]
 
 
-def wrap_formula(text: str, width: int, first: Optional[int] = None) -> list[str]:
-    """Lines of at most ``width`` characters (``first`` for the first one), broken after ``*``
-    or ``, ``, or before `` + `` / `` - ``; a term is never cut."""
+def _pack(pieces: list[str], width: int, first: Optional[int]) -> list[str]:
     lines: list[str] = []
     line = ""
-    for term in _terms(text):
+    for piece in pieces:
         room = width if lines or first is None else first
-        if line and len(line) + len(term) > room:
+        if line and len(line) + len(piece) > room:
             lines.append(line.rstrip())
-            term = term.lstrip()
+            piece = piece.lstrip()
             line = ""
-        line += term
+        line += piece
     return [*lines, line.rstrip()]
+
+
+def wrap_formula(text: str, width: int, first: Optional[int] = None) -> list[str]:
+    """Lines of at most ``width`` characters (``first`` for the first one): broken before `` + ``
+    or `` - `` where that is enough, else also after ``*`` or ``, ``; a term is never cut."""
+    additive = [piece for piece in re.split(r"(?= [+-] )", text) if piece]
+    lines = _pack(additive, width, first)
+    limit = lambda i: width if i or first is None else first  # noqa: E731
+    if all(len(line) <= limit(i) for i, line in enumerate(lines)):
+        return lines
+    return _pack(_terms(text), width, first)
 
 
 @dataclass(frozen=True)
@@ -317,13 +326,14 @@ def print_table(
 
 def wrap_words(text: str, width: Optional[int], indent: str = "", hanging: str = "    ") -> list[str]:
     """``indent + text`` broken at spaces to ``width`` (``None``: one line), continuation lines
-    indented by ``hanging`` more; a word (a number, a formula without spaces) is never cut."""
+    indented by ``hanging`` more; a word (a number, a formula without spaces) is never cut unless
+    it is longer than the whole line (an inline spec), which is broken at the width."""
     import textwrap
 
     if width is None or len(indent) + len(text) <= width:
         return [indent + text]
     return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + hanging,
-                         break_long_words=False, break_on_hyphens=False) or [indent]
+                         break_long_words=True, break_on_hyphens=False) or [indent]
 
 
 def print_wrapped(console, text: str, indent: str = "", hanging: str = "    ", style: Optional[str] = None) -> None:
