@@ -326,12 +326,17 @@ def print_table(
 
 def wrap_words(text: str, width: Optional[int], indent: str = "", hanging: str = "    ") -> list[str]:
     """``indent + text`` broken at spaces to ``width`` (``None``: one line), continuation lines
-    indented by ``hanging`` more; a word (a number, a formula without spaces) is never cut unless
+    indented by ``hanging`` more, before an `` = `` where that is enough (a derivation); a word (a
+    number, a formula without spaces) is never cut unless
     it is longer than the whole line (an inline spec), which is broken at the width."""
     import textwrap
 
     if width is None or len(indent) + len(text) <= width:
         return [indent + text]
+    if " = " in text:  # a derivation reads best broken before its equals signs
+        steps = _pack(re.split(r"(?= = )", text), width - len(indent) - len(hanging), first=width - len(indent))
+        if all(len(step) <= (width - len(indent) - (len(hanging) if i else 0)) for i, step in enumerate(steps)):
+            return [indent + (hanging if i else "") + step for i, step in enumerate(steps)]
     return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + hanging,
                          break_long_words=True, break_on_hyphens=False) or [indent]
 
