@@ -208,6 +208,8 @@ def test_pretty_formula_and_its_breaks():
         ("layer", "conv2d", "-i", "224x224x3", "-k", "7", "-s", "2", "-p", "3", "-n", "64", "--explain"),
         ("check", "tests/check_specs/vgg16_answers.yaml", "tests/bad_specs/kernel_too_large.yaml"),
         ("sizes", "unet", "--range", "500..600"),
+        ("apply", "-i", "3,0,1,2,7,4;1,5,8,9,3,1;2,7,2,5,1,3;0,1,3,1,7,8;4,2,1,6,2,8;2,4,5,2,3,9", "-k", "vertical_edge", "--im2col", "--stride", "3", "--backward"),
+        ("solve", "geometry", "--in", "227", "--out", "55"),
     ],
     ids=lambda a: "-".join(a) if isinstance(a, tuple) else str(a),
 )

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
+from convcalc.cli._common import console
 from convcalc.errors import UsageError
 from convcalc.render.apply import render_table, to_json
 from convcalc.teach.apply import ConvSettings, PoolSettings, compute, parse_at
@@ -169,7 +170,9 @@ def apply_command(
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(to_json(applied), indent=2))
     else:
-        Console().print(render_table(applied), soft_wrap=True)
+        out = console()
+        for part in render_table(applied).renderables:  # sentences wrap at words, grids keep their titles whole
+            out.print(part, soft_wrap=not isinstance(part, Text))
 
 
 def _given(options: dict[str, Any]) -> dict[str, Any]:
