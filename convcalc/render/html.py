@@ -16,7 +16,7 @@ import io
 from typing import Any, Sequence
 
 from convcalc.errors import UsageError
-from convcalc.render.report import _caption, display_rows, format_count, format_shape
+from convcalc.render.report import display_rows, format_count, format_shape, summary_caption
 from convcalc.report import Report
 
 __all__ = ["html_grid", "html_report_table", "notebook_html", "render_charts", "render_html"]
@@ -225,7 +225,7 @@ def render_html(report: Report) -> str:
     charts = render_charts(report)
     notes = "".join(f'<li class="note">{_e(d.code)}: {_e(d.message)}</li>' for d in report.diagnostics)
     conventions = "".join(f"<li>{_e(c)}</li>" for c in _CONVENTIONS)
-    caption = "" if report.symbols else f"<p>{_e(_caption(report)).replace(chr(10), '<br>')}</p>"
+    caption = "" if report.symbols else f"<p>{_e(summary_caption(report)).replace(chr(10), '<br>')}</p>"
     title = f"{report.name}: convcalc report"
     description = f"<p>{_e(report.description)}</p>" if report.description else ""
     return f"""<!DOCTYPE html>

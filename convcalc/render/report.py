@@ -31,6 +31,7 @@ __all__ = [
     "ordered",
     "parse_columns",
     "print_formula",
+    "summary_caption",
     "summary_columns",
     "report_to_dict",
     "render_csv",
@@ -346,7 +347,7 @@ def render_table(report: Report, console, depth: Optional[int] = None, layout: s
             print_formula(console, f"total {name}: ", value)
     else:
         console.print()
-        console.print(_caption(report), highlight=False, markup=False)
+        console.print(summary_caption(report), highlight=False, markup=False)
     note = fitted.note(columns="--columns")
     if note:
         console.print(f"[dim]{note}[/dim]", highlight=False)
@@ -369,7 +370,8 @@ def print_formula(console, lead: str, formula: str) -> None:
         console.print("    " + line, highlight=False, markup=False, soft_wrap=True)
 
 
-def _caption(report: Report) -> str:
+def summary_caption(report: Report) -> str:
+    """The totals and memory under the summary table, in K/M/G (the HTML report shows it too)."""
     t = report.totals
     m = report.memory
     parts = [
