@@ -16,7 +16,8 @@ from convcalc.render.formats import Format, choose_format
 ROOT = Path(__file__).resolve().parent.parent
 
 SUPPORTED = {
-    ("summary", "lenet5"): ("table", "json", "csv", "markdown", "github"),
+    ("summary", "lenet5"): ("table", "json", "csv", "markdown", "github", "html"),
+    ("graph", "lenet5"): ("dot", "mermaid", "svg", "png"),
     ("rf", "lenet5"): ("table", "json", "csv", "markdown"),
     ("sizes", "toy39", "--range", "30..34"): ("table", "json", "csv", "markdown"),
     ("models",): ("table", "json", "csv", "markdown"),
@@ -52,7 +53,7 @@ def test_each_command_supports_or_refuses_each_format(run_cli, args, fmt):
 
 def test_an_unknown_format_is_the_same_one_line_usage_error(run_cli):
     code, _, err = run_cli("summary", "lenet5", "-f", "xml")
-    assert (code, err) == (2, "convcalc: error[usage-format]: --format xml: summary supports table, json, csv, markdown, github\n")
+    assert (code, err) == (2, "convcalc: error[usage-format]: --format xml: summary supports table, json, csv, markdown, github, html\n")
 
 
 def test_help_shows_only_the_supported_formats(run_cli):

@@ -106,7 +106,7 @@ def test_cli_symbolic_json_and_table(run_cli):
     assert data["layers"][0]["output_shape"] == [6, "H - 4", "W - 4"]
     assert data["valid_if"][:2] == ["H >= 16", "W >= 16"] and data["valid_if"][2].startswith("FC3 (linear): input (")
     code, out, _ = run_cli("summary", "resnet50", "--input", "3xHxW")
-    assert code == 0 and "ceiling(H/32)" in out and "valid for: every input size" in out
+    assert code == 0 and "⌈H/32⌉" in out and "valid for: every input size" in out  # ceiling(H/32), as textbooks write it
 
 
 def test_cli_sweep(run_cli):

@@ -67,6 +67,7 @@ from convcalc.engine import analyze
 from convcalc.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConvcalcError, Position, SpecError, UsageError
 from convcalc.kinds import RFAxis
 from convcalc.report import Expectation, Report, Row
+from convcalc.report._display import Displayed
 from convcalc.spec import BUDGET_KEYS, Spec, did_you_mean, load_spec
 from convcalc.spec.files import not_a_spec, spec_files
 from convcalc.spec.zoo import STDIN, read_source
@@ -139,8 +140,8 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class FileResult:
-    """Everything ``check`` found in one file."""
+class FileResult(Displayed):
+    """Everything ``check`` found in one file; a notebook shows it as ``check`` prints it."""
 
     file: str
     verdicts: tuple[Verdict, ...] = ()
@@ -171,6 +172,9 @@ class FileResult:
     def checked(self) -> int:
         """Expectations + budgets, + 1 for a baseline comparison (however many drifts it found)."""
         return self.count("expect") + self.count("budget") + (1 if self.count("baseline") else 0)
+
+    def __repr__(self) -> str:
+        return f"<FileResult {self.file}: {self.status}, {self.checked} checked, {len(self.failures)} failed>"
 
 
 def worst_exit(results) -> int:

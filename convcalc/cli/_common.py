@@ -7,6 +7,7 @@ stderr and the documented exit code.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, Iterable, Iterator, Optional
 
 import typer
 
@@ -30,6 +31,7 @@ __all__ = [
     "LayoutOpt",
     "OutputOpt",
     "SpecArg",
+    "WideOpt",
     "analyze_target",
     "console",
     "emit_rich",
@@ -42,7 +44,10 @@ __all__ = [
     "parse_shape",
     "parse_sweep",
     "parse_values",
+    "progress",
     "set_debug",
+    "text_width",
+    "tracked",
     "write_output",
 ]
 
@@ -64,12 +69,82 @@ def set_debug(debug: bool) -> None:
     _state["debug"] = debug or bool(os.environ.get("CONVCALC_DEBUG"))
 
 
-def console(stderr: bool = False):
+def console(stderr: bool = False, wide: bool = False):
+    """A rich console on stdout (or stderr) as wide as the terminal (or ``COLUMNS``); a file, a
+    pipe or ``wide`` has no width (:data:`convcalc.render.fit.UNBOUNDED`: tables in full)."""
     from rich.console import Console
 
+    from convcalc.render.fit import UNBOUNDED
+
     stream = sys.stderr if stderr else sys.stdout
-    wide = not stream.isatty() and "COLUMNS" not in os.environ  # a file or a pipe: never squeeze numbers
-    return Console(stderr=stderr, highlight=False, width=200 if wide else None)
+    unbounded = wide or (not stream.isatty() and "COLUMNS" not in os.environ)
+    return Console(stderr=stderr, highlight=False, width=UNBOUNDED if unbounded else None)
+
+
+def text_width(stderr: bool = False) -> Optional[int]:
+    """The terminal's width (or ``COLUMNS``) for text that wraps at words; ``None`` for a file or
+    a pipe, where every line stays whole for the programs that read it."""
+    import shutil
+
+    stream = sys.stderr if stderr else sys.stdout
+    if not stream.isatty() and "COLUMNS" not in os.environ:
+        return None
+    return shutil.get_terminal_size().columns
+
+
+PROGRESS_DELAY = 0.5  # seconds before a bar appears: a quick command never flashes one
+
+
+@contextlib.contextmanager
+def progress(description: str, total: Optional[int] = None) -> Iterator[Callable[..., None]]:
+    """A rich progress bar (a spinner when ``total`` is unknown) on stderr while the block runs,
+    when stderr is a terminal, from :data:`PROGRESS_DELAY` on; nothing otherwise (a pipe, a file,
+    CI), so stdout (JSON, tables) is never touched. Yields ``advance(steps=1, description=None)``."""
+    if not sys.stderr.isatty():
+        yield lambda steps=1, description=None: None
+        return
+    import threading
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = [SpinnerColumn(), TextColumn("{task.description}")]
+    if total is not None:
+        columns += [BarColumn(), MofNCompleteColumn()]
+    bar = Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    task = bar.add_task(description, total=total)
+    lock = threading.Lock()
+    state = {"done": False}
+
+    def start() -> None:
+        with lock:
+            if not state["done"]:
+                bar.start()
+
+    timer = threading.Timer(PROGRESS_DELAY, start)
+    timer.daemon = True
+    timer.start()
+
+    def advance(steps: int = 1, description: Optional[str] = None) -> None:
+        bar.update(task, advance=steps, **({"description": description} if description else {}))
+
+    try:
+        yield advance
+    finally:
+        timer.cancel()
+        with lock:
+            state["done"] = True
+            bar.stop()
+
+
+def tracked(items: Iterable[Any], description: str, label: Callable[[Any], str] = str) -> Iterator[Any]:
+    """``items``, one by one, under a :func:`progress` bar that names the current one."""
+    items = list(items)
+    with progress(description, total=len(items)) as advance:
+        for item in items:
+            advance(0, f"{description} {label(item)}")
+            yield item
+            advance()
 
 
 def fail(error: ConvcalcError) -> typer.Exit:
@@ -99,10 +174,16 @@ def guarded(fn: Callable) -> Callable:
     return wrapper
 
 
-def write_output(text: str, output: Optional[Path]) -> None:
-    """Print, or write the file atomically: a temp file in the same folder, then a rename."""
+def write_output(text: str | bytes, output: Optional[Path]) -> None:
+    """Print, or write the file atomically: a temp file in the same folder, then a rename.
+    ``bytes`` (a PNG) are written as they are."""
     if output is None:
-        sys.stdout.write(text)
+        if isinstance(text, bytes):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(text)
         return
     folder = output.resolve().parent
     try:
@@ -110,7 +191,10 @@ def write_output(text: str, output: Optional[Path]) -> None:
     except OSError as exc:
         raise UsageError("io-write", f"{output}: cannot write there ({exc.strerror or exc})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as open() would make it (mkstemp makes it private)
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w", **({} if isinstance(text, bytes) else {"encoding": "utf-8"})) as handle:
             handle.write(text)
         os.replace(tmp, output)
     except BaseException:
@@ -118,17 +202,26 @@ def write_output(text: str, output: Optional[Path]) -> None:
         raise
 
 
-def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = "") -> None:
-    """Draw rich output (a table) on the terminal, or as plain text into ``output``; ``after`` is
-    text printed below it."""
+def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = "", wide: bool = False) -> None:
+    """Draw rich output (a table) on the terminal, fitted to its width unless ``wide``, or in
+    full as plain text into ``output``; ``after`` is text printed below it."""
     if output is None:
-        draw(console())
+        draw(console(wide=wide))
+        width = None if wide else text_width()
+        if width is not None and after:  # the lines under the table break at words, as check's do
+            from convcalc.render.fit import wrap_words
+
+            lines = after.rstrip("\n").split("\n")
+            after = "".join(part + "\n" for line in lines
+                            for part in wrap_words(line.lstrip(" "), width, indent=line[: len(line) - len(line.lstrip(" "))]))
         sys.stdout.write(after)
         return
     from rich.console import Console
 
+    from convcalc.render.fit import UNBOUNDED
+
     with open(os.devnull, "w") as sink:
-        capture = Console(width=200, record=True, file=sink, color_system=None)
+        capture = Console(width=UNBOUNDED, record=True, file=sink, color_system=None)
         draw(capture)
     write_output(capture.export_text() + after, output)
 
@@ -239,15 +332,16 @@ def analyze_target(target: str, input_: Optional[str], batch: Optional[int], lay
     symbols (``--sweep`` substitutes them)."""
     from convcalc.engine import analyze
 
-    spec = load(target) if isinstance(target, str) else target
-    if params:
-        spec = spec.with_params(params)
-    shape = parse_input(input_, layout) or spec.input
-    if symbolic and all(isinstance(d, int) for d in shape[1:]):
-        from convcalc.kinds._window import axis_names
+    with progress(f"analysing {target}"):
+        spec = load(target) if isinstance(target, str) else target
+        if params:
+            spec = spec.with_params(params)
+        shape = parse_input(input_, layout) or spec.input
+        if symbolic and all(isinstance(d, int) for d in shape[1:]):
+            from convcalc.kinds._window import axis_names
 
-        shape = (shape[0], *axis_names(len(shape) - 1))
-    return spec, analyze(spec, input_shape=shape, batch=batch, dtype=dtype.value)
+            shape = (shape[0], *axis_names(len(shape) - 1))
+        return spec, analyze(spec, input_shape=shape, batch=batch, dtype=dtype.value)
 
 
 # -- option types --------------------------------------------------------------------------------
@@ -266,4 +360,5 @@ InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input sh
 BatchOpt = Annotated[Optional[int], typer.Option("--batch", "-b", min=1, help="Batch size, for memory.")]
 LayoutOpt = Annotated[Layout, typer.Option("--layout", help="Print shapes channels first (chw) or last, as textbooks do (hwc).")]
 DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Element type, for memory.")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, counts exact, however wide the terminal (files and pipes always get this).")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")]

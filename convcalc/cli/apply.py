@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
-from convcalc.cli._common import format_option
+from convcalc.cli._common import console, format_option
 from convcalc.errors import UsageError
 from convcalc.render.apply import render_table, to_json
 from convcalc.render.formats import Format, choose_format
@@ -167,7 +167,9 @@ def apply_command(
     if chosen == Format.json:
         typer.echo(json.dumps(to_json(applied), indent=2))
     else:
-        Console().print(render_table(applied), soft_wrap=True)
+        out = console()
+        for part in render_table(applied).renderables:  # sentences wrap at words, grids keep their titles whole
+            out.print(part, soft_wrap=not isinstance(part, Text))
 
 
 def _given(options: dict[str, Any]) -> dict[str, Any]:

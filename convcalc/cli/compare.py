@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from convcalc.analysis.compare import compare
-from convcalc.cli._common import BatchOpt, DTypeOpt, OutputOpt, emit_rich, format_option, load, one_stdin, write_output
+from convcalc.cli._common import BatchOpt, DTypeOpt, OutputOpt, WideOpt, emit_rich, format_option, load, one_stdin, tracked, write_output
 from convcalc.conventions import DType
 from convcalc.errors import SpecError, UsageError
 from convcalc.render.compare import FORMATS, draw_comparison, render_comparison
@@ -44,6 +44,7 @@ def compare_command(
     batch: BatchOpt = None,
     dtype: DTypeOpt = DType.float32,
     format_: Annotated[str, format_option(FORMATS, "Output format (ratios: 3 significant digits in table and markdown; exact fractions in json and csv).")] = "table",
+    wide: WideOpt = False,
     output: OutputOpt = None,
 ) -> None:
     """Compare networks or layers: params, MACs, FLOPs, activation memory, ratios to the first."""
@@ -51,8 +52,8 @@ def compare_command(
     if not 2 <= len(targets) <= MAX_ENTRIES:
         raise UsageError("usage-compare", f"give 2 to {MAX_ENTRIES} specs, models or inline layers to compare, got {len(targets)}")
     one_stdin(targets)
-    comparison = compare([(target, _report(target, batch, dtype.value)) for target in targets])
+    comparison = compare([(target, _report(target, batch, dtype.value)) for target in tracked(targets, "analysing")])
     if chosen == Format.table:
-        emit_rich(lambda console: draw_comparison(console, comparison), output)
+        emit_rich(lambda console: draw_comparison(console, comparison), output, wide=wide)
     else:
         write_output(render_comparison(comparison, chosen), output)

@@ -18,15 +18,17 @@ from convcalc.cli._common import (
     LayoutOpt,
     OutputOpt,
     SpecArg,
+    WideOpt,
     analyze_target,
     emit_rich,
     format_option,
     parse_sweep,
     parse_values,
+    progress,
     write_output,
 )
 from convcalc.conventions import DType
-from convcalc.render import render_extra, render_table
+from convcalc.render import SUMMARY_COLUMNS, parse_columns, render_extra, render_table
 from convcalc.render import summary as rendered
 from convcalc.render import sweep as swept
 from convcalc.render.formats import Format, choose_format
@@ -75,6 +77,8 @@ def summary_command(
     exact: Annotated[bool, typer.Option("--exact", help="Also print the input sizes every strided layer and crop divides exactly.")] = False,
     compat: Annotated[Optional[Compat], typer.Option("--compat", help="Also print the total that tool reports, rule by rule (its conventions and its bugs).")] = None,
     training: Annotated[bool, typer.Option("--training", help="Also count a training step's backward MACs (JSON: backward_macs per layer, training_macs in totals).")] = False,
+    columns: Annotated[Optional[str], typer.Option("--columns", help="Table: only these columns (the layer is always shown): " + ",".join(key for key, _, _ in SUMMARY_COLUMNS) + ".")] = None,
+    wide: WideOpt = False,
     output: OutputOpt = None,
 ) -> None:
     """Layer-by-layer shapes, parameters, MACs, FLOPs, activations and receptive fields."""
@@ -86,11 +90,12 @@ def summary_command(
         _, report = analyze_target(spec, input_, batch, layout, dtype, symbolic=True)
         reports = sweep_reports(report, name, sizes, parse_values(set_, "--set"))
         if chosen == Format.table:
-            emit_rich(lambda console: swept.draw_sweep(console, reports, name, layout.value), output)
+            emit_rich(lambda console: swept.draw_sweep(console, reports, name, layout.value), output, wide=wide)
         else:
             write_output(swept.render_sweep(reports, name, chosen, layout.value), output)
         return
     chosen = choose_format(format_, rendered.FORMATS, "summary")
+    keys = parse_columns(columns, (key for key, _, _ in SUMMARY_COLUMNS))
     spec_obj = load(spec)
     params, sizes = split_set(set_, spec_obj) if set_ else ({}, {})
     spec_obj, report = analyze_target(spec_obj, input_, batch, layout, dtype, params=params)
@@ -99,6 +104,10 @@ def summary_command(
     extra = _extra(spec_obj, report, exact, compat, training)
     if chosen in (Format.table, Format.github):
         after = render_extra(extra) + (rendered.render_annotations(report) if chosen == Format.github else "")
-        emit_rich(lambda console: render_table(report, console, depth, layout.value), output, after)
+        emit_rich(lambda console: render_table(report, console, depth, layout.value, keys), output, after, wide)
+    elif chosen == Format.html:
+        with progress(f"drawing {report.name}"):
+            page = rendered.render_summary(report, chosen, extra, depth, layout.value)
+        write_output(page, output)
     else:
         write_output(rendered.render_summary(report, chosen, extra, depth, layout.value), output)

@@ -57,20 +57,62 @@ def _metric_rows(comparison: Comparison) -> list[list[str]]:
     return rows
 
 
-def _table(comparison: Comparison):
-    from rich import box
-    from rich.table import Table
+def _column_groups(comparison: Comparison) -> list[list]:
+    """The metric names, then per entry its values (and its ratio to the first) as columns."""
+    from convcalc.render.fit import Column, with_compact
 
-    table = Table(box=box.SIMPLE_HEAD)
-    for i, column in enumerate(_header(comparison)):
-        table.add_column(column, justify="right" if i else "left", no_wrap=bool(i))
-    for cells in _metric_rows(comparison):
-        table.add_row(*cells)
-    shapes = ["output shape"]
-    for i, entry in enumerate(comparison.entries):
-        shapes += [format_shape(entry.report.output_shape)] + ([""] if i else [])
-    table.add_row(*shapes)
-    return table
+    names = [_HEADERS[metric] for metric in METRICS] + ["output shape"]
+    groups = [[Column("metric", "", tuple(names))]]
+    for i, (letter, entry) in enumerate(zip(_letters(comparison), comparison.entries)):
+        values = [entry.value(metric) for metric in METRICS]
+        shape = format_shape(entry.report.output_shape)
+        exact = Column(letter, letter, (*(format_count(v) for v in values), shape), right=True)
+        group = [with_compact(exact, [*values, None])]
+        if i:
+            ratios = tuple(ratio_cell(comparison.ratio(i, metric)) for metric in METRICS)
+            group.append(Column(f"{letter}/A", f"{letter}/A", (*ratios, ""), right=True))
+        groups.append(group)
+    return groups
+
+
+def _tables(comparison: Comparison, width: Optional[int]) -> list:
+    """The table fitted to ``width``: counts in K/M/G if need be, and, when the entries still do
+    not fit side by side, several tables of as many entries as fit, each with the metric names."""
+    from convcalc.render.fit import fit, table_width
+
+    groups = _column_groups(comparison)
+    whole = fit([column for group in groups for column in group], width)
+    if width is None or whole.total <= width:
+        return [whole]
+    label, entries = groups[0], groups[1:]
+    compact_width = lambda columns: table_width([c.natural(True) for c in columns])  # noqa: E731
+    chunks: list[list] = []
+    for group in entries:
+        if chunks and compact_width(label + chunks[-1] + group) <= width:
+            chunks[-1] += group
+        else:
+            chunks.append(list(group))
+    return [fit(label + chunk, width, compact_only=True) for chunk in chunks]
+
+
+def draw_comparison(console, comparison: Comparison) -> None:
+    from convcalc.render.fit import print_table, print_wrapped, width_of
+
+    for line in _legend(comparison):
+        print_wrapped(console, line, hanging="   ")
+    tables = _tables(comparison, width_of(console))
+    for fitted in tables:
+        console.print()
+        print_table(console, fitted)
+    console.print()
+    for line in _savings(comparison):
+        rest = line.lstrip(" ")
+        print_wrapped(console, rest, indent=line[: len(line) - len(rest)], hanging="    ")
+    note = tables[0].note()
+    if len(tables) > 1:
+        note += f"; the entries in {len(tables)} tables"
+    if note:
+        console.print(f"[dim]{note}[/dim]", highlight=False)
 
 
 def _savings(comparison: Comparison) -> list[str]:
@@ -83,14 +125,6 @@ def _savings(comparison: Comparison) -> list[str]:
         lines.append(f"{letter_of[saving.labels[0]]} vs {letter_of[saving.labels[1]]} ({saving.title}): {first}")
         lines += [f"  {line}" for line in rest]
     return lines
-
-
-def draw_comparison(console, comparison: Comparison) -> None:
-    for line in _legend(comparison):
-        console.print(line, soft_wrap=True, markup=False)
-    console.print(_table(comparison))
-    for line in _savings(comparison):
-        console.print(line, soft_wrap=True, markup=False)
 
 
 def _rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:

@@ -7,6 +7,7 @@ import json
 from typing import Optional
 
 from convcalc.analysis.sizes import ExactRule, SizeResult
+from convcalc.render.fit import wrap_words
 from convcalc.render.formats import Format, csv_text, markdown_table
 from convcalc.render.report import format_shape
 from convcalc.report import SCHEMA_VERSION
@@ -23,7 +24,7 @@ def _reason_key(result: SizeResult) -> tuple[bool, str]:
     return result.valid, (result.reason or "").split(":", 1)[0]
 
 
-def _text(name: str, low: int, high: int, any_: bool, rule: Optional[ExactRule], accepted: list[SizeResult], rejected: list[SizeResult]) -> list[str]:
+def _text(name: str, low: int, high: int, any_: bool, rule: Optional[ExactRule], accepted: list[SizeResult], rejected: list[SizeResult], width: Optional[int]) -> list[str]:
     lines = [f"{name}: input sizes {low}..{high} on every spatial axis ({'valid' if any_ else 'exact'} sizes)"]
     if rule:
         lines.append(f"exact sizes: {rule}")
@@ -37,12 +38,12 @@ def _text(name: str, low: int, high: int, any_: bool, rule: Optional[ExactRule],
         lines.append(f"  rejected {len(group)} size(s) ({shown}), {what}: at {group[0].size}: {group[0].reason}")
     if not accepted:
         lines.append("  no size in this range is accepted")
-    return lines
+    return [part for line in lines for part in wrap_words(line.lstrip(" "), width, indent=line[: len(line) - len(line.lstrip(" "))])]
 
 
-def render_sizes(name: str, low: int, high: int, any_: bool, rule: Optional[ExactRule], results: list[SizeResult], format_: Format) -> str:
+def render_sizes(name: str, low: int, high: int, any_: bool, rule: Optional[ExactRule], results: list[SizeResult], format_: Format, width: Optional[int] = None) -> str:
     """``results`` are the sizes ``low..high`` tried; a size is accepted when it is exact (or,
-    with ``any_``, valid)."""
+    with ``any_``, valid). The text (table) format breaks its lines at spaces to ``width``."""
     accepted = [r for r in results if r.valid and (any_ or r.exact)]
     rejected = [r for r in results if not (r.valid and (any_ or r.exact))]
     if format_ == Format.json:
@@ -62,4 +63,4 @@ def render_sizes(name: str, low: int, high: int, any_: bool, rule: Optional[Exac
         if format_ == Format.csv:
             return csv_text(COLUMNS, rows)
         return "\n".join([f"## {name}: input sizes {low}..{high}", "", *markdown_table(COLUMNS, rows)]) + "\n"
-    return "\n".join(_text(name, low, high, any_, rule, accepted, rejected)) + "\n"
+    return "\n".join(_text(name, low, high, any_, rule, accepted, rejected, width)) + "\n"

@@ -14,7 +14,7 @@ from convcalc.report import Report
 
 __all__ = ["FORMATS", "render_annotations", "render_summary"]
 
-FORMATS = (Format.table, Format.json, Format.csv, Format.markdown, Format.github)
+FORMATS = (Format.table, Format.json, Format.csv, Format.markdown, Format.github, Format.html)
 
 
 def render_annotations(report: Report) -> str:
@@ -29,7 +29,7 @@ def render_annotations(report: Report) -> str:
 
 def render_summary(report: Report, format_: Format, extra: dict[str, Any], depth: Optional[int], layout: str) -> str:
     """JSON (the report, and ``extra``: validity conditions, exact sizes, a compat total), CSV
-    (the rows) or Markdown (the table and ``extra``)."""
+    (the rows), Markdown (the table and ``extra``) or the HTML report (:mod:`convcalc.render.html`)."""
     if format_ == Format.json:
         data = report_to_dict(report)
         if extra.get("training"):
@@ -41,5 +41,9 @@ def render_summary(report: Report, format_: Format, extra: dict[str, Any], depth
         return json.dumps(data, indent=2) + "\n"
     if format_ == Format.csv:
         return render_csv(report, layout)
+    if format_ == Format.html:
+        from convcalc.render.html import render_html
+
+        return render_html(report)
     assert format_ == Format.markdown, format_
     return render_markdown(report, depth, layout) + render_extra(extra, markdown=True)
