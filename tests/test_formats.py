@@ -22,7 +22,7 @@ SUPPORTED = {
     ("models",): ("table", "json", "csv", "markdown"),
     ("compare", "lenet5", "toy39"): ("table", "json", "csv", "markdown"),
     ("check", "lenet5"): ("table", "json", "github", "human", "auto"),
-    ("layer", "conv2d", "--input", "32x32x3", "-k", "5", "-n", "6"): ("table", "json"),
+    ("layer", "conv2d", "--input", "3x32x32", "-k", "5", "-n", "6"): ("table", "json"),
     ("explain", "lenet5"): ("table", "json"),
 }
 ALL = [f.value for f in Format]

@@ -43,6 +43,8 @@ __all__ = [
     "parse_sweep",
     "parse_values",
     "set_debug",
+    "warn",
+    "warn_layout",
     "write_output",
 ]
 
@@ -70,6 +72,23 @@ def console(stderr: bool = False):
     stream = sys.stderr if stderr else sys.stdout
     wide = not stream.isatty() and "COLUMNS" not in os.environ  # a file or a pipe: never squeeze numbers
     return Console(stderr=stderr, highlight=False, width=200 if wide else None)
+
+
+def warn(code: str, message: str, pos: Any = None, hint: Optional[str] = None) -> None:
+    """One line on stderr, as an error is written: ``path:line:col: warning[code]: message (hint)``."""
+    print(f"{pos or 'convcalc'}: warning[{code}]: {message}" + (f" ({hint})" if hint else ""), file=sys.stderr)
+
+
+def warn_layout(what: str, dims: tuple, layout: Layout, pos: Any = None, *, fix: Optional[str] = None, as_list: bool = False) -> None:
+    """Warn when ``dims`` (as written, in ``layout``) look written in the other layout
+    (:mod:`convcalc.spec.layout`). The hint writes them swapped (``3x224x224``, or as a YAML list
+    ``[3, 224, 224]``), then ``fix``, another way out."""
+    from convcalc.spec.layout import looks_other_layout, read_as, swap_layout
+
+    if looks_other_layout(dims, layout.value):
+        swapped = swap_layout(dims, layout.value)
+        written = f"[{', '.join(map(str, swapped))}]" if as_list else "x".join(map(str, swapped))
+        warn("input-layout", f"{what} is {read_as(dims, layout.value)}", pos, f"write {written}" + (f", or {fix}" if fix else ""))
 
 
 def fail(error: ConvcalcError) -> typer.Exit:
@@ -136,13 +155,17 @@ def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = 
 # -- reading the command line --------------------------------------------------------------------
 
 
-def load(target: str):
-    """A spec file, ``-`` (standard input) or a built-in model's name, loaded."""
+def load(target: str, *, check_layout: bool = True):
+    """A spec file, ``-`` (standard input) or a built-in model's name, loaded; with
+    ``check_layout``, a warning when its ``input:`` looks channels last."""
     from convcalc.spec import load_spec
     from convcalc.spec.zoo import read_source
 
     text, shown = read_source(target)
-    return load_spec(text, shown)
+    spec = load_spec(text, shown)
+    if check_layout:
+        warn_layout(f"input [{', '.join(map(str, spec.input))}]", spec.input, Layout.chw, spec.pos(("input",)), as_list=True)
+    return spec
 
 
 def one_stdin(targets: list[str]) -> None:
@@ -154,7 +177,8 @@ def one_stdin(targets: list[str]) -> None:
 
 
 def parse_shape(text: str, layout: Layout, example: str, axes: str = "channels first") -> tuple:
-    """``3x224x224`` (chw) or ``224x224x3`` (hwc) -> a channels-first tuple.
+    """``3x224x224`` (chw) or ``224x224x3`` (hwc) -> a channels-first tuple; a warning when it
+    looks written in the other layout.
 
     Spatial sizes may be symbol names without an ``x`` in them (``3xHxW``); the channel count
     may not.
@@ -170,10 +194,12 @@ def parse_shape(text: str, layout: Layout, example: str, axes: str = "channels f
             raise UsageError("usage-input", f"--input {text!r}: {part!r} is neither a positive size nor a symbol name", hint=f"e.g. --input {example}")
     if not 1 <= len(dims) <= 4:
         raise UsageError("usage-input", f"--input {text!r}: give 1 to 4 sizes, {axes}")
+    warn_layout(f"--input {text}", tuple(dims), layout, fix="drop --layout hwc" if layout == Layout.hwc else "add --layout hwc")
     if layout == Layout.hwc and len(dims) > 1:
         dims = dims[-1:] + dims[:-1]
     if isinstance(dims[0], str):
-        raise UsageError("usage-input", f"--input {text!r}: the channel count must be a number")
+        other = "channels first: --layout chw" if layout == Layout.hwc else "--layout hwc for channels last"
+        raise UsageError("usage-input", f"--input {text!r}: the channel count must be a number", hint=f"{axes}; {other}")
     return tuple(dims)
 
 
@@ -207,7 +233,7 @@ def analyze_target(target: str, input_: Optional[str], batch: Optional[int], lay
     replaces integer spatial sizes by symbols (``--sweep`` substitutes them)."""
     from convcalc.engine import analyze
 
-    spec = load(target)
+    spec = load(target, check_layout=input_ is None)
     shape = parse_input(input_, layout) or spec.input
     if symbolic and all(isinstance(d, int) for d in shape[1:]):
         from convcalc.kinds._window import axis_names
@@ -227,8 +253,8 @@ def format_option(formats: tuple, help: str = "Output format.") -> Any:
 
 
 SpecArg = Annotated[str, typer.Argument(help="A spec file, - for standard input, or the name of a built-in model (see `convcalc models`).", metavar="SPEC_OR_MODEL", show_default=False)]
-InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape, channels first: 3x224x224 (sizes may be symbols: 3xHxW).")]
+InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape, channels first: 3x224x224 (224x224x3 with --layout hwc; sizes may be symbols: 3xHxW).")]
 BatchOpt = Annotated[Optional[int], typer.Option("--batch", "-b", min=1, help="Batch size, for memory.")]
-LayoutOpt = Annotated[Layout, typer.Option("--layout", help="Print shapes channels first (chw) or last, as textbooks do (hwc).")]
+LayoutOpt = Annotated[Layout, typer.Option("--layout", help="Read --input and print shapes channels first (chw, as PyTorch) or last (hwc, as textbooks).")]
 DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Element type, for memory.")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")]

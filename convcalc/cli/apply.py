@@ -8,6 +8,10 @@
                    [--backward [--grad MATRIX]]
                    [--pool max --pool-size 2|2,3 [--pool-stride 2] [--pool-padding 0]]
                    [--file matrices.yaml] [--format table|json]
+
+Channels first, as every shape in convcalc: a list of matrices is C x H x W (one matrix per
+channel), a list of filters C_out x C_in/groups x kh x kw as PyTorch stores ``Conv2d.weight``, an
+element ``c,i,j``. An input whose matrices look like rows of H x W x C pixels gets a warning.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from convcalc.cli._common import warn
 from convcalc.errors import UsageError
 from convcalc.render.apply import render_table, to_json
 from convcalc.teach.apply import ConvSettings, PoolSettings, compute, parse_at
 from convcalc.teach.handcalc import (
     MatrixFile,
     PaddingMode,
+    depth,
     PoolMode,
     load_file,
     parse_array,
@@ -67,7 +73,7 @@ def apply_command(
     input_text: Annotated[
         str | None,
         typer.Option("--input", "-i", help='Input matrix: "3,0,1;1,5,8" (rows split by ;) or "[[3,0],[1,5]]"; '
-                     "a list of matrices is channels first."),
+                     "a list of matrices is channels first, C x H x W: one matrix per channel."),
     ] = None,
     kernel: Annotated[
         str | None,
@@ -151,6 +157,7 @@ def apply_command(
     upstream = parse_array(grad, "grad") if grad is not None else stored.grad
     if matrix is None:
         raise UsageError("apply-missing-option", "give the input matrix with --input or in --file")
+    _warn_channels_last(matrix)
     if weights is None and pool_mode is None:
         raise UsageError("apply-missing-option", "give --kernel, --pool or both (the kernel runs first)")
     _check_unused("--kernel", weights, conv_options, _CONV_FLAGS)
@@ -170,6 +177,18 @@ def apply_command(
         typer.echo(json.dumps(to_json(applied), indent=2))
     else:
         Console().print(render_table(applied), soft_wrap=True)
+
+
+def _warn_channels_last(matrix: Any) -> None:
+    """A stack written as rows of pixels, each a list of its channels (H x W x C, as numpy and
+    image libraries hold images), reads as H matrices of W x C: say so."""
+    from convcalc.spec.layout import looks_other_layout, read_as
+
+    if depth(matrix) == 3:
+        dims = (len(matrix), len(matrix[0]), len(matrix[0][0]))
+        if looks_other_layout(dims):
+            hint = f"give one matrix per channel: {dims[2]} matrices of {dims[0]}x{dims[1]}"
+            warn("input-layout", f"the input ({dims[0]} matrices of {dims[1]}x{dims[2]}) is {read_as(dims)}", hint=hint)
 
 
 def _given(options: dict[str, Any]) -> dict[str, Any]:
