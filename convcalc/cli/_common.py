@@ -33,6 +33,7 @@ __all__ = [
     "analyze_target",
     "console",
     "emit_rich",
+    "error_json",
     "fail",
     "format_option",
     "guarded",
@@ -91,13 +92,45 @@ def warn_layout(what: str, dims: tuple, layout: Layout, pos: Any = None, *, fix:
         warn("input-layout", f"{what} is {read_as(dims, layout.value)}", pos, f"write {written}" + (f", or {fix}" if fix else ""))
 
 
-def fail(error: ConvcalcError) -> typer.Exit:
+def fail(error: ConvcalcError, as_json: bool = False) -> typer.Exit:
+    """The error's line on stderr; with ``as_json`` (``--format json``) its JSON object on stdout too."""
     print(error.render(), file=sys.stderr)
+    if as_json:
+        sys.stdout.write(error_json(error))
     return typer.Exit(error.exit_code)
 
 
+def error_json(error: ConvcalcError) -> str:
+    """What a command asked for JSON prints on stdout when it fails, in place of its report::
+
+        {"schema_version": 1, "exit_code": 1,
+         "errors": [{"code": "spec-unknown-kind", "message": "unknown layer kind 'conv2'",
+                     "file": "net.yaml", "line": 6, "col": 5, "hint": "did you mean 'conv2d'?"}]}
+
+    ``file``, ``line``, ``col`` and ``hint`` are null when the error has none, as ``check``'s are.
+    """
+    import json
+
+    from convcalc.report import SCHEMA_VERSION
+
+    pos = error.pos
+    entry = {
+        "code": error.code, "message": error.message, "file": pos.file if pos else None,
+        "line": pos.line if pos else None, "col": pos.col if pos else None, "hint": error.hint,
+    }
+    return json.dumps({"schema_version": SCHEMA_VERSION, "exit_code": error.exit_code, "errors": [entry]}, indent=2) + "\n"
+
+
+def _wants_json(kwargs: dict[str, Any]) -> bool:
+    """Whether the command was asked for ``--format json`` (a string, or an enum of formats; the
+    parameter is ``format_``, or ``output_format`` for ``apply`` and ``solve``)."""
+    values = (getattr(kwargs.get(name), "value", kwargs.get(name)) for name in ("format_", "output_format"))
+    return any(isinstance(value, str) and value.strip().lower() == "json" for value in values)
+
+
 def guarded(fn: Callable) -> Callable:
-    """Turn convcalc's errors into one line and an exit code; anything else is an internal error."""
+    """Turn convcalc's errors into one line and an exit code (and, under ``--format json``, a JSON
+    error object on stdout); anything else is an internal error."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -106,14 +139,14 @@ def guarded(fn: Callable) -> Callable:
         except ConvcalcError as exc:
             if _state["debug"]:
                 raise
-            raise fail(exc) from None
+            raise fail(exc, _wants_json(kwargs)) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:  # an internal error: report it, never a traceback unless --debug
             if _state["debug"]:
                 raise
-            print(f"convcalc: error[internal]: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
-            raise typer.Exit(EXIT_USAGE) from None
+            internal = UsageError("internal", f"{type(exc).__name__}: {exc}", hint="run with --debug for the traceback")
+            raise fail(internal, _wants_json(kwargs)) from None
 
     return wrapper
 
