@@ -117,6 +117,26 @@ KIND_CASES = {
     "multihead_attention": ([10, 12], [{"multihead_attention": {"embed_dim": 12, "num_heads": 3}}, {"mha": {"embed_dim": 12, "num_heads": 2, "bias": False}}]),
     "scaled_dot_product_attention": ([2, 5, 8], [{"identity": None, "id": "q"}, {"sdpa": {"inputs": ["q", "q", "q"]}}]),
     "parameter": ([5, 8], [{"identity": None, "id": "x"}, {"parameter": {"shape": [5, 8]}}, {"add": {"inputs": ["x", "previous"]}}]),
+    "instance_norm1d": ([4, 9], [{"instance_norm1d": {"affine": True}}]),
+    "instance_norm2d": ([4, 5, 5], ["instance_norm2d"]),
+    "instance_norm3d": ([4, 3, 3, 3], [{"instance_norm3d": {"track_running_stats": True, "affine": True}}]),
+    "prelu": ([4, 5, 5], ["prelu", {"prelu": {"num_parameters": 4}}]),
+    "mish": ([2, 3, 3], ["mish"]),
+    "selu": ([2, 3, 3], ["selu"]),
+    "celu": ([2, 3, 3], [{"celu": {"alpha": 0.5}}]),
+    "softplus": ([2, 3, 3], [{"softplus": {"beta": 2}}]),
+    "hardtanh": ([2, 3, 3], [{"hardtanh": {"min_val": -2.0, "max_val": 2.0}}]),
+    "log_sigmoid": ([2, 3, 3], ["log_sigmoid"]),
+    "tanhshrink": ([2, 3, 3], ["tanhshrink", "swish"]),
+    "lp_pool1d": ([3, 10], [{"lp_pool1d": {"norm_type": 2, "kernel_size": 3, "stride": 2}}]),
+    "lp_pool2d": ([3, 7, 7], [{"lp_pool2d": {"norm_type": 1.5, "kernel_size": 2, "ceil_mode": True}}]),
+}
+
+# Pooling with TensorFlow's padding, and layers that read another tensor's size
+FEATURE_CASES = {
+    "pool same": ([3, 9, 8], [{"max_pool2d": {"kernel_size": 3, "stride": 2, "padding": "same"}}, {"avg_pool2d": {"kernel_size": 2, "padding": [[0, 1], 1]}}]),
+    "upsample size_of": ([3, 19, 17], [{"conv2d": {"out_channels": 4, "kernel_size": 3, "stride": 2}}, {"upsample": {"size_of": "input", "mode": "bilinear"}}]),
+    "concat tokens": ([4, 6], [{"identity": None, "id": "a"}, {"cat": {"inputs": ["a", "a"], "dim": 1}}, {"concat": {"inputs": ["previous", "previous"], "dim": 2}}]),
 }
 
 
@@ -130,8 +150,14 @@ def test_kind_exports_and_matches_pytorch(kind):
     assert_parity(layers_spec(input_shape, layers))
 
 
+@pytest.mark.parametrize("case", sorted(FEATURE_CASES))
+def test_feature_exports_and_matches_pytorch(case):
+    input_shape, layers = FEATURE_CASES[case]
+    assert_parity(layers_spec(input_shape, layers))
+
+
 def test_every_alias_has_an_export_case():
-    written = json.dumps(KIND_CASES)
+    written = json.dumps([KIND_CASES, FEATURE_CASES])
     assert [alias for alias in ALIASES if f'"{alias}"' not in written] == []
 
 

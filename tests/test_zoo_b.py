@@ -93,9 +93,10 @@ def test_mobilenet_v2_inverted_residual_layers():
     assert report.row("features.2.conv.1.0").output_shape == (96, 56, 56)
     assert report.row("features.2.conv.1.0").params == 3 * 3 * 96
     assert report.row("features.2.conv.2").params == 96 * 24
-    # features.1 has t = 1: no expansion, the depthwise conv reads the stem's 32 channels
-    assert report.row("features.1.conv.0.0") is None
-    assert report.row("features.1.conv.1.0").params == 3 * 3 * 32
+    # features.1 has t = 1: no expansion, the depthwise conv reads the stem's 32 channels; the
+    # expansion dropped by `when:` takes no index, so it is conv.0, as in torchvision
+    assert report.row("features.1.conv.0.0").params == 3 * 3 * 32
+    assert report.row("features.1.conv.1").params == 32 * 16
     assert report.row("classifier.1").params == 1280 * 1000 + 1000
 
 

@@ -103,6 +103,7 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
 
         start_work()
     x = Tensor(shape=shape, rf=tuple(RFAxis() for _ in shape[1:]))
+    folder.network_input = x
     collecting = gc.isenabled()
     gc.disable()  # the fold makes many small objects and frees none: cycle collection only slows it
     try:
@@ -140,6 +141,7 @@ class _Folder:
         self.expectations: list[Expectation] = []
         self.conditions: list[tuple[int, Any, Any]] = []
         self.names: dict[Port, str] = {}  # the first id given to each tensor
+        self.seen: set[str] = set()  # ids defined so far, in any scope
         self.block_stack: list[tuple[str, Position]] = []
         self.declared = _declared_ids(spec)
 
@@ -191,15 +193,19 @@ class _Folder:
 
     # -- items --------------------------------------------------------------------------------
     def fold_list(self, items: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict) -> Tensor:
+        """The items in order; an unnamed one is named by its place among the items kept (an item
+        dropped by ``when`` takes no number, as in the nn.Sequential it stands for)."""
         if not isinstance(items, list):
             raise self.error("spec-type", "expected a list of layers", path)
+        kept = 0
         for i, raw in enumerate(items):
-            x = self.fold_item(raw, (*path, i), x, scope, prefix, depth, env, str(i))
+            x, used = self.fold_item(raw, (*path, i), x, scope, prefix, depth, env, str(kept))
+            kept += used
         return x
 
     def split(self, raw: Any, path: Path, env: dict) -> _Item:
         if isinstance(raw, str):
-            return _Item(raw, None, {}, path, path)
+            return _Item(self.kind_name(raw, path, env), None, {}, path, path)
         if not isinstance(raw, dict):
             raise self.error("spec-layer", f"a layer is a kind name or a one-key mapping, got {'nothing (null)' if raw is None else type(raw).__name__}", path)
         kinds = [k for k in raw if k not in META_KEYS]
@@ -210,7 +216,7 @@ class _Folder:
                 "spec-layer", f"one layer per item, found {len(kinds)} kinds: {', '.join(map(str, kinds))}",
                 (*path, kinds[1]), key=True, hint="start a new list item with `-` for each layer",
             )
-        kind = str(kinds[0])
+        kind = self.kind_name(str(kinds[0]), (*path, kinds[0]), env)
         meta = {}
         for key in META_KEYS:
             if key in raw:
@@ -222,21 +228,32 @@ class _Folder:
             args = self.resolve(template, (*path, kinds[0]), env) if template is not None else None
         return _Item(kind, args, meta, path, (*path, kinds[0]), template)
 
+    def kind_name(self, written: str, path: Path, env: dict) -> str:
+        """The kind an item names; a block parameter may name it (``- $act:``, MobileNetV3's
+        ReLU-or-Hardswish)."""
+        if "$" not in written:
+            return written
+        kind = self.resolve(written, path, env)
+        if not isinstance(kind, str):
+            raise self.error("spec-type", f"{written!r} names a layer kind: it must give a string, got {kind!r}", path)
+        return kind
+
     def resolve(self, value: Any, path: Path, env: dict) -> Any:
         try:
             return substitute(value, env)
         except ExprError as exc:
             raise self.error("spec-expression", exc.message, (*path, *exc.path)) from None
 
-    def fold_item(self, raw: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict, segment: str) -> Tensor:
-        item = self.split(raw, path, env)
+    def fold_item(self, raw: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict, segment: str) -> tuple[Tensor, bool]:
+        """One item of a list: its output, and whether it was kept (``when``, ``repeat: 0``)."""
+        repeat = self.repeat_count(raw, path, env)
+        if repeat == 0:
+            return x, False
+        copies = "i" not in env or repeat > 1
+        item = self.split(raw, path, {**env, "i": 0} if copies else env)
         meta = item.meta
-        try:
-            skip = "when" in meta and not truthy(meta["when"])
-        except ExprError as exc:
-            raise self.error("spec-type", exc.message, (*path, "when")) from None
-        if skip:
-            return x
+        if not self.kept(meta, path):
+            return x, False
         name = meta.get("name")
         if name is not None and (not isinstance(name, str) or not name or "." in name):
             raise self.error("spec-name", f"a layer name is a non-empty string without dots, got {name!r}", (*path, "name"))
@@ -248,9 +265,6 @@ class _Folder:
                 "graph-ambiguous-input", f"the layer before gives {x.siblings} tensors; this one must say which it reads", path,
                 hint="name them with `id: [a, b, ...]` on that layer and give this one `input: a`",
             )
-        repeat = meta.get("repeat", 1)
-        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
-            raise self.error("spec-repeat", f"repeat must be an integer >= 1, got {repeat!r}", (*path, "repeat"))
         if repeat > 1 and isinstance(raw, dict) and not isinstance(raw.get("repeat"), int):
             # a block parameter the estimate counted once: count it now, before any copy is built
             once = self.estimate([{k: v for k, v in raw.items() if k != "repeat"}], ())
@@ -261,21 +275,56 @@ class _Folder:
         if repeat == 1:
             x = self.fold_one(item, x, scope, prefix, segment, depth, env)
         else:
-            start, entering = self.start(), x
-            for r in range(repeat):
-                x = self.fold_one(item, x, scope, full, str(r), depth + 1, env)
-            self.group(full, name or "", f"{item.kind} x{repeat}", depth, start, entering, x, path, role="repeat")
+            x = self.fold_copies(raw, item, x, scope, prefix, segment, depth, env, repeat)
         if "id" in meta:
             x = self.define(meta["id"], x, (*path, "id"), scope)
         if "expect" in meta:
             self.expect(".".join(full), meta["expect"], (*path, "expect"))
+        return x, True
+
+    def repeat_count(self, raw: Any, path: Path, env: dict) -> int:
+        written = raw.get("repeat", 1) if isinstance(raw, dict) else 1
+        repeat = self.resolve(written, (*path, "repeat"), env)
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
+            raise self.error("spec-repeat", f"repeat must be an integer >= 0, got {repeat!r}", (*path, "repeat"))
+        return repeat
+
+    def kept(self, meta: dict, path: Path) -> bool:
+        try:
+            return not ("when" in meta and not truthy(meta["when"]))
+        except ExprError as exc:
+            raise self.error("spec-type", exc.message, (*path, "when")) from None
+
+    def fold_copies(self, raw: Any, first: _Item, x: Tensor, scope: _Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict, repeat: int) -> Tensor:
+        """``repeat: N``: N copies, each with ``i`` (0 .. N-1) in its expressions. Copies are named
+        0 .. N-1 under the item's name; when the name itself uses ``i`` (``denselayer${i + 1}``),
+        each copy takes its own name, side by side, as torchvision names them."""
+        names = [first.meta.get("name")]
+        items = [first]
+        for r in range(1, repeat):
+            item = self.split(raw, first.path, {**env, "i": r})
+            items.append(item)
+            names.append(item.meta.get("name"))
+        own_names = names[0] is not None and len(set(names)) == repeat
+        start, entering = self.start(), x
+        for r, item in enumerate(items):
+            if not self.kept(item.meta, item.path):
+                continue
+            copy_env = {**env, "i": r}
+            if own_names:
+                x = self.fold_one(item, x, scope, prefix, names[r], depth + 1, copy_env)
+            else:
+                x = self.fold_one(item, x, scope, (*prefix, segment), str(r), depth + 1, copy_env)
+        label = f"{names[0]}..{names[-1]}" if own_names else segment
+        self.group((*prefix, label), "" if own_names else (first.meta.get("name") or ""), f"{first.kind} x{repeat}", depth, start, entering, x,
+                   first.path, role="repeat")
         return x
 
     def fold_one(self, item: _Item, x: Tensor, scope: _Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict) -> Tensor:
         full = (*prefix, segment)
         kind = ALIASES.get(item.kind, item.kind)
         if kind in self.spec.blocks:
-            return self.fold_block(item, x, full, depth)
+            return self.fold_block(item, x, full, depth, scope)
         if kind == "seq":
             start = self.start()
             out = self.fold_list(_raw(item, None), item.kind_path, x, scope, full, depth + 1, env)
@@ -291,6 +340,9 @@ class _Folder:
         layer = self.validate(KINDS[kind], item)
         if getattr(KINDS[kind], "n_inputs", 1) == 0:  # a learned tensor: it reads only the batch size of the tensor before
             return self.leaf(layer, [], full, depth, item, refs=[x])
+        if getattr(layer, "size_of", None) is not None:  # resized to the size of a named tensor
+            target = self.network_input if layer.size_of == "input" else self.lookup(layer.size_of, (*item.kind_path, "size_of"), x, scope)
+            return self.leaf(layer, [x], full, depth, item, refs=[target])
         if _reads_inputs(kind):
             inputs = layer.inputs
             if not inputs:
@@ -412,10 +464,16 @@ class _Folder:
         outs = []
         for j, (bname, items) in enumerate(branches.items()):
             key = bname if isinstance(args.branches, dict) else j
+            where = (*item.kind_path, "branches", key)
+            if isinstance(items, list) and len(items) == 1 and not (isinstance(items[0], dict) and "name" in items[0]):
+                # a branch of one unnamed layer is that layer, named as the branch (inception3a.branch1.conv)
+                out, _ = self.fold_item(items[0], (*where, 0), x, scope, full, depth + 1, env, bname)
+                outs.append(out)
+                continue
             inner = self.start()
-            out = self.fold_list(items, (*item.kind_path, "branches", key), x, scope, (*full, bname), depth + 2, env)
+            out = self.fold_list(items, where, x, scope, (*full, bname), depth + 2, env)
             if len(self.nodes) > inner[0]:
-                self.group((*full, bname), bname, "branch", depth + 1, inner, x, out, (*item.kind_path, "branches", key), role="branch")
+                self.group((*full, bname), bname, "branch", depth + 1, inner, x, out, where, role="branch")
             outs.append(out)
         merge_cls = _MERGES[args.merge]
         layer = merge_cls(crop=args.crop) if merge_cls is Concat else merge_cls()
@@ -431,7 +489,7 @@ class _Folder:
         except ValidationError as exc:
             raise spec_error_from_validation(exc, self.spec.source, item.kind_path, item.kind, list(model.model_fields)) from None
 
-    def fold_block(self, item: _Item, x: Tensor, full: tuple[str, ...], depth: int) -> Tensor:
+    def fold_block(self, item: _Item, x: Tensor, full: tuple[str, ...], depth: int, caller: _Scope) -> Tensor:
         block = self.spec.blocks[item.kind]
         use_pos = self.spec.pos(item.kind_path, key=True)
         if any(name == block.name for name, _ in self.block_stack):
@@ -454,16 +512,18 @@ class _Folder:
             raise self.error("spec-missing-param", f"block {block.name!r} needs parameter {missing[0]!r}", item.kind_path, key=True)
         start = self.start()
         layers, path = block.layers, ("blocks", block.name, "layers")
+        # a parameter that names a tensor of the caller hands it to the block (`input: $skip`)
+        inner = _Scope({**{v: caller.tensors[v] for v in given.values() if isinstance(v, str) and v in caller.tensors}, BLOCK_INPUT: x})
         self.block_stack.append((block.name, use_pos))
         try:
             if len(layers) == 1 and not (isinstance(layers[0], dict) and "name" in layers[0]):
                 # a block of one unnamed item is that item, without a path segment of its own
                 # (inception3a.branch1, not inception3a.0.branch1); the block's group stands for it
-                out = self.fold_item(layers[0], (*path, 0), x, _Scope({BLOCK_INPUT: x}), full[:-1], depth, env, full[-1])
+                out, _ = self.fold_item(layers[0], (*path, 0), x, inner, full[:-1], depth, env, full[-1])
                 if self.groups and (self.groups[-1]["path"], self.groups[-1]["first"]) == (".".join(full), start[0]):
                     self.drop_last_group()
             else:
-                out = self.fold_list(layers, path, x, _Scope({BLOCK_INPUT: x}), full, depth + 1, env)
+                out = self.fold_list(layers, path, x, inner, full, depth + 1, env)
         finally:
             self.block_stack.pop()
         self.group(full, item.meta.get("name", ""), block.name, depth, start, x, out, item.path, role="block", block=block.name, params=env,
@@ -483,6 +543,11 @@ class _Folder:
             raise self.error("spec-type", f"a tensor id is a string, got {name!r}", path)
         if name in scope.tensors:
             return scope.tensors[name]
+        if name in self.declared and self.block_stack and name in self.seen:
+            raise self.error(
+                "graph-out-of-scope", f"tensor {name!r} is defined outside block {self.block_stack[-1][0]!r}", path,
+                hint=f"pass it in as a parameter: give the block a parameter (skip: ~), use it as `input: $skip`, and call the block with skip: {name}",
+            )
         if name in self.declared:
             raise self.error(
                 "graph-cycle", f"tensor {name!r} is not computed yet at this point (defined at line {self.declared[name]})",
@@ -503,6 +568,7 @@ class _Folder:
             if not isinstance(one, str) or not one or one == PREVIOUS:
                 raise self.error("spec-id", f"an id is a non-empty string other than {PREVIOUS!r}, got {one!r}", (*path, i) if isinstance(name, list) else path)
             scope.tensors[one] = tensor
+            self.seen.add(one)
             self.names.setdefault(Port(tensor.source, tensor.port), one)
         return x
 

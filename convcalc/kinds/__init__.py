@@ -7,7 +7,7 @@ class, one line in ``KINDS`` below, one golden test and one PyTorch parity case.
 from __future__ import annotations
 
 from convcalc.kinds._base import LayerError, LayerKind, Result, RFAxis, Tensor
-from convcalc.kinds.activation import ACTIVATIONS, LogSoftmax, Softmax
+from convcalc.kinds.activation import ACTIVATIONS, LogSoftmax, PReLU, Softmax
 from convcalc.kinds.conv import (
     Conv1d,
     Conv2d,
@@ -24,6 +24,9 @@ from convcalc.kinds.norm import (
     BatchNorm2d,
     BatchNorm3d,
     GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
     LayerNorm,
     LayerScale,
     LocalResponseNorm,
@@ -40,6 +43,8 @@ from convcalc.kinds.pool import (
     AvgPool3d,
     GlobalAvgPool,
     GlobalMaxPool,
+    LPPool1d,
+    LPPool2d,
     MaxPool1d,
     MaxPool2d,
     MaxPool3d,
@@ -72,10 +77,11 @@ _ALL: tuple[type[LayerKind], ...] = (
     AvgPool1d, AvgPool2d, AvgPool3d,
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d,
     AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d,
-    GlobalAvgPool, GlobalMaxPool,
+    GlobalAvgPool, GlobalMaxPool, LPPool1d, LPPool2d,
     Linear, Flatten,
     BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, GroupNorm, LocalResponseNorm, LayerScale,
-    *ACTIVATIONS, Softmax, LogSoftmax,
+    InstanceNorm1d, InstanceNorm2d, InstanceNorm3d,
+    *ACTIVATIONS, PReLU, Softmax, LogSoftmax,
     Dropout, Identity, ZeroPad, CenterCrop, Upsample,
     Add, Concat, Multiply,
     Split, Chunk, ChannelShuffle, PixelShuffle, PixelUnshuffle, Reshape, Permute, Transpose, Unflatten,

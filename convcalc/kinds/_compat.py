@@ -256,4 +256,5 @@ PT_ATTENTION = Count("multi-head attention: ptflops' hook", _ptflops_attention, 
                      "its own formula (projections, scaling, q·kᵀ, softmax 1 per score, attn·v, out projection with bias)", calls=MODULE)
 TI_PARAMS_ONCE = Count("parameters once per image", params, "bug",
                        "a module that is not a convolution counts its parameters once per image, not its work", calls=MODULES)
-PT_PRELU = Count("activations: 1 per element", elements_out, "convention", "module hook", calls=MODULE)
+PT_ACTIVATION_TWICE_PRELU = Count("activations again: patched F.prelu", elements_in, "bug",
+                                  "nn.PReLU's forward calls the patched F.prelu after its hook counted it: counted twice", calls=MODULE)

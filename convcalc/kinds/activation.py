@@ -9,9 +9,9 @@ from pydantic import StrictFloat, StrictInt
 from convcalc.conventions import ELEMENTWISE_FLOPS
 from convcalc.arith.dims import prod
 from convcalc.kinds import _compat as c
-from convcalc.kinds._base import LayerError, LayerKind, Result, Tensor, Torch, dim_meaning, sample_axis
+from convcalc.kinds._base import LayerError, LayerKind, PosInt, Result, Tensor, Torch, dim_meaning, sample_axis
 
-__all__ = ["ACTIVATIONS", "LogSoftmax", "Softmax"]
+__all__ = ["ACTIVATIONS", "LogSoftmax", "PReLU", "Softmax"]
 
 Number = Union[StrictInt, StrictFloat]
 
@@ -26,12 +26,12 @@ class _Elementwise(LayerKind):
         return Torch(module=f"nn.{self.torch_class}({', '.join(io.kw(*type(self).model_fields))})")
 
 
-def _activation(kind: str, summary: str, ptflops: tuple = (), **fields) -> type[_Elementwise]:
+def _activation(kind: str, summary: str, ptflops: tuple = (), aliases: tuple = (), **fields) -> type[_Elementwise]:
     """A kind named ``kind`` whose PyTorch module is named in the summary: ``(nn.ReLU)``. Only
     ptflops counts activations, each as ``ptflops`` says; fvcore and torchinfo count none."""
-    annotations = {"kind": ClassVar[str], "summary": ClassVar[str], "torch_class": ClassVar[str], "compat": ClassVar[dict]}
+    annotations = {"kind": ClassVar[str], "summary": ClassVar[str], "torch_class": ClassVar[str], "compat": ClassVar[dict], "aliases": ClassVar[tuple]}
     namespace = {"__module__": __name__, "kind": kind, "summary": summary, "torch_class": summary.rsplit("(nn.", 1)[1].rstrip(")"),
-                 "compat": {"fvcore": (), "ptflops": ptflops, "torchinfo": ()}}
+                 "compat": {"fvcore": (), "ptflops": ptflops, "torchinfo": ()}, "aliases": aliases}
     for name, (annotation, default) in fields.items():
         annotations[name] = annotation
         namespace[name] = default
@@ -47,12 +47,37 @@ ACTIVATIONS = (
     _activation("leaky_relu", "x if x > 0 else slope * x (nn.LeakyReLU)", (c.PT_ACTIVATION,), negative_slope=(Number, 0.01)),
     _activation("elu", "exponential linear unit (nn.ELU)", _TWICE, alpha=(Number, 1.0)),
     _activation("gelu", "Gaussian error linear unit (nn.GELU)", _TWICE, approximate=(Literal["none", "tanh"], "none")),
-    _activation("silu", "x * sigmoid(x), a.k.a. swish (nn.SiLU)", (c.PT_PATCHED,)),
+    _activation("silu", "x * sigmoid(x), a.k.a. swish (nn.SiLU)", (c.PT_PATCHED,), aliases=("swish",)),
     _activation("sigmoid", "logistic sigmoid (nn.Sigmoid)"),
     _activation("tanh", "hyperbolic tangent (nn.Tanh)"),
     _activation("hardswish", "x * relu6(x + 3) / 6 (nn.Hardswish)"),
     _activation("hardsigmoid", "relu6(x + 3) / 6 (nn.Hardsigmoid)"),
+    _activation("mish", "x * tanh(softplus(x)) (nn.Mish)"),
+    _activation("selu", "scaled exponential linear unit (nn.SELU)"),
+    _activation("celu", "continuously differentiable ELU (nn.CELU)", alpha=(Number, 1.0)),
+    _activation("softplus", "log(1 + exp(beta * x)) / beta (nn.Softplus)", beta=(Number, 1.0), threshold=(Number, 20.0)),
+    _activation("hardtanh", "clamp(x, min_val, max_val) (nn.Hardtanh)", min_val=(Number, -1.0), max_val=(Number, 1.0)),
+    _activation("log_sigmoid", "log(sigmoid(x)) (nn.LogSigmoid)"),
+    _activation("tanhshrink", "x - tanh(x) (nn.Tanhshrink)"),
 )
+
+
+class PReLU(_Elementwise):
+    """``nn.PReLU``: a learned slope for the negative part, one (``num_parameters: 1``) or one per
+    channel (``num_parameters: C``)."""
+
+    kind: ClassVar[str] = "prelu"
+    summary: ClassVar[str] = "x if x > 0 else a * x, a learned (nn.PReLU)"
+    torch_class: ClassVar[str] = "PReLU"
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (c.PT_ACTIVATION, c.PT_ACTIVATION_TWICE_PRELU), "torchinfo": (c.TI_PARAMS_ONCE,)}
+    num_parameters: PosInt = 1
+    init: Number = 0.25
+
+    def infer(self, x: Tensor) -> Result:
+        if self.num_parameters != 1 and x.channels != self.num_parameters:
+            raise LayerError("shape-mismatch", f"num_parameters {self.num_parameters} is neither 1 nor the {x.channels} channels", "num_parameters")
+        return Result(shape=x.shape, params=self.num_parameters, flops=ELEMENTWISE_FLOPS[self.kind] * prod(x.shape),
+                      formulas=(f"params = num_parameters = {self.num_parameters}",))
 
 
 class _Softmax(LayerKind):

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal, Optional
 
 from convcalc.arith.dims import prod
 from convcalc.kinds import _compat as c
-from convcalc.kinds._base import LayerError, LayerKind, Result, RFAxis, Tensor, Torch, format_shape
+from convcalc.kinds._base import LayerError, LayerKind, Result, RFAxis, Tensor, Torch, format_shape, sample_axis
 
 __all__ = ["Add", "Concat", "Multiply", "merge_rf"]
 
@@ -96,26 +96,34 @@ class Concat(_Merge):
     smallest spatial size (U-Net's crop-and-concat)."""
 
     kind: ClassVar[str] = "concat"
-    summary: ClassVar[str] = "concatenate along the channels; crop: center for U-Net skips"
+    aliases: ClassVar[tuple[str, ...]] = ("cat",)
+    summary: ClassVar[str] = "concatenate along a dim, the channels by default; crop: center for U-Net skips"
     crop: Literal["none", "center"] = "none"
+    dim: int = 1  # PyTorch's dims: 1 the channels, 2 the tokens of an (L, E) sequence
 
     def infer_many(self, xs: list[Tensor]) -> Result:
-        spatial = xs[0].spatial
+        axis = sample_axis(self.dim, len(xs[0].shape))
+        first = xs[0].shape
         for i, x in enumerate(xs[1:], 1):
-            if len(x.shape) != len(xs[0].shape) or x.spatial != spatial:
-                hint = "add `crop: center` to crop the larger one" if len(x.shape) == len(xs[0].shape) and self.crop == "none" else None
+            others_differ = len(x.shape) != len(first) or any(a != b for j, (a, b) in enumerate(zip(x.shape, first)) if j != axis)
+            if others_differ:
+                hint = "add `crop: center` to crop the larger one" if len(x.shape) == len(first) and self.crop == "none" and axis == 0 else None
                 raise LayerError(
                     "graph-concat-mismatch",
-                    f"concat: input 0 has shape {format_shape(xs[0].shape)}, input {i} has {format_shape(x.shape)}; spatial sizes must match",
+                    f"concat: input 0 has shape {format_shape(first)}, input {i} has {format_shape(x.shape)}; "
+                    + ("spatial sizes must match" if axis == 0 else f"every dim but {self.dim} must match"),
                     "inputs",
                     hint,
                 )
-        channels = sum(x.channels for x in xs)
+        joined = sum(x.shape[axis] for x in xs)
+        shape = tuple(joined if j == axis else d for j, d in enumerate(first))
+        if axis != 0:
+            return Result(shape=shape, rf=(), is_global=any(x.is_global for x in xs))
         rf, is_global, notes = merge_rf(xs)
-        return Result(shape=(channels, *spatial), rf=rf, is_global=is_global, notes=notes)
+        return Result(shape=shape, rf=rf, is_global=is_global, notes=notes)
 
     def torch(self, io) -> Torch:
-        return Torch(function=f"torch.cat([{', '.join(f'{{{i}}}' for i in range(len(io.in_shapes)))}], dim=1)")
+        return Torch(function=f"torch.cat([{', '.join(f'{{{i}}}' for i in range(len(io.in_shapes)))}], dim={self.dim})")
 
     def torch_channels(self, io) -> str:
-        return io.add(io.c_ins)
+        return io.add(io.c_ins) if self.dim == 1 else io.literal(io.out_shapes[0][0])

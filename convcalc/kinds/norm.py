@@ -12,6 +12,9 @@ from convcalc.kinds import _compat as c
 from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, format_shape, register_helper
 
 __all__ = [
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
@@ -66,6 +69,48 @@ class BatchNorm3d(_BatchNorm):
     kind: ClassVar[str] = "batch_norm3d"
     rank: ClassVar[int] = 3
     summary: ClassVar[str] = "batch norm over (C, D, H, W) (nn.BatchNorm3d)"
+
+
+class _InstanceNorm(LayerKind):
+    """``nn.InstanceNorm{1,2,3}d``: each channel of each sample normalised over its positions;
+    PyTorch's defaults: no affine, no running statistics."""
+
+    compat: ClassVar[dict] = {"fvcore": (c.FV_NORM,), "ptflops": (c.PT_NORM,), "torchinfo": (c.TI_NORM,)}
+    short: ClassVar[str] = "norm"
+    num_features: Optional[PosInt] = None
+    eps: Number = 1e-5
+    momentum: Optional[Number] = 0.1
+    affine: Bool = False
+    track_running_stats: Bool = False
+
+    def infer(self, x: Tensor) -> Result:
+        self.check_rank(x)
+        c = x.channels
+        params = 2 * c if self.affine else 0
+        buffers = 2 * c if self.track_running_stats else 0
+        return Result(shape=x.shape, params=params, buffers=buffers, flops=_norm_flops(prod(x.shape), self.affine),
+                      formulas=(f"params = {'2*C = 2*' + str(c) + ' = ' + str(params) if self.affine else '0 (affine: false, as PyTorch)'}",))
+
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.InstanceNorm{self.rank}d({', '.join([io.c_in, *io.kw('eps', 'momentum', 'affine', 'track_running_stats')])})")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    kind: ClassVar[str] = "instance_norm1d"
+    rank: ClassVar[int] = 1
+    summary: ClassVar[str] = "instance norm over (C, L) (nn.InstanceNorm1d)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    kind: ClassVar[str] = "instance_norm2d"
+    rank: ClassVar[int] = 2
+    summary: ClassVar[str] = "instance norm over (C, H, W) (nn.InstanceNorm2d)"
+
+
+class InstanceNorm3d(_InstanceNorm):
+    kind: ClassVar[str] = "instance_norm3d"
+    rank: ClassVar[int] = 3
+    summary: ClassVar[str] = "instance norm over (C, D, H, W) (nn.InstanceNorm3d)"
 
 
 def _norm_flops(elements, affine: bool):

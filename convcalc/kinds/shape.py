@@ -153,14 +153,22 @@ class Upsample(LayerKind):
     summary: ClassVar[str] = "nearest / (bi|tri)linear / bicubic upsampling (nn.Upsample)"
     scale_factor: Optional[Union[Number, list[Number]]] = None
     size: Optional[Union[PosInt, list[PosInt]]] = None
+    size_of: Optional[str] = None  # a tensor id, or `input` (the network's): its spatial size, at any input size
     mode: Literal["nearest", "linear", "bilinear", "bicubic", "trilinear"] = "nearest"
     align_corners: Optional[Bool] = None
 
     @model_validator(mode="after")
     def _one_of(self):
-        if (self.scale_factor is None) == (self.size is None):
-            raise ValueError("give exactly one of scale_factor and size")
+        if sum(v is not None for v in (self.scale_factor, self.size, self.size_of)) != 1:
+            raise ValueError("give exactly one of scale_factor, size and size_of")
         return self
+
+    def infer_refs(self, x: Tensor, refs: list[Tensor]) -> Result:
+        """``size_of``: to the spatial size of the referenced tensor (FCN's and DeepLab's heads)."""
+        target = refs[0].spatial
+        if len(target) != len(x.spatial):
+            raise LayerError("shape-rank", f"size_of names a tensor with {len(target)} spatial axes, the input has {len(x.spatial)}", "size_of")
+        return self._resize(x, tuple(target), [Fraction(o, i) if is_int(i) and is_int(o) else o / i for o, i in zip(target, x.spatial)])
 
     def infer(self, x: Tensor) -> Result:
         if self.align_corners is not None and self.mode == "nearest":
@@ -169,6 +177,8 @@ class Upsample(LayerKind):
         needed = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(self.mode)
         if needed is not None and needed != rank:
             raise LayerError("shape-rank", f"mode {self.mode!r} needs {needed} spatial axes, the input has {rank}", "mode")
+        if self.size_of is not None:
+            raise LayerError("spec-missing-arg", "size_of needs the tensor it names", "size_of")
         if self.size is not None:
             spatial = as_tuple(self.size, rank, "size")
             factors = [Fraction(o, i) if is_int(i) else o / i for o, i in zip(spatial, x.spatial)]
@@ -178,6 +188,10 @@ class Upsample(LayerKind):
             if any(f <= 0 for f in factors):
                 raise LayerError("arg-range", "scale_factor must be positive", "scale_factor")
             spatial = tuple(_scaled_size(size, scale, f) for size, scale, f in zip(x.spatial, scales, factors))
+        return self._resize(x, spatial, factors)
+
+    def _resize(self, x: Tensor, spatial: tuple, factors: list) -> Result:
+        rank = len(x.spatial)
         for name, size in zip("LHW" if rank == 1 else "DHW"[-rank:], spatial):
             need_positive(size, f"upsampled size along {name} below 1", "scale_factor")
         taps = {"nearest": 1, "linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}[self.mode]
@@ -185,6 +199,9 @@ class Upsample(LayerKind):
         return Result(shape=(x.channels, *spatial), flops=UPSAMPLE_FLOPS[self.mode] * x.channels * prod(spatial), rf=rf)
 
     def torch(self, io) -> Torch:
+        if self.size_of is not None:
+            extra = "".join(f", {kw}" for kw in io.kw("mode", "align_corners"))
+            return Torch(function=f"F.interpolate({{0}}, size={{ref0}}.shape[2:]{extra})", helpers=("F",))
         return Torch(module=f"nn.Upsample({', '.join(io.kw('size', 'scale_factor', 'mode', 'align_corners'))})")
 
 
