@@ -193,7 +193,7 @@ def _meta_properties() -> dict[str, Any]:
         "id": {"anyOf": [_TENSOR_ID, {"type": "array", "items": _TENSOR_ID}],
                "description": "names this output (a list: each output of a layer with several) for later layers' input:"},
         "input": {"type": "string", "description": "read this tensor id instead of the previous output"},
-        "repeat": {**_ref("positive_int"), "description": "the item, this many times in a row"},
+        "repeat": {**_ref("non_negative_int"), "description": "the item, this many times in a row (0: left out); i counts the copies"},
         "when": {"type": ["boolean", "integer", "string"], **_OR_PARAM, "description": "keep the item only when true (or not 0): an expression of block parameters"},
         "expect": {**_ref("expect"), "description": "expected values, checked by convcalc check"},
     }
@@ -229,13 +229,19 @@ def _family(suffix: str, block_uses: Any, blocks: Optional[dict[str, Any]] = Non
         **(blocks or {}),
         **_meta_properties(),
     }
-    if block_uses is False:
+    strict = block_uses is False and blocks is None  # no blocks: every key is known
+    if strict:
         bare: dict[str, Any] = _ref("bare_kind")
-        counted: dict[str, Any] = {"allOf": [_ref("one_kind")]}
-    else:  # a key that names no kind is a block use: at most one kind, and something besides name, id ...
+    elif blocks is not None:
+        bare = {"anyOf": [_ref("bare_kind"), _ref("param")]}
+    else:
         bare = {"type": "string", "anyOf": [_ref("bare_kind"), {"not": _ref("kind_name")}], "description": "a kind without arguments, or a block"}
-        at_most_one = {"oneOf": [_ref("one_kind"), {"propertyNames": {"not": _ref("kind_name")}}]}
-        counted = {"allOf": [at_most_one, {"not": {"propertyNames": {"enum": list(META_KEYS)}}}]}
+    # With blocks, a key that names no kind is a block use or a kind a parameter names (`- $act:`):
+    # then an item has at most one kind, and something besides name, id ...
+    at_most_one = {"oneOf": [_ref("one_kind"), {"propertyNames": {"not": _ref("kind_name")}}]}
+    counted = {"allOf": [_ref("one_kind")]} if strict else {"allOf": [at_most_one, {"not": {"propertyNames": {"enum": list(META_KEYS)}}}]}
+    named_by_param = {} if block_uses is not False or strict else {
+        "patternProperties": {r"\$": {"type": ["object", "null"], "description": "a kind a block parameter names: $act"}}}
     layers = _ref(f"layers{suffix}")
     return {
         f"layers{suffix}": {"type": "array", "items": _ref(f"layer{suffix}")},
@@ -244,6 +250,7 @@ def _family(suffix: str, block_uses: Any, blocks: Optional[dict[str, Any]] = Non
             "type": "object",
             "description": "one layer kind (or seq, residual, parallel, a block) with its arguments, and name, id, input, repeat, when, expect",
             "properties": properties,
+            **named_by_param,
             "additionalProperties": block_uses,
             **counted,
         },
