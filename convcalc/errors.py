@@ -14,6 +14,7 @@ __all__ = [
     "EXIT_USAGE",
     "ConvcalcError",
     "LayerError",
+    "SpecErrors",
     "Position",
     "SpecError",
     "UsageError",
@@ -61,6 +62,19 @@ class SpecError(ConvcalcError):
     """The spec is wrong: exit 1."""
 
     exit_code = EXIT_FAILED
+
+
+class SpecErrors(SpecError):
+    """Several faults of one spec, each located: the first is this error's code and position;
+    ``render`` gives one line each."""
+
+    def __init__(self, errors: list[SpecError]):
+        first = errors[0]
+        super().__init__(first.code, first.message, first.pos, first.hint)
+        self.errors = list(errors)
+
+    def render(self) -> str:
+        return "\n".join(error.render() for error in self.errors)
 
 
 class UsageError(ConvcalcError):

@@ -90,8 +90,8 @@ def run(workdir: Path, text: str, command: tuple[str, ...]) -> None:
         else:
             assert result.stdout, shown
         return
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and ERROR_LINE.match(lines[0]), shown
+    lines = result.stderr.splitlines()  # one located line per fault (a file's faults are reported together)
+    assert lines and all(ERROR_LINE.match(line) for line in lines), shown
     note(lines[0].split(": error[", 1)[1].split("]", 1)[0].split("-", 1)[0])  # yaml, spec, shape, graph, ...
     assert not out_file.exists(), shown
 

@@ -133,3 +133,32 @@ def test_check_keeps_its_own_report_for_broken_specs():
     code, out, _ = invoke("check", SPEC, "--format", "json")
     data = json.loads(out)
     assert code == 1 and data["files"][0]["errors"][0]["code"] == "spec-unknown-kind"
+
+
+THREE_MISTAKES = """\
+name: three
+input: [3, 32, 32]
+layers:
+  - relu:
+    id: x
+  - conv2d: {out_channels: 8, kernal_size: 3}
+  - conv2: {out_channels: 8}
+    input: x
+  - max_pool2d: {kernel_size: 64}
+    input: x
+"""
+
+
+def test_every_fault_of_a_file_is_an_entry_with_its_place(tmp_path):
+    spec = tmp_path / "three.yaml"
+    spec.write_text(THREE_MISTAKES, encoding="utf-8")
+    code, out, err = invoke("summary", spec, "--format", "json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["exit_code"] == 1
+    found = [(e["code"], e["file"], e["line"], e["col"]) for e in data["errors"]]
+    assert found == [
+        ("spec-unknown-arg", str(spec), 6, 31), ("spec-unknown-kind", str(spec), 7, 5), ("shape-kernel-too-large", str(spec), 9, 31),
+    ]
+    lines = err.strip().splitlines()
+    assert [ERROR_LINE.match(line)["code"] for line in lines] == [e[0] for e in found]

@@ -299,3 +299,17 @@ def test_a_budget_on_an_unwritable_symbolic_peak_cannot_be_decided(run_cli, tmp_
     assert code == 1
     assert f"{spec}:4:26: error[check-budget]: model peak_activation_bytes: expected <= 1GiB (<= 1073741824), got unknown, which depends on H, W: cannot decide" in text
     assert "peak: no short formula for these symbols" in text
+
+
+def test_lenet_accepts_only_the_sizes_its_weights_allow(run_cli):
+    """FC3's 48,120 weights were made for the 400 features of a 32x32 input: at 36 the flatten gives
+    16*6*6 = 576 features, and the size is refused, naming the layer and both numbers."""
+    import json as _json
+
+    code, out, err = run_cli("sizes", "lenet5", "--range", "1..64", "--any", "-f", "json")
+    assert code == 0, err
+    data = _json.loads(out)
+    assert [a["size"] for a in data["accepted"]] == [32, 33, 34, 35]
+    assert [a["size"] for a in data["accepted"] if a["exact"]] == [32]
+    at_36 = next(r for r in data["rejected"] if r["size"] == 36)
+    assert at_36["reason"].startswith("FC3 (linear): its 48,120 parameters were made for input (400,)") and "(576,)" in at_36["reason"]

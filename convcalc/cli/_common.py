@@ -46,6 +46,7 @@ __all__ = [
     "set_debug",
     "warn",
     "warn_layout",
+    "warn_spec_layout",
     "write_output",
 ]
 
@@ -101,7 +102,8 @@ def fail(error: ConvcalcError, as_json: bool = False) -> typer.Exit:
 
 
 def error_json(error: ConvcalcError) -> str:
-    """What a command asked for JSON prints on stdout when it fails, in place of its report::
+    """What a command asked for JSON prints on stdout when it fails, in place of its report, one
+    entry per fault (a file with three mistakes has three)::
 
         {"schema_version": 1, "exit_code": 1,
          "errors": [{"code": "spec-unknown-kind", "message": "unknown layer kind 'conv2'",
@@ -113,12 +115,14 @@ def error_json(error: ConvcalcError) -> str:
 
     from convcalc.report import SCHEMA_VERSION
 
-    pos = error.pos
-    entry = {
-        "code": error.code, "message": error.message, "file": pos.file if pos else None,
-        "line": pos.line if pos else None, "col": pos.col if pos else None, "hint": error.hint,
-    }
-    return json.dumps({"schema_version": SCHEMA_VERSION, "exit_code": error.exit_code, "errors": [entry]}, indent=2) + "\n"
+    entries = [
+        {
+            "code": one.code, "message": one.message, "file": one.pos.file if one.pos else None,
+            "line": one.pos.line if one.pos else None, "col": one.pos.col if one.pos else None, "hint": one.hint,
+        }
+        for one in getattr(error, "errors", [error])  # SpecErrors: every fault of a file
+    ]
+    return json.dumps({"schema_version": SCHEMA_VERSION, "exit_code": error.exit_code, "errors": entries}, indent=2) + "\n"
 
 
 def _wants_json(kwargs: dict[str, Any]) -> bool:
@@ -197,8 +201,13 @@ def load(target: str, *, check_layout: bool = True):
     text, shown = read_source(target)
     spec = load_spec(text, shown)
     if check_layout:
-        warn_layout(f"input [{', '.join(map(str, spec.input))}]", spec.input, Layout.chw, spec.pos(("input",)), as_list=True)
+        warn_spec_layout(spec)
     return spec
+
+
+def warn_spec_layout(spec) -> None:
+    """Warn, at ``input:``, when a spec's input looks channels last."""
+    warn_layout(f"input [{', '.join(map(str, spec.input))}]", spec.input, Layout.chw, spec.pos(("input",)), as_list=True)
 
 
 def one_stdin(targets: list[str]) -> None:
@@ -252,6 +261,36 @@ def parse_values(text: Optional[str], option: str) -> dict[str, int]:
     return values
 
 
+def parse_param(text: str) -> Any:
+    """A parameter's value on the command line: an int, a float, true / false, or a word."""
+    text = text.strip()
+    if re.fullmatch(r"[+-]?\d{1,15}", text):
+        return int(text)
+    if re.fullmatch(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d{1,3})?", text):
+        return float(text)
+    return {"true": True, "false": False}.get(text, text)
+
+
+def split_set(text: Optional[str], spec) -> tuple[dict[str, Any], dict[str, int]]:
+    """``--set``: the spec's parameters (``width_mult=2.0``) and sizes for its symbols (``H=224``)."""
+    params: dict[str, Any] = {}
+    sizes: list[str] = []
+    seen: set[str] = set()
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise UsageError("usage-set", f"--set {text!r}: write NAME=VALUE pairs, e.g. --set H=224,W=224 or --set width_mult=2.0")
+        if name in seen:
+            raise UsageError("usage-set", f"--set {text!r}: {name} is given twice")
+        seen.add(name)
+        if name in spec.params:
+            params[name] = parse_param(value)
+        else:
+            sizes.append(part)
+    return params, parse_values(",".join(sizes), "--set")
+
+
 def parse_sweep(text: str) -> tuple[str, list[int]]:
     """``H=224,256,320`` -> ("H", [224, 256, 320])."""
     name, _, values = text.partition("=")
@@ -261,12 +300,19 @@ def parse_sweep(text: str) -> tuple[str, list[int]]:
     return name.strip(), [int(v) for v in sizes]
 
 
-def analyze_target(target: str, input_: Optional[str], batch: Optional[int], layout: Layout, dtype: DType, symbolic: bool = False):
-    """(spec, report) of a spec named on the command line, at ``--input`` if given; ``symbolic``
-    replaces integer spatial sizes by symbols (``--sweep`` substitutes them)."""
+def analyze_target(target: str, input_: Optional[str], batch: Optional[int], layout: Layout, dtype: DType, symbolic: bool = False,
+                   params: Optional[dict[str, Any]] = None):
+    """(spec, report) of a spec named on the command line (or loaded with ``check_layout=False``),
+    at ``--input`` if given, with its top-level ``params`` given other values; ``symbolic``
+    replaces integer spatial sizes by symbols (``--sweep`` substitutes them). Without ``--input``,
+    a warning when the spec's input looks channels last."""
     from convcalc.engine import analyze
 
-    spec = load(target, check_layout=input_ is None)
+    spec = load(target, check_layout=False) if isinstance(target, str) else target
+    if params:
+        spec = spec.with_params(params)
+    if input_ is None:
+        warn_spec_layout(spec)
     shape = parse_input(input_, layout) or spec.input
     if symbolic and all(isinstance(d, int) for d in shape[1:]):
         from convcalc.kinds._window import axis_names

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from convcalc.cli._common import (
+    load,
+    split_set,
     BatchOpt,
     DTypeOpt,
     InputOpt,
@@ -65,7 +67,7 @@ def summary_command(
     layout: LayoutOpt = Layout.chw,
     depth: Annotated[Optional[int], typer.Option("--depth", "-d", min=1, help="Collapse everything below this depth into one row per block.")] = None,
     dtype: DTypeOpt = DType.float32,
-    set_: Annotated[Optional[str], typer.Option("--set", help="Give the symbols sizes: H=224,W=224.")] = None,
+    set_: Annotated[Optional[str], typer.Option("--set", help="Give the symbols sizes (H=224,W=224) or the spec's params other values (width_mult=2.0).")] = None,
     sweep: Annotated[Optional[str], typer.Option("--sweep", help="One row per size: H=224,256,320 (other symbols take the same size).")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Also print the input sizes every strided layer and crop divides exactly.")] = False,
     compat: Annotated[Optional[Compat], typer.Option("--compat", help="Also print the total that tool reports, rule by rule (its conventions and its bugs).")] = None,
@@ -85,9 +87,11 @@ def summary_command(
             write_output(swept.render_sweep(reports, name, chosen, layout.value), output)
         return
     chosen = choose_format(format_, rendered.FORMATS, "summary")
-    spec_obj, report = analyze_target(spec, input_, batch, layout, dtype)
-    if set_:
-        report = report.subs(parse_values(set_, "--set"))
+    spec_obj = load(spec, check_layout=False)  # analyze_target judges the input it analyses
+    params, sizes = split_set(set_, spec_obj) if set_ else ({}, {})
+    spec_obj, report = analyze_target(spec_obj, input_, batch, layout, dtype, params=params)
+    if sizes:
+        report = report.subs(sizes)
     extra = _extra(spec_obj, report, exact, compat)
     if chosen in (Format.table, Format.github):
         after = render_extra(extra) + (rendered.render_annotations(report) if chosen == Format.github else "")

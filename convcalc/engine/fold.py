@@ -140,7 +140,7 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
             rf=tuple(result.rf), is_global=bool(result.is_global), inputs=tuple(p.node for p in node.inputs),
             pos=node.pos, notes=result.notes, derivations=result.formulas,
             args={**node.layer.model_dump(exclude_defaults=True), **result.extra},
-            output_shapes=result.shapes, input_ports=tuple(p.port for p in node.inputs), layer=node.layer,
+            output_shapes=result.shapes, input_ports=tuple(p.port for p in node.inputs), layer=node.layer, functional=node.functional,
         )
         rows.append(row)
         for note in result.notes:

@@ -28,9 +28,10 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from convcalc.arith.dims import dmin
-from convcalc.errors import Position, SpecError
+from convcalc.errors import Position, SpecError, SpecErrors
 from convcalc.graph.model import BlockInfo, Expectation, Graph, GroupNode, Node, Port
 from convcalc.kinds import ALIASES, KINDS, LayerError, Result, RFAxis, Tensor
+from convcalc.kinds._base import format_shape
 from convcalc.kinds._run import run
 from convcalc.kinds.merge import Add, Concat, Multiply
 from convcalc.kinds.shape import CenterCrop
@@ -44,6 +45,8 @@ __all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "build_graph"
 MAX_LAYERS = 100_000  # rows after expanding every repeat and block (real networks: < 10,000)
 MAX_SYMBOLIC_LAYERS = 2_000  # the same with symbolic sizes, whose rows cost ~100x more (ResNet-152: 515)
 MAX_BLOCK_DEPTH = 32
+MAX_ERRORS = 20  # faults reported per file; a limit's refusal ends the build at once
+POISONED = -3  # the source of a tensor that a fault left without a value: what reads it is skipped
 
 
 class _ResidualArgs(BaseModel):
@@ -77,6 +80,9 @@ class _Item:
     template: Any = None  # the arguments as written, before substitution
 
 
+_POISON = Tensor(shape=(), source=POISONED)
+
+
 def symbols_of(dims: tuple) -> tuple:
     """Sizes written as names (``H``) as sympy symbols; sympy is imported only when there is one."""
     if not any(isinstance(d, str) for d in dims):
@@ -107,7 +113,9 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
     collecting = gc.isenabled()
     gc.disable()  # the fold makes many small objects and frees none: cycle collection only slows it
     try:
-        out = folder.fold_list(spec.layers, ("layers",), x, _Scope(), (), 0, {})
+        out = folder.fold_list(spec.layers, ("layers",), x, _Scope(), (), 0, dict(spec.params))
+        if folder.errors:
+            raise folder.errors[0] if len(folder.errors) == 1 else SpecErrors(folder.errors)
         if out.siblings > 1:
             raise folder.error("graph-outputs", f"the network ends in a layer with {out.siblings} outputs", ("layers", len(spec.layers) - 1),
                                hint="end it with a layer that reads one of them (`input:` an id), or a merge of them")
@@ -141,6 +149,8 @@ class _Folder:
         self.expectations: list[Expectation] = []
         self.conditions: list[tuple[int, Any, Any]] = []
         self.names: dict[Port, str] = {}  # the first id given to each tensor
+        self.errors: list[SpecError] = []  # faults found so far (reported together)
+        self.widths: dict[str, Any] = {}  # the PyTorch width arguments of the layer being validated
         self.seen: set[str] = set()  # ids defined so far, in any scope
         self.block_stack: list[tuple[str, Position]] = []
         self.declared = _declared_ids(spec)
@@ -199,7 +209,19 @@ class _Folder:
             raise self.error("spec-type", "expected a list of layers", path)
         kept = 0
         for i, raw in enumerate(items):
-            x, used = self.fold_item(raw, (*path, i), x, scope, prefix, depth, env, str(kept))
+            try:
+                x, used = self.fold_item(raw, (*path, i), x, scope, prefix, depth, env, str(kept))
+            except SpecError as exc:
+                # report it, and go on with the items that do not depend on it (up to MAX_ERRORS)
+                if exc.code.startswith("limit-") or len(self.errors) + 1 >= MAX_ERRORS:
+                    raise
+                self.errors.append(exc)
+                x, used = _POISON, True
+                ids = raw.get("id") if isinstance(raw, dict) else None
+                for name in ids if isinstance(ids, list) else [ids] if isinstance(ids, str) else []:
+                    if isinstance(name, str) and "$" not in name:
+                        scope.tensors[name] = _POISON  # its readers are skipped, not blamed
+                        self.seen.add(name)
             kept += used
         return x
 
@@ -246,6 +268,8 @@ class _Folder:
 
     def fold_item(self, raw: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict, segment: str) -> tuple[Tensor, bool]:
         """One item of a list: its output, and whether it was kept (``when``, ``repeat: 0``)."""
+        if x.source == POISONED and not (isinstance(raw, dict) and "input" in raw):
+            return x, True  # its input is missing after a fault already reported
         repeat = self.repeat_count(raw, path, env)
         if repeat == 0:
             return x, False
@@ -255,11 +279,15 @@ class _Folder:
         if not self.kept(meta, path):
             return x, False
         name = meta.get("name")
+        if isinstance(name, int) and not isinstance(name, bool):
+            name = meta["name"] = str(name)  # `name: ${i}`: the copy's number
         if name is not None and (not isinstance(name, str) or not name or "." in name):
             raise self.error("spec-name", f"a layer name is a non-empty string without dots, got {name!r}", (*path, "name"))
         segment = name or segment
         if "input" in meta:
             x = self.lookup(meta["input"], (*path, "input"), x, scope)
+            if x.source == POISONED:
+                return x, True
         elif x.siblings > 1 and not _reads_inputs(ALIASES.get(item.kind, item.kind)):
             raise self.error(
                 "graph-ambiguous-input", f"the layer before gives {x.siblings} tensors; this one must say which it reads", path,
@@ -304,10 +332,15 @@ class _Folder:
         for r in range(1, repeat):
             item = self.split(raw, first.path, {**env, "i": r})
             items.append(item)
-            names.append(item.meta.get("name"))
+            name = item.meta.get("name")
+            if isinstance(name, int) and not isinstance(name, bool):
+                name = item.meta["name"] = str(name)
+            names.append(name)
         own_names = names[0] is not None and len(set(names)) == repeat
         start, entering = self.start(), x
         for r, item in enumerate(items):
+            if x.source == POISONED:
+                return x  # a copy failed (reported): the next ones have no input
             if not self.kept(item.meta, item.path):
                 continue
             copy_env = {**env, "i": r}
@@ -336,7 +369,9 @@ class _Folder:
             return self.fold_parallel(item, x, scope, full, depth, env)
         if kind not in KINDS:
             choices = [*KINDS, *ALIASES, *STRUCTURAL, *self.spec.blocks]
-            raise self.error("spec-unknown-kind", f"unknown layer kind {item.kind!r}", item.kind_path, key=True, hint=did_you_mean(item.kind, choices))
+            meant = next((k for k, cls in KINDS.items() if item.kind.lower() in cls.related), None)
+            hint = f"did you mean {meant!r}?" if meant else did_you_mean(item.kind, choices)
+            raise self.error("spec-unknown-kind", f"unknown layer kind {item.kind!r}", item.kind_path, key=True, hint=hint)
         layer = self.validate(KINDS[kind], item)
         if getattr(KINDS[kind], "n_inputs", 1) == 0:  # a learned tensor: it reads only the batch size of the tensor before
             return self.leaf(layer, [], full, depth, item, refs=[x])
@@ -350,8 +385,28 @@ class _Folder:
                     return self.leaf(layer, [x], full, depth, item)
                 raise self.error("spec-missing-arg", f"{kind} needs `inputs:` (tensor ids; `previous` is the layer before)", item.kind_path, key=True)
             xs = [self.lookup(name, (*item.kind_path, "inputs", i), x, scope) for i, name in enumerate(inputs)]
+            if any(t.source == POISONED for t in xs):
+                return _POISON
             return self.merge(layer, xs, full, depth, item, names=list(inputs))
+        self.check_widths(layer, x, item)
         return self.leaf(layer, [x], full, depth, item)
+
+    def check_widths(self, layer, x: Tensor, item: _Item) -> None:
+        """``in_channels: 3`` (``in_features``, ``num_features``): what convcalc infers, written as
+        PyTorch writes it; it must be what the input has."""
+        for name, value in self.widths.items():
+            axis = type(layer).input_width[name]
+            if axis == "features":
+                axis = -1 if len(x.shape) > 1 and getattr(layer, "axis", None) == "last" else 0
+            have = x.shape[axis]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise self.error("spec-type", f"{name}: expected a positive integer, got {value!r}", (*item.kind_path, name))
+            if isinstance(have, int) and value != have:
+                what = "channels" if axis == 0 else "features"
+                raise self.error(
+                    "shape-input-width", f"{name}: {value}, but the input {format_shape(x.shape)} has {have} {what}", (*item.kind_path, name),
+                    hint=f"convcalc infers {name} from the layer before; drop it or write {have}",
+                )
 
     def validate(self, cls, item: _Item):
         args = item.args
@@ -359,6 +414,10 @@ class _Folder:
             args = {}
         if not isinstance(args, dict):
             raise self.error("spec-type", f"the arguments of {item.kind} are a mapping, got {type(args).__name__}", item.kind_path)
+        # PyTorch's names for what convcalc infers (in_channels ...) are checked when the input is known;
+        # those it does not need (inplace, device, dtype) are left alone
+        self.widths = {k: args[k] for k in cls.input_width if k in args}
+        args = {k: v for k, v in args.items() if k not in cls.input_width and k not in cls.torch_only}
         try:
             return cls.model_validate(args)
         except ValidationError as exc:
@@ -377,12 +436,44 @@ class _Folder:
             where = item.kind_path if exc.field is None else (*item.kind_path, *((exc.field,) if isinstance(exc.field, str) else exc.field))
             raise self.error(exc.code, f"{'.'.join(full)} ({layer.kind}): {exc.message}", where, hint=exc.hint) from None
         name = item.meta.get("name") if full and item.meta.get("name") == full[-1] else ""
+        functional = item.meta.get("functional", False)
+        if not isinstance(functional, bool):
+            raise self.error("spec-type", f"functional: expected true or false, got {functional!r}", (*item.path, "functional"))
+        if functional and (result.params or result.buffers):
+            raise self.error("spec-functional", f"{'.'.join(full)} ({layer.kind}) has parameters: in PyTorch it is a module, not a function", (*item.path, "functional"))
+        shares = None
+        if "share" in item.meta:
+            shares, result = self.shared(item, layer, result, full)
         return self.add_node(Node(
             index=index, path=".".join(full), name=name or "", kind=layer.kind, layer=layer,
             inputs=tuple(Port(t.source, t.port) for t in xs), depth=depth, pos=self.spec.pos(item.path),
             outputs=len(result.shapes), written=item.kind if not synthetic else layer.kind,
             template=item.template if not synthetic else None, synthetic=synthetic, refs=tuple(Port(t.source, t.port) for t in refs),
+            functional=functional, shares=shares,
         ), result, xs[0] if xs else refs[0], conditions)
+
+    def shared(self, item: _Item, layer, result: Result, full: tuple[str, ...]) -> tuple[int, Result]:
+        """``share: NAME``: this layer uses the weights of an earlier one (tied weights): the same
+        kind, arguments and parameter count, its parameters counted once, there; MACs per use."""
+        from dataclasses import replace
+
+        target, where = item.meta["share"], (*item.path, "share")
+        if not isinstance(target, str):
+            raise self.error("spec-type", f"share: expected the path or name of a layer, got {target!r}", where)
+        found = [n for n in self.nodes if n.path == target] or [n for n in self.nodes if n.name == target]
+        if len(found) != 1:
+            known = [n.path for n in self.nodes if self.results[n.index].params]
+            what = "no layer before it" if not found else f"{len(found)} layers"
+            raise self.error("spec-share", f"share: {target!r} names {what}", where, hint=did_you_mean(target, known) or "name a layer built before this one")
+        owner = found[0].shares if found[0].shares is not None else found[0].index
+        first = self.nodes[owner]
+        if (first.kind, first.layer) != (layer.kind, layer) or self.results[owner].params != result.params or self.results[owner].buffers != result.buffers:
+            raise self.error(
+                "spec-share", f"{'.'.join(full)} ({layer.kind}) cannot share the weights of {first.path} ({first.kind}): "
+                f"{self.results[owner].params:,} parameters there, {result.params:,} here", where,
+                hint="a shared layer has the same kind, arguments and input width",
+            )
+        return owner, replace(result, params=0, buffers=0, notes=(*result.notes, f"weights of {first.path}"))
 
     def add_node(self, node: Node, result: Result, x0: Tensor, conditions: tuple = ()) -> Tensor:
         """Record a node and its result; return its (first) output."""
@@ -441,6 +532,8 @@ class _Folder:
             inner = self.start()
             shortcut = self.fold_list(_raw(item, "shortcut", args.shortcut), (*item.kind_path, "shortcut"), x, scope, (*full, "shortcut"), depth + 2, env)
             self.group((*full, "shortcut"), "shortcut", "shortcut", depth + 1, inner, x, shortcut, (*item.kind_path, "shortcut"), role="shortcut")
+        if POISONED in (body.source, shortcut.source):
+            return _POISON
         if body.shape != shortcut.shape:
             raise self.error(
                 "graph-add-mismatch",
@@ -475,6 +568,8 @@ class _Folder:
             if len(self.nodes) > inner[0]:
                 self.group((*full, bname), bname, "branch", depth + 1, inner, x, out, where, role="branch")
             outs.append(out)
+        if any(o.source == POISONED for o in outs):
+            return _POISON
         merge_cls = _MERGES[args.merge]
         layer = merge_cls(crop=args.crop) if merge_cls is Concat else merge_cls()
         out = self.merge(layer, outs, (*full, args.merge), depth + 1, item, names=list(branches), synthetic=True)
@@ -506,8 +601,8 @@ class _Folder:
                     "spec-unknown-param", f"block {block.name!r} has no parameter {key!r}", (*item.kind_path, key), key=True,
                     hint=did_you_mean(key, block.params) or f"its parameters: {', '.join(block.params) or 'none'}",
                 )
-        env = {**block.params, **given, "in_channels": x.channels}
-        missing = [k for k, v in env.items() if v is None]
+        env = {**self.spec.params, **block.params, **given, "in_channels": x.channels}
+        missing = [k for k in block.params if env[k] is None]
         if missing:
             raise self.error("spec-missing-param", f"block {block.name!r} needs parameter {missing[0]!r}", item.kind_path, key=True)
         start = self.start()

@@ -163,7 +163,8 @@ def calls_for(report: Report, overrides: Optional[Mapping[str, Call]] = None) ->
     table = overrides if overrides is not None else TORCHVISION_CALLS.get(report.name, {})
     calls: dict[int, Call] = {}
     for row in report.rows:
-        calls[row.index] = next((call for pattern, call in table.items() if fnmatchcase(row.path, pattern)), "module")
+        default: Call = "function" if row.functional else "module"
+        calls[row.index] = next((call for pattern, call in table.items() if fnmatchcase(row.path, pattern)), default)
     return calls
 
 

@@ -159,6 +159,13 @@ class LayerKind(BaseModel):
     summary: ClassVar[str] = ""
     short: ClassVar[str] = ""  # a short name for an unnamed layer of this kind in exported code ("conv", "bn")
     compat: ClassVar[dict] = {}  # tool -> the Counts it makes for a row of this kind (kinds/_compat.py)
+    related: ClassVar[tuple[str, ...]] = ()  # words a user may write for it: an unknown kind suggests it by meaning
+    # PyTorch's own arguments that convcalc infers or does not need: the width of the input, checked
+    # against it (name -> the input axis it names, "features": the axis a linear layer reads), and
+    # arguments accepted and left alone (inplace, device, dtype)
+    input_width: ClassVar[dict[str, Any]] = {}
+    torch_only: ClassVar[tuple[str, ...]] = ("device", "dtype")
+    functional: ClassVar[str] = ""  # its torch.nn.functional form, "F.relu({0})", for `functional: true`
 
     @classmethod
     def short_name(cls) -> str:
@@ -173,6 +180,13 @@ class LayerKind(BaseModel):
         each argument as code (``io.arg(name)``: the block expression it was written with, or the
         value). A kind without a translation says so: the export refuses it at its place."""
         raise LayerError("export-unsupported", f"no PyTorch translation for layer kind {self.kind!r}")
+
+    def torch_function(self, io: Any) -> str:
+        """The layer as a call in ``forward`` (``functional: true``): ``F.relu({0})``."""
+        if not self.functional:
+            raise LayerError("export-unsupported", f"{self.kind} has no torch.nn.functional form here")
+        kw = "".join(f", {a}" for a in io.kw(*(n for n in type(self).model_fields if n not in ("inputs",))))
+        return self.functional.replace("{kw}", kw)
 
     def torch_channels(self, io: Any) -> str:
         """The channels of the output, as code: the input's, unless the kind changes them."""

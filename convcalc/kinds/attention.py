@@ -21,7 +21,7 @@ from typing import ClassVar, Optional
 from pydantic import StrictFloat, StrictInt
 
 from convcalc.arith.dims import is_int, prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, format_shape
 
 __all__ = ["Matmul", "MultiheadAttention", "Parameter", "ScaledDotProductAttention"]
@@ -45,7 +45,7 @@ class Matmul(LayerKind):
     kind: ClassVar[str] = "matmul"
     aliases: ClassVar[tuple[str, ...]] = ("bmm",)
     summary: ClassVar[str] = "matrix product of two tensors (torch.matmul)"
-    compat: ClassVar[dict] = {"fvcore": (c.FV_MATMUL,), "ptflops": (), "torchinfo": ()}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_MATMUL,), "ptflops": (), "torchinfo": ()}
     inputs: Optional[list[str]] = None
 
     def infer_many(self, xs: list[Tensor]) -> Result:
@@ -84,7 +84,7 @@ class MultiheadAttention(LayerKind):
     aliases: ClassVar[tuple[str, ...]] = ("mha",)
     related: ClassVar[tuple[str, ...]] = ("attention", "self_attention", "multi_head_attention", "transformer_attention")
     summary: ClassVar[str] = "multi-head attention: projections, q·kᵀ, softmax, attn·v (nn.MultiheadAttention)"
-    compat: ClassVar[dict] = {"fvcore": (c.FV_ATTENTION,), "ptflops": (c.PT_ATTENTION,), "torchinfo": (c.TI_PARAMS_ONCE,)}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_ATTENTION,), "ptflops": (peers.PT_ATTENTION,), "torchinfo": (peers.TI_PARAMS_ONCE,)}
     embed_dim: PosInt
     num_heads: PosInt
     bias: Bool = True
@@ -148,7 +148,7 @@ class ScaledDotProductAttention(LayerKind):
     kind: ClassVar[str] = "scaled_dot_product_attention"
     aliases: ClassVar[tuple[str, ...]] = ("sdpa",)
     summary: ClassVar[str] = "softmax(q·kᵀ/sqrt(d))·v of three tensors (F.scaled_dot_product_attention)"
-    compat: ClassVar[dict] = {"fvcore": (c.FV_MATMUL,), "ptflops": (), "torchinfo": ()}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_MATMUL,), "ptflops": (), "torchinfo": ()}
     inputs: Optional[list[str]] = None
 
     def infer(self, x: Tensor) -> Result:
@@ -181,7 +181,7 @@ class Parameter(LayerKind):
     kind: ClassVar[str] = "parameter"
     related: ClassVar[tuple[str, ...]] = ("embedding", "class_token", "position_embedding", "weight")
     summary: ClassVar[str] = "a learned tensor of a given shape (nn.Parameter: class tokens, position embeddings)"
-    compat: ClassVar[dict] = c.NOTHING  # not a module: no hook sees it
+    compat: ClassVar[dict] = peers.NOTHING  # not a module: no hook sees it
     n_inputs: ClassVar[int] = 0
     shape: list[PosInt]
     init: StrictFloat | StrictInt = 0.0

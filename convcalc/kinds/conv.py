@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from convcalc.arith._exact import uneven_notes
 from convcalc.arith.dims import Lazy, prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import (
     Bool,
     LayerError,
@@ -66,7 +66,8 @@ def flops_text(names: tuple, suffix: str, spatial, c_out, macs, flops, bias: boo
 
 
 class _Conv(LayerKind):
-    compat: ClassVar[dict] = {"fvcore": (c.FV_MACS,), "ptflops": (c.PT_CONV_MACS, c.PT_CONV_BIAS), "torchinfo": (c.TI_CONV_WEIGHTS, c.TI_CONV_BIAS)}
+    input_width: ClassVar[dict] = {"in_channels": 0}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_MACS,), "ptflops": (peers.PT_CONV_MACS, peers.PT_CONV_BIAS), "torchinfo": (peers.TI_CONV_WEIGHTS, peers.TI_CONV_BIAS)}
     short: ClassVar[str] = "conv"
     out_channels: PosInt
     kernel_size: PosInts
@@ -192,7 +193,8 @@ class Conv3d(_Conv):
 
 
 class _ConvTranspose(LayerKind):
-    compat: ClassVar[dict] = {"fvcore": (c.FV_MACS,), "ptflops": (c.PT_CONV_MACS, c.PT_CONV_BIAS), "torchinfo": (c.TI_CONV_T_WEIGHTS, c.TI_CONV_BIAS)}
+    input_width: ClassVar[dict] = {"in_channels": 0}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_MACS,), "ptflops": (peers.PT_CONV_MACS, peers.PT_CONV_BIAS), "torchinfo": (peers.TI_CONV_T_WEIGHTS, peers.TI_CONV_BIAS)}
     short: ClassVar[str] = "upconv"
     out_channels: PosInt
     kernel_size: PosInts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal, Optional
 
 from convcalc.arith.dims import prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, format_shape, register_helper
 
 __all__ = ["Linear"]
@@ -19,7 +19,8 @@ class Linear(LayerKind):
     MLP), ``axis: last`` is PyTorch's literal rule (the last axis, e.g. W). Without ``axis`` a
     linear layer on an unflattened tensor is an error: a missing ``flatten`` is the usual cause.
     """
-    compat: ClassVar[dict] = {"fvcore": (c.FV_MACS,), "ptflops": (c.PT_LINEAR_MACS, c.PT_LINEAR_BIAS), "torchinfo": (c.TI_LINEAR, c.TI_LINEAR_PER_POSITION)}
+    input_width: ClassVar[dict] = {"in_features": "features"}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_MACS,), "ptflops": (peers.PT_LINEAR_MACS, peers.PT_LINEAR_BIAS), "torchinfo": (peers.TI_LINEAR, peers.TI_LINEAR_PER_POSITION)}
     short: ClassVar[str] = "fc"
 
     kind: ClassVar[str] = "linear"

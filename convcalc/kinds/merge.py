@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal, Optional
 
 from convcalc.arith.dims import prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import LayerError, LayerKind, Result, RFAxis, Tensor, Torch, format_shape, sample_axis
 
 __all__ = ["Add", "Concat", "Multiply", "merge_rf"]
@@ -31,10 +31,13 @@ def merge_rf(xs: list[Tensor]) -> tuple[tuple[RFAxis, ...], bool, tuple[str, ...
 class _Merge(LayerKind):
     """A merge reads the tensors named in ``inputs`` (``previous`` is the preceding layer's output);
     inside ``parallel`` it reads the branches."""
-    compat: ClassVar[dict] = c.NOTHING  # written `a + b`, `torch.cat`, `a * b`: no hook, no patched function
+    compat: ClassVar[dict] = peers.NOTHING  # written `a + b`, `torch.cat`, `a * b`: no hook, no patched function
 
     inputs: Optional[list[str]] = None
     n_inputs: ClassVar[str] = "many"
+
+    def torch_function(self, io) -> str:
+        return self.torch(io).function
 
     def infer_many(self, xs: list[Tensor]) -> Result:  # pragma: no cover - every merge overrides
         raise NotImplementedError

@@ -10,12 +10,11 @@ from pydantic import StrictFloat, StrictInt
 
 from convcalc.arith._exact import uneven_notes
 from convcalc.arith.dims import Dim, Lazy, ceil_div, dmin, floor_div, is_int, prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import (
     Bool,
     LayerError,
     LayerKind,
-    NonNegInts,
     PosInt,
     PosInts,
     Result,
@@ -163,7 +162,7 @@ def _floor_sum(n: int, m: int, a: int, b: int) -> int:
 
 
 class _Pool(LayerKind):
-    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (c.PT_POOL, c.PT_POOL_TWICE, c.PT_POOL_FUNCTION), "torchinfo": ()}
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()}
     kernel_size: PosInts
     stride: Optional[PosInts] = None
     padding: Padding = 0  # PyTorch's (an int, one per axis), or TensorFlow's 'same' / 'valid', or [before, after] pairs
@@ -207,6 +206,12 @@ class _Pool(LayerKind):
 
         return Result(shape=(c, *spatial), notes=uneven_notes(x.spatial, k, s, d, pads, names), flops=flops, rf=tuple(rf) if x.rf else None,
                       formulas=formulas, extra={"padding": [list(q) for q in pads]} if not self.torch_padding() else {})
+
+    def torch_function(self, io) -> str:
+        if not self.torch_padding():
+            raise LayerError("export-unsupported", f"{self.kind} with padding {self.padding!r} as a function: PyTorch's take only symmetric ints")
+        keys = ["kernel_size", "stride", "padding", "ceil_mode"] + (["dilation"] if self.op == "max" else ["count_include_pad", "divisor_override"])
+        return f"F.{self.op}_pool{self.rank}d({{0}}{''.join(', ' + a for a in io.kw(*keys))})"
 
     def torch_padding(self) -> bool:
         """PyTorch's own padding: symmetric ints (its pools take no 'same' and no pairs)."""
@@ -392,6 +397,9 @@ class _Adaptive(LayerKind):
     def torch(self, io) -> Torch:
         return Torch(module=f"nn.Adaptive{self.op.title()}Pool{self.rank}d({io.arg('output_size')})")
 
+    def torch_function(self, io) -> str:
+        return f"F.adaptive_{self.op}_pool{self.rank}d({{0}}, {io.arg('output_size')})"
+
 
 def _adaptive_text(name: str, size: Dim, out: Dim) -> tuple[str, ...]:
     """PyTorch's variable windows, and the fixed window that reaches the same output size
@@ -435,7 +443,7 @@ def _adaptive(kind: str, op: str, rank: int, summary: str) -> type[_Adaptive]:
         kind.title().replace("_", ""),
         (_Adaptive,),
         {"__module__": __name__, "kind": kind, "op": op, "rank": rank, "summary": summary, "short": f"{op}pool",
-         "compat": {"fvcore": (c.FV_ADAPTIVE_AVG,), "ptflops": (c.PT_POOL, c.PT_POOL_TWICE, c.PT_POOL_FUNCTION), "torchinfo": ()} if op == "avg" else {"fvcore": (), "ptflops": (c.PT_POOL, c.PT_POOL_TWICE, c.PT_POOL_FUNCTION), "torchinfo": ()},
+         "compat": {"fvcore": (peers.FV_ADAPTIVE_AVG,), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()} if op == "avg" else {"fvcore": (), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()},
          "__annotations__": {"kind": ClassVar[str], "op": ClassVar[str], "rank": ClassVar[int], "summary": ClassVar[str], "short": ClassVar[str],
                              "compat": ClassVar[dict]}},
     )
@@ -450,7 +458,7 @@ AdaptiveMaxPool3d = _adaptive("adaptive_max_pool3d", "max", 3, "3-d adaptive max
 
 
 class _Global(LayerKind):
-    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (c.PT_POOL, c.PT_POOL_TWICE, c.PT_POOL_FUNCTION), "torchinfo": ()}
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()}
     keepdim: Bool = True
     op: ClassVar[str]
 
@@ -470,10 +478,14 @@ class _Global(LayerKind):
         pool = f"nn.Adaptive{self.op.title()}Pool{io.rank}d(1)"
         return Torch(module=pool if self.keepdim else f"nn.Sequential({pool}, nn.Flatten())")
 
+    def torch_function(self, io) -> str:
+        pool = f"F.adaptive_{self.op}_pool{io.rank}d({{0}}, 1)"
+        return pool if self.keepdim else f"{pool}.flatten(1)"
+
 
 class GlobalAvgPool(_Global):
     kind: ClassVar[str] = "global_avg_pool"
-    compat: ClassVar[dict] = {"fvcore": (c.FV_ADAPTIVE_AVG,), "ptflops": (c.PT_POOL, c.PT_POOL_TWICE, c.PT_POOL_FUNCTION), "torchinfo": ()}  # nn.AdaptiveAvgPool(1) in PyTorch
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_ADAPTIVE_AVG,), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()}  # nn.AdaptiveAvgPool(1) in PyTorch
     short: ClassVar[str] = "avgpool"
     op: ClassVar[str] = "avg"
     summary: ClassVar[str] = "average over all spatial positions; keeps (C, 1, 1) unless keepdim: false"

@@ -12,7 +12,7 @@ from pydantic import StrictFloat, StrictInt, model_validator
 from convcalc.arith._exact import off_centre_notes
 from convcalc.conventions import UPSAMPLE_FLOPS
 from convcalc.arith.dims import dmin, floor_div, is_int, prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import (
     Bool,
     LayerError,
@@ -35,10 +35,14 @@ Number = Union[StrictInt, StrictFloat]
 
 
 class Dropout(LayerKind):
-    compat: ClassVar[dict] = c.NOTHING
+    compat: ClassVar[dict] = peers.NOTHING
     kind: ClassVar[str] = "dropout"
     aliases: ClassVar[tuple[str, ...]] = ("dropout2d",)
     summary: ClassVar[str] = "dropout: nothing at inference (nn.Dropout)"
+    torch_only: ClassVar[tuple[str, ...]] = ("inplace", "device", "dtype")
+
+    def torch_function(self, io) -> str:
+        return f"F.dropout({{0}}{''.join(', ' + a for a in io.kw('p'))}, training=self.training)"
     p: Number = 0.5
 
     def infer(self, x: Tensor) -> Result:
@@ -51,9 +55,10 @@ class Dropout(LayerKind):
 
 
 class Identity(LayerKind):
-    compat: ClassVar[dict] = c.NOTHING
+    compat: ClassVar[dict] = peers.NOTHING
     kind: ClassVar[str] = "identity"
     summary: ClassVar[str] = "passes its input through (nn.Identity)"
+    functional: ClassVar[str] = "{0}"
 
     def infer(self, x: Tensor) -> Result:
         return Result(shape=x.shape)
@@ -64,7 +69,7 @@ class Identity(LayerKind):
 
 class ZeroPad(LayerKind):
     """Zero padding; ``padding`` as for convolution (int, per axis, or [before, after] per axis)."""
-    compat: ClassVar[dict] = c.NOTHING
+    compat: ClassVar[dict] = peers.NOTHING
     short: ClassVar[str] = "pad"
 
     kind: ClassVar[str] = "zero_pad"
@@ -111,7 +116,7 @@ class CenterCrop(LayerKind):
     """Centre crop of the spatial axes to ``size``; without a size, to the smallest spatial size
     among the tensors it is given as references (a ``concat`` with ``crop: center`` crops each
     larger input so: U-Net's skips)."""
-    compat: ClassVar[dict] = c.NOTHING
+    compat: ClassVar[dict] = peers.NOTHING
     short: ClassVar[str] = "crop"
 
     kind: ClassVar[str] = "center_crop"
@@ -147,7 +152,7 @@ def _exact_factor(value: Number) -> Fraction:
 
 class Upsample(LayerKind):
     """``nn.Upsample``: ``size``, or ``scale_factor`` with ``out = floor(in * scale)`` (PyTorch)."""
-    compat: ClassVar[dict] = {"fvcore": (c.FV_UPSAMPLE,), "ptflops": (c.PT_UPSAMPLE, c.PT_UPSAMPLE_TWICE, c.PT_UPSAMPLE_FUNCTION), "torchinfo": ()}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_UPSAMPLE,), "ptflops": (peers.PT_UPSAMPLE, peers.PT_UPSAMPLE_TWICE, peers.PT_UPSAMPLE_FUNCTION), "torchinfo": ()}
 
     kind: ClassVar[str] = "upsample"
     summary: ClassVar[str] = "nearest / (bi|tri)linear / bicubic upsampling (nn.Upsample)"
@@ -203,6 +208,11 @@ class Upsample(LayerKind):
             extra = "".join(f", {kw}" for kw in io.kw("mode", "align_corners"))
             return Torch(function=f"F.interpolate({{0}}, size={{ref0}}.shape[2:]{extra})", helpers=("F",))
         return Torch(module=f"nn.Upsample({', '.join(io.kw('size', 'scale_factor', 'mode', 'align_corners'))})")
+
+    def torch_function(self, io) -> str:
+        if self.size_of is not None:
+            return self.torch(io).function
+        return f"F.interpolate({{0}}{''.join(', ' + a for a in io.kw('size', 'scale_factor', 'mode', 'align_corners'))})"
 
 
 register_helper("center_crop", '''

@@ -17,7 +17,7 @@ from typing import ClassVar, Optional, Union
 from pydantic import StrictInt
 
 from convcalc.arith.dims import Dim, floor_div, is_int, prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import (
     LayerError,
     LayerKind,
@@ -57,7 +57,7 @@ def _spatial_kept(x: Tensor, shape: tuple, moved: bool) -> Optional[tuple]:
 
 
 class _Plumbing(LayerKind):
-    compat: ClassVar[dict] = c.NOTHING  # tensor methods: no module, no hook, no patched function
+    compat: ClassVar[dict] = peers.NOTHING  # tensor methods: no module, no hook, no patched function
 
 
 def _sizes_along(total: Dim, sizes: list[int], name: str, what: str) -> None:
@@ -203,6 +203,9 @@ class Flatten(_Plumbing):
     def torch(self, io) -> Torch:
         args = ([str(self.start_dim)] if self.start_dim != 1 or self.end_dim != -1 else []) + ([str(self.end_dim)] if self.end_dim != -1 else [])
         return Torch(module=f"nn.Flatten({', '.join(args)})")
+
+    def torch_function(self, io) -> str:
+        return f"torch.flatten({{0}}, {self.start_dim}, {self.end_dim})"
 
     def torch_channels(self, io) -> str:
         return io.literal(io.out_shapes[0][0]) if io.out_shapes[0][:1] != io.in_shapes[0][:1] else io.c_in

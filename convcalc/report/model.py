@@ -43,6 +43,7 @@ class Row:
     output_shapes: tuple[tuple[Dim, ...], ...] = ()  # every output (a split has several); () means (output_shape,)
     input_ports: tuple[int, ...] = ()  # which output of each input row it reads (0 unless that row has several)
     layer: Any = field(default=None, repr=False, compare=False)  # the layer kind instance, its arguments validated
+    functional: bool = False  # called as a function in PyTorch (F.relu), not a module
 
     @property
     def activations(self) -> Dim:

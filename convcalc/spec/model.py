@@ -32,7 +32,7 @@ __all__ = [
 
 # The keys an item of `layers:` may carry besides its kind; the structural kinds; the tensor names
 # every scope knows (`previous`: the output before; `block_input`: what entered the block).
-META_KEYS = ("name", "id", "input", "expect", "repeat", "when")
+META_KEYS = ("name", "id", "input", "expect", "repeat", "when", "functional", "share")
 STRUCTURAL = ("seq", "residual", "parallel")
 PREVIOUS = "previous"
 BLOCK_INPUT = "block_input"
@@ -74,6 +74,7 @@ class SpecModel(BaseModel):
     blocks: dict[str, BlockModel] = Field(default_factory=dict)
     expect: Optional[Expect] = None
     budget: Optional[dict[str, Union[StrictStr, StrictInt]]] = None
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,11 @@ class Spec:
     budget: dict[str, Any]
     source: Source
     data: dict[str, Any] = field(repr=False, default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # top-level parameters, after --set
+
+    def with_params(self, values: dict[str, Any]) -> "Spec":
+        """The spec with some of its top-level ``params:`` given other values (``--set``)."""
+        return parse_spec(self.data, self.source, values)
 
     @property
     def file(self) -> str:
@@ -254,13 +260,25 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def parse_spec(data: Any, source: Source) -> Spec:
+def parse_spec(data: Any, source: Source, overrides: Optional[dict[str, Any]] = None) -> Spec:
+    """Validate the top level. ``params:`` (design parameters, e.g. EfficientNet's ``width_mult``)
+    may be used in expressions anywhere, ``input:`` included; ``overrides`` gives some of them other
+    values (``--set width_mult=2.0``)."""
     if not isinstance(data, dict):
         raise SpecError("spec-not-mapping", f"a spec is a mapping with `name`, `input` and `layers`, got {_describe(data)}", source.pos(()))
     try:
         model = SpecModel.model_validate(data)
     except ValidationError as exc:
         raise spec_error_from_validation(exc, source, (), "the spec", SpecModel) from None
+    params = dict(model.params)
+    for name, value in (overrides or {}).items():
+        if name not in params:
+            from convcalc.errors import UsageError
+
+            raise UsageError("usage-set", f"--set {name}={value}: the spec has no parameter {name!r} (its parameters: {', '.join(params) or 'none'})")
+        params[name] = value
+    model.input = [_resolve_top(d, params, source, ("input", i)) for i, d in enumerate(model.input)]
+    model.batch = _resolve_top(model.batch, params, source, ("batch",))
     dims = []
     for i, d in enumerate(model.input):
         if isinstance(d, str) and not SYMBOL.match(d):
@@ -277,8 +295,23 @@ def parse_spec(data: Any, source: Source) -> Spec:
             raise SpecError("spec-budget-key", f"unknown budget {key!r}", source.pos(("budget", key), key=True), did_you_mean(key, BUDGET_KEYS))
     return Spec(
         name=model.name, description=model.description, input=tuple(dims), batch=model.batch,
-        layers=model.layers, blocks=blocks, expect=model.expect, budget=budget, source=source, data=data,
+        layers=model.layers, blocks=blocks, expect=model.expect, budget=budget, source=source, data=data, params=params,
     )
+
+
+def _resolve_top(value: Any, params: dict[str, Any], source: Source, path: Path) -> Any:
+    """``input: [3, "${resolution}", "${resolution}"]``: a top-level size given by a parameter."""
+    if not (isinstance(value, str) and "$" in value):
+        return value
+    from convcalc.spec._expr import ExprError, substitute
+
+    try:
+        result = substitute(value, params)
+    except ExprError as exc:
+        raise SpecError("spec-expression", exc.message, source.pos(path)) from None
+    if not isinstance(result, int) or isinstance(result, bool):
+        raise SpecError("spec-type", f"{'.'.join(map(str, path))}: {value!r} gives {result!r}, not a whole size", source.pos(path))
+    return result
 
 
 def load_spec(text: str, file: str = "<spec>") -> Spec:

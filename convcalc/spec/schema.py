@@ -158,14 +158,17 @@ def _kind_definitions(types: _Types) -> dict[str, Any]:
     for name, cls in sorted(KINDS.items()):
         model = _inlined(cls.model_json_schema())
         required = model.get("required", [])
+        torch_names = {**{width: _ref("input_width") for width in cls.input_width}, **{other: _ref("torch_only") for other in cls.torch_only}}
         kinds[name] = {
             "type": "object" if required else ["object", "null"],
             "description": cls.summary or (model.get("description") or name).split("\n")[0],
-            "properties": {arg: types.argument(arg, schema) for arg, schema in model.get("properties", {}).items()},
+            "properties": {**{arg: types.argument(arg, schema) for arg, schema in model.get("properties", {}).items()}, **torch_names},
             **({"required": required} if required else {}),
             "additionalProperties": False,
         }
     types.share(kinds)
+    types.definitions["input_width"] = {**_ref("positive_int"), "description": "PyTorch's name for a width convcalc infers (in_channels): checked against the input"}
+    types.definitions["torch_only"] = {"description": "PyTorch's argument that changes no count (inplace, device, dtype): accepted and left alone"}
     return kinds
 
 
@@ -189,13 +192,15 @@ def _written_kinds() -> dict[str, str]:
 
 def _meta_properties() -> dict[str, Any]:
     meta = {
-        "name": {"type": ["string", "null"], "pattern": "^[^.]+$", "description": "the layer's name in paths (layer3.1.conv2): no dots"},
+        "name": {"type": ["string", "integer", "null"], "pattern": "^[^.]+$", "description": "the layer's name in paths (layer3.1.conv2): no dots"},
         "id": {"anyOf": [_TENSOR_ID, {"type": "array", "items": _TENSOR_ID}],
                "description": "names this output (a list: each output of a layer with several) for later layers' input:"},
         "input": {"type": "string", "description": "read this tensor id instead of the previous output"},
         "repeat": {**_ref("non_negative_int"), "description": "the item, this many times in a row (0: left out); i counts the copies"},
         "when": {"type": ["boolean", "integer", "string"], **_OR_PARAM, "description": "keep the item only when true (or not 0): an expression of block parameters"},
         "expect": {**_ref("expect"), "description": "expected values, checked by convcalc check"},
+        "functional": {**_ref("bool"), "description": "called as a torch.nn.functional function in PyTorch, not a module (F.relu)"},
+        "share": {"type": "string", "description": "reuse the weights of the layer with this path or name (tied weights): params counted once, MACs per use"},
     }
     assert set(meta) == set(META_KEYS), "every key an item may carry (spec/model.py)"
     return meta
@@ -308,14 +313,15 @@ def spec_json_schema(spec: Optional[Spec] = None) -> dict[str, Any]:
     types = _Types()
     kinds = _kind_definitions(types)
     blocks = _block_uses(spec) if spec is not None and spec.blocks else None
-    size = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_INT}, {"type": "string", "pattern": SYMBOL.pattern}]}
+    size = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_INT}, {"type": "string", "pattern": SYMBOL.pattern}, _ref("param")],
+            "description": "a size, a symbol (H), or an expression of params: (${resolution})"}
     budget_key = r"^(.+\.)?(" + "|".join(BUDGET_KEYS) + ")$"
     properties = {
         "name": {"type": "string"},
         "description": {"type": "string"},
         "input": {
             "type": "array", "minItems": 1, "maxItems": 4, "description": "channels first: [C, L], [C, H, W] or [C, D, H, W]; spatial sizes may be symbols",
-            "items": [{"type": "integer", "minimum": 1, "maximum": MAX_INT, "description": "channels"}], "additionalItems": _ref("size"),
+            "items": [{**_ref("positive_int"), "description": "channels: a number (or an expression of params)"}], "additionalItems": _ref("size"),
         },
         "batch": _ref("size"),
         "layers": {"type": "array", "minItems": 1},
@@ -325,6 +331,7 @@ def spec_json_schema(spec: Optional[Spec] = None) -> dict[str, Any]:
             "type": ["object", "null"], "description": "limits checked by convcalc check: params: '<= 25M', features.stage4.macs: '<= 1G'",
             "propertyNames": {"pattern": budget_key}, "additionalProperties": {"type": ["string", "integer"]},
         },
+        "params": {"type": "object", "description": "design parameters, name: value, for expressions anywhere (${width_mult}); --set name=value"},
     }
     assert set(properties) == set(SpecModel.model_fields), "the top-level keys of spec/model.py"
     if blocks is not None:
