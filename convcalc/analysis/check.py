@@ -371,7 +371,7 @@ def _shape_formulas(target: _Target) -> tuple[str, ...]:
         lines = _shape_lines(row)
         if lines:
             return tuple(lines if target.is_row else (f"{row.path}: {line}" for line in lines))
-        if row.input_shapes[0] != row.output_shape:
+        if row.input_shapes and row.input_shapes[0] != row.output_shape:
             return (f"{row.path} ({row.kind}): {_text(row.input_shapes[0])} -> {_text(row.output_shape)}",)
     return ()
 

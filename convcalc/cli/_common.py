@@ -126,10 +126,10 @@ def error_json(error: ConvcalcError) -> str:
 
 
 def _wants_json(kwargs: dict[str, Any]) -> bool:
-    """Whether the command was asked for ``--format json`` (a string, or an enum of formats; the
-    parameter is ``format_``, or ``output_format`` for ``apply`` and ``solve``)."""
-    values = (getattr(kwargs.get(name), "value", kwargs.get(name)) for name in ("format_", "output_format"))
-    return any(isinstance(value, str) and value.strip().lower() == "json" for value in values)
+    """Whether the command was asked for ``--format json`` (its ``format_``, read as
+    :func:`convcalc.render.formats.choose_format` reads it)."""
+    value = kwargs.get("format_")
+    return isinstance(value, str) and value.strip().lower() == "json"
 
 
 def guarded(fn: Callable) -> Callable:
@@ -324,11 +324,12 @@ def analyze_target(target: str, input_: Optional[str], batch: Optional[int], lay
 # -- option types --------------------------------------------------------------------------------
 
 
-def format_option(formats: tuple, help: str = "Output format.") -> Any:
-    """``--format/-f``, showing and completing only the formats the command supports; the
-    command resolves the value with :func:`convcalc.render.formats.choose_format`."""
+def format_option(formats: tuple, help: str = "Output format.", short: bool = True) -> Any:
+    """``--format/-f`` (``-f`` left out where a command gives it another meaning), showing and
+    completing only the formats the command supports; the command resolves the value with
+    :func:`convcalc.render.formats.choose_format`."""
     names = [f.value for f in formats]
-    return typer.Option("--format", "-f", metavar="<" + "|".join(names) + ">", help=help, autocompletion=lambda: names)
+    return typer.Option("--format", *(("-f",) if short else ()), metavar="<" + "|".join(names) + ">", help=help, autocompletion=lambda: names)
 
 
 SpecArg = Annotated[str, typer.Argument(help="A spec file, - for standard input, or the name of a built-in model (see `convcalc models`).", metavar="SPEC_OR_MODEL", show_default=False)]

@@ -17,22 +17,22 @@ element ``c,i,j``. An input whose matrices look like rows of H x W x C pixels ge
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from convcalc.cli._common import warn
+from convcalc.cli._common import format_option, warn
 from convcalc.errors import UsageError
 from convcalc.render.apply import render_table, to_json
+from convcalc.render.formats import Format, choose_format
 from convcalc.teach.apply import ConvSettings, PoolSettings, compute, parse_at
 from convcalc.teach.handcalc import (
     MatrixFile,
     PaddingMode,
-    depth,
     PoolMode,
+    depth,
     load_file,
     parse_array,
     parse_number,
@@ -41,14 +41,10 @@ from convcalc.teach.handcalc import (
     resolve_kernel,
 )
 
-__all__ = ["OutputFormat", "apply_command"]
+__all__ = ["FORMATS", "apply_command"]
 
 
-class OutputFormat(str, Enum):
-    """How to print the result."""
-
-    table = "table"
-    json = "json"
+FORMATS = (Format.table, Format.json)
 
 
 _CONV_FLAGS = {
@@ -131,12 +127,13 @@ def apply_command(
     pool_padding: Annotated[
         str | None, typer.Option("--pool-padding", help='Pooling padding: "1" or "height,width" (default 0).')
     ] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    format_: Annotated[str, format_option(FORMATS, short=False)] = "table",  # -f is --file
 ) -> None:
     """Work out a small cross-correlation (what deep-learning libraries call convolution; --flip
     for a true convolution) and/or pooling by hand, exactly: fractions stay fractions; --im2col
     and --backward show the matrix product and the gradients.
     """
+    chosen = choose_format(format_, FORMATS, "apply")
     conv_options = {
         "stride": None if stride is None else parse_pair(stride, "--stride"),
         "padding": None if padding is None else parse_padding(padding),
@@ -173,7 +170,7 @@ def apply_command(
         backward=backward,
         grad=upstream if backward else None,
     )
-    if output_format is OutputFormat.json:
+    if chosen == Format.json:
         typer.echo(json.dumps(to_json(applied), indent=2))
     else:
         Console().print(render_table(applied), soft_wrap=True)

@@ -40,9 +40,12 @@ class Compat(str, Enum):
     torchinfo = "torchinfo"
 
 
-def _extra(spec, report, exact: bool, compat: Optional[Compat]) -> dict[str, Any]:
-    """What the table's caption does not hold: validity conditions, exact sizes, a tool's total."""
+def _extra(spec, report, exact: bool, compat: Optional[Compat], training: bool = False) -> dict[str, Any]:
+    """What the table's caption does not hold: validity conditions, exact sizes, a tool's total,
+    a training step's MACs."""
     extra: dict[str, Any] = {}
+    if training:
+        extra["training"] = {"macs": report.totals.macs, "backward_macs": report.backward_macs, "training_macs": report.training_macs}
     if report.symbols:
         from convcalc.report._substitute import requirements
 
@@ -71,6 +74,7 @@ def summary_command(
     sweep: Annotated[Optional[str], typer.Option("--sweep", help="One row per size: H=224,256,320 (other symbols take the same size).")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Also print the input sizes every strided layer and crop divides exactly.")] = False,
     compat: Annotated[Optional[Compat], typer.Option("--compat", help="Also print the total that tool reports, rule by rule (its conventions and its bugs).")] = None,
+    training: Annotated[bool, typer.Option("--training", help="Also count a training step's backward MACs (JSON: backward_macs per layer, training_macs in totals).")] = False,
     output: OutputOpt = None,
 ) -> None:
     """Layer-by-layer shapes, parameters, MACs, FLOPs, activations and receptive fields."""
@@ -92,7 +96,7 @@ def summary_command(
     spec_obj, report = analyze_target(spec_obj, input_, batch, layout, dtype, params=params)
     if sizes:
         report = report.subs(sizes)
-    extra = _extra(spec_obj, report, exact, compat)
+    extra = _extra(spec_obj, report, exact, compat, training)
     if chosen in (Format.table, Format.github):
         after = render_extra(extra) + (rendered.render_annotations(report) if chosen == Format.github else "")
         emit_rich(lambda console: render_table(report, console, depth, layout.value), output, after)

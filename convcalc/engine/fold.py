@@ -131,8 +131,11 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
     shapes: dict[int, tuple] = {-1: (shape,)}
     rows: list[Row] = []
     diagnostics: list[Diagnostic] = []
+    trained = {-1: False}  # whether a tensor depends on weights: then a training step needs its gradient
     for node, result in zip(graph.nodes, results):
         shapes[node.index] = result.shapes
+        needs = tuple(trained[p.node] for p in node.inputs)
+        trained[node.index] = any(needs) or bool(result.params) or node.shares is not None
         row = Row(
             index=node.index, path=node.path, name=node.name, kind=node.kind, depth=node.depth,
             input_shapes=tuple(shapes[p.node][p.port] for p in node.inputs), output_shape=tuple(result.shape),
@@ -141,6 +144,7 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
             pos=node.pos, notes=result.notes, derivations=result.formulas,
             args={**node.layer.model_dump(exclude_defaults=True), **result.extra},
             output_shapes=result.shapes, input_ports=tuple(p.port for p in node.inputs), layer=node.layer, functional=node.functional,
+            backward_macs=node.layer.backward_macs(tuple(shapes[p.node][p.port] for p in node.inputs), result, needs),
         )
         rows.append(row)
         for note in result.notes:

@@ -149,16 +149,26 @@ class _Writer:
         depth = {}
         for g in reversed(groups):  # parents come after their children
             depth[g.index] = 0 if g.parent is None else depth[g.parent] + 1
+        # copies that take their own names (denselayer1, denselayer2, ...) sit side by side in the
+        # parent: their repeat group is no level of the path tree, so it is no module either
+        flat = {g.index for g in groups if g.role == "repeat" and g.end > g.first and not graph.nodes[g.first].path.startswith(g.path + ".")}
+
+        def module_parent(key: Optional[int]) -> Optional[int]:
+            while key in flat:
+                key = groups[key].parent
+            return key
+
         owner: list[Optional[int]] = [None] * len(graph.nodes)
         for g in sorted(groups, key=lambda g: depth[g.index]):  # deeper groups overwrite
-            for i in range(g.first, g.end):
-                owner[i] = g.index
+            if g.index not in flat:
+                for i in range(g.first, g.end):
+                    owner[i] = g.index
         items: dict[Optional[int], list[tuple[int, int, str, int]]] = {}
         for node in graph.nodes:
             items.setdefault(owner[node.index], []).append((node.index, 1, "node", node.index))
         for g in groups:
-            if g.end > g.first:
-                items.setdefault(g.parent, []).append((g.first, 0, "group", g.index))
+            if g.end > g.first and g.index not in flat:
+                items.setdefault(module_parent(g.parent), []).append((g.first, 0, "group", g.index))
         for key, found in items.items():
             self.children[key] = [(what, index) for _, _, what, index in sorted(found)]
         for node in graph.nodes:
@@ -358,7 +368,8 @@ class _Writer:
         if found is None:
             first = next((c for c in self.order if c.base == wanted), None)
             extra = sorted(attrs - first.attrs) if first is not None else []
-            name = self.fresh_class(wanted + "".join(camel(a) for a in extra) if extra else wanted)
+            # named after what it adds (BasicDownsample); numbered when that is a list (DenseBlock2: more layers)
+            name = self.fresh_class(wanted + "".join(camel(a) for a in extra) if 0 < len(extra) <= 2 else wanted)
             superclass = "nn.Sequential" if chain else "nn.Module"
             lines = [f"class {name}({superclass}):", indent(docstring(doc or self.doc_of(key))), "", indent(f"def __init__({', '.join(signature)}):")]
             lines += [indent(line, 2) for line in body]

@@ -56,6 +56,7 @@ from convcalc.kinds.tensor import (
     Chunk,
     Expand,
     Flatten,
+    Gather,
     Narrow,
     Permute,
     PixelShuffle,
@@ -85,7 +86,7 @@ _ALL: tuple[type[LayerKind], ...] = (
     Dropout, Identity, ZeroPad, CenterCrop, Upsample,
     Add, Concat, Multiply,
     Split, Chunk, ChannelShuffle, PixelShuffle, PixelUnshuffle, Reshape, Permute, Transpose, Unflatten,
-    Narrow, Select, Expand, Roll, Mean, Sum, Amax,
+    Narrow, Select, Expand, Roll, Gather, Mean, Sum, Amax,
     Matmul, MultiheadAttention, ScaledDotProductAttention, Parameter,
 )
 

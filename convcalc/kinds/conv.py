@@ -78,6 +78,11 @@ class _Conv(LayerKind):
     bias: Bool = True
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
 
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
+        """dL/dW: the forward's MACs again (input x output gradient); dL/dX, when the input needs
+        it: the forward's MACs (the output gradient through the transposed weights)."""
+        return result.macs * (2 if needs[0] else 1)
+
     def infer(self, x: Tensor) -> Result:
         self.check_rank(x)
         rank = len(x.spatial)
@@ -204,6 +209,11 @@ class _ConvTranspose(LayerKind):
     dilation: PosInts = 1
     groups: PosInt = 1
     bias: Bool = True
+
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
+        """dL/dW: the forward's MACs again (input x output gradient); dL/dX, when the input needs
+        it: the forward's MACs (the output gradient through the transposed weights)."""
+        return result.macs * (2 if needs[0] else 1)
 
     def infer(self, x: Tensor) -> Result:
         self.check_rank(x)

@@ -29,6 +29,11 @@ class Linear(LayerKind):
     bias: Bool = True
     axis: Optional[Literal["channels", "last"]] = None
 
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
+        """dL/dW: the forward's MACs again (input x output gradient); dL/dX, when the input needs
+        it: the forward's MACs (the output gradient through the transposed weights)."""
+        return result.macs * (2 if needs[0] else 1)
+
     def infer(self, x: Tensor) -> Result:
         if len(x.shape) > 1 and self.axis is None:
             raise LayerError(

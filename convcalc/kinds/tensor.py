@@ -34,6 +34,7 @@ from convcalc.kinds._base import (
 __all__ = [
     "ChannelShuffle",
     "Chunk",
+    "Gather",
     "Expand",
     "Flatten",
     "Narrow",
@@ -388,6 +389,31 @@ class Expand(_Plumbing):
 
     def torch(self, io) -> Torch:
         return Torch(function=f"{{0}}.expand({{0}}.shape[0], {', '.join(str(s) for s in self.sizes)})")
+
+    def torch_channels(self, io) -> str:
+        return io.literal(io.out_shapes[0][0])
+
+
+class Gather(_Plumbing):
+    """``x[index]`` along ``dim`` with a fixed index tensor of ``index_shape``: Swin's relative
+    position bias, a table of ``(2w - 1)**2`` rows looked up by a ``(w*w, w*w)`` index. Only the
+    index's shape is in the spec, not its values: shapes, params and MACs are exact; the exported
+    module looks up row 0 everywhere (its values are not Swin's)."""
+
+    kind: ClassVar[str] = "gather"
+    aliases: ClassVar[tuple[str, ...]] = ("index_select",)
+    summary: ClassVar[str] = "look a dim up with a fixed index tensor of a given shape (x[index], relative-position tables)"
+    dim: int = 1
+    index_shape: list[PosInt]
+
+    def infer(self, x: Tensor) -> Result:
+        axis = sample_axis(self.dim, len(x.shape))
+        shape = (*x.shape[:axis], *self.index_shape, *x.shape[axis + 1 :])
+        return Result(shape=shape, rf=())
+
+    def torch(self, io) -> Torch:
+        index = f"torch.zeros({io.literal(tuple(self.index_shape))}, dtype=torch.long, device={{0}}.device)"
+        return Torch(function=f"torch.index_select({{0}}, {self.dim}, {index}.flatten()).unflatten({self.dim}, {io.literal(tuple(self.index_shape))})")
 
     def torch_channels(self, io) -> str:
         return io.literal(io.out_shapes[0][0])

@@ -24,7 +24,7 @@ def _row_dict(report: Report, row: Row, layout: str) -> dict[str, Any]:
         "path": row.path,
         "name": row.name or row.path.rsplit(".", 1)[-1],
         "kind": row.kind,
-        "input_shape": [to_json_dim(d) for d in ordered(row.input_shapes[0], layout)],
+        "input_shape": [to_json_dim(d) for d in ordered(row.input_shapes[0], layout)] if row.input_shapes else None,
         "output_shape": [to_json_dim(d) for d in ordered(row.output_shape, layout)],
         "arguments": row.args,
         "params": to_json_dim(row.params),

@@ -166,7 +166,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 "name": r.name or r.path.rsplit(".", 1)[-1],
                 "kind": r.kind,
                 "depth": r.depth,
-                "input_shape": _shape_json(r.input_shapes[0]),
+                "input_shape": _shape_json(r.input_shapes[0]) if r.input_shapes else None,  # a parameter reads no input
                 "input_shapes": [_shape_json(s) for s in r.input_shapes],
                 "output_shape": _shape_json(r.output_shape),
                 "params": to_json_dim(r.params),
@@ -212,7 +212,7 @@ def render_csv(report: Report, layout: str = "chw") -> str:
     writer.writerow(CSV_COLUMNS)
     for r in report.rows:
         writer.writerow([
-            r.path, r.kind, "x".join(format_dim(d) for d in ordered(r.input_shapes[0], layout)),
+            r.path, r.kind, "x".join(format_dim(d) for d in ordered(r.input_shapes[0], layout)) if r.input_shapes else "",
             "x".join(format_dim(d) for d in ordered(r.output_shape, layout)), *(format_dim(v) for v in (r.params, r.buffers, r.macs, r.flops, r.activations)),
             format_rf(r.rf, r.is_global), format_rf(r.rf, r.is_global, "jump"), format_rf(r.rf, r.is_global, "start"),
         ])
@@ -285,6 +285,12 @@ def render_extra(extra: dict[str, Any], markdown: bool = False) -> str:
         from convcalc.interop.compat import compat_lines
 
         lines += compat_lines(extra["compat"])
+    if extra.get("training"):
+        t = extra["training"]
+        lines.append(
+            f"training step (per sample): forward MACs {format_count(t['macs'])} + backward MACs {format_count(t['backward_macs'])} = "
+            f"{format_count(t['training_macs'])} (every weight's gradient; an input's gradient where the input depends on weights)"
+        )
     if markdown:
         return "".join(f"\n{line}\n" for line in lines)
     return "".join(f"{line}\n" for line in lines)

@@ -18,9 +18,9 @@ COLUMNS = ("size", "accepted", "valid", "exact", "output_shape", "macs", "reason
 _EXAMPLES = 8  # sizes listed per reason of rejection
 
 
-def _reason_key(reason: Optional[str]) -> str:
-    """Group rejections by the layer at fault."""
-    return (reason or "").split(":", 1)[0]
+def _reason_key(result: SizeResult) -> tuple[bool, str]:
+    """Group rejections by what failed (the network, or only exactness) and the layer at fault."""
+    return result.valid, (result.reason or "").split(":", 1)[0]
 
 
 def _text(name: str, low: int, high: int, any_: bool, rule: Optional[ExactRule], accepted: list[SizeResult], rejected: list[SizeResult]) -> list[str]:
@@ -30,10 +30,11 @@ def _text(name: str, low: int, high: int, any_: bool, rule: Optional[ExactRule],
     lines += [f"  accepted {r.size:>6} -> {format_shape(r.output_shape)}" + ("" if r.exact else "  (valid, not exact)") for r in accepted]
     reasons: dict[str, list[SizeResult]] = {}
     for r in rejected:
-        reasons.setdefault(_reason_key(r.reason), []).append(r)
-    for group in reasons.values():
+        reasons.setdefault(_reason_key(r), []).append(r)
+    for (valid, _), group in reasons.items():
         shown = ", ".join(str(r.size) for r in group[:_EXAMPLES]) + (", ..." if len(group) > _EXAMPLES else "")
-        lines.append(f"  rejected {len(group)} size(s) ({shown}): at {group[0].size}: {group[0].reason}")
+        what = "valid, not exact" if valid else "invalid"
+        lines.append(f"  rejected {len(group)} size(s) ({shown}), {what}: at {group[0].size}: {group[0].reason}")
     if not accepted:
         lines.append("  no size in this range is accepted")
     return lines

@@ -9,6 +9,7 @@ from typing import Any, Optional
 from convcalc.render.formats import Format
 from convcalc.render.github import annotation
 from convcalc.render.report import render_csv, render_extra, render_markdown, report_to_dict
+from convcalc.arith.dims import to_json_dim
 from convcalc.report import Report
 
 __all__ = ["FORMATS", "render_annotations", "render_summary"]
@@ -31,7 +32,12 @@ def render_summary(report: Report, format_: Format, extra: dict[str, Any], depth
     (the rows) or Markdown (the table and ``extra``)."""
     if format_ == Format.json:
         data = report_to_dict(report)
-        data.update(extra)
+        if extra.get("training"):
+            for layer, row in zip(data["layers"], report.rows):
+                layer["backward_macs"] = to_json_dim(row.backward_macs)
+            data["totals"]["backward_macs"] = to_json_dim(report.backward_macs)
+            data["totals"]["training_macs"] = to_json_dim(report.training_macs)
+        data.update({k: v for k, v in extra.items() if k != "training"})
         return json.dumps(data, indent=2) + "\n"
     if format_ == Format.csv:
         return render_csv(report, layout)

@@ -44,6 +44,7 @@ class Row:
     input_ports: tuple[int, ...] = ()  # which output of each input row it reads (0 unless that row has several)
     layer: Any = field(default=None, repr=False, compare=False)  # the layer kind instance, its arguments validated
     functional: bool = False  # called as a function in PyTorch (F.relu), not a module
+    backward_macs: Dim = 0  # the MACs of its backward pass in a training step (LayerKind.backward_macs)
 
     @property
     def activations(self) -> Dim:
@@ -115,6 +116,16 @@ class Report:
     dtype: str = "float32"
     file: str = ""
     graph: Any = field(default=None, repr=False, compare=False)  # the Graph folded, for readers that walk it
+
+    @property
+    def backward_macs(self) -> Dim:
+        """MACs of the backward pass of one training step (per sample)."""
+        return dsum(r.backward_macs for r in self.rows)
+
+    @property
+    def training_macs(self) -> Dim:
+        """Forward and backward MACs of one training step (per sample)."""
+        return self.totals.macs + self.backward_macs
 
     @cached_property
     def totals(self) -> Totals:
