@@ -23,7 +23,7 @@ SUPPORTED = {
     ("models",): ("table", "json", "csv", "markdown"),
     ("compare", "lenet5", "toy39"): ("table", "json", "csv", "markdown"),
     ("check", "lenet5"): ("table", "json", "github", "human", "auto"),
-    ("layer", "conv2d", "--input", "32x32x3", "-k", "5", "-n", "6"): ("table", "json"),
+    ("layer", "conv2d", "--input", "3x32x32", "-k", "5", "-n", "6"): ("table", "json"),
     ("explain", "lenet5"): ("table", "json"),
 }
 ALL = [f.value for f in Format]
@@ -47,8 +47,13 @@ def test_each_command_supports_or_refuses_each_format(run_cli, args, fmt):
         assert out.strip()
         return
     names = ", ".join(SUPPORTED[args])
-    assert (code, out) == (2, ""), err
-    assert err == f"convcalc: error[usage-format]: --format {fmt}: {args[0]} supports {names}\n"
+    message = f"--format {fmt}: {args[0]} supports {names}"
+    assert code == 2, err
+    assert err == f"convcalc: error[usage-format]: {message}\n"
+    if fmt == "json":  # asked for JSON, the error comes as JSON too (graph has no JSON output)
+        assert json.loads(out)["errors"] == [{"code": "usage-format", "message": message, "file": None, "line": None, "col": None, "hint": None}]
+    else:
+        assert out == ""
 
 
 def test_an_unknown_format_is_the_same_one_line_usage_error(run_cli):

@@ -21,7 +21,7 @@ import typer
 
 from convcalc.arith.dims import is_count
 from convcalc.conventions import DType
-from convcalc.errors import EXIT_USAGE, ConvcalcError, UsageError
+from convcalc.errors import ConvcalcError, UsageError
 
 __all__ = [
     "BatchOpt",
@@ -35,6 +35,7 @@ __all__ = [
     "analyze_target",
     "console",
     "emit_rich",
+    "error_json",
     "fail",
     "format_option",
     "guarded",
@@ -48,6 +49,9 @@ __all__ = [
     "set_debug",
     "text_width",
     "tracked",
+    "warn",
+    "warn_layout",
+    "warn_spec_layout",
     "write_output",
 ]
 
@@ -147,13 +151,65 @@ def tracked(items: Iterable[Any], description: str, label: Callable[[Any], str] 
             advance()
 
 
-def fail(error: ConvcalcError) -> typer.Exit:
+def warn(code: str, message: str, pos: Any = None, hint: Optional[str] = None) -> None:
+    """One line on stderr, as an error is written: ``path:line:col: warning[code]: message (hint)``."""
+    print(f"{pos or 'convcalc'}: warning[{code}]: {message}" + (f" ({hint})" if hint else ""), file=sys.stderr)
+
+
+def warn_layout(what: str, dims: tuple, layout: Layout, pos: Any = None, *, fix: Optional[str] = None, as_list: bool = False) -> None:
+    """Warn when ``dims`` (as written, in ``layout``) look written in the other layout
+    (:mod:`convcalc.spec.layout`). The hint writes them swapped (``3x224x224``, or as a YAML list
+    ``[3, 224, 224]``), then ``fix``, another way out."""
+    from convcalc.spec.layout import looks_other_layout, read_as, swap_layout
+
+    if looks_other_layout(dims, layout.value):
+        swapped = swap_layout(dims, layout.value)
+        written = f"[{', '.join(map(str, swapped))}]" if as_list else "x".join(map(str, swapped))
+        warn("input-layout", f"{what} is {read_as(dims, layout.value)}", pos, f"write {written}" + (f", or {fix}" if fix else ""))
+
+
+def fail(error: ConvcalcError, as_json: bool = False) -> typer.Exit:
+    """The error's line on stderr; with ``as_json`` (``--format json``) its JSON object on stdout too."""
     print(error.render(), file=sys.stderr)
+    if as_json:
+        sys.stdout.write(error_json(error))
     return typer.Exit(error.exit_code)
 
 
+def error_json(error: ConvcalcError) -> str:
+    """What a command asked for JSON prints on stdout when it fails, in place of its report, one
+    entry per fault (a file with three mistakes has three)::
+
+        {"schema_version": 1, "exit_code": 1,
+         "errors": [{"code": "spec-unknown-kind", "message": "unknown layer kind 'conv2'",
+                     "file": "net.yaml", "line": 6, "col": 5, "hint": "did you mean 'conv2d'?"}]}
+
+    ``file``, ``line``, ``col`` and ``hint`` are null when the error has none, as ``check``'s are.
+    """
+    import json
+
+    from convcalc.report import SCHEMA_VERSION
+
+    entries = [
+        {
+            "code": one.code, "message": one.message, "file": one.pos.file if one.pos else None,
+            "line": one.pos.line if one.pos else None, "col": one.pos.col if one.pos else None, "hint": one.hint,
+        }
+        for one in getattr(error, "errors", [error])  # SpecErrors: every fault of a file
+    ]
+    return json.dumps({"schema_version": SCHEMA_VERSION, "exit_code": error.exit_code, "errors": entries}, indent=2) + "\n"
+
+
+def _wants_json(kwargs: dict[str, Any]) -> bool:
+    """Whether the command was asked for ``--format json`` (its ``format_``, read as
+    :func:`convcalc.render.formats.choose_format` reads it)."""
+    value = kwargs.get("format_")
+    return isinstance(value, str) and value.strip().lower() == "json"
+
+
 def guarded(fn: Callable) -> Callable:
-    """Turn convcalc's errors into one line and an exit code; anything else is an internal error."""
+    """Turn convcalc's errors into one line and an exit code (and, under ``--format json``, a JSON
+    error object on stdout); anything else is an internal error."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -162,14 +218,14 @@ def guarded(fn: Callable) -> Callable:
         except ConvcalcError as exc:
             if _state["debug"]:
                 raise
-            raise fail(exc) from None
+            raise fail(exc, _wants_json(kwargs)) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:  # an internal error: report it, never a traceback unless --debug
             if _state["debug"]:
                 raise
-            print(f"convcalc: error[internal]: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
-            raise typer.Exit(EXIT_USAGE) from None
+            internal = UsageError("internal", f"{type(exc).__name__}: {exc}", hint="run with --debug for the traceback")
+            raise fail(internal, _wants_json(kwargs)) from None
 
     return wrapper
 
@@ -229,13 +285,22 @@ def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = 
 # -- reading the command line --------------------------------------------------------------------
 
 
-def load(target: str):
-    """A spec file, ``-`` (standard input) or a built-in model's name, loaded."""
+def load(target: str, *, check_layout: bool = True):
+    """A spec file, ``-`` (standard input) or a built-in model's name, loaded; with
+    ``check_layout``, a warning when its ``input:`` looks channels last."""
     from convcalc.spec import load_spec
     from convcalc.spec.zoo import read_source
 
     text, shown = read_source(target)
-    return load_spec(text, shown)
+    spec = load_spec(text, shown)
+    if check_layout:
+        warn_spec_layout(spec)
+    return spec
+
+
+def warn_spec_layout(spec) -> None:
+    """Warn, at ``input:``, when a spec's input looks channels last."""
+    warn_layout(f"input [{', '.join(map(str, spec.input))}]", spec.input, Layout.chw, spec.pos(("input",)), as_list=True)
 
 
 def one_stdin(targets: list[str]) -> None:
@@ -247,7 +312,8 @@ def one_stdin(targets: list[str]) -> None:
 
 
 def parse_shape(text: str, layout: Layout, example: str, axes: str = "channels first") -> tuple:
-    """``3x224x224`` (chw) or ``224x224x3`` (hwc) -> a channels-first tuple.
+    """``3x224x224`` (chw) or ``224x224x3`` (hwc) -> a channels-first tuple; a warning when it
+    looks written in the other layout.
 
     Spatial sizes may be symbol names without an ``x`` in them (``3xHxW``); the channel count
     may not.
@@ -263,10 +329,12 @@ def parse_shape(text: str, layout: Layout, example: str, axes: str = "channels f
             raise UsageError("usage-input", f"--input {text!r}: {part!r} is neither a positive size nor a symbol name", hint=f"e.g. --input {example}")
     if not 1 <= len(dims) <= 4:
         raise UsageError("usage-input", f"--input {text!r}: give 1 to 4 sizes, {axes}")
+    warn_layout(f"--input {text}", tuple(dims), layout, fix="drop --layout hwc" if layout == Layout.hwc else "add --layout hwc")
     if layout == Layout.hwc and len(dims) > 1:
         dims = dims[-1:] + dims[:-1]
     if isinstance(dims[0], str):
-        raise UsageError("usage-input", f"--input {text!r}: the channel count must be a number")
+        other = "channels first: --layout chw" if layout == Layout.hwc else "--layout hwc for channels last"
+        raise UsageError("usage-input", f"--input {text!r}: the channel count must be a number", hint=f"{axes}; {other}")
     return tuple(dims)
 
 
@@ -327,15 +395,18 @@ def parse_sweep(text: str) -> tuple[str, list[int]]:
 
 def analyze_target(target: str, input_: Optional[str], batch: Optional[int], layout: Layout, dtype: DType, symbolic: bool = False,
                    params: Optional[dict[str, Any]] = None):
-    """(spec, report) of a spec named on the command line, at ``--input`` if given, with its
-    top-level ``params`` given other values; ``symbolic`` replaces integer spatial sizes by
-    symbols (``--sweep`` substitutes them)."""
+    """(spec, report) of a spec named on the command line (or loaded with ``check_layout=False``),
+    at ``--input`` if given, with its top-level ``params`` given other values; ``symbolic``
+    replaces integer spatial sizes by symbols (``--sweep`` substitutes them). Without ``--input``,
+    a warning when the spec's input looks channels last."""
     from convcalc.engine import analyze
 
     with progress(f"analysing {target}"):
-        spec = load(target) if isinstance(target, str) else target
+        spec = load(target, check_layout=False) if isinstance(target, str) else target
         if params:
             spec = spec.with_params(params)
+        if input_ is None:
+            warn_spec_layout(spec)
         shape = parse_input(input_, layout) or spec.input
         if symbolic and all(isinstance(d, int) for d in shape[1:]):
             from convcalc.kinds._window import axis_names
@@ -356,9 +427,9 @@ def format_option(formats: tuple, help: str = "Output format.", short: bool = Tr
 
 
 SpecArg = Annotated[str, typer.Argument(help="A spec file, - for standard input, or the name of a built-in model (see `convcalc models`).", metavar="SPEC_OR_MODEL", show_default=False)]
-InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape, channels first: 3x224x224 (sizes may be symbols: 3xHxW).")]
+InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape, channels first: 3x224x224 (224x224x3 with --layout hwc; sizes may be symbols: 3xHxW).")]
 BatchOpt = Annotated[Optional[int], typer.Option("--batch", "-b", min=1, help="Batch size, for memory.")]
-LayoutOpt = Annotated[Layout, typer.Option("--layout", help="Print shapes channels first (chw) or last, as textbooks do (hwc).")]
+LayoutOpt = Annotated[Layout, typer.Option("--layout", help="Read --input and print shapes channels first (chw, as PyTorch) or last (hwc, as textbooks).")]
 DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Element type, for memory.")]
 WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, counts exact, however wide the terminal (files and pipes always get this).")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")]

@@ -8,6 +8,10 @@
                    [--backward [--grad MATRIX]]
                    [--pool max --pool-size 2|2,3 [--pool-stride 2] [--pool-padding 0]]
                    [--file matrices.yaml] [--format table|json]
+
+Channels first, as every shape in convcalc: a list of matrices is C x H x W (one matrix per
+channel), a list of filters C_out x C_in/groups x kh x kw as PyTorch stores ``Conv2d.weight``, an
+element ``c,i,j``. An input whose matrices look like rows of H x W x C pixels gets a warning.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from convcalc.cli._common import console, format_option
+from convcalc.cli._common import console, format_option, warn
 from convcalc.errors import UsageError
 from convcalc.render.apply import render_table, to_json
 from convcalc.render.formats import Format, choose_format
@@ -28,6 +32,7 @@ from convcalc.teach.handcalc import (
     MatrixFile,
     PaddingMode,
     PoolMode,
+    depth,
     load_file,
     parse_array,
     parse_number,
@@ -64,7 +69,7 @@ def apply_command(
     input_text: Annotated[
         str | None,
         typer.Option("--input", "-i", help='Input matrix: "3,0,1;1,5,8" (rows split by ;) or "[[3,0],[1,5]]"; '
-                     "a list of matrices is channels first."),
+                     "a list of matrices is channels first, C x H x W: one matrix per channel."),
     ] = None,
     kernel: Annotated[
         str | None,
@@ -149,6 +154,7 @@ def apply_command(
     upstream = parse_array(grad, "grad") if grad is not None else stored.grad
     if matrix is None:
         raise UsageError("apply-missing-option", "give the input matrix with --input or in --file")
+    _warn_channels_last(matrix)
     if weights is None and pool_mode is None:
         raise UsageError("apply-missing-option", "give --kernel, --pool or both (the kernel runs first)")
     _check_unused("--kernel", weights, conv_options, _CONV_FLAGS)
@@ -170,6 +176,18 @@ def apply_command(
         out = console()
         for part in render_table(applied).renderables:  # sentences wrap at words, grids keep their titles whole
             out.print(part, soft_wrap=not isinstance(part, Text))
+
+
+def _warn_channels_last(matrix: Any) -> None:
+    """A stack written as rows of pixels, each a list of its channels (H x W x C, as numpy and
+    image libraries hold images), reads as H matrices of W x C: say so."""
+    from convcalc.spec.layout import looks_other_layout, read_as
+
+    if depth(matrix) == 3:
+        dims = (len(matrix), len(matrix[0]), len(matrix[0][0]))
+        if looks_other_layout(dims):
+            hint = f"give one matrix per channel: {dims[2]} matrices of {dims[0]}x{dims[1]}"
+            warn("input-layout", f"the input ({dims[0]} matrices of {dims[1]}x{dims[2]}) is {read_as(dims)}", hint=hint)
 
 
 def _given(options: dict[str, Any]) -> dict[str, Any]:

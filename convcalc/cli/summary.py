@@ -96,7 +96,7 @@ def summary_command(
         return
     chosen = choose_format(format_, rendered.FORMATS, "summary")
     keys = parse_columns(columns, (key for key, _, _ in SUMMARY_COLUMNS))
-    spec_obj = load(spec)
+    spec_obj = load(spec, check_layout=False)  # analyze_target judges the input it analyses
     params, sizes = split_set(set_, spec_obj) if set_ else ({}, {})
     spec_obj, report = analyze_target(spec_obj, input_, batch, layout, dtype, params=params)
     if sizes:

@@ -37,7 +37,7 @@ from typing import Any, Optional
 
 from convcalc import __version__
 from convcalc.errors import LayerError, UsageError
-from convcalc.graph.model import INPUT, Graph, Node, Port
+from convcalc.graph.model import INPUT, Graph, GroupNode, Node, Port
 from convcalc.kinds import KINDS
 from convcalc.kinds._base import TORCH_HELPERS, Torch
 from convcalc.report import Report, Row

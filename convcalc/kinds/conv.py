@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from convcalc.arith._exact import uneven_notes
 from convcalc.arith.dims import Lazy, prod
