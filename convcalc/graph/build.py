@@ -189,7 +189,7 @@ class _Folder:
                 elif key in ("residual", "parallel") and isinstance(value, dict):
                     parts = [value.get("body"), value.get("shortcut")]
                     branches = value.get("branches")
-                    parts += list(branches.values()) if isinstance(branches, dict) else (branches or [])
+                    parts += list(branches.values()) if isinstance(branches, dict) else (branches if isinstance(branches, list) else [])
                     inner = 1 + sum(self.estimate(p, stack) for p in parts if isinstance(p, list))
             total += repeat * max(inner, 1)  # an empty seq or block still costs a step per repeat
             if total > self.max_layers:
