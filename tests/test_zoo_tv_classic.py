@@ -19,7 +19,6 @@ from helpers import analyze_model
 from convcalc.interop.compat import compat_total
 
 REFERENCE = Path(__file__).parent / "reference" / "torchvision_layers.json"
-SHARED = next((p / "shared" / "reference" for p in Path(__file__).resolve().parents if (p / "shared" / "reference").is_dir()), None)
 MODELS = ("alexnet_tv", "vgg16_bn", "squeezenet1_0", "densenet121")
 
 
@@ -230,19 +229,6 @@ def test_densenet121_ptflops_counts_forwards_functions_once():
 def test_squeezenet_torchinfo_adds_a_bias_per_output_element():
     bias_adds = sum(size * size * (s + e1 + e3) for _, s, e1, e3, size in FIRES) + 109 * 109 * 96 + 13 * 13 * 1000
     assert TOOLS[("squeezenet1_0", "torchinfo")] - SQUEEZENET[1] == bias_adds == reference()["models"]["squeezenet1_0"]["bias_adds"]
-
-
-REFERENCE_SHA256 = "27902f6558c858b6660a9bc9876faf966fc9646ab4146b36eb72ad8285f9e4a3"
-
-
-def test_the_reference_is_the_shared_one():
-    """The copy is the shared reference byte for byte: its digest, and the file itself where
-    ``../shared/reference`` is at hand."""
-    import hashlib
-
-    assert hashlib.sha256(REFERENCE.read_bytes()).hexdigest() == REFERENCE_SHA256
-    if SHARED is not None:
-        assert REFERENCE.read_bytes() == (SHARED / "torchvision_layers.json").read_bytes()
 
 
 # -- the export loads torchvision's weights ------------------------------------------------------------
