@@ -30,7 +30,7 @@ def _letters(comparison: Comparison) -> list[str]:
     return [chr(ord("A") + i) for i in range(len(comparison.entries))]
 
 
-def _legend(comparison: Comparison, layout: str) -> list[str]:
+def _legend(comparison: Comparison, layout: str = "chw") -> list[str]:
     lines = []
     for letter, entry in zip(_letters(comparison), comparison.entries):
         report = entry.report
@@ -154,7 +154,7 @@ def render_comparison(comparison: Comparison, format_: Format, layout: str = "ch
     return _markdown(comparison, layout)
 
 
-def _markdown(comparison: Comparison, layout: str) -> str:
+def _markdown(comparison: Comparison, layout: str = "chw") -> str:
     """The table as the terminal shows it, with the legend above and the savings below."""
     header = _header(comparison)
     lines = [*(f"- {line}" for line in _legend(comparison, layout)), "", *markdown_table(header, _metric_rows(comparison), [False] + [True] * (len(header) - 1))]
