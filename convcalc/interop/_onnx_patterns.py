@@ -1,0 +1,254 @@
+"""Nodes that together are one convcalc layer: what an exporter decomposed, recognised again.
+
+``find_patterns`` looks at the graph's structure only (operator types and which node reads
+which), before any value is known; each :class:`Pattern` it finds is emitted when the walk reaches
+its last node, its anchor, and may still find that its constants do not fit (``Unsupported``): then
+its nodes are read one by one after all. A pattern's inner tensors must be read only inside it.
+
+- SiLU: ``x * sigmoid(x)``; hardswish: ``x * hardsigmoid(x)`` (alpha 1/6, beta 1/2).
+- A linear layer with bias: ``MatMul(x, W)`` then ``Add`` of a learned vector.
+- A reshape written as ``Gather(Reshape(x, [-1]), indices)`` with the indices in order (how
+  ``as_strided`` is exported): a reshape to the indices' shape.
+- Group norm as torch writes it: ``Reshape(x, [0, G, -1])``, ``InstanceNormalization``, a
+  ``Reshape`` back, then the ``Mul`` and ``Add`` of its per-channel weight and bias.
+- Zero padding read only by a convolution: the convolution's own (unequal) padding, as
+  TensorFlow's ``same`` at stride 2 is written.
+- Local response norm as ``torch.nn.functional.local_response_norm`` writes it: ``x / (k + alpha *
+  avg_pool(pad(x * x)))^beta``, the pool across the channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from convcalc.interop._imported import Scope, Unsupported
+from convcalc.interop._onnx_ops import linear, reshape_to, unary
+from convcalc.interop._onnx_values import Const, Live, attributes, f32
+
+__all__ = ["Pattern", "find_patterns"]
+
+
+@dataclass(frozen=True)
+class Pattern:
+    nodes: tuple[int, ...]  # in graph order; the last is the anchor
+    emit: Callable  # (importer, scope) -> the anchor's outputs
+
+
+def find_patterns(nodes: list, producer: dict[str, int], consumers: dict[str, list[int]]) -> dict[int, Pattern]:
+    found: dict[int, Pattern] = {}
+    claimed: set[int] = set()
+    for i, node in enumerate(nodes):
+        for match in (_gated, _linear_bias, _flat_gather, _group_norm, _pad_conv, _lrn):
+            pattern = match(i, node, nodes, producer, consumers)
+            if pattern is not None and not (set(pattern.nodes) & claimed):
+                found[i] = pattern
+                claimed.update(pattern.nodes)
+                break
+    return found
+
+
+def _only_reader(name: str, reader: int, consumers: dict[str, list[int]]) -> bool:
+    return consumers.get(name, []) == [reader]
+
+
+def _gated(i: int, node, nodes, producer, consumers):
+    """``x * sigmoid(x)`` (SiLU), ``x * hardsigmoid(x)`` (hardswish)."""
+    if node.op_type != "Mul" or len(node.input) != 2:
+        return None
+    for x, gate in (node.input, reversed(node.input)):
+        j = producer.get(gate)
+        if j is None or nodes[j].op_type not in ("Sigmoid", "HardSigmoid") or list(nodes[j].input) != [x] or not _only_reader(gate, i, consumers):
+            continue
+        gate_node = nodes[j]
+
+        def emit(imp, scope: Scope, x=x, gate_node=gate_node):
+            if gate_node.op_type == "HardSigmoid":
+                attrs = attributes(gate_node)
+                if abs(attrs.get("alpha", 0.2) - 1 / 6) > 1e-6 or abs(attrs.get("beta", 0.5) - 0.5) > 1e-6:
+                    raise Unsupported("not hardswish")
+            kind = "silu" if gate_node.op_type == "Sigmoid" else "hardswish"
+            return unary(imp, kind, imp.values[x], scope)
+
+        return Pattern((j, i), emit)
+    return None
+
+
+def _linear_bias(i: int, node, nodes, producer, consumers):
+    if node.op_type != "Add" or len(node.input) != 2:
+        return None
+    for product, bias in (node.input, reversed(node.input)):
+        j = producer.get(product)
+        if j is None or nodes[j].op_type != "MatMul" or not _only_reader(product, i, consumers):
+            continue
+        x, w = nodes[j].input
+
+        def emit(imp, scope: Scope, x=x, w=w, bias=bias):
+            weight, b = imp.values[w], imp.values[bias]
+            if not (isinstance(weight, Const) and weight.learned and isinstance(b, Const) and b.learned and len(weight.shape) == 2
+                    and b.size == weight.shape[1] and all(d == 1 for d in b.shape[:-1])):
+                raise Unsupported("not a linear layer's bias")
+            if not isinstance(imp.values[x], Live):
+                raise Unsupported("a product of constants")
+            return linear(imp, imp.values[x], weight, b, scope)
+
+        return Pattern((j, i), emit)
+    return None
+
+
+def _flat_gather(i: int, node, nodes, producer, consumers):
+    if node.op_type != "Gather" or len(node.input) != 2:
+        return None
+    flat, indices = node.input
+    j = producer.get(flat)
+    if j is None or nodes[j].op_type != "Reshape" or not _only_reader(flat, i, consumers):
+        return None
+    x, target = nodes[j].input
+
+    def emit(imp, scope: Scope):
+        import numpy as np
+
+        value, order = imp.values[x], imp.values[indices]
+        if not isinstance(value, Live) or attributes(node).get("axis", 0) != 0 or imp.ints(imp.values[target], "the shape") != [-1]:
+            raise Unsupported("not a reshape")
+        wanted = np.asarray(imp.const(order, "the indices"))
+        if wanted.size != np.prod(imp.full_shape(value)) or not np.array_equal(wanted.reshape(-1), np.arange(wanted.size)):
+            raise Unsupported("not a reshape")
+        port = imp.live(value, scope)
+        return [Live(reshape_to(imp, port, imp.builder.shape(port), list(wanted.shape), scope))]
+
+    return Pattern((j, i), emit)
+
+
+def _group_norm(i: int, node, nodes, producer, consumers):
+    """Anchored at the last of Reshape-back, Mul, Add that follow an InstanceNormalization."""
+    if node.op_type not in ("Reshape", "Mul", "Add"):
+        return None
+    chain = [i]
+    current = node
+    while current.op_type in ("Add", "Mul"):
+        j = next((producer[n] for n in current.input if n in producer and nodes[producer[n]].op_type in ("Mul", "Reshape")), None)
+        if j is None or not _only_reader(nodes[j].output[0], chain[0], consumers) or (current.op_type == "Mul" and nodes[j].op_type != "Reshape"):
+            return None
+        chain.insert(0, j)
+        current = nodes[j]
+    if current.op_type != "Reshape":
+        return None
+    k = producer.get(current.input[0])
+    if k is None or nodes[k].op_type != "InstanceNormalization" or not _only_reader(nodes[k].output[0], chain[0], consumers):
+        return None
+    r = producer.get(nodes[k].input[0])
+    if r is None or nodes[r].op_type != "Reshape" or not _only_reader(nodes[r].output[0], k, consumers):
+        return None
+    if any(nodes[c].op_type in ("Mul", "Add") for c in consumers.get(node.output[0], []) if c < len(nodes)) and node.op_type != "Add":
+        return None  # the affine part follows: anchor there
+    x = nodes[r].input[0]
+    affine = {nodes[j].op_type: nodes[j] for j in chain[1:]}
+
+    def emit(imp, scope: Scope):
+        value = imp.values[x]
+        if not isinstance(value, Live) or value.layout is not None:
+            raise Unsupported("not a group norm")
+        target = imp.ints(imp.values[nodes[r].input[1]], "the shape")
+        if len(target) != 3 or target[0] not in (0, imp.batch):
+            raise Unsupported("not a group norm")
+        port = value.port
+        channels = imp.builder.shape(port)[0]
+        weights: dict = {}
+        for op, n in affine.items():
+            other = next((imp.values[name] for name in n.input if isinstance(imp.values.get(name), Const)), None)
+            if other is None or (other.learned and other.size != channels):
+                raise Unsupported("not a group norm")
+            weights.update(other.learned)
+        learned = len(weights) == len(affine) == 2
+        if weights and not learned:
+            raise Unsupported("a group norm with a weight and no bias")
+        eps = f32(attributes(nodes[k]).get("epsilon", 1e-5))
+        args = {"num_groups": target[1], **({"eps": eps} if eps != 1e-5 else {}), **({} if learned else {"affine": False})}
+        return [Live(imp.emit("group_norm", args, [port], scope, weights)[0])]
+
+    return Pattern((r, k, *chain), emit)
+
+
+def _pad_conv(i: int, node, nodes, producer, consumers):
+    if node.op_type != "Conv":
+        return None
+    j = producer.get(node.input[0])
+    if j is None or nodes[j].op_type != "Pad" or not _only_reader(nodes[j].output[0], i, consumers):
+        return None
+    pad_node = nodes[j]
+
+    def emit(imp, scope: Scope):
+        from convcalc.interop._onnx_ops import conv
+
+        attrs = attributes(pad_node)
+        ins = [imp.values[n] if n else None for n in pad_node.input]
+        value = ins[0]
+        if not isinstance(value, Live) or value.layout is not None or attrs.get("mode", "constant") != "constant":
+            raise Unsupported("not a convolution's padding")
+        if len(ins) > 2 and ins[2] is not None and imp.ints(ins[2], "the value") != [0]:
+            raise Unsupported("padding with a value other than 0")
+        conv_attrs = attributes(node)
+        if any(conv_attrs.get("pads", [])) or conv_attrs.get("auto_pad", "NOTSET") != "NOTSET":
+            raise Unsupported("a convolution with padding of its own")
+        pads = imp.ints(ins[1], "the pads") if "pads" not in attrs else list(attrs["pads"])
+        rank = len(pads) // 2
+        if len(ins) > 3 and ins[3] is not None or pads[0] or pads[1] or pads[rank] or pads[rank + 1] or any(p < 0 for p in pads):
+            raise Unsupported("not a convolution's padding")
+        conv_attrs["pads"] = pads[2:rank] + pads[rank + 2:]
+        conv_ins = [value, *(imp.values[n] if n else None for n in node.input[1:])]
+        return conv(imp, node, conv_ins, conv_attrs, scope)
+
+    return Pattern((j, i), emit)
+
+
+_LRN_INNER = {"Mul", "Reshape", "Unsqueeze", "Squeeze", "Pad", "AveragePool", "Add", "Pow", "Identity", "Cast"}
+
+
+def _lrn(i: int, node, nodes, producer, consumers):
+    """``x / (k + alpha * avg_pool(pad(x * x)))^beta``: from the square forward to the divide."""
+    if node.op_type != "Div" or len(node.input) != 2:
+        return None
+    x, denominator = node.input
+    square = next((j for j in consumers.get(x, []) if j < i and nodes[j].op_type == "Mul" and list(nodes[j].input) == [x, x]), None)
+    if square is None:
+        return None
+    inner = {square}
+    frontier = [square]
+    while frontier:
+        j = frontier.pop()
+        for out in nodes[j].output:
+            for reader in consumers.get(out, []):
+                if reader == i or reader in inner:
+                    continue
+                if reader > i or reader >= len(nodes) or nodes[reader].op_type not in _LRN_INNER:
+                    return None
+                inner.add(reader)
+                frontier.append(reader)
+    if producer.get(denominator) not in inner:
+        return None
+    types = [nodes[j].op_type for j in sorted(inner)]
+    if types.count("AveragePool") != 1 or "Pow" not in types:
+        return None
+    chain = sorted(inner)
+
+    def emit(imp, scope: Scope):
+        value = imp.values[x]
+        if not isinstance(value, Live) or value.layout is not None:
+            raise Unsupported("not a local response norm")
+        pool = next(nodes[j] for j in chain if nodes[j].op_type == "AveragePool")
+        constants = {}
+        for j in chain:
+            if nodes[j].op_type in ("Mul", "Add", "Pow") and j != square:
+                found = [imp.values[n] for n in nodes[j].input if isinstance(imp.values.get(n), Const)]
+                if len(found) != 1 or found[0].size != 1:
+                    raise Unsupported("not a local response norm")
+                constants[nodes[j].op_type] = float(imp.const(found[0], "a constant").reshape(-1)[0])
+        if set(constants) != {"Mul", "Add", "Pow"}:
+            raise Unsupported("not a local response norm")
+        size = attributes(pool)["kernel_shape"][0]
+        args = {"size": size, "alpha": f32(constants["Mul"]), "beta": f32(constants["Pow"]), "k": f32(constants["Add"])}
+        port = imp.emit("local_response_norm", args, [value.port], scope)[0]
+        return [Live(port)]
+
+    return Pattern((*chain, i), emit)
