@@ -38,7 +38,7 @@ from convcalc.kinds import KINDS, LayerKind, Result, RFAxis, Tensor
 from convcalc.kinds._base import format_shape
 from convcalc.kinds._run import run
 
-__all__ = ["GraphBuilder", "Scope", "Unsupported", "UnknownOp", "unknown_ops", "partial_message"]
+__all__ = ["GraphBuilder", "Live", "Scope", "UnknownOp", "Unsupported", "partial_message", "unknown_ops"]
 
 
 class Unsupported(Exception):
@@ -55,6 +55,24 @@ class Scope:
     classes: tuple[str, ...] = ()
     op: str = ""
     source: str = ""  # the source's own name for it (an ONNX node name, an FX node name)
+
+
+@dataclass(eq=False)
+class Live:
+    """A tensor the network computes: a port of the graph (channels first, per sample). ``layout``
+    is the permutation (of the axes with the batch) that the source's tensor has relative to it,
+    when a transpose has not been written as a layer yet: the channels-last stretches of ConvNeXt
+    and transformers stay channels-first layers (``layer_norm`` and ``linear`` over the channels)."""
+
+    port: Port
+    layout: Optional[tuple[int, ...]] = None
+    scope: Optional[Scope] = None  # the transpose's, for the permute written if one is needed
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def channels_last(self) -> bool:
+        """A transposed tensor whose last axis is the channels (ConvNeXt's and ViT's layout)."""
+        return self.layout is not None and self.layout[-1] == 1
 
 
 class UnknownOp(LayerKind):
@@ -220,6 +238,94 @@ class GraphBuilder:
             return result
         self.shared_notes[index] = shared
         return replace(result, params=result.params - sum(size for _, size in shared))
+
+    # -- tensors in the source's layout ---------------------------------------------------------
+    def port_of(self, value: Live, scope: Scope) -> Port:
+        """The port of a tensor in the source's own layout: a transpose not written yet is written now."""
+        if value.layout is None:
+            return value.port
+        if "port" not in value.cache:
+            value.cache["port"] = self.emit("permute", {"dims": list(value.layout)}, [value.port], value.scope or scope)[0]
+        return value.cache["port"]
+
+    def full_shape(self, value: Live) -> tuple:
+        """The source's shape of a tensor: with the batch, in its layout."""
+        canonical = (self.batch, *self.shape(value.port))
+        return tuple(canonical[i] for i in value.layout) if value.layout else canonical
+
+    def transposed(self, value: Live, perm: Sequence[int], scope: Scope) -> Live:
+        """The tensor with its axes permuted: nothing written until a layer needs it so."""
+        perm = list(perm)
+        if not perm or perm[0] != 0:
+            raise Unsupported(f"a permutation {perm} that moves the batch")
+        base = value.layout or tuple(range(len(perm)))
+        layout = tuple(base[p] for p in perm)
+        if layout == tuple(range(len(perm))):
+            return Live(value.port)
+        return Live(value.port, layout, scope)
+
+    def unary(self, kind: str, value: Live, scope: Scope, args: Optional[Mapping[str, Any]] = None) -> Live:
+        """An element-wise layer on the tensor as it is, keeping a pending transpose."""
+        port = self.emit(kind, args or {}, [value.port], scope)[0]
+        return Live(port, value.layout, value.scope)
+
+    def wrapped(self, value: Live, scope: Scope) -> Scope:
+        """The scope of a layer that reads a pending transpose: the transpose's module when the layer's
+        is directly inside it (a module that permutes around another, ``ChannelsLast(nn.LayerNorm)``)."""
+        outer = value.scope
+        if outer is not None and outer.path and len(scope.path) == len(outer.path) + 1 and scope.path[: len(outer.path)] == outer.path:
+            return Scope(outer.path, outer.classes, scope.op, scope.source)
+        return scope
+
+    def linear(self, value: Live, out_features: int, bias: bool, weights: Mapping[str, int], scope: Scope) -> Live:
+        """A linear layer on the last axis: over the channels of a channels-last tensor, on the
+        features of a vector, PyTorch's literal last axis otherwise."""
+        args: dict[str, Any] = {"out_features": out_features, **({} if bias else {"bias": False})}
+        if value.channels_last:
+            port = self.emit("linear", {**args, "axis": "channels"}, [value.port], self.wrapped(value, scope), weights=weights)[0]
+            return Live(port, value.layout, value.scope)
+        port = self.port_of(value, scope)
+        if len(self.shape(port)) > 1:
+            args["axis"] = "last"
+        return Live(self.emit("linear", args, [port], scope, weights=weights)[0])
+
+    def layer_norm(self, value: Live, normalized: Sequence[Any], args: Mapping[str, Any], weights: Mapping[str, int], scope: Scope) -> Live:
+        """Layer norm over the trailing axes ``normalized`` (sizes) of the source's tensor."""
+        if len(normalized) == 1 and value.channels_last:  # over the channel vector at every position
+            port = self.emit("layer_norm", args, [value.port], self.wrapped(value, scope), weights=weights)[0]
+            return Live(port, value.layout, value.scope)
+        port = self.port_of(value, scope)
+        shape = self.shape(port)
+        if tuple(shape[-len(normalized):]) != tuple(normalized) or len(normalized) > len(shape):
+            raise Unsupported(f"layer norm over {list(normalized)} of a {format_shape(shape)} tensor")
+        if not all(isinstance(d, int) for d in normalized):
+            raise Unsupported("layer norm over a symbolic size")
+        extra = {} if len(normalized) == len(shape) and len(normalized) == 1 else {"normalized_shape": list(normalized) if len(normalized) > 1 else normalized[0]}
+        return Live(self.emit("layer_norm", {**args, **extra}, [port], scope, weights=weights)[0])
+
+    def reshape_to(self, port: Port, target: Sequence[Any], scope: Scope) -> Port:
+        """A reshape of the whole tensor to ``target`` (with the batch): the batch must stay first."""
+        sample = self.shape(port)
+        elements = 1
+        for d in sample:
+            elements = elements * d
+        rest = 1
+        for d in target[1:]:
+            rest = rest * d
+        if not (target and (target[0] == self.batch or rest == elements)):
+            raise Unsupported(f"a reshape to {list(target)} that moves the batch")
+        new = tuple(target[1:])
+        if new == tuple(sample):
+            return port
+        if len(new) == 1 and len(sample) > 1:
+            return self.emit("flatten", {}, [port], scope)[0]
+        shape = list(new)
+        symbolic = [i for i, d in enumerate(shape) if not isinstance(d, int)]
+        if len(symbolic) > 1:
+            raise Unsupported("a reshape to several symbolic sizes")
+        if symbolic:
+            shape[symbolic[0]] = -1
+        return self.emit("reshape", {"shape": [int(d) for d in shape]}, [port], scope)[0]
 
     def describe(self, scope: Scope) -> str:
         where = ".".join((*scope.path, scope.op) if scope.op else scope.path) or scope.source or "?"

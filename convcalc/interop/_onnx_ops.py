@@ -16,7 +16,7 @@ from convcalc.arith.dims import floor_div, is_int, prod
 from convcalc.interop._imported import Scope, Unsupported
 from convcalc.interop._onnx_values import MAX_FOLDED, Const, Live, Pieces, exact, f32
 
-__all__ = ["HANDLERS", "fold", "linear", "reshape_to", "unary"]
+__all__ = ["HANDLERS", "conv", "fold", "linear", "unary"]
 
 _INT64_MAX = 2**63 - 1
 _FRESH = {"Shape", "Size", "ConstantOfShape", "Range", "Equal", "Less", "Greater", "Not", "And", "Or"}  # their values are no weights
@@ -276,20 +276,6 @@ def _is_identity(imp, value: Any, unit: int) -> bool:
     return got is not None and got.dtype != object and bool(np.all(np.asarray(got) == unit))
 
 
-def _channels_last(value: Live) -> bool:
-    """A transposed tensor whose last axis is the channels (ConvNeXt's and ViT's layout)."""
-    return value.layout is not None and value.layout[-1] == 1
-
-
-def _wrapped(x: Live, scope: Scope) -> Scope:
-    """The scope of a layer that reads a pending transpose: the transpose's module when the layer's
-    is directly inside it (a module that permutes around another, ``ChannelsLast(nn.LayerNorm)``)."""
-    outer = x.scope
-    if outer is not None and outer.path and len(scope.path) == len(outer.path) + 1 and scope.path[: len(outer.path)] == outer.path:
-        return Scope(outer.path, outer.classes, scope.op, scope.source)
-    return scope
-
-
 def _sample(imp, port) -> tuple:
     return imp.builder.shape(port)
 
@@ -371,8 +357,7 @@ def unary(imp, kind: str, x, scope, args: dict | None = None) -> list:
     """An element-wise layer on the tensor as it is, keeping a pending transpose."""
     if not isinstance(x, Live):
         raise Unsupported("an activation of a constant")
-    port = imp.emit(kind, args or {}, [x.port], scope)[0]
-    return [Live(port, x.layout, x.scope)]
+    return [imp.builder.unary(kind, x, scope, args)]
 
 
 def _unary(kind: str, **args) -> Callable:
@@ -459,18 +444,9 @@ def linear(imp, x: Any, w: Const, bias: Any, scope) -> list:
     """``x @ w (+ bias)`` with a learned (in, out) matrix: a linear layer on the last axis."""
     if len(w.shape) != 2:
         raise Unsupported(f"a product with a constant of shape {list(w.shape)}")
-    weights = _learned(w, bias)
-    args: dict[str, Any] = {"out_features": exact(w.shape[1])}
-    if bias is None:
-        args["bias"] = False
-    if isinstance(x, Live) and _channels_last(x):
-        args["axis"] = "channels"
-        port = imp.emit("linear", args, [x.port], _wrapped(x, scope), weights)[0]
-        return [Live(port, x.layout, x.scope)]
-    port = _live_in(imp, x, scope)
-    if len(_sample(imp, port)) > 1:
-        args["axis"] = "last"
-    return _outs(imp.emit("linear", args, [port], scope, weights))
+    if not isinstance(x, Live):
+        raise Unsupported("a product of constants")
+    return [imp.builder.linear(x, exact(w.shape[1]), bias is not None, _learned(w, bias), scope)]
 
 
 def matmul(imp, node, ins, attrs, scope):
@@ -505,7 +481,6 @@ def layer_norm(imp, node, ins, attrs, scope):
     x, scale, shift = ins[0], ins[1], ins[2] if len(ins) > 2 else None
     if not isinstance(x, Live):
         raise Unsupported("layer norm of a constant")
-    axis = attrs.get("axis", -1)
     affine = isinstance(scale, Const) and bool(scale.learned)
     args: dict[str, Any] = {}
     eps = f32(attrs.get("epsilon", 1e-5))
@@ -516,21 +491,11 @@ def layer_norm(imp, node, ins, attrs, scope):
     if not (affine and isinstance(shift, Const) and shift.learned):
         args["bias"] = False
     weights = _learned(scale if affine else None, shift if affine else None)
-    rank = len(imp.full_shape(x))
-    if axis % rank == rank - 1 and _channels_last(x):  # over the channel vector at every position
-        port = imp.emit("layer_norm", args, [x.port], _wrapped(x, scope), weights)[0]
-        return [Live(port, x.layout, x.scope)]
-    port = imp.live(x, scope)
-    shape = _sample(imp, port)
-    first = axis % rank
+    full = imp.full_shape(x)
+    first = attrs.get("axis", -1) % len(full)
     if first == 0:
         raise Unsupported("layer norm over the batch")
-    normalized = list(shape[first - 1:])
-    if not all(is_int(d) for d in normalized):
-        raise Unsupported("layer norm over a symbolic size")
-    if first != 1:
-        args["normalized_shape"] = normalized if len(normalized) > 1 else normalized[0]
-    return _outs(imp.emit("layer_norm", args, [port], scope, weights))[:1]
+    return [imp.builder.layer_norm(x, full[first:], args, weights, scope)]
 
 
 def instance_norm(imp, node, ins, attrs, scope):
@@ -753,26 +718,7 @@ def reshape(imp, node, ins, attrs, scope):
     port = _live_in(imp, ins[0], scope)
     sample = _sample(imp, port)
     target = _reshaped([imp.batch, *sample], imp.ints(ins[1], "the shape"), attrs.get("allowzero", 0))
-    return [Live(reshape_to(imp, port, sample, target, scope))]
-
-
-def reshape_to(imp, port, sample: tuple, target: list, scope: Scope):
-    """A reshape of the whole tensor: the batch must stay the first axis."""
-    elements = prod(sample)
-    if not (target and (target[0] == imp.batch or (prod(target[1:]) == elements))):
-        raise Unsupported(f"a reshape to {target} that moves the batch")
-    new = tuple(target[1:])
-    if new == tuple(sample):
-        return port
-    if len(new) == 1 and len(sample) > 1:
-        return imp.emit("flatten", {}, [port], scope)[0]
-    shape = list(new)
-    symbolic = [i for i, d in enumerate(shape) if not is_int(d)]
-    if len(symbolic) > 1:
-        raise Unsupported("a reshape to several symbolic sizes")
-    if symbolic:
-        shape[symbolic[0]] = -1
-    return imp.emit("reshape", {"shape": [int(d) for d in shape]}, [port], scope)[0]
+    return [Live(imp.builder.reshape_to(port, target, scope))]
 
 
 def flatten(imp, node, ins, attrs, scope):
@@ -791,14 +737,7 @@ def transpose(imp, node, ins, attrs, scope):
     if not isinstance(x, Live):
         raise Unsupported("a transpose of a constant")
     rank = len(imp.full_shape(x))
-    perm = list(attrs.get("perm") or reversed(range(rank)))
-    if perm[0] != 0:
-        raise Unsupported(f"a transpose {perm} that moves the batch")
-    base = x.layout or tuple(range(rank))
-    layout = tuple(base[p] for p in perm)
-    if layout == tuple(range(rank)):
-        return [Live(x.port)]
-    return [Live(x.port, layout, scope)]
+    return [imp.builder.transposed(x, list(attrs.get("perm") or reversed(range(rank))), scope)]
 
 
 def squeeze(imp, node, ins, attrs, scope):
@@ -809,7 +748,7 @@ def squeeze(imp, node, ins, attrs, scope):
     if axes is not None and any(a % (len(full) + (len(axes) if node.op_type == "Unsqueeze" else 0)) == 0 for a in axes):
         raise Unsupported(f"{node.op_type} of the batch axis")
     target = _squeezed(full, axes if axes is not None else [i for i, d in enumerate(full) if d == 1 and i > 0], node.op_type == "Unsqueeze")
-    return [Live(reshape_to(imp, port, sample, target, scope))]
+    return [Live(imp.builder.reshape_to(port, target, scope))]
 
 
 def expand(imp, node, ins, attrs, scope):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from convcalc.interop._imported import Scope, Unsupported
-from convcalc.interop._onnx_ops import linear, reshape_to, unary
+from convcalc.interop._onnx_ops import conv, linear, unary
 from convcalc.interop._onnx_values import Const, Live, attributes, f32
 
 __all__ = ["Pattern", "find_patterns"]
@@ -115,7 +115,7 @@ def _flat_gather(i: int, node, nodes, producer, consumers):
         if wanted.size != np.prod(imp.full_shape(value)) or not np.array_equal(wanted.reshape(-1), np.arange(wanted.size)):
             raise Unsupported("not a reshape")
         port = imp.live(value, scope)
-        return [Live(reshape_to(imp, port, imp.builder.shape(port), list(wanted.shape), scope))]
+        return [Live(imp.builder.reshape_to(port, list(wanted.shape), scope))]
 
     return Pattern((j, i), emit)
 
@@ -179,8 +179,6 @@ def _pad_conv(i: int, node, nodes, producer, consumers):
     pad_node = nodes[j]
 
     def emit(imp, scope: Scope):
-        from convcalc.interop._onnx_ops import conv
-
         attrs = attributes(pad_node)
         ins = [imp.values[n] if n else None for n in pad_node.input]
         value = ins[0]

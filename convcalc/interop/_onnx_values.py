@@ -8,8 +8,7 @@ from typing import Any, Callable, Optional
 
 from convcalc.arith.dims import prod
 from convcalc.errors import UsageError
-from convcalc.graph.model import Port
-from convcalc.interop._imported import Scope
+from convcalc.interop._imported import Live
 
 __all__ = ["MAX_FOLDED", "Const", "Live", "Pieces", "attributes", "exact", "f32", "require_onnx"]
 
@@ -46,18 +45,6 @@ class Const:
     @property
     def size(self) -> int:
         return prod(self.shape)
-
-
-@dataclass(eq=False)
-class Live:
-    """A tensor the network computes: a port of the graph, channels first. ``layout`` is the
-    permutation (of the axes with the batch) the file's tensor has relative to it, when a
-    transpose has not been written as a layer yet."""
-
-    port: Port
-    layout: Optional[tuple[int, ...]] = None
-    scope: Optional[Scope] = None  # the transpose's, for the permute written if one is needed
-    cache: dict = field(default_factory=dict)
 
 
 @dataclass(eq=False)

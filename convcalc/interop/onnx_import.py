@@ -325,19 +325,11 @@ class _Importer:
         return self.builder.emit(kind, args, inputs, scope, weights=weights, refs=refs)
 
     def live(self, value: Live, scope: Scope) -> Port:
-        """The port of a tensor in the file's own layout: a transpose not written yet is written now."""
-        if value.layout is None:
-            return value.port
-        if "port" not in value.cache:
-            value.cache["port"] = self.emit("permute", {"dims": list(value.layout)}, [value.port], value.scope or scope)[0]
-        return value.cache["port"]
+        return self.builder.port_of(value, scope)
 
     def full_shape(self, value: Any) -> tuple:
         """The file's shape of a tensor: with the batch, in its layout."""
-        if isinstance(value, Const):
-            return tuple(value.shape)
-        canonical = (self.batch, *self.builder.shape(value.port))
-        return tuple(canonical[i] for i in value.layout) if value.layout else canonical
+        return tuple(value.shape) if isinstance(value, Const) else self.builder.full_shape(value)
 
     def const(self, value: Any, what: str) -> Any:
         """The value of a constant input; Unsupported if it is computed by the network or unknown."""
