@@ -195,7 +195,7 @@ class _Importer:
             sample = symbols_of(tuple(input_shape))
         if batch is not None:
             file_batch = batch
-        name = self.graph.name or Path(self.file).stem
+        name = self.graph.name if self.graph.name not in ("", "main_graph", "torch_jit", "torch-jit-export") else Path(self.file).stem
         producer = f"{self.model.producer_name} {self.model.producer_version}".strip()
         description = f"Imported from the ONNX file {Path(self.file).name}" + (f" (written by {producer}" if producer else "") + \
             (f", opset {self.opset})" if producer else f" (opset {self.opset})") + "."
