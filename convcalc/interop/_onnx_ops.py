@@ -16,7 +16,7 @@ from convcalc.arith.dims import floor_div, is_int, prod
 from convcalc.interop._imported import Scope, Unsupported
 from convcalc.interop._onnx_values import MAX_FOLDED, Const, Live, Pieces, exact, f32
 
-__all__ = ["HANDLERS", "conv", "fold", "linear", "unary"]
+__all__ = ["HANDLERS", "conv", "fold", "linear", "norm_eps", "unary"]
 
 _INT64_MAX = 2**63 - 1
 _FRESH = {"Shape", "Size", "ConstantOfShape", "Range", "Equal", "Less", "Greater", "Not", "And", "Or"}  # their values are no weights
@@ -292,6 +292,12 @@ def _rank_kind(base: str, rank: int) -> str:
     return f"{base}{rank}d"
 
 
+def norm_eps(attrs: dict) -> dict[str, Any]:
+    """A normalisation's ``epsilon`` as convcalc's ``eps``, when it is not the default 1e-5."""
+    eps = f32(attrs.get("epsilon", 1e-5))
+    return {"eps": eps} if eps != 1e-5 else {}
+
+
 def _pads(attrs: dict, spatial: tuple, kernel: list, strides: list, dilations: list, *, conv: bool) -> list[tuple]:
     """(before, after) per spatial axis, from ``pads`` or ``auto_pad``; ``[("same",)]`` for
     SAME_UPPER on a convolution (convcalc's ``same`` is TensorFlow's, which is SAME_UPPER)."""
@@ -467,12 +473,7 @@ def batch_norm(imp, node, ins, attrs, scope):
     if not all(isinstance(v, Const) for v in (scale, shift, mean, var)):
         raise Unsupported("batch norm whose statistics the network computes")
     affine = bool(scale.learned or shift.learned)
-    args: dict[str, Any] = {}
-    eps = f32(attrs.get("epsilon", 1e-5))
-    if eps != 1e-5:
-        args["eps"] = eps
-    if not affine:
-        args["affine"] = False
+    args = {**norm_eps(attrs), **({} if affine else {"affine": False})}
     kind = "batch_norm1d" if rank <= 2 else _rank_kind("batch_norm", rank - 1)
     return _outs(imp.emit(kind, args, [port], scope, _learned(scale, shift, mean, var) if affine else _learned(mean, var)))[:1]
 
@@ -482,12 +483,7 @@ def layer_norm(imp, node, ins, attrs, scope):
     if not isinstance(x, Live):
         raise Unsupported("layer norm of a constant")
     affine = isinstance(scale, Const) and bool(scale.learned)
-    args: dict[str, Any] = {}
-    eps = f32(attrs.get("epsilon", 1e-5))
-    if eps != 1e-5:
-        args["eps"] = eps
-    if not affine:
-        args["elementwise_affine"] = False
+    args = {**norm_eps(attrs), **({} if affine else {"elementwise_affine": False})}
     if not (affine and isinstance(shift, Const) and shift.learned):
         args["bias"] = False
     weights = _learned(scale if affine else None, shift if affine else None)
@@ -503,12 +499,7 @@ def instance_norm(imp, node, ins, attrs, scope):
     port = _live_in(imp, x, scope)
     channels = _sample(imp, port)[0]
     affine = isinstance(scale, Const) and bool(scale.learned)
-    args: dict[str, Any] = {"num_groups": exact(channels)}
-    eps = f32(attrs.get("epsilon", 1e-5))
-    if eps != 1e-5:
-        args["eps"] = eps
-    if not affine:
-        args["affine"] = False
+    args = {"num_groups": exact(channels), **norm_eps(attrs), **({} if affine else {"affine": False})}
     port = imp.emit("group_norm", args, [port], scope, _learned(scale, shift) if affine else {})[0]
     return [Live(port)]
 
@@ -521,12 +512,7 @@ def group_norm(imp, node, ins, attrs, scope):
     if isinstance(scale, Const) and scale.size not in (channels,):
         raise Unsupported(f"group normalization with a scale per group ({scale.size} values for {channels} channels)")
     affine = isinstance(scale, Const) and bool(scale.learned)
-    args: dict[str, Any] = {"num_groups": groups}
-    eps = f32(attrs.get("epsilon", 1e-5))
-    if eps != 1e-5:
-        args["eps"] = eps
-    if not affine:
-        args["affine"] = False
+    args = {"num_groups": groups, **norm_eps(attrs), **({} if affine else {"affine": False})}
     return _outs(imp.emit("group_norm", args, [port], scope, _learned(scale, shift) if affine else {}))
 
 

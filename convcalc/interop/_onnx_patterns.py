@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from convcalc.interop._imported import Scope, Unsupported
-from convcalc.interop._onnx_ops import conv, linear, unary
+from convcalc.interop._onnx_ops import conv, linear, norm_eps, unary
 from convcalc.interop._onnx_values import Const, Live, attributes, f32
 
 __all__ = ["Pattern", "find_patterns"]
@@ -163,8 +163,7 @@ def _group_norm(i: int, node, nodes, producer, consumers):
         learned = len(weights) == len(affine) == 2
         if weights and not learned:
             raise Unsupported("a group norm with a weight and no bias")
-        eps = f32(attributes(nodes[k]).get("epsilon", 1e-5))
-        args = {"num_groups": target[1], **({"eps": eps} if eps != 1e-5 else {}), **({} if learned else {"affine": False})}
+        args = {"num_groups": target[1], **norm_eps(attributes(nodes[k])), **({} if learned else {"affine": False})}
         return [Live(imp.emit("group_norm", args, [port], scope, weights)[0])]
 
     return Pattern((r, k, *chain), emit)

@@ -71,6 +71,8 @@ def _read(path: Path, shown: str):
     where = Position(shown)
     if path.is_dir():
         raise UsageError("io-directory", "this is a directory, not an ONNX file", where)
+    if path.exists() and not path.is_file():  # a FIFO or a device: reading it could wait forever
+        raise UsageError("io-not-a-file", "not a regular file: convcalc reads an ONNX model from a file", where)
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
