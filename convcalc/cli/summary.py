@@ -41,6 +41,12 @@ class Compat(str, Enum):
 def _extra(spec, report, exact: bool, compat: Optional[Compat]) -> dict[str, Any]:
     """What the table's caption does not hold: validity conditions, exact sizes, a tool's total."""
     extra: dict[str, Any] = {}
+    if report.graph is not None and report.graph.source in ("onnx", "torch"):
+        from convcalc.interop._imported import unknown_ops
+
+        found = unknown_ops(report.graph)
+        if found:  # the totals leave these out: said in the output itself, and by exit code 3
+            extra["partial"] = {"unknown_ops": found}
     if report.symbols:
         from convcalc.report._substitute import requirements
 
