@@ -314,3 +314,21 @@ def test_every_kind_through_the_torch_import():
         if got.output_shape != spec.output_shape or any(r.kind == "unknown" for r in got.rows):
             failures.append(f"{kind}: {got.output_shape} {[r.kind for r in got.rows]}")
     assert failures == []
+
+
+def test_default_export_with_batch_norm_folded(tmp_path):
+    """torch.onnx.export's defaults fold each batch norm into the convolution before it: the file
+    holds the convolution alone (its zero bias dropped too), named after the convolution's module."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, bias=False), torch.nn.BatchNorm2d(8), torch.nn.ReLU()).eval()
+    path = tmp_path / "folded.onnx"
+    torch.onnx.export(model, (torch.zeros(1, 3, 10, 10),), str(path), verbose=False)
+    report = analyze(load_onnx(str(path)))
+    assert [(r.path, r.kind) for r in report.rows] == [("0", "conv2d"), ("2", "relu")]
+    assert report.totals.params == 8 * 3 * 3 * 3
