@@ -63,6 +63,20 @@ def test_a_weight_read_by_two_nodes_is_counted_once(tmp_path):
     assert report.totals.macs == 2 * (8 * 8 * 3 * 3 * 3 * 3)  # both convolutions compute
 
 
+def test_tied_weights_are_not_written_as_a_spec(tmp_path, run_cli):
+    """A spec cannot share a weight: written out, it would count it twice."""
+    path = tmp_path / "tied.onnx"
+    tiny_model(
+        [helper.make_node("Conv", ["x", "w"], ["a"], kernel_shape=[1, 1], name="first"), helper.make_node("Conv", ["a", "w"], ["y"], kernel_shape=[1, 1], name="second")],
+        [tensor_info("x", [1, 3, 4, 4])], [tensor_info("y", [1, 3, 4, 4])], [weight("w", [3, 3, 1, 1])], path=path,
+    )
+    written = tmp_path / "net.yaml"
+    code, out, err = run_cli("import", str(path), "-o", str(written))
+    assert code == 2 and not written.exists()
+    one_line_error(err, "spec-write")
+    assert "second share weights" in err
+
+
 def test_dynamic_dims_become_symbols(tmp_path):
     path = tmp_path / "dynamic.onnx"
     tiny_model(

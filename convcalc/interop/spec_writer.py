@@ -18,7 +18,8 @@ Repeated structures
 
 What cannot be written: an operation convcalc has no kind for (the spec could not be analysed), a
 layer that reads the network's input after another layer (a spec names no tensor before its first
-layer). Both are :class:`UsageError` (``spec-write``, exit 2).
+layer), weights shared by two layers (a spec would count them twice). Each is a :class:`UsageError`
+(``spec-write``, exit 2).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def write_spec(graph: Graph, *, expect: Optional[dict] = None) -> str:
         listed = "; ".join(f"{op} x{len(nodes)} ({', '.join(nodes[:3])})" for op, nodes in unknown.items())
         raise UsageError("spec-write", f"cannot write a spec: the model has operations convcalc has no kind for: {listed}",
                          hint="a spec can hold only convcalc's kinds; `convcalc summary` shows the model with those rows")
+    shared = [n.path for n, r in zip(graph.nodes, graph.results) if any(note.startswith("shares weights") for note in r.notes)]
+    if shared:
+        raise UsageError("spec-write", f"cannot write a spec: {', '.join(shared[:3])} share weights with layers before them, and a spec has no way to share a weight (it would count it twice)")
     return _Writer(graph).write(expect)
 
 
