@@ -151,3 +151,24 @@ def test_check_against_catches_a_changed_channel_count(exports, run_cli, tmp_pat
     assert code == 1, out + err
     assert "error[check-against]: layer conv1 (conv2d): output shape (32, 112, 112) in the spec, (64, 112, 112) in" in out
     assert "params 4704 in the spec, 9408 in" in out  # 32*3*7*7 against 64*3*7*7
+
+
+# Kinds whose ONNX form is a pattern of several nodes, or an operator of its own: each kind's export
+# case through torch.onnx and back. (Every kind goes through the PyTorch import in test_import.py.)
+ONNX_KINDS = ["conv3d", "group_norm", "local_response_norm", "layer_norm", "layer_scale", "split", "chunk", "pixel_shuffle",
+              "upsample", "elu", "hardswish", "silu", "scaled_dot_product_attention", "multihead_attention", "parameter"]
+
+
+@pytest.mark.parametrize("kind", ONNX_KINDS)
+def test_kind_through_onnx(kind, tmp_path):
+    from test_export import KIND_CASES, layers_spec
+
+    shape, layers = KIND_CASES[kind]
+    spec = analyze(layers_spec(shape, layers))
+    export = export_torch(spec)
+    path = export_onnx(build(export.source, export.class_name), tuple(shape), tmp_path / f"{kind}.onnx")
+    got = analyze(load_onnx(str(path)))
+    assert [r.path for r in got.rows if r.kind == "unknown"] == []
+    for key in ("params", "buffers", "macs", "flops"):
+        assert getattr(got.totals, key) == getattr(spec.totals, key), key
+    assert got.output_shape == spec.output_shape

@@ -13,6 +13,12 @@ its nodes are read one by one after all. A pattern's inner tensors must be read 
   ``Reshape`` back, then the ``Mul`` and ``Add`` of its per-channel weight and bias.
 - Zero padding read only by a convolution: the convolution's own (unequal) padding, as
   TensorFlow's ``same`` at stride 2 is written.
+- Scaled dot-product attention as torch.onnx writes it: ``softmax((q * s) @ (k^T * s)) @ v``, k
+  transposed through reshapes that fold the batch into the heads, the scale computed from q's
+  shape: one ``scaled_dot_product_attention`` of q, k and v.
+- ``nn.MultiheadAttention`` as torch.onnx writes it: every node of the module's scope (the
+  exporter records its class) is one ``multihead_attention``, its sizes read from the projection
+  weights and the head count from the reshape that splits the heads.
 - Local response norm as ``torch.nn.functional.local_response_norm`` writes it: ``x / (k + alpha *
   avg_pool(pad(x * x)))^beta``, the pool across the channels.
 """
@@ -20,11 +26,11 @@ its nodes are read one by one after all. A pattern's inner tensors must be read 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from convcalc.interop._imported import Scope, Unsupported
 from convcalc.interop._onnx_ops import conv, linear, norm_eps, unary
-from convcalc.interop._onnx_values import Const, Live, attributes, f32
+from convcalc.interop._onnx_values import Const, Live, attributes, f32, scope_of
 
 __all__ = ["Pattern", "find_patterns"]
 
@@ -35,17 +41,34 @@ class Pattern:
     emit: Callable  # (importer, scope) -> the anchor's outputs
 
 
-def find_patterns(nodes: list, producer: dict[str, int], consumers: dict[str, list[int]]) -> dict[int, Pattern]:
+def find_patterns(nodes: list, producer: dict[str, int], consumers: dict[str, list[int]], inputs: set[str] = frozenset()) -> dict[int, Pattern]:
+    """``inputs``: the graph's input tensors (what the network computes from)."""
+    live = _live(nodes, inputs)
     found: dict[int, Pattern] = {}
     claimed: set[int] = set()
+    for pattern in _modules(nodes, producer, consumers, live):
+        found[pattern.nodes[-1]] = pattern
+        claimed.update(pattern.nodes)
     for i, node in enumerate(nodes):
-        for match in (_gated, _linear_bias, _flat_gather, _group_norm, _pad_conv, _lrn):
-            pattern = match(i, node, nodes, producer, consumers)
+        if i in claimed:
+            continue
+        for match in (_gated, _linear_bias, _flat_gather, _group_norm, _pad_conv, _attention, _lrn):
+            pattern = match(i, node, nodes, producer, consumers) if match is not _attention else match(i, node, nodes, producer, consumers, live)
             if pattern is not None and not (set(pattern.nodes) & claimed):
                 found[i] = pattern
                 claimed.update(pattern.nodes)
                 break
     return found
+
+
+def _live(nodes: list, inputs: set[str]) -> set[str]:
+    """The tensors whose values depend on the network's input (a shape does not)."""
+    live = set(inputs)
+    for node in nodes:
+        read = node.input[:1] if node.op_type == "CastLike" else node.input  # CastLike's second input gives only its type
+        if node.op_type not in ("Shape", "Size") and any(name in live for name in read):
+            live.update(name for name in node.output if name)
+    return live
 
 
 def _only_reader(name: str, reader: int, consumers: dict[str, list[int]]) -> bool:
@@ -197,6 +220,125 @@ def _pad_conv(i: int, node, nodes, producer, consumers):
         return conv(imp, node, conv_ins, conv_attrs, scope)
 
     return Pattern((j, i), emit)
+
+
+_LAYOUT = {"Reshape", "Transpose", "Unsqueeze", "Squeeze"}
+
+
+def _modules(nodes, producer, consumers, live) -> list[Pattern]:
+    """The nodes of one call of ``nn.MultiheadAttention`` (its scope and class, as torch.onnx records
+    them), each call one pattern anchored at its last node."""
+    runs: list[list[int]] = []
+    current: Optional[tuple] = None
+    for i, node in enumerate(nodes):
+        scope = scope_of(node)
+        owner = None
+        if "MultiheadAttention" in scope.classes:  # the module, or one inside it (its out_proj)
+            owner = scope.path[: scope.classes.index("MultiheadAttention") + 1]
+        if owner is not None and owner == current and runs:
+            runs[-1].append(i)
+        elif owner is not None:
+            runs.append([i])
+        current = owner
+    patterns = []
+    for run in runs:
+        members = [i for i in run if any(n in live for n in nodes[i].output)]
+        if not members:
+            continue
+        inside = {n for i in members for n in nodes[i].output}
+        for i in run:  # and what reads their shapes (the scale of the scores), inside the module
+            if i not in members and any(n in inside for n in nodes[i].input):
+                members.append(i)
+                inside.update(nodes[i].output)
+        members.sort()
+        outputs = [n for i in members for n in nodes[i].output if any(r not in members for r in consumers.get(n, []))]
+        sources = list(dict.fromkeys(n for i in members for n in nodes[i].input if n in live and n not in inside))
+        if len(outputs) != 1 or not 1 <= len(sources) <= 3 or outputs[0] != nodes[members[-1]].output[0]:
+            continue
+        patterns.append(Pattern(tuple(members), _attention_module(nodes, members, sources)))
+    return patterns
+
+
+def _attention_module(nodes, members: list[int], sources: list[str]):
+    def emit(imp, scope: Scope):
+        first = nodes[members[0]]
+        if first.op_type != "Transpose" or attributes(first).get("perm") != [1, 0, 2]:
+            raise Unsupported("multi-head attention that does not take its input batch first")
+        weights: dict = {}
+        for i in members:
+            for name in nodes[i].input:
+                value = imp.values.get(name)
+                if isinstance(value, Const):
+                    weights.update(value.learned)
+        shapes = {name.rsplit(".", 1)[-1]: imp.values[name].shape for name in weights}
+        if "in_proj_weight" in shapes:
+            embed = shapes["in_proj_weight"][1]
+            kdim = vdim = embed
+        elif "weight" in shapes and "q_proj_weight" in shapes:
+            embed, kdim, vdim = shapes["q_proj_weight"][1], shapes["k_proj_weight"][1], shapes["v_proj_weight"][1]
+        else:
+            raise Unsupported("multi-head attention without its projection weights")
+        heads = set()
+        for i in members:
+            if nodes[i].op_type == "Reshape" and nodes[i].input[1] in imp.values:
+                target = imp.values[nodes[i].input[1]]
+                if isinstance(target, Const) and target.get() is not None:
+                    dims = [int(d) for d in target.get().reshape(-1).tolist()]
+                    if len(dims) == 4 and dims[1] * dims[3] == embed and 0 < dims[3] < embed:  # (N, heads, L, head_dim)
+                        heads.add(dims[1])
+        if len(heads) > 1:
+            raise Unsupported("multi-head attention whose head count convcalc cannot read")
+        args = {"embed_dim": embed, "num_heads": heads.pop() if heads else 1, **({} if any(n.endswith("in_proj_bias") for n in weights) else {"bias": False})}
+        if kdim != embed:
+            args["kdim"] = kdim
+        if vdim != embed:
+            args["vdim"] = vdim
+        ports = [imp.live(imp.values[n], scope) for n in sources]
+        return [Live(imp.emit("multihead_attention", args, ports, scope, dict(weights))[0])]
+
+    return emit
+
+
+def _attention(i: int, node, nodes, producer, consumers, live):
+    """Anchored at ``MatMul(Softmax(MatMul(a, b)), v)``; a and b reach q and k through scalings
+    and layout changes only."""
+    if node.op_type != "MatMul" or len(node.input) != 2:
+        return None
+    weights, v = node.input
+    s = producer.get(weights)
+    if s is None or nodes[s].op_type != "Softmax" or not _only_reader(weights, i, consumers):
+        return None
+    m = producer.get(nodes[s].input[0])
+    if m is None or nodes[m].op_type != "MatMul" or not _only_reader(nodes[s].input[0], s, consumers):
+        return None
+    inner = [s, m]
+
+    def back(name: str, reader: int, allowed: set[str]) -> str:
+        """Walk up through nodes of ``allowed`` read only by the walk: the tensor they start from."""
+        while True:
+            j = producer.get(name)
+            if j is None or nodes[j].op_type not in allowed or not _only_reader(name, reader, consumers):
+                return name
+            data = [n for n in nodes[j].input if n in live]
+            if len(data) != 1:
+                return name
+            inner.append(j)
+            name, reader = data[0], j
+    a, b = nodes[m].input
+    q = back(a, m, {"Mul", "Div"})
+    k = back(b, m, {"Mul", "Div"} | _LAYOUT)
+    if not all(name in live for name in (q, k, v)) or b not in producer or len(inner) < 4:
+        return None  # q and k each reached through at least one scaling or layout node: not a plain product
+    chain = sorted(set(inner))
+
+    def emit(imp, scope: Scope):
+        values = [imp.values.get(n) for n in (q, k, v)]
+        if not all(isinstance(x, Live) for x in values) or attributes(nodes[s]).get("axis", -1) not in (-1, len(imp.full_shape(values[0])) - 1):
+            raise Unsupported("not attention")
+        ports = [imp.live(x, scope) for x in values]
+        return [Live(imp.emit("scaled_dot_product_attention", {}, ports, scope)[0])]
+
+    return Pattern((*chain, i), emit)
 
 
 _LRN_INNER = {"Mul", "Reshape", "Unsqueeze", "Squeeze", "Pad", "AveragePool", "Add", "Pow", "Identity", "Cast"}

@@ -47,7 +47,7 @@ from convcalc.graph.model import INPUT, Graph, Port
 from convcalc.interop._imported import GraphBuilder, Scope, Unsupported
 from convcalc.interop._onnx_ops import HANDLERS, fold
 from convcalc.interop._onnx_patterns import find_patterns
-from convcalc.interop._onnx_values import MAX_FOLDED, Const, Live, attributes, exact, require_onnx
+from convcalc.interop._onnx_values import MAX_FOLDED, Const, Live, attributes, exact, require_onnx, scope_of
 from convcalc.interop._onnx_values import Pieces
 
 __all__ = ["MAX_FILE_BYTES", "OPSETS", "is_onnx_path", "load_onnx", "require_onnx"]
@@ -124,30 +124,6 @@ def load_onnx(target: str, *, input_shape: Optional[tuple] = None, batch: Any = 
 # -- the importer -----------------------------------------------------------------------------
 
 
-def _scope_of(node) -> Scope:
-    """The module path the exporter recorded for a node, and the op's own name."""
-    meta = {p.key: p.value for p in node.metadata_props}
-    scopes = meta.get("pkg.torch.onnx.name_scopes")
-    if scopes:
-        names, classes = _string_list(scopes), _string_list(meta.get("pkg.torch.onnx.class_hierarchy", "[]"))
-        if isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) for n in names):
-            module = names[-2]
-            path = tuple(module.split(".")) if module else ()
-            levels = [n for n in names[1:-1]]  # the fully qualified name of each module on the way down
-            kinds = [c.rsplit(".", 1)[-1] for c in classes[1:-1]] if isinstance(classes, list) and len(classes) == len(names) else []
-            by_depth = {len(level.split(".")): kind for level, kind in zip(levels, kinds)}
-            return Scope(path, tuple(by_depth.get(d, "") for d in range(1, len(path) + 1)), names[-1], node.name)
-    name = node.name or ""
-    if "/" in name:  # the TorchScript exporter's /layer1/layer1.0/conv1/Conv
-        parts: list[str] = []
-        components = [c for c in name.split("/") if c]
-        for c in components[:-1]:
-            prefix = ".".join(parts)
-            parts = c.split(".") if prefix and c.startswith(prefix + ".") else [*parts, *c.split(".")]
-        return Scope(tuple(parts), (), components[-1] if components else node.op_type, name)
-    return Scope((), (), name or node.op_type.lower(), name)
-
-
 def _owner_scope(node, scope: Scope, initializers: set) -> Scope:
     """A layer's module is the one its weight is named after (``layer1.0.conv1.weight``) when the
     recorded scope says otherwise: torch.onnx's optimizer folds a batch norm into the convolution
@@ -164,18 +140,6 @@ def _owner_scope(node, scope: Scope, initializers: set) -> Scope:
     while common < min(len(path), len(scope.path)) and path[common] == scope.path[common]:
         common += 1
     return Scope(path, scope.classes[:common] + ("",) * (len(path) - common), scope.op, scope.source)
-
-
-def _string_list(text: str) -> list:
-    """A Python list of strings as torch.onnx writes it (``['', 'layer1']``); literal_eval, the
-    general way, costs half the time of reading a ResNet."""
-    if text.startswith("['") and text.endswith("']") and "\\" not in text and '"' not in text:
-        return text[2:-2].split("', '")
-    try:
-        found = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return []
-    return found if isinstance(found, list) else []
 
 
 class _Importer:
@@ -299,14 +263,14 @@ class _Importer:
                     self.consumers.setdefault(name, []).append(i)
         for out in self.graph.output:
             self.consumers.setdefault(out.name, []).append(len(nodes))
-        patterns = find_patterns(nodes, self.producer, self.consumers)
+        patterns = find_patterns(nodes, self.producer, self.consumers, {i.name for i in self.graph.input if i.name not in self.graph_initializers})
         absorbed = {i for anchor, p in patterns.items() for i in p.nodes if i != anchor}
         for i, node in enumerate(nodes):
             if i in absorbed:
                 continue
             pattern = patterns.get(i)
             if pattern is not None:
-                scope = _common_scope([_scope_of(nodes[j]) for j in pattern.nodes])
+                scope = _common_scope([scope_of(nodes[j]) for j in pattern.nodes])
                 try:
                     outs = pattern.emit(self, scope)
                 except Unsupported:
@@ -325,7 +289,7 @@ class _Importer:
         attrs = attributes(node)
         domain = node.domain or "ai.onnx"
         op = node.op_type if domain == "ai.onnx" else f"{domain}.{node.op_type}"
-        scope = _owner_scope(node, _scope_of(node), self.graph_initializers)
+        scope = _owner_scope(node, scope_of(node), self.graph_initializers)
         if op in ("Shape", "Size") or not any(isinstance(v, (Live, Pieces)) for v in ins):
             self.bind(node, fold(self, node, op, ins, attrs))  # constants, and the shapes of tensors: computed, not layers
             return
