@@ -521,8 +521,9 @@ class _Block:
         return self.values[use]
 
     def args_of(self, node: Node) -> dict[str, Any]:
+        """The layer's arguments in the block, in the order the layer has them."""
         offset = node.index - self.uses[0].first
-        return {arg: value for (o, arg), value in self.slots.items() if o == offset}
+        return {arg: self.slots[(offset, arg)] for arg in self.writer.args(self.writer.graph.nodes[self.uses[0].first + offset])}
 
     def text(self) -> list[str]:
         w = self.writer
