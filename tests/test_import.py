@@ -270,6 +270,18 @@ def test_torch_import_of_a_file(model_file, run_cli, tmp_path):
     assert report.totals.buffers == 2 * 8
 
 
+def test_check_against_a_pytorch_model(model_file, run_cli, tmp_path):
+    """--against FILE.py:FACTORY traces the model at the spec's input."""
+    written = tmp_path / "net.yaml"
+    assert run_cli("import", f"{model_file}:Net", "--input", "3x16x16", "-o", str(written))[0] == 0
+    code, out, err = run_cli("check", str(written), "--against", f"{model_file}:Net")
+    assert code == 0, out + err
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(written.read_text().replace("out_features: 10", "out_features: 12"))
+    code, out, err = run_cli("check", str(changed), "--against", f"{model_file}:Net")
+    assert code == 1 and "layer head (linear): output shape (12) in the spec, (10) in" in out, out
+
+
 def test_torch_summary_needs_an_input(model_file, run_cli):
     code, out, err = run_cli("summary", f"{model_file}:Net")
     assert code == 2
