@@ -39,6 +39,14 @@ def export_onnx(model, input_shape: tuple, path: Path, exported=None, *, optimiz
     return path
 
 
+def export_source(source: str, class_name: str, input_shape: tuple, path: str) -> str:
+    """In a worker process: build convcalc's exported module on the meta device and export it."""
+    from convcalc.interop.torch_check import build
+
+    export_onnx(build(source, class_name), tuple(input_shape), Path(path))
+    return path
+
+
 def tiny_model(nodes, inputs, outputs, initializers=(), *, opset: int = 18, value_info=(), path: Path | None = None):
     """A ModelProto (saved to ``path`` when given) from onnx.helper pieces."""
     import onnx
@@ -65,4 +73,4 @@ def weight(name: str, shape: list):
     return numpy_helper.from_array(np.zeros(shape, dtype=np.float32), name)
 
 
-__all__ = ["export_onnx", "tensor_info", "tiny_model", "weight"]
+__all__ = ["export_onnx", "export_source", "tensor_info", "tiny_model", "weight"]

@@ -5,8 +5,9 @@ buffers, MACs, FLOPs and output shape, and layer by layer in output shape, param
 every layer with parameters; then (c) the ONNX model written back as a spec (``convcalc import -o``)
 analyses to the same rows.
 
-Each model is exported once per session (the trace and the ONNX file are shared by the tests);
-the ONNX files live in a temporary directory and their weights in sparse files of zeros.
+Each model is exported once per session (the trace and the ONNX file are shared by the tests),
+the ONNX files by two worker processes; they live in a temporary directory and their weights in
+sparse files of zeros.
 """
 
 from __future__ import annotations
@@ -27,34 +28,54 @@ from convcalc.interop.spec_writer import write_spec  # noqa: E402
 from convcalc.interop.torch_check import build  # noqa: E402
 from convcalc.interop.torch_export import export_torch  # noqa: E402
 from convcalc.interop.torch_import import graph_of_module, trace  # noqa: E402
-from onnx_files import export_onnx  # noqa: E402
+from onnx_files import export_onnx, export_source  # noqa: E402
 
 NAMES = builtin_names()
 
 
 class _Exports:
-    """Per built-in, made on first use: the spec's report, the export, the module, its trace, its ONNX file."""
+    """Per built-in, made on first use: the spec's report, the export, the module, its trace; the
+    ONNX files are made by two worker processes from the start of the session (the export is the
+    slow part, and it runs on both cores while the tests read the files already made)."""
 
     def __init__(self, folder):
+        import concurrent.futures
+        import multiprocessing
+
         self.folder = folder
         self.cache: dict[str, dict] = {}
+        self.reports = {name: analyze(load_model(name)) for name in NAMES}
+        self.exports = {name: export_torch(report) for name, report in self.reports.items()}
+        self.pool = concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+        self.files = {
+            name: self.pool.submit(export_source, export.source, export.class_name, tuple(self.reports[name].input_shape), str(folder / f"{name}.onnx"))
+            for name, export in self.exports.items()
+        }
 
     def __getitem__(self, name: str) -> dict:
         if name not in self.cache:
-            report = analyze(load_model(name))
-            export = export_torch(report)
+            report, export = self.reports[name], self.exports[name]
             model = build(export.source, export.class_name)
-            program = trace(model, tuple(report.input_shape))
-            path = export_onnx(model, tuple(report.input_shape), self.folder / f"{name}.onnx", program)
             source = self.folder / f"{name}.py"
             source.write_text(export.source)
-            self.cache[name] = {"report": report, "export": export, "model": model, "program": program, "onnx": path, "py": source}
+            self.cache[name] = {"report": report, "export": export, "model": model, "py": source}
         return self.cache[name]
+
+    def onnx(self, name: str) -> str:
+        return self.files[name].result()
+
+    def program(self, name: str):
+        entry = self[name]
+        if "program" not in entry:
+            entry["program"] = trace(entry["model"], tuple(entry["report"].input_shape))
+        return entry["program"]
 
 
 @pytest.fixture(scope="session")
 def exports(tmp_path_factory):
-    return _Exports(tmp_path_factory.mktemp("onnx"))
+    made = _Exports(tmp_path_factory.mktemp("onnx"))
+    yield made
+    made.pool.shutdown(cancel_futures=True)
 
 
 def assert_same_counts(spec, got, export, what: str) -> None:
@@ -74,7 +95,7 @@ def assert_same_counts(spec, got, export, what: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_onnx_round_trip(exports, name):
     entry = exports[name]
-    got = analyze(load_onnx(str(entry["onnx"])))
+    got = analyze(load_onnx(exports.onnx(name)))
     assert_same_counts(entry["report"], got, entry["export"], f"{name} through ONNX")
 
 
@@ -82,7 +103,7 @@ def test_onnx_round_trip(exports, name):
 def test_torch_round_trip(exports, name):
     entry = exports[name]
     report = entry["report"]
-    got = analyze(graph_of_module(entry["model"], tuple(report.input_shape), name=name, file=str(entry["py"]), exported=entry["program"]))
+    got = analyze(graph_of_module(entry["model"], tuple(report.input_shape), name=name, file=str(entry["py"]), exported=exports.program(name)))
     assert_same_counts(report, got, entry["export"], f"{name} through torch.export")
 
 
@@ -93,7 +114,7 @@ def _rows(report) -> list[tuple]:
 @pytest.mark.parametrize("name", NAMES)
 def test_written_spec_analyses_as_the_model(exports, name, run_cli, tmp_path):
     """``convcalc import model.onnx -o net.yaml && convcalc summary net.yaml`` is ``convcalc summary model.onnx``."""
-    onnx_path = str(exports[name]["onnx"])
+    onnx_path = exports.onnx(name)
     written = tmp_path / "net.yaml"
     code, out, err = run_cli("import", onnx_path, "-o", str(written))
     assert code == 0, err
@@ -110,15 +131,14 @@ def test_written_spec_analyses_as_the_model(exports, name, run_cli, tmp_path):
 
 def test_written_resnet50_is_short(exports):
     """Blocks, not 175 copied layers: under 200 lines."""
-    text = write_spec(load_onnx(str(exports["resnet50"]["onnx"])))
+    text = write_spec(load_onnx(exports.onnx("resnet50")))
     assert len(text.splitlines()) < 200, text
     assert "bottleneck" in text and "blocks:" in text
 
 
 def test_summary_of_onnx_file_on_the_command_line(exports, run_cli):
     """``convcalc summary model.onnx --format json``: the spec's params, MACs, output shape."""
-    entry = exports["resnet18"]
-    code, out, err = run_cli("summary", str(entry["onnx"]), "--format", "json")
+    code, out, err = run_cli("summary", exports.onnx("resnet18"), "--format", "json")
     assert code == 0, err
     data = json.loads(out)
     assert (data["totals"]["params"], data["totals"]["macs"], data["output_shape"]) == (11_689_512, 1_814_073_344, [1000])
@@ -140,7 +160,7 @@ def test_import_of_exported_file_on_the_command_line(exports, name, run_cli, tmp
 
 def test_check_against_catches_a_changed_channel_count(exports, run_cli, tmp_path):
     """A copy of the written spec with one convolution's channels changed fails, naming the layer."""
-    onnx_path = str(exports["resnet18"]["onnx"])
+    onnx_path = exports.onnx("resnet18")
     written = tmp_path / "net.yaml"
     assert run_cli("import", onnx_path, "-o", str(written))[0] == 0
     text = written.read_text()
