@@ -7,6 +7,9 @@ The three commands run in turn, once each per round, so that a change in the mac
 falls on all three; each ratio is the median over the rounds of convcalc's time over the other's
 in the same round (a paired ratio; below 1: convcalc is faster).
 
+The same three, in one process with their imports done (``--in-process`` lines): the work itself,
+reading the file and counting, without the start-up each tool pays.
+
 The file is ResNet-50 (``benchmarks/torch_models.py``, torchvision's layout, random weights)
 exported by ``torch.onnx.export`` with its defaults (the dynamo exporter, opset 20, the optimizer
 on: batch norms folded into the convolutions, weights in an external file), as people get it.
@@ -53,6 +56,30 @@ def run_once(command: list[str]) -> tuple[float | None, str]:
     return elapsed, ""
 
 
+INPROCESS = """
+import contextlib, io, json, statistics, sys, time
+import onnx, onnx_tool
+from onnx import shape_inference
+import convcalc
+from convcalc.interop.onnx_import import load_onnx
+path, repeats = sys.argv[1], int(sys.argv[2])
+def ours():
+    convcalc.analyze(load_onnx(path)).totals
+def tool():
+    with contextlib.redirect_stdout(io.StringIO()):
+        onnx_tool.model_profile(path)
+def infer():
+    shape_inference.infer_shapes(onnx.load(path, load_external_data=False))
+times = {name: [] for name in ("ours", "tool", "infer")}
+for fn in (ours, tool, infer):
+    fn()  # once before timing: caches, lazy imports
+for _ in range(repeats):
+    for name, fn in (("ours", ours), ("tool", tool), ("infer", infer)):
+        start = time.perf_counter(); fn(); times[name].append(time.perf_counter() - start)
+print(json.dumps(times))
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -93,11 +120,20 @@ def main(argv: list[str] | None = None) -> int:
                 "times_s": times[label], "error": errors.get(label, ""),
                 "convcalc_ratio": statistics.median(paired) if paired else None,
             })
+        if len(active) == len(commands):
+            done = subprocess.run([sys.executable, "-c", INPROCESS, str(path), str(args.repeats)], capture_output=True, text=True)
+            if done.returncode == 0:
+                inner = json.loads(done.stdout.strip().splitlines()[-1])
+                for key, label in (("ours", "in-process: convcalc load_onnx + analyze"), ("tool", "in-process: onnx_tool.model_profile"),
+                                   ("infer", "in-process: onnx.load (no weights) + infer_shapes")):
+                    paired = [a / b for a, b in zip(inner["ours"], inner[key])] if key != "ours" else []
+                    results.append({"label": label, "status": "ok", "median_s": statistics.median(inner[key]), "times_s": inner[key], "error": "",
+                                    "convcalc_ratio": statistics.median(paired) if paired else None})
         size = path.stat().st_size + sum(p.stat().st_size for p in folder.glob("*.data"))
         for r in results:
             ratio = f"{r['convcalc_ratio']:.2f}x" if r["convcalc_ratio"] is not None else ""
             median = f"{r['median_s']:.3f} s" if r["median_s"] is not None else r["status"]
-            print(f"| {r['label']} | {median} | convcalc / this, paired: {ratio} |" if r is not results[0] else f"| {r['label']} | {median} | |")
+            print(f"| {r['label']} | {median} | convcalc / this, paired: {ratio} |" if r["convcalc_ratio"] is not None else f"| {r['label']} | {median} | |")
         print(f"file: {path.name}, {size / 1e6:.1f} MB with its weights; {args.repeats} rounds, fresh processes; load average {os.getloadavg()[0]:.2f} at the end")
         if args.json:
             args.json.write_text(json.dumps({"schema_version": 1, "file_bytes": size, "repeats": args.repeats, "results": results}, indent=2) + "\n")
