@@ -26,19 +26,28 @@ Unknown operations
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 from pydantic import ValidationError
 
-from convcalc.errors import LayerError, Position, SpecError
+from convcalc.errors import LayerError, Position, SpecError, UsageError
 from convcalc.graph.model import INPUT, Graph, GroupNode, Node, Port
 from convcalc.kinds import KINDS, LayerKind, Result, RFAxis, Tensor
 from convcalc.kinds._base import format_shape
 from convcalc.kinds._run import run
 
-__all__ = ["GraphBuilder", "Live", "Scope", "UnknownOp", "Unsupported", "partial_message", "unknown_ops"]
+__all__ = ["GraphBuilder", "Live", "Scope", "UnknownOp", "Unsupported", "partial_message", "require", "unknown_ops"]
+
+
+def require(module: str, what: str, extra: str):
+    """An optional dependency, or the usage error that says which ``pip install`` brings it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UsageError("import-missing-extra", f"{what} needs {module}, which is not installed", hint=f"pip install 'convcalc[{extra}]'") from None
 
 
 class Unsupported(Exception):

@@ -75,13 +75,21 @@ def _only_reader(name: str, reader: int, consumers: dict[str, list[int]]) -> boo
     return consumers.get(name, []) == [reader]
 
 
+def _made_by(name: str, ops: tuple[str, ...], reader: int, nodes, producer, consumers) -> Optional[int]:
+    """The node, of one of ``ops``, that writes tensor ``name`` when node ``reader`` alone reads it."""
+    j = producer.get(name)
+    if j is None or nodes[j].op_type not in ops or not _only_reader(name, reader, consumers):
+        return None
+    return j
+
+
 def _gated(i: int, node, nodes, producer, consumers):
     """``x * sigmoid(x)`` (SiLU), ``x * hardsigmoid(x)`` (hardswish)."""
     if node.op_type != "Mul" or len(node.input) != 2:
         return None
     for x, gate in (node.input, reversed(node.input)):
-        j = producer.get(gate)
-        if j is None or nodes[j].op_type not in ("Sigmoid", "HardSigmoid") or list(nodes[j].input) != [x] or not _only_reader(gate, i, consumers):
+        j = _made_by(gate, ("Sigmoid", "HardSigmoid"), i, nodes, producer, consumers)
+        if j is None or list(nodes[j].input) != [x]:
             continue
         gate_node = nodes[j]
 
@@ -101,8 +109,8 @@ def _linear_bias(i: int, node, nodes, producer, consumers):
     if node.op_type != "Add" or len(node.input) != 2:
         return None
     for product, bias in (node.input, reversed(node.input)):
-        j = producer.get(product)
-        if j is None or nodes[j].op_type != "MatMul" or not _only_reader(product, i, consumers):
+        j = _made_by(product, ("MatMul",), i, nodes, producer, consumers)
+        if j is None:
             continue
         x, w = nodes[j].input
 
@@ -123,8 +131,8 @@ def _flat_gather(i: int, node, nodes, producer, consumers):
     if node.op_type != "Gather" or len(node.input) != 2:
         return None
     flat, indices = node.input
-    j = producer.get(flat)
-    if j is None or nodes[j].op_type != "Reshape" or not _only_reader(flat, i, consumers):
+    j = _made_by(flat, ("Reshape",), i, nodes, producer, consumers)
+    if j is None:
         return None
     x, target = nodes[j].input
 
@@ -157,11 +165,9 @@ def _group_norm(i: int, node, nodes, producer, consumers):
         current = nodes[j]
     if current.op_type != "Reshape":
         return None
-    k = producer.get(current.input[0])
-    if k is None or nodes[k].op_type != "InstanceNormalization" or not _only_reader(nodes[k].output[0], chain[0], consumers):
-        return None
-    r = producer.get(nodes[k].input[0])
-    if r is None or nodes[r].op_type != "Reshape" or not _only_reader(nodes[r].output[0], k, consumers):
+    k = _made_by(current.input[0], ("InstanceNormalization",), chain[0], nodes, producer, consumers)
+    r = _made_by(nodes[k].input[0], ("Reshape",), k, nodes, producer, consumers) if k is not None else None
+    if r is None:
         return None
     if any(nodes[c].op_type in ("Mul", "Add") for c in consumers.get(node.output[0], []) if c < len(nodes)) and node.op_type != "Add":
         return None  # the affine part follows: anchor there
@@ -195,8 +201,8 @@ def _group_norm(i: int, node, nodes, producer, consumers):
 def _pad_conv(i: int, node, nodes, producer, consumers):
     if node.op_type != "Conv":
         return None
-    j = producer.get(node.input[0])
-    if j is None or nodes[j].op_type != "Pad" or not _only_reader(nodes[j].output[0], i, consumers):
+    j = _made_by(node.input[0], ("Pad",), i, nodes, producer, consumers)
+    if j is None:
         return None
     pad_node = nodes[j]
 
@@ -305,19 +311,17 @@ def _attention(i: int, node, nodes, producer, consumers, live):
     if node.op_type != "MatMul" or len(node.input) != 2:
         return None
     weights, v = node.input
-    s = producer.get(weights)
-    if s is None or nodes[s].op_type != "Softmax" or not _only_reader(weights, i, consumers):
-        return None
-    m = producer.get(nodes[s].input[0])
-    if m is None or nodes[m].op_type != "MatMul" or not _only_reader(nodes[s].input[0], s, consumers):
+    s = _made_by(weights, ("Softmax",), i, nodes, producer, consumers)
+    m = _made_by(nodes[s].input[0], ("MatMul",), s, nodes, producer, consumers) if s is not None else None
+    if m is None:
         return None
     inner = [s, m]
 
     def back(name: str, reader: int, allowed: set[str]) -> str:
         """Walk up through nodes of ``allowed`` read only by the walk: the tensor they start from."""
         while True:
-            j = producer.get(name)
-            if j is None or nodes[j].op_type not in allowed or not _only_reader(name, reader, consumers):
+            j = _made_by(name, tuple(allowed), reader, nodes, producer, consumers)
+            if j is None:
                 return name
             data = [n for n in nodes[j].input if n in live]
             if len(data) != 1:

@@ -8,8 +8,7 @@ from fractions import Fraction
 from typing import Any, Callable, Optional
 
 from convcalc.arith.dims import prod
-from convcalc.errors import UsageError
-from convcalc.interop._imported import Live, Scope
+from convcalc.interop._imported import Live, Scope, require
 
 __all__ = ["MAX_FOLDED", "Const", "Live", "Pieces", "attributes", "exact", "f32", "require_onnx", "scope_of"]
 
@@ -18,12 +17,7 @@ MAX_FOLDED = 1 << 20  # elements of a constant convcalc computes; larger ones ke
 
 def require_onnx():
     """The ``onnx`` module, or the usage error that says how to install it."""
-    try:
-        import onnx
-    except ImportError:
-        raise UsageError("import-missing-extra", "reading ONNX files needs the onnx package, which is not installed",
-                         hint="pip install 'convcalc[onnx]'") from None
-    return onnx
+    return require("onnx", "reading ONNX files", "onnx")
 
 
 @dataclass(eq=False)

@@ -39,7 +39,7 @@ from typing import Any, Callable, Optional
 
 from convcalc.errors import Position, SpecError, UsageError
 from convcalc.graph.model import INPUT, Graph
-from convcalc.interop._imported import GraphBuilder, Live, Scope, Unsupported
+from convcalc.interop._imported import GraphBuilder, Live, Scope, Unsupported, require
 from convcalc.interop._torch_rules import FUNCTIONS, MODULES, Param, rule_of
 
 __all__ = ["FUNCTIONS", "MODULES", "graph_of_module", "import_torch", "is_factory", "load_factory", "require_torch", "trace"]
@@ -48,12 +48,7 @@ _FACTORY = re.compile(r"^(?P<source>[^:]+):(?P<name>[A-Za-z_][\w.]*)$")
 
 
 def require_torch():
-    try:
-        import torch
-    except ImportError:
-        raise UsageError("import-missing-extra", "importing a PyTorch model needs torch, which is not installed",
-                         hint="pip install 'convcalc[torch]'") from None
-    return torch
+    return require("torch", "importing a PyTorch model", "torch")
 
 
 def is_factory(target: str) -> bool:
