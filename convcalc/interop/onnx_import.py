@@ -37,7 +37,6 @@ file ``io-missing``, an opset outside :data:`OPSETS` ``onnx-opset``, a model wit
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -47,8 +46,7 @@ from convcalc.graph.model import INPUT, Graph, Port
 from convcalc.interop._imported import GraphBuilder, Scope, Unsupported
 from convcalc.interop._onnx_ops import HANDLERS, fold
 from convcalc.interop._onnx_patterns import find_patterns
-from convcalc.interop._onnx_values import MAX_FOLDED, Const, Live, attributes, exact, require_onnx, scope_of
-from convcalc.interop._onnx_values import Pieces
+from convcalc.interop._onnx_values import MAX_FOLDED, Const, Live, Pieces, attributes, exact, require_onnx, scope_of
 
 __all__ = ["MAX_FILE_BYTES", "OPSETS", "is_onnx_path", "load_onnx", "require_onnx"]
 

@@ -34,7 +34,7 @@ import yaml
 
 from convcalc.errors import UsageError
 from convcalc.graph.model import INPUT, Graph, GroupNode, Node, Port
-from convcalc.interop._imported import UnknownOp, unknown_ops
+from convcalc.interop._imported import unknown_ops
 from convcalc.kinds import ALIASES, KINDS
 from convcalc.spec.model import BLOCK_INPUT, PREVIOUS, STRUCTURAL
 
