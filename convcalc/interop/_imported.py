@@ -11,8 +11,9 @@ table's indentation, ``--depth``, the export's classes), as the module tree is i
 
 Weights
     Each layer names the learned tensors it reads (an initializer, a parameter) with their sizes,
-    and its kind's count (parameters + buffers) must equal their sum: a mismatch is an error, since
-    a mapping convcalc got wrong must not pass silently. A tensor read by a second layer (tied
+    and its kind's count (parameters + buffers) must equal their sum: on a mismatch the operation
+    is an unknown row that counts the tensors' sizes, since a mapping convcalc got wrong must not
+    pass silently. A tensor read by a second layer (tied
     weights) is counted once, by the first: the second one's parameters leave it out and a note
     says where it is counted.
 
@@ -234,12 +235,9 @@ class GraphBuilder:
             return result
         total = sum(weights.values())
         if kind != "unknown" and isinstance(result.params, int) and result.params + result.buffers != total:
-            raise SpecError(
-                "import-weights",
-                f"{self.describe(scope)} ({kind}): convcalc counts {result.params:,} parameters and {result.buffers:,} buffers, but the tensors it reads "
-                f"({', '.join(weights)}) hold {total:,} values",
-                self.where, "this is a bug in convcalc's importer: please report it with the file",
-            )
+            # never a wrong count: the operation becomes an unknown row with the tensors' own sizes
+            raise Unsupported(f"convcalc's {kind} counts {result.params:,} parameters and {result.buffers:,} buffers, but the tensors it reads "
+                              f"({', '.join(weights)}) hold {total:,} values")
         shared = [(name, size) for name, size in weights.items() if name in self.counted]
         for name in weights:
             self.counted.setdefault(name, str(index))
