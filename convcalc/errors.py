@@ -11,6 +11,7 @@ from dataclasses import dataclass
 __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
+    "EXIT_PARTIAL",
     "EXIT_USAGE",
     "ConvcalcError",
     "LayerError",
@@ -23,6 +24,7 @@ __all__ = [
 EXIT_OK = 0
 EXIT_FAILED = 1  # the thing being checked is wrong: invalid spec, failed expectation or budget
 EXIT_USAGE = 2  # convcalc could not do its job: bad usage, unreadable path, internal error
+EXIT_PARTIAL = 3  # the report was written but is incomplete: an imported model has operations convcalc has no kind for
 
 
 @dataclass(frozen=True)

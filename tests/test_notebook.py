@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import convcalc
+import convcalc  # noqa: F401  (the notebook displays register with the package)
 from convcalc.analysis.check import check_paths
 from convcalc.analysis.compare import compare
 from convcalc.cli import app

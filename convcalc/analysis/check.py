@@ -43,10 +43,21 @@ Baseline
     must agree exactly. Each drifted total and each added, removed or changed layer is one
     ``check-baseline`` error.
 
+Against a model
+    ``--against MODEL``: an ONNX file or a PyTorch model (``FILE.py:FACTORY``, traced at the spec's
+    input). The spec and the model are compared layer by layer, matched by path (a spec written by
+    ``convcalc import`` has the model's paths): each layer's output shape, parameters and MACs,
+    then the input shape, the output shape and the totals. Each difference is one
+    ``check-against`` error, the first :data:`MAX_AGAINST` in the order of the spec's layers, then
+    how many more. An ONNX file checked by itself has no expectations; an operation in it that
+    convcalc has no kind for fails the check (``import-unknown-op``): a guard must not pass on a
+    partial count.
+
 Codes
     ``check-expect`` (a wrong value), ``check-expect-syntax``, ``check-budget`` (a budget broken,
     or undecidable for symbolic sizes), ``check-budget-syntax``, ``check-unknown-layer``,
-    ``check-baseline``; a spec that cannot be analysed keeps its own code (``spec-...``).
+    ``check-baseline``, ``check-against``, ``import-unknown-op``; a spec that cannot be analysed keeps
+    its own code (``spec-...``).
 """
 
 from __future__ import annotations
@@ -77,6 +88,7 @@ __all__ = [
     "BYTE_KEYS",
     "BYTE_UNITS",
     "COUNT_UNITS",
+    "MAX_AGAINST",
     "MAX_EXPONENT",
     "Baseline",
     "BaselineLayer",
@@ -88,8 +100,10 @@ __all__ = [
     "check_file",
     "check_paths",
     "check_report",
+    "compare_against",
     "compare_baseline",
     "load_baseline",
+    "load_reference",
     "parse_budget",
     "parse_budgets",
     "parse_quantity",
@@ -105,6 +119,7 @@ BYTE_UNITS = {
 BYTE_KEYS = ("activation_bytes", "peak_activation_bytes")
 BASELINE_TOTALS = ("params", "buffers", "macs", "flops", "activations")  # per sample: not the bytes
 MAX_EXPONENT = 30  # 1e30 is past any network; a huge exponent would build a huge int
+MAX_AGAINST = 10  # layer differences listed one by one by --against; the rest are counted
 _SUM_TERMS_SHOWN = 12  # a longer sum shows its first and last terms
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
@@ -170,8 +185,9 @@ class FileResult(Displayed):
 
     @property
     def checked(self) -> int:
-        """Expectations + budgets, + 1 for a baseline comparison (however many drifts it found)."""
-        return self.count("expect") + self.count("budget") + (1 if self.count("baseline") else 0)
+        """Expectations + budgets, + 1 for a baseline and for a model comparison (however many
+        differences they found)."""
+        return self.count("expect") + self.count("budget") + (1 if self.count("baseline") else 0) + (1 if self.count("against") else 0)
 
     def __repr__(self) -> str:
         return f"<FileResult {self.file}: {self.status}, {self.checked} checked, {len(self.failures)} failed>"
@@ -724,16 +740,99 @@ def _drift(message: str, pos: Position, expected: Any, actual: Any) -> Verdict:
     return Verdict("baseline", False, "check-baseline", message, pos, _json(expected), _json(actual))
 
 
+# -- against a model -------------------------------------------------------------------------------
+
+
+def load_reference(target: str, input_shape: tuple) -> Report:
+    """The report of the model a spec is checked against: an ONNX file, or a PyTorch model traced at
+    the spec's input (``input_shape``)."""
+    from convcalc.interop.onnx_import import is_onnx_path, load_onnx
+    from convcalc.interop.torch_import import import_torch, is_factory
+
+    if is_onnx_path(target):
+        return analyze(load_onnx(target))
+    if is_factory(target):
+        return analyze(import_torch(target, input_shape))
+    raise UsageError("usage-against", f"--against {target!r}: give an ONNX file (*.onnx) or a PyTorch model (FILE.py:FACTORY)")
+
+
+def compare_against(report: Report, model: Report, label: str, where: Position) -> tuple[Verdict, ...]:
+    """Every difference between a spec's report and a model's: one ``check-against`` error per
+    layer (matched by path, in the spec's order) and per model-level number, or one passing verdict."""
+    found: list[Verdict] = []
+    mine, theirs = tuple(_json(report.input_shape)), tuple(_json(model.input_shape))
+    if mine != theirs:
+        found.append(_against(f"input shape: {_text(mine)} in the spec, {_text(theirs)} in {label}", where, theirs, mine))
+    layers = _layer_differences(report, model, label, where)
+    found += layers[:MAX_AGAINST]
+    if len(layers) > MAX_AGAINST:
+        found.append(_against(f"and {len(layers) - MAX_AGAINST} more layers differ from {label}", where, None, None))
+    for what, ours, other in (("output shape", _json(report.output_shape), _json(model.output_shape)),
+                              ("total params", _json(report.totals.params), _json(model.totals.params)),
+                              ("total MACs", _json(report.totals.macs), _json(model.totals.macs))):
+        if ours != other:
+            found.append(_against(f"{what}: {_text(ours)} in the spec, {_text(other)} in {label}", where, other, ours))
+    if found:
+        return tuple(found)
+    return (Verdict("against", True, "check-against", f"every layer as in {label}: {len(report.rows)} layers, shapes, params and MACs", where),)
+
+
+def _layer_differences(report: Report, model: Report, label: str, where: Position) -> list[Verdict]:
+    theirs = dict(zip(_keyed(row.path for row in model.rows), model.rows))
+    found = []
+    seen = set()
+    for key, row in zip(_keyed(r.path for r in report.rows), report.rows):
+        other = theirs.get(key)
+        seen.add(key)
+        if other is None:
+            found.append(_against(f"layer {row.path} ({row.kind}) is in the spec, not in {label}", row.pos or where, None, _layer_of(row)))
+            continue
+        changes = []
+        for name, ours, them in (("output shape", tuple(_json(row.output_shape)), tuple(_json(other.output_shape))),
+                                 ("params", _json(row.params), _json(other.params)), ("MACs", _json(row.macs), _json(other.macs))):
+            if ours != them:
+                changes.append(f"{name} {_text(ours)} in the spec, {_text(them)} in {label}")
+        if changes:
+            found.append(_against(f"layer {row.path} ({row.kind}): " + "; ".join(changes), row.pos or where, _layer_of(other), _layer_of(row)))
+    for key, other in theirs.items():
+        if key not in seen:
+            found.append(_against(f"layer {other.path} ({other.kind}) of {label} is not in the spec", where, _layer_of(other), None))
+    return found
+
+
+def _against(message: str, pos: Position, expected: Any, actual: Any) -> Verdict:
+    return Verdict("against", False, "check-against", message, pos, _json(expected), _json(actual))
+
+
+def _unknown_verdicts(report: Report) -> tuple[Verdict, ...]:
+    from convcalc.interop._imported import partial_message
+
+    message = partial_message(report.graph) if report.graph is not None else None
+    return (Verdict("import", False, "import-unknown-op", message, Position(report.file or report.name)),) if message else ()
+
+
 # -- one file -----------------------------------------------------------------------------------
 
 
-def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0), skip_non_specs: bool = False) -> FileResult:
-    """Load, analyse and check one spec file (or built-in model name, or ``-``). Never raises a
-    :class:`ConvcalcError`: a spec or file fault becomes the result's ``error``. With
-    ``skip_non_specs``, a YAML file that is plainly not a spec
-    (:func:`convcalc.spec.files.not_a_spec`) is skipped."""
+def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0), skip_non_specs: bool = False,
+               against: Optional[str] = None) -> FileResult:
+    """Load, analyse and check one spec file (or built-in model name, or ``-``; or an ONNX file).
+    Never raises a :class:`ConvcalcError`: a spec or file fault becomes the result's ``error``.
+    With ``skip_non_specs``, a YAML file that is plainly not a spec
+    (:func:`convcalc.spec.files.not_a_spec`) is skipped. ``against``: a model to compare with."""
     shown = target
     try:
+        from convcalc.interop.onnx_import import is_onnx_path, load_onnx
+
+        if is_onnx_path(target):
+            report = analyze(load_onnx(target))
+            verdicts = check_report(report) + _unknown_verdicts(report)
+            where = Position(target)
+            if baseline is not None:
+                verdicts += compare_baseline(report, baseline, tolerance, where)
+            if against is not None:
+                verdicts += compare_against(report, load_reference(against, report.input_shape), against, where)
+            return FileResult(shown, verdicts)
         text, shown = read_source(target)
         if _is_answers_file(text):
             return FileResult(shown, _grade_answers(text, shown))
@@ -746,6 +845,8 @@ def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Frac
         verdicts = check_report(report, budgets)
         if baseline is not None:
             verdicts += compare_baseline(report, baseline, tolerance, spec.pos(()))
+        if against is not None:
+            verdicts += compare_against(report, load_reference(against, spec.input), against, spec.pos(()))
     except ConvcalcError as exc:
         message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
         return FileResult(shown, error=Verdict("error", False, exc.code, message, exc.pos), error_exit=exc.exit_code)
@@ -769,7 +870,8 @@ def _grade_answers(text: str, shown: str) -> tuple[Verdict, ...]:
     )
 
 
-def check_paths(targets: list[str], baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0), skip_non_specs: bool = False) -> list[FileResult]:
+def check_paths(targets: list[str], baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0), skip_non_specs: bool = False,
+                against: Optional[str] = None) -> list[FileResult]:
     """:func:`check_file` for each target; a directory stands for its ``*.yaml`` and ``*.yml``
     files (:func:`convcalc.spec.files.spec_files`), which are checked with ``skip_non_specs``. A directory without
     one is an ``io-no-specs`` error (exit 2): a guard that checks nothing must not pass."""
@@ -780,7 +882,7 @@ def check_paths(targets: list[str], baseline: Optional[Baseline] = None, toleran
             if not found:
                 error = Verdict("error", False, "io-no-specs", "no *.yaml or *.yml file in this directory (hidden ones are not read)", Position(target))
                 results.append(FileResult(target, error=error, error_exit=EXIT_USAGE))
-            results += [check_file(str(path), baseline, tolerance, skip_non_specs=True) for path in found]
+            results += [check_file(str(path), baseline, tolerance, skip_non_specs=True, against=against) for path in found]
         else:
-            results.append(check_file(target, baseline, tolerance, skip_non_specs))
+            results.append(check_file(target, baseline, tolerance, skip_non_specs, against))
     return results

@@ -15,6 +15,7 @@ from typing import Iterable, Optional
 
 from convcalc.engine import analyze
 from convcalc.errors import SpecError, UsageError
+from convcalc.graph.model import Graph
 from convcalc.report import Report
 from convcalc.spec import Spec
 
@@ -53,8 +54,10 @@ class ExactRule:
         return [n for n in range(max(low, self.smallest), high + 1) if n % self.period in self.residues]
 
 
-def input_shape(spec: Spec, n: int) -> tuple:
-    return (spec.input[0], *(n for _ in spec.input[1:]))
+def input_shape(spec: Spec | Graph, n: int) -> tuple:
+    """The declared input with every spatial size ``n`` (a spec's, or an imported graph's)."""
+    declared = spec.input if isinstance(spec, Spec) else spec.input_shape
+    return (declared[0], *(n for _ in declared[1:]))
 
 
 def exactness_problems(report: Report) -> list[str]:

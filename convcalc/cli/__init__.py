@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, Optional[str]]] = {
     "compare": ("compare", "compare_command", "Specs, built-in models or inline layers side by side: params, MACs, FLOPs, activation memory, ratios, savings."),
     "export": ("export", "export_command", "Write a spec as a runnable PyTorch module (--to torch), one class per block."),
     "graph": ("graph", "graph_command", None),
+    "import": ("import_", "import_command", "Write an ONNX file (model.onnx) or a PyTorch model (FILE.py:FACTORY) as a spec: its rows, its repeated modules as blocks."),
     "exercises": ("exercises", "exercises_command", "A worksheet of random questions (output size, params, MACs, receptive field, padding, pooling, backward) and its answer key; `check` grades the answers."),
 }
 

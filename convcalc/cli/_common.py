@@ -21,7 +21,7 @@ import typer
 
 from convcalc.arith.dims import is_count
 from convcalc.conventions import DType
-from convcalc.errors import ConvcalcError, UsageError
+from convcalc.errors import EXIT_PARTIAL, ConvcalcError, UsageError
 
 __all__ = [
     "BatchOpt",
@@ -40,6 +40,7 @@ __all__ = [
     "format_option",
     "guarded",
     "load",
+    "load_model",
     "one_stdin",
     "parse_input",
     "parse_shape",
@@ -55,7 +56,7 @@ __all__ = [
     "write_output",
 ]
 
-_state = {"debug": bool(os.environ.get("CONVCALC_DEBUG"))}
+_state: dict[str, Any] = {"debug": bool(os.environ.get("CONVCALC_DEBUG")), "partial": None}
 
 
 class Layout(str, Enum):
@@ -213,8 +214,13 @@ def guarded(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        _state["partial"] = None
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            if _state["partial"]:  # an imported model with operations convcalc has no kind for: said, and exit 3
+                print(f"convcalc: warning[import-partial]: {_state['partial']}", file=sys.stderr)
+                raise typer.Exit(EXIT_PARTIAL)
+            return result
         except ConvcalcError as exc:
             if _state["debug"]:
                 raise
@@ -285,9 +291,16 @@ def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = 
 # -- reading the command line --------------------------------------------------------------------
 
 
-def load(target: str, *, check_layout: bool = True):
-    """A spec file, ``-`` (standard input) or a built-in model's name, loaded; with
-    ``check_layout``, a warning when its ``input:`` looks channels last."""
+def load(target: str, input_shape: Optional[tuple] = None, *, check_layout: bool = True):
+    """A spec file, ``-`` (standard input) or a built-in model's name, loaded (with
+    ``check_layout``, a warning when its ``input:`` looks channels last); an ONNX file
+    (``model.onnx``) or a PyTorch model (``FILE.py:FACTORY``, which needs ``input_shape``) as its
+    graph, built at ``input_shape`` when it is given."""
+    from convcalc.interop.onnx_import import is_onnx_path
+    from convcalc.interop.torch_import import is_factory
+
+    if is_onnx_path(target) or is_factory(target) and not Path(target).exists():
+        return load_model(target, input_shape)
     from convcalc.spec import load_spec
     from convcalc.spec.zoo import read_source
 
@@ -301,6 +314,24 @@ def load(target: str, *, check_layout: bool = True):
 def warn_spec_layout(spec) -> None:
     """Warn, at ``input:``, when a spec's input looks channels last."""
     warn_layout(f"input [{', '.join(map(str, spec.input))}]", spec.input, Layout.chw, spec.pos(("input",)), as_list=True)
+
+
+def load_model(target: str, input_shape: Optional[tuple] = None):
+    """The graph of an ONNX file or a PyTorch factory; remembers, for the exit code, whether it has
+    operations convcalc has no kind for."""
+    from convcalc.interop._imported import partial_message
+    from convcalc.interop.onnx_import import is_onnx_path, load_onnx
+
+    if is_onnx_path(target):
+        graph = load_onnx(target, input_shape=input_shape)
+    else:
+        from convcalc.interop.torch_import import import_torch
+
+        if input_shape is None:
+            raise UsageError("usage-input", f"{target}: a PyTorch model is traced at an input size: give --input, e.g. --input 3x224x224")
+        graph = import_torch(target, input_shape)
+    _state["partial"] = _state["partial"] or partial_message(graph)
+    return graph
 
 
 def one_stdin(targets: list[str]) -> None:
@@ -400,14 +431,21 @@ def analyze_target(target: str, input_: Optional[str], batch: Optional[int], lay
     replaces integer spatial sizes by symbols (``--sweep`` substitutes them). Without ``--input``,
     a warning when the spec's input looks channels last."""
     from convcalc.engine import analyze
+    from convcalc.graph.model import Graph
 
     with progress(f"analysing {target}"):
-        spec = load(target, check_layout=False) if isinstance(target, str) else target
+        given = parse_input(input_, layout)
+        if symbolic and given is not None and all(isinstance(d, int) for d in given[1:]):
+            from convcalc.kinds._window import axis_names
+
+            given = (given[0], *axis_names(len(given) - 1))
+        # a model is traced (an ONNX file read) at the size asked for
+        spec = load(target, given, check_layout=False) if isinstance(target, str) else target
         if params:
             spec = spec.with_params(params)
-        if input_ is None:
+        if input_ is None and not isinstance(spec, Graph):
             warn_spec_layout(spec)
-        shape = parse_input(input_, layout) or spec.input
+        shape = given or (spec.input_shape if isinstance(spec, Graph) else spec.input)
         if symbolic and all(isinstance(d, int) for d in shape[1:]):
             from convcalc.kinds._window import axis_names
 
@@ -426,7 +464,7 @@ def format_option(formats: tuple, help: str = "Output format.", short: bool = Tr
     return typer.Option("--format", *(("-f",) if short else ()), metavar="<" + "|".join(names) + ">", help=help, autocompletion=lambda: names)
 
 
-SpecArg = Annotated[str, typer.Argument(help="A spec file, - for standard input, or the name of a built-in model (see `convcalc models`).", metavar="SPEC_OR_MODEL", show_default=False)]
+SpecArg = Annotated[str, typer.Argument(help="A spec file, - for standard input, the name of a built-in model (see `convcalc models`), an ONNX file (model.onnx) or a PyTorch model (FILE.py:FACTORY, with --input).", metavar="SPEC_OR_MODEL", show_default=False)]
 InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape, channels first: 3x224x224 (224x224x3 with --layout hwc; sizes may be symbols: 3xHxW).")]
 BatchOpt = Annotated[Optional[int], typer.Option("--batch", "-b", min=1, help="Batch size, for memory.")]
 LayoutOpt = Annotated[Layout, typer.Option("--layout", help="Read --input and print shapes channels first (chw, as PyTorch) or last (hwc, as textbooks).")]

@@ -3,7 +3,7 @@
 exit with the worst (output formats: :mod:`convcalc.render.check`).
 
     convcalc check specs/*.yaml [--format table|human|json|github|auto] [--verbose]
-                   [--baseline REPORT.json [--tolerance 1%]] [--exit-zero] [--skip-non-specs]
+                   [--baseline REPORT.json [--tolerance 1%]] [--against MODEL] [--exit-zero] [--skip-non-specs]
 
 Exit codes: 0 everything held; 1 a spec is invalid or an expectation, budget or baseline failed;
 2 convcalc could not do its job (a missing or unreadable file, bad usage, a malformed baseline).
@@ -32,6 +32,7 @@ def check_command(
     format_: Annotated[str, format_option(FORMATS, "table (or human), json, github (workflow annotations), or auto: github under GitHub Actions, else table.")] = "auto",
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A saved `convcalc summary SPEC --format json` report; fail on drift from it (one FILE only).", metavar="REPORT.json")] = None,
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="Relative drift allowed against --baseline, e.g. 1% (default 0: none).", metavar="PERCENT")] = None,
+    against: Annotated[Optional[str], typer.Option("--against", help="An ONNX file or a PyTorch model (FILE.py:FACTORY, traced at the spec's input): fail on any layer whose shape, params or MACs differ (one FILE only).", metavar="MODEL")] = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even when checks fail (2 still means convcalc could not run).")] = False,
     skip_non_specs: Annotated[bool, typer.Option("--skip-non-specs", help="Skip, saying so, a YAML file that is plainly not a spec (as for files found in a directory).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Table format: also list each expectation and budget that holds.")] = False,
@@ -43,9 +44,11 @@ def check_command(
         raise UsageError("usage-tolerance", "--tolerance needs --baseline")
     if baseline is not None and (len(files) != 1 or Path(files[0]).is_dir()):
         raise UsageError("usage-baseline", f"--baseline compares one spec file, got {'a directory' if len(files) == 1 else f'{len(files)} files'}")
+    if against is not None and (len(files) != 1 or Path(files[0]).is_dir()):
+        raise UsageError("usage-against", f"--against compares one spec file, got {'a directory' if len(files) == 1 else f'{len(files)} files'}")
     allowed = parse_tolerance(tolerance or "0")
     saved = load_baseline(baseline) if baseline is not None else None
-    results = [result for target in tracked(files, "checking") for result in check_paths([target], saved, allowed, skip_non_specs)]
+    results = [result for target in tracked(files, "checking") for result in check_paths([target], saved, allowed, skip_non_specs, against)]
     typer.echo(render_check(results, chosen, verbose, text_width()), nl=False)
     code = worst_exit(results)
     raise typer.Exit(EXIT_OK if exit_zero and code == EXIT_FAILED else code)

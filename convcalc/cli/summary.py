@@ -48,6 +48,12 @@ def _extra(spec, report, exact: bool, compat: Optional[Compat], training: bool =
     extra: dict[str, Any] = {}
     if training:
         extra["training"] = {"macs": report.totals.macs, "backward_macs": report.backward_macs, "training_macs": report.training_macs}
+    if report.graph is not None and report.graph.source in ("onnx", "torch"):
+        from convcalc.interop._imported import unknown_ops
+
+        found = unknown_ops(report.graph)
+        if found:  # the totals leave these out: said in the output itself, and by exit code 3
+            extra["partial"] = {"unknown_ops": found}
     if report.symbols:
         from convcalc.report._substitute import requirements
 

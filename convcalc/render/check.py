@@ -102,6 +102,8 @@ def summary_line(result: FileResult) -> str:
     counts = [_plural(result.count("expect"), "expectation"), _plural(result.count("budget"), "budget")]
     if result.count("baseline"):
         counts.append("baseline")
+    if result.count("against"):
+        counts.append("a model")
     failed = len(result.failures)
     if not result.verdicts:
         verdict = "nothing to check (no expect: or budget:)"
