@@ -33,8 +33,6 @@ from convcalc.graph.model import BlockInfo, Expectation, Graph, GroupNode, Node,
 from convcalc.kinds import ALIASES, KINDS, LayerError, Result, RFAxis, Tensor
 from convcalc.kinds._base import format_shape
 from convcalc.kinds._run import run
-from convcalc.kinds.merge import Add, Concat, Multiply
-from convcalc.kinds.shape import CenterCrop
 from convcalc.spec import Expect, Spec, did_you_mean, spec_error_from_validation
 from convcalc.spec._expr import ExprError, substitute, truthy
 from convcalc.spec._yaml import Path
@@ -62,7 +60,7 @@ class _ParallelArgs(BaseModel):
     branches: Union[list[list[Any]], dict[str, list[Any]]]
 
 
-_MERGES = {"concat": Concat, "add": Add, "multiply": Multiply}
+_MERGES = ("concat", "add", "multiply")  # the merge kinds, also parallel's `merge:` values
 
 
 @dataclass
@@ -467,7 +465,7 @@ class _Folder:
         return [Tensor(shape, result.rf, bool(result.is_global), x.source, port) for port, shape in enumerate(result.shapes)]
 
     def merge(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, names: list[str], *, synthetic: bool = False) -> Tensor:
-        if isinstance(layer, Concat) and layer.crop == "center":
+        if layer.kind == "concat" and layer.crop == "center":
             xs = self.crop_inputs(xs, full, depth, item, names)
         return self.leaf(layer, xs, full, depth, item, synthetic=synthetic)
 
@@ -484,7 +482,7 @@ class _Folder:
                 cropped.append(x)
                 continue
             others = [t for j, t in enumerate(xs) if j != i]
-            crop = CenterCrop()
+            crop = KINDS["center_crop"]()
             try:
                 result, conditions = run(crop, [x], self.symbolic, others)
             except LayerError as exc:
@@ -515,7 +513,7 @@ class _Folder:
                 item.kind_path, key=True,
                 hint="a projection shortcut (1x1 conv with the body's stride and output channels, then batch norm) is probably missing",
             )
-        out = self.leaf(Add(), [body, shortcut], (*full, "add"), depth + 1, item, synthetic=True)
+        out = self.leaf(KINDS["add"](), [body, shortcut], (*full, "add"), depth + 1, item, synthetic=True)
         self.group(full, item.meta.get("name", ""), "residual", depth, start, x, out, item.path, role="residual")
         return out
 
@@ -544,8 +542,8 @@ class _Folder:
             outs.append(out)
         if any(o.source == POISONED for o in outs):
             return _POISON
-        merge_cls = _MERGES[args.merge]
-        layer = merge_cls(crop=args.crop) if merge_cls is Concat else merge_cls()
+        merge_cls = KINDS[args.merge]
+        layer = merge_cls(crop=args.crop) if args.merge == "concat" else merge_cls()
         out = self.merge(layer, outs, (*full, args.merge), depth + 1, item, names=list(branches), synthetic=True)
         self.group(full, item.meta.get("name", ""), "parallel", depth, start, x, out, item.path, role="parallel", merge=args.merge)
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import typing
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Union
@@ -200,6 +201,14 @@ class LayerKind(BaseModel):
                 f"{self.kind} needs a {want} input, got {format_shape(x.shape)}",
                 hint=f"use the {len(x.spatial)}d variant" if 1 <= len(x.spatial) <= 3 else None,
             )
+
+
+# pydantic evaluates the class variables' annotations of every base again for each subclass (~80
+# kinds): as strings (``from __future__ import annotations``) each is compiled anew. Evaluated once
+# here, they cost nothing there.
+_hints = typing.get_type_hints(LayerKind)
+LayerKind.__annotations__ = {name: _hints[name] for name in vars(LayerKind)["__annotations__"]}
+del _hints
 
 
 def format_shape(shape) -> str:
