@@ -14,7 +14,7 @@ import sys
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, Iterable, Optional, Union
 
 import typer
 
@@ -99,10 +99,13 @@ def guarded(fn: Callable) -> Callable:
     return wrapper
 
 
-def write_output(text: str, output: Optional[Path]) -> None:
-    """Print, or write the file atomically: a temp file in the same folder, then a rename."""
+def write_output(text: Union[str, Iterable[str]], output: Optional[Path]) -> None:
+    """Print, or write the file atomically: a temp file in the same folder, then a rename.
+    ``text`` may come in pieces (a large JSON report), written as they come."""
+    chunks = (text,) if isinstance(text, str) else text
     if output is None:
-        sys.stdout.write(text)
+        for chunk in chunks:
+            sys.stdout.write(chunk)
         return
     folder = output.resolve().parent
     try:
@@ -111,7 +114,8 @@ def write_output(text: str, output: Optional[Path]) -> None:
         raise UsageError("io-write", f"{output}: cannot write there ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            for chunk in chunks:
+                handle.write(chunk)
         os.replace(tmp, output)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -96,5 +96,7 @@ def summary_command(
     if chosen in (Format.table, Format.github):
         after = render_extra(extra) + (rendered.render_annotations(report) if chosen == Format.github else "")
         emit_rich(lambda console: render_table(report, console, depth, layout.value), output, after)
+    elif chosen == Format.json:
+        write_output(rendered.summary_chunks(report, extra), output)
     else:
         write_output(rendered.render_summary(report, chosen, extra, depth, layout.value), output)

@@ -23,6 +23,8 @@ __all__ = [
     "format_count",
     "format_rf",
     "format_shape",
+    "indented",
+    "json_chunks",
     "ordered",
     "report_to_dict",
     "render_csv",
@@ -149,9 +151,42 @@ def _shape_json(shape: tuple) -> list:
     return [to_json_dim(d) for d in shape]
 
 
+def _layer_dict(report: Report, r: Row) -> dict[str, Any]:
+    return {
+        "path": r.path,
+        "name": r.name or r.path.rsplit(".", 1)[-1],
+        "kind": r.kind,
+        "depth": r.depth,
+        "input_shape": _shape_json(r.input_shapes[0]),
+        "input_shapes": [_shape_json(s) for s in r.input_shapes],
+        "output_shape": _shape_json(r.output_shape),
+        "params": to_json_dim(r.params),
+        "buffers": to_json_dim(r.buffers),
+        "macs": to_json_dim(r.macs),
+        "flops": to_json_dim(r.flops),
+        "activations": to_json_dim(r.activations),
+        "activation_bytes": to_json_dim(report.bytes_of(r.activations)),
+        "receptive_field": _rf_json(r),
+        "receptive_field_global": r.is_global,
+        "inputs": list(r.inputs),
+        "notes": list(r.notes),
+    }
+
+
+def _group_dict(g: Group) -> dict[str, Any]:
+    return {"path": g.path, "kind": g.kind, "depth": g.depth, "first": g.first, "end": g.end, "output_shape": _shape_json(g.output_shape)}
+
+
 def report_to_dict(report: Report) -> dict[str, Any]:
     """The JSON contract (see the README): these keys are stable within a schema_version."""
-    totals = report.totals
+    data = _head_dict(report)
+    data["layers"] = [_layer_dict(report, r) for r in report.rows]
+    data["groups"] = [_group_dict(g) for g in report.groups]
+    data.update(_tail_dict(report))
+    return data
+
+
+def _head_dict(report: Report) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "name": report.name,
@@ -160,32 +195,12 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "batch": to_json_dim(report.batch),
         "dtype": report.dtype,
         "output_shape": _shape_json(report.output_shape),
-        "layers": [
-            {
-                "path": r.path,
-                "name": r.name or r.path.rsplit(".", 1)[-1],
-                "kind": r.kind,
-                "depth": r.depth,
-                "input_shape": _shape_json(r.input_shapes[0]),
-                "input_shapes": [_shape_json(s) for s in r.input_shapes],
-                "output_shape": _shape_json(r.output_shape),
-                "params": to_json_dim(r.params),
-                "buffers": to_json_dim(r.buffers),
-                "macs": to_json_dim(r.macs),
-                "flops": to_json_dim(r.flops),
-                "activations": to_json_dim(r.activations),
-                "activation_bytes": to_json_dim(report.bytes_of(r.activations)),
-                "receptive_field": _rf_json(r),
-                "receptive_field_global": r.is_global,
-                "inputs": list(r.inputs),
-                "notes": list(r.notes),
-            }
-            for r in report.rows
-        ],
-        "groups": [
-            {"path": g.path, "kind": g.kind, "depth": g.depth, "first": g.first, "end": g.end, "output_shape": _shape_json(g.output_shape)}
-            for g in report.groups
-        ],
+    }
+
+
+def _tail_dict(report: Report) -> dict[str, Any]:
+    totals = report.totals
+    return {
         "totals": {
             "params": to_json_dim(totals.params),
             "buffers": to_json_dim(totals.buffers),
@@ -200,7 +215,128 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report_to_dict(report), indent=2)
+    return "".join(json_chunks(report))
+
+
+# -- JSON, fast --------------------------------------------------------------------------------
+# ``json.dumps(indent=2)`` runs the pure-Python encoder (the C one only writes compact JSON): about
+# 50 us a layer. A network's rows repeat themselves (the same kind, shapes and counts at another
+# path), so each layer's text is written from pieces kept by value: the same bytes as
+# ``json.dumps(report_to_dict(report), indent=2)`` (tests/test_formats.py holds them equal), at a
+# few microseconds a layer, written out in chunks rather than held whole.
+
+_CHUNK_ROWS = 2_000
+
+
+_key = json.encoder.encode_basestring_ascii  # the C encoder of a string, as json.dumps writes it
+
+
+def indented(value: Any, level: int) -> str:
+    """``json.dumps(value, indent=2)`` as it reads nested ``level`` deep in a larger document."""
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is str:
+        return _key(value)
+    if kind is list and all(type(v) is int for v in value):  # a shape, the inputs
+        if not value:
+            return "[]"
+        pad = "\n" + "  " * (level + 1)
+        return "[" + pad + ("," + pad).join(map(int.__repr__, value)) + "\n" + "  " * level + "]"
+    text = json.dumps(value, indent=2)
+    return text.replace("\n", "\n" + "  " * level) if level and "\n" in text else text
+
+
+def json_chunks(report: Report, extra: Optional[dict[str, Any]] = None) -> Iterable[str]:
+    """The report as JSON (``report_to_dict`` and ``extra`` after it), in pieces."""
+    head = ",\n".join(f"  {_key(k)}: {indented(v, 1)}" for k, v in _head_dict(report).items())
+    yield "{\n" + head + ",\n  \"layers\": "
+    yield from _items(report.rows, _LayerText(report), 2)
+    yield ",\n  \"groups\": "
+    yield from _items(report.groups, _GroupText(), 2)
+    tail = {**_tail_dict(report), **(extra or {})}
+    yield "".join(f",\n  {_key(k)}: {indented(v, 1)}" for k, v in tail.items()) + "\n}"
+
+
+def _items(items, text_of, level: int) -> Iterable[str]:
+    """A list of objects ``level`` deep, ``_CHUNK_ROWS`` at a time."""
+    if not items:
+        yield "[]"
+        return
+    pad = "  " * level
+    sep = ",\n" + pad
+    for start in range(0, len(items), _CHUNK_ROWS):
+        part = sep.join(text_of(item) for item in items[start:start + _CHUNK_ROWS])
+        yield ("[\n" + pad if start == 0 else sep) + part
+    yield "\n" + "  " * (level - 1) + "]"
+
+
+class _GroupText:
+    """Writes one group's object, at the depth of a layer's."""
+
+    def __init__(self):
+        self.shapes: dict[tuple, str] = {}
+
+    def __call__(self, g: Group) -> str:
+        shape = self.shapes.get(g.output_shape)
+        if shape is None:
+            shape = self.shapes[g.output_shape] = indented(_shape_json(g.output_shape), 3)
+        return (
+            f"{{\n      \"path\": {_key(g.path)},\n      \"kind\": {_key(g.kind)},\n      \"depth\": {g.depth},\n      \"first\": {g.first},\n"
+            f"      \"end\": {g.end},\n      \"output_shape\": {shape}\n    }}"
+        )
+
+
+class _LayerText:
+    """Writes one layer's object (three levels deep: the document, ``layers``, the object)."""
+
+    def __init__(self, report: Report):
+        self.report = report
+        self.bodies: dict[tuple, str] = {}
+        self.notes: dict[tuple, str] = {}
+
+    def __call__(self, r: Row) -> str:
+        key = (r.kind, r.depth, r.input_shapes, r.output_shape, r.output_shapes, r.params, r.buffers, r.macs, r.flops)
+        body = self.bodies.get(key)
+        if body is None:
+            data = _layer_dict(self.report, r)
+            for name in ("path", "name", "receptive_field", "receptive_field_global", "inputs", "notes"):
+                del data[name]
+            body = self.bodies[key] = ",\n      ".join(f"{_key(k)}: {indented(v, 3)}" for k, v in data.items())
+        notes = self.notes.get(r.notes)
+        if notes is None:
+            notes = self.notes[r.notes] = indented(list(r.notes), 3)
+        inputs = indented(list(r.inputs), 3)
+        return (
+            f"{{\n      \"path\": {_key(r.path)},\n      \"name\": {_key(r.name or r.path.rsplit('.', 1)[-1])},\n      {body},\n"
+            f"      \"receptive_field\": {_rf_text(r.rf)},\n      \"receptive_field_global\": {'true' if r.is_global else 'false'},\n"
+            f"      \"inputs\": {inputs},\n      \"notes\": {notes}\n    }}"
+        )
+
+
+def _dim_text(x: Any) -> str:
+    value = to_json_dim(x)
+    return str(value) if type(value) is int else json.dumps(value)
+
+
+def _padding_text(a: RFAxis) -> str:
+    """``a.padding``, (size - 1) / 2 - start, on an integer grid without the Fractions it takes."""
+    if type(a.size) is int and type(a.start) is int:
+        twice = a.size - 1 - 2 * a.start
+        return str(twice // 2) if twice % 2 == 0 else f'"{twice}/2"'
+    return _dim_text(a.padding)
+
+
+def _rf_text(rf: tuple[RFAxis, ...]) -> str:
+    """``receptive_field``'s list, four levels deep."""
+    if not rf:
+        return "[]"
+    axes = (
+        f"{{\n          \"size\": {_dim_text(a.size)},\n          \"jump\": {_dim_text(a.jump)},\n          \"start\": {_dim_text(a.start)},\n"
+        f"          \"padding\": {_padding_text(a)}\n        }}"
+        for a in rf
+    )
+    return "[\n        " + ",\n        ".join(axes) + "\n      ]"
 
 
 CSV_COLUMNS = ("path", "kind", "input_shape", "output_shape", "params", "buffers", "macs", "flops", "activations", "rf_size", "rf_jump", "rf_start")

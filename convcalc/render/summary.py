@@ -3,17 +3,22 @@ JSON, CSV, Markdown, and GitHub workflow annotations for the report's diagnostic
 
 from __future__ import annotations
 
-import json
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from convcalc.render.formats import Format
 from convcalc.render.github import annotation
-from convcalc.render.report import render_csv, render_extra, render_markdown, report_to_dict
+from convcalc.render.report import json_chunks, render_csv, render_extra, render_markdown
 from convcalc.report import Report
 
-__all__ = ["FORMATS", "render_annotations", "render_summary"]
+__all__ = ["FORMATS", "render_annotations", "render_summary", "summary_chunks"]
 
 FORMATS = (Format.table, Format.json, Format.csv, Format.markdown, Format.github)
+
+
+def summary_chunks(report: Report, extra: dict[str, Any]) -> Iterable[str]:
+    """The JSON summary in pieces, to be written as they come (100,000 layers make ~90 MB)."""
+    yield from json_chunks(report, extra)
+    yield "\n"
 
 
 def render_annotations(report: Report) -> str:
@@ -30,9 +35,7 @@ def render_summary(report: Report, format_: Format, extra: dict[str, Any], depth
     """JSON (the report, and ``extra``: validity conditions, exact sizes, a compat total), CSV
     (the rows) or Markdown (the table and ``extra``)."""
     if format_ == Format.json:
-        data = report_to_dict(report)
-        data.update(extra)
-        return json.dumps(data, indent=2) + "\n"
+        return "".join(summary_chunks(report, extra))
     if format_ == Format.csv:
         return render_csv(report, layout)
     assert format_ == Format.markdown, format_
