@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import gc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -81,6 +81,44 @@ class _Item:
 _POISON = Tensor(shape=(), source=POISONED)
 
 
+@dataclass(frozen=True)
+class _Fold:
+    """What one fold of a structural item added, to be copied to another place (the memo)."""
+
+    prefix: str  # the path of its nodes and groups
+    depth: int
+    start: int  # its first node
+    x: Tensor  # the tensor that entered it
+    out: Tensor
+    nodes: tuple[Node, ...]
+    results: tuple[Result, ...]
+    groups: tuple[dict[str, Any], ...]
+    conditions: tuple[tuple[int, Any, Any], ...]
+    expectations: tuple[Expectation, ...]
+    defines: tuple[tuple[str, Port], ...]
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for parameter values (lists as tuples); TypeError for anything else."""
+    if isinstance(value, list):
+        return ("list", *map(_frozen, value))
+    if isinstance(value, dict):
+        return ("dict", *((k, _frozen(v)) for k, v in value.items()))
+    hash(value)
+    return (type(value), value)
+
+
+def _has_dollar(value: Any) -> bool:
+    """Whether a template holds an expression (``$x``, ``${...}``): else it reads no parameter."""
+    if isinstance(value, str):
+        return "$" in value
+    if isinstance(value, list):
+        return any(_has_dollar(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_dollar(k) or _has_dollar(v) for k, v in value.items())
+    return False
+
+
 def symbols_of(dims: tuple) -> tuple:
     """Sizes written as names (``H``) as sympy symbols; sympy is imported only when there is one."""
     if not any(isinstance(d, str) for d in dims):
@@ -91,12 +129,13 @@ def symbols_of(dims: tuple) -> tuple:
     return tuple(sp.Symbol(d, integer=True, positive=True) if isinstance(d, str) else d for d in dims)
 
 
-def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any = None) -> Graph:
+def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any = None, memo: Optional[dict] = None) -> Graph:
     """Build the spec's graph, folded at ``input_shape`` (the spec's ``input:`` by default).
-    Raises :class:`SpecError` at the first fault."""
+    Raises :class:`SpecError` at the first fault. ``memo`` (a dict, empty at first) carries the
+    folds of blocks from one build to the next builds of the same spec (``sweep``'s points)."""
     dims = tuple(input_shape) if input_shape is not None else spec.input
     raw_batch = batch if batch is not None else spec.batch
-    folder = _Folder(spec, symbolic=not all(isinstance(d, int) for d in (*dims, raw_batch)))
+    folder = _Folder(spec, symbolic=not all(isinstance(d, int) for d in (*dims, raw_batch)), memo=memo)
     estimated = folder.estimate(spec.layers, ())  # before sympy is imported: a refusal costs nothing
     if estimated > folder.max_layers:
         raise SpecError("limit-layers", f"the network expands to {estimated:,} layers, {folder.over_limit}", spec.pos(("layers",)))
@@ -132,7 +171,7 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
 
 
 class _Folder:
-    def __init__(self, spec: Spec, symbolic: bool = False):
+    def __init__(self, spec: Spec, symbolic: bool = False, memo: Optional[dict] = None):
         self.spec = spec
         self.symbolic = symbolic
         self.max_layers = MAX_SYMBOLIC_LAYERS if symbolic else MAX_LAYERS
@@ -152,6 +191,10 @@ class _Folder:
         self.seen: set[str] = set()  # ids defined so far, in any scope
         self.block_stack: list[tuple[str, Position]] = []
         self.declared = _declared_ids(spec)
+        self.memo: dict[tuple, _Fold] = memo if memo is not None else {}
+        self.dollars: dict[Path, bool] = {}  # whether an item's arguments hold an expression
+        self.define_log: list[tuple[str, Port]] = []  # every id given, in order
+        self.params_key = _frozen(spec.params)
 
     # -- errors -------------------------------------------------------------------------------
     def error(self, code: str, message: str, path: Path, *, key: bool = False, hint: str | None = None) -> SpecError:
@@ -354,17 +397,18 @@ class _Folder:
     def fold_one(self, item: _Item, x: Tensor, scope: _Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict) -> Tensor:
         full = (*prefix, segment)
         kind = ALIASES.get(item.kind, item.kind)
-        if kind in self.spec.blocks:
-            return self.fold_block(item, x, full, depth, scope)
-        if kind == "seq":
-            start = self.start()
-            out = self.fold_list(_raw(item, None), item.kind_path, x, scope, full, depth + 1, env)
-            self.group(full, item.meta.get("name", ""), "seq", depth, start, x, out, item.path, role="seq")
+        if kind in self.spec.blocks or kind in STRUCTURAL:
+            key = self.memo_key(kind, item, x, env)
+            done = self.memo.get(key) if key is not None else None
+            if done is not None:
+                out = self.replay(done, item, x, full, depth)
+                if out is not None:
+                    return out
+            mark = self.mark()
+            out = self.fold_structure(kind, item, x, scope, full, depth, env)
+            if key is not None:
+                self.remember(key, mark, kind in self.spec.blocks, x, out, full, depth)
             return out
-        if kind == "residual":
-            return self.fold_residual(item, x, scope, full, depth, env)
-        if kind == "parallel":
-            return self.fold_parallel(item, x, scope, full, depth, env)
         if kind not in KINDS:
             choices = [*KINDS, *ALIASES, *STRUCTURAL, *self.spec.blocks]
             meant = next((k for k, cls in KINDS.items() if item.kind.lower() in cls.related), None)
@@ -388,6 +432,150 @@ class _Folder:
             return self.merge(layer, xs, full, depth, item, names=list(inputs))
         self.check_widths(layer, x, item)
         return self.leaf(layer, [x], full, depth, item)
+
+    def fold_structure(self, kind: str, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
+        if kind in self.spec.blocks:
+            return self.fold_block(item, x, full, depth, scope)
+        if kind == "seq":
+            start = self.start()
+            out = self.fold_list(_raw(item, None), item.kind_path, x, scope, full, depth + 1, env)
+            self.group(full, item.meta.get("name", ""), "seq", depth, start, x, out, item.path, role="seq")
+            return out
+        if kind == "residual":
+            return self.fold_residual(item, x, scope, full, depth, env)
+        return self.fold_parallel(item, x, scope, full, depth, env)
+
+    # -- the memo of blocks, seqs, residuals and parallels ------------------------------------
+    # An item folded again on the same input shape (a block used with the same parameters, the
+    # copies of a `repeat`) makes the same nodes: they are copied, re-pathed, from the first fold.
+    # The same receptive field too: the same results, shared. Another one: the copies' layers are
+    # run again on it (what the engine's fold does), without reading, substituting and validating
+    # the items again. Anything the copy cannot reproduce exactly (a fault, a limit, a tensor read
+    # from outside, an id given to the caller's scope) is folded anew.
+    def memo_key(self, kind: str, item: _Item, x: Tensor, env: dict) -> Optional[tuple]:
+        if x.source < 0:
+            return None
+        try:
+            if kind in self.spec.blocks:
+                what = (kind, _frozen(item.args))
+            else:
+                dollar = self.dollars.get(item.path)
+                if dollar is None:
+                    dollar = self.dollars[item.path] = _has_dollar(item.template)
+                what = (kind, item.path, _frozen(env) if dollar else None)
+            key = (*what, item.meta.get("name"), x.shape, x.siblings, len(self.block_stack), self.network_input.shape, self.symbolic, self.params_key)
+            hash(key)
+        except TypeError:  # an unhashable value: fold it anew
+            return None
+        return key
+
+    def mark(self) -> tuple[int, ...]:
+        return len(self.nodes), len(self.groups), len(self.expectations), len(self.define_log), len(self.errors)
+
+    def remember(self, key: tuple, mark: tuple[int, ...], block: bool, x: Tensor, out: Tensor, full: tuple[str, ...], depth: int) -> None:
+        n0, g0, e0, d0, faults = mark
+        if len(self.errors) != faults or out.source == POISONED or (self.define_log[d0:] and not block):
+            return
+        prefix = ".".join(full)
+        nodes, groups, expectations = self.nodes[n0:], self.groups[g0:], self.expectations[e0:]
+        if not groups or any(not n.path.startswith(prefix) for n in nodes) or any(not g["path"].startswith(prefix) for g in groups) \
+                or any(not e.path.startswith(prefix) for e in expectations):
+            return
+        outside = {(x.source, x.port), (-1, 0)}
+        ports = [p for n in nodes for p in (*n.inputs, *n.refs)] + [p for g in groups for p in (g["input"], g["output"])] + [Port(out.source, out.port)]
+        if any(p.node < n0 and (p.node, p.port) not in outside for p in ports):
+            return
+        conditions = self.conditions[len(self.conditions) - self.conditions_since(n0):]
+        self.memo[key] = _Fold(prefix, depth, n0, x, out, tuple(nodes), tuple(self.results[n0:]), tuple(dict(g) for g in groups), tuple(conditions),
+                               tuple(expectations), tuple(self.define_log[d0:]))
+
+    def conditions_since(self, n0: int) -> int:
+        """How many of the last conditions belong to nodes from ``n0`` on."""
+        count = 0
+        for index, _, _ in reversed(self.conditions):
+            if index < n0:
+                break
+            count += 1
+        return count
+
+    def replay(self, done: "_Fold", item: _Item, x: Tensor, full: tuple[str, ...], depth: int) -> Optional[Tensor]:
+        start = len(self.nodes)
+        if start + len(done.nodes) > self.max_layers or len(self.groups) + len(done.groups) > self.max_layers:
+            return None  # folded anew, to be refused at its place
+        shift, lift = start - done.start, depth - done.depth
+        entered = Port(done.x.source, done.x.port)
+        here = Port(x.source, x.port)
+
+        def moved(p: Port) -> Port:
+            if p.node >= done.start:
+                return Port(p.node + shift, p.port)
+            return here if p == entered else p
+
+        same_field = x.rf == done.x.rf and x.is_global == done.x.is_global
+        if same_field:
+            results = done.results
+            conditions = [(index + shift, size, message) for index, size, message in done.conditions]
+        else:
+            fold = self.refold(done, x, moved)
+            if fold is None:
+                return None
+            results, conditions = fold
+        prefix, cut = ".".join(full), len(done.prefix)
+        for node, result in zip(done.nodes, results):
+            self.nodes.append(Node(
+                node.index + shift, prefix + node.path[cut:], node.name, node.kind, node.layer, tuple(map(moved, node.inputs)), node.depth + lift,
+                node.pos, node.outputs, node.group, node.written, node.template, node.synthetic, tuple(map(moved, node.refs)), node.functional,
+            ))
+            self.results.append(result)
+        self.conditions.extend(conditions)
+        gshift = len(self.groups) - done.groups[0]["index"]
+        for g in done.groups:
+            self.groups.append({
+                **g, "index": g["index"] + gshift, "path": prefix + g["path"][cut:], "depth": g["depth"] + lift, "first": g["first"] + shift,
+                "end": g["end"] + shift, "input": moved(g["input"]), "output": moved(g["output"]),
+                "parent": None if g["parent"] is None else g["parent"] + gshift,
+            })
+        self.groups[-1].update(pos=self.spec.pos(item.path), template=item.template if self.groups[-1]["role"] == "block" else self.groups[-1]["template"])
+        for e in done.expectations:
+            self.expectations.append(Expectation(prefix + e.path[cut:], e.key, e.expected, e.pos))
+        for name, port in done.defines:
+            self.seen.add(name)
+            self.names.setdefault(moved(port), name)
+            self.define_log.append((name, moved(port)))
+        out = moved(Port(done.out.source, done.out.port))
+        if out == here:
+            return x
+        result = self.results[out.node]
+        return Tensor(result.shapes[out.port], result.rf, bool(result.is_global), out.node, out.port, done.out.siblings)
+
+    def refold(self, done: "_Fold", x: Tensor, moved) -> Optional[tuple[list, list]]:
+        """The copied nodes' results on ``x``, which has another receptive field; None when a layer
+        refuses it (folded anew, for the error at its place)."""
+        made: list[Result] = []
+        conditions: list[tuple[int, Any, Any]] = []
+        first = len(self.nodes)
+
+        def tensor(p: Port) -> Tensor:
+            p = moved(p)
+            if p.node >= first:
+                result = made[p.node - first]
+                return Tensor(result.shapes[p.port], result.rf, bool(result.is_global), p.node, p.port, len(result.shapes))
+            return x if p == Port(x.source, x.port) else self.network_input
+
+        for node in done.nodes:
+            xs = [tensor(p) for p in node.inputs]
+            refs = [tensor(p) for p in node.refs]
+            try:
+                result, found = run(node.layer, xs, self.symbolic, refs)
+            except LayerError:
+                return None
+            if result.rf is None or result.is_global is None:
+                x0 = xs[0] if xs else refs[0]
+                result = replace(result, rf=x0.rf if result.rf is None else result.rf, is_global=x0.is_global if result.is_global is None else result.is_global)
+            index = first + len(made)
+            made.append(result)
+            conditions += [(index, size, message) for size, message in found]
+        return made, conditions
 
     def check_widths(self, layer, x: Tensor, item: _Item) -> None:
         """``in_channels: 3`` (``in_features``, ``num_features``): what convcalc infers, written as
@@ -450,8 +638,6 @@ class _Folder:
     def add_node(self, node: Node, result: Result, x0: Tensor, conditions: tuple = ()) -> Tensor:
         """Record a node and its result; return its (first) output."""
         if result.rf is None or result.is_global is None:
-            from dataclasses import replace
-
             result = replace(result, rf=x0.rf if result.rf is None else result.rf, is_global=x0.is_global if result.is_global is None else result.is_global)
         self.nodes.append(node)
         self.results.append(result)
@@ -637,6 +823,7 @@ class _Folder:
             scope.tensors[one] = tensor
             self.seen.add(one)
             self.names.setdefault(Port(tensor.source, tensor.port), one)
+            self.define_log.append((one, Port(tensor.source, tensor.port)))
         return x
 
     # -- groups and expectations --------------------------------------------------------------
