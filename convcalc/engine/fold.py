@@ -73,12 +73,6 @@ def fold(graph: Graph, shape: tuple) -> tuple[tuple, tuple]:
                 result, found = run(node.layer, xs, symbolic, refs)
             except LayerError as exc:
                 raise SpecError(exc.code, f"{node.path} ({node.kind}): {exc.message}", node.pos, exc.hint) from None
-            if result.rf is None or result.is_global is None:
-                from dataclasses import replace
-
-                first = xs[0] if xs else refs[0]
-                result = replace(result, rf=first.rf if result.rf is None else result.rf,
-                                 is_global=first.is_global if result.is_global is None else result.is_global)
             found = list(found)
             if (result.params, result.buffers) != (declared.params, declared.buffers):
                 found += _fixed_weights(graph, node, declared, result, xs, shape, symbolic)
@@ -131,23 +125,34 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
     shapes: dict[int, tuple] = {-1: (shape,)}
     rows: list[Row] = []
     diagnostics: list[Diagnostic] = []
-    for node, result in zip(graph.nodes, results):
-        shapes[node.index] = result.shapes
-        row = Row(
-            index=node.index, path=node.path, name=node.name, kind=node.kind, depth=node.depth,
-            input_shapes=tuple(shapes[p.node][p.port] for p in node.inputs), output_shape=tuple(result.shape),
-            params=result.params, buffers=result.buffers, macs=result.macs, flops=result.flops,
-            rf=tuple(result.rf), is_global=bool(result.is_global), inputs=tuple(p.node for p in node.inputs),
-            pos=node.pos, notes=result.notes, derivations=result.formulas,
-            args={**node.layer.model_dump(exclude_defaults=True), **result.extra},
-            output_shapes=result.shapes, input_ports=tuple(p.port for p in node.inputs), layer=node.layer, functional=node.functional,
-        )
-        rows.append(row)
-        for note in result.notes:
-            if note.startswith("branches misaligned"):
-                diagnostics.append(Diagnostic("rf-misaligned", f"{row.path}: {note}", row.pos))
-        for code, message in result.diagnostics:
-            diagnostics.append(Diagnostic(code, f"{row.path} ({row.kind}): {message}", row.pos))
+    written: dict[int, tuple[Any, dict]] = {}  # a layer's arguments, once per layer (copies share layers)
+    collecting = gc.isenabled()
+    gc.disable()  # as in the fold: a row is many small objects, none freed
+    try:
+        for node, result in zip(graph.nodes, results):
+            outputs = shapes[node.index] = result.shapes
+            if result.extra:
+                args = {**node.layer.model_dump(exclude_defaults=True), **result.extra}
+            else:
+                layer, args = written.get(id(node.layer), (None, None))
+                if layer is not node.layer:
+                    args = node.layer.model_dump(exclude_defaults=True)
+                    written[id(node.layer)] = (node.layer, args)
+            inputs = node.inputs
+            row = Row(
+                node.index, node.path, node.name, node.kind, node.depth, tuple([shapes[p.node][p.port] for p in inputs]), tuple(result.shape),
+                result.params, result.buffers, result.macs, result.flops, tuple(result.rf), bool(result.is_global), tuple([p.node for p in inputs]),
+                node.pos, result.notes, result.formulas, args, outputs, tuple([p.port for p in inputs]), node.layer, node.functional,
+            )
+            rows.append(row)
+            for note in result.notes:
+                if note.startswith("branches misaligned"):
+                    diagnostics.append(Diagnostic("rf-misaligned", f"{row.path}: {note}", row.pos))
+            for code, message in result.diagnostics:
+                diagnostics.append(Diagnostic(code, f"{row.path} ({row.kind}): {message}", row.pos))
+    finally:
+        if collecting:
+            gc.enable()
     report_conditions = []
     for index, size, message in conditions:
         row = rows[index]

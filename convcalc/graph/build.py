@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import gc
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -569,9 +569,6 @@ class _Folder:
                 result, found = run(node.layer, xs, self.symbolic, refs)
             except LayerError:
                 return None
-            if result.rf is None or result.is_global is None:
-                x0 = xs[0] if xs else refs[0]
-                result = replace(result, rf=x0.rf if result.rf is None else result.rf, is_global=x0.is_global if result.is_global is None else result.is_global)
             index = first + len(made)
             made.append(result)
             conditions += [(index, size, message) for size, message in found]
@@ -633,12 +630,10 @@ class _Folder:
             outputs=len(result.shapes), written=item.kind if not synthetic else layer.kind,
             template=item.template if not synthetic else None, synthetic=synthetic, refs=tuple(Port(t.source, t.port) for t in refs),
             functional=functional,
-        ), result, xs[0] if xs else refs[0], conditions)
+        ), result, conditions)
 
-    def add_node(self, node: Node, result: Result, x0: Tensor, conditions: tuple = ()) -> Tensor:
+    def add_node(self, node: Node, result: Result, conditions: tuple = ()) -> Tensor:
         """Record a node and its result; return its (first) output."""
-        if result.rf is None or result.is_global is None:
-            result = replace(result, rf=x0.rf if result.rf is None else result.rf, is_global=x0.is_global if result.is_global is None else result.is_global)
         self.nodes.append(node)
         self.results.append(result)
         for size, message in conditions:
@@ -678,7 +673,7 @@ class _Folder:
                 inputs=(Port(x.source, x.port),), depth=depth, pos=self.spec.pos(item.path), written="center_crop", synthetic=True,
                 refs=tuple(Port(t.source, t.port) for t in others),
             )
-            cropped.append(self.add_node(node, result, x, conditions))
+            cropped.append(self.add_node(node, result, conditions))
         return cropped
 
     def fold_residual(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:

@@ -18,7 +18,7 @@ __all__ = ["SCHEMA_VERSION", "Condition", "Diagnostic", "Expectation", "Group", 
 SCHEMA_VERSION = 1  # of every JSON document convcalc writes; bumped only when a key changes meaning
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     """One leaf layer: what went in, what came out, and what it cost (per sample)."""
 
@@ -58,7 +58,7 @@ class Row:
         return tuple(self.derivations()) if callable(self.derivations) else tuple(self.derivations)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Group:
     """A block, residual, branch set or repeat: rows ``[first, end)`` of the report."""
 
