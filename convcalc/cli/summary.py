@@ -3,6 +3,7 @@ size with ``--sweep``."""
 
 from __future__ import annotations
 
+import gc
 from enum import Enum
 from typing import Annotated, Any, Optional
 
@@ -93,6 +94,7 @@ def summary_command(
     if sizes:
         report = report.subs(sizes)
     extra = _extra(spec_obj, report, exact, compat)
+    gc.freeze()  # the report lives as long as the process: the collector need not walk its rows again while they are written
     if chosen in (Format.table, Format.github):
         after = render_extra(extra) + (rendered.render_annotations(report) if chosen == Format.github else "")
         emit_rich(lambda console: render_table(report, console, depth, layout.value), output, after)

@@ -156,18 +156,18 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
         if out.siblings > 1:
             raise folder.error("graph-outputs", f"the network ends in a layer with {out.siblings} outputs", ("layers", len(spec.layers) - 1),
                                hint="end it with a layer that reads one of them (`input:` an id), or a merge of them")
+        if spec.expect is not None:
+            folder.expect("", spec.expect, ("expect",))
+        return Graph(
+            name=spec.name, description=spec.description, input_shape=shape, batch=batch_value,
+            nodes=tuple(folder.nodes), groups=folder.frozen_groups(), output=Port(out.source, out.port),
+            results=tuple(folder.results), expectations=tuple(folder.expectations),
+            conditions=tuple(folder.conditions), file=spec.file, source="spec",
+            blocks={name: BlockInfo(name, b.description, dict(b.params)) for name, b in spec.blocks.items()}, names=folder.names,
+        )
     finally:
         if collecting:
             gc.enable()
-    if spec.expect is not None:
-        folder.expect("", spec.expect, ("expect",))
-    return Graph(
-        name=spec.name, description=spec.description, input_shape=shape, batch=batch_value,
-        nodes=tuple(folder.nodes), groups=folder.frozen_groups(), output=Port(out.source, out.port),
-        results=tuple(folder.results), expectations=tuple(folder.expectations),
-        conditions=tuple(folder.conditions), file=spec.file, source="spec",
-        blocks={name: BlockInfo(name, b.description, dict(b.params)) for name, b in spec.blocks.items()}, names=folder.names,
-    )
 
 
 class _Folder:
@@ -370,7 +370,10 @@ class _Folder:
         each copy takes its own name, side by side, as torchvision names them."""
         names = [first.meta.get("name")]
         items = [first]
-        for r in range(1, repeat):
+        if not self.dollars.setdefault(("repeat", first.path), _has_dollar(raw)):
+            # no expression in it, so no `i`: every copy reads as the first
+            items, names = [first] * repeat, names * repeat
+        for r in range(len(items), repeat):
             item = self.split(raw, first.path, {**env, "i": r})
             items.append(item)
             name = item.meta.get("name")
