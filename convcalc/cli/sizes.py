@@ -32,10 +32,11 @@ def sizes_command(
     output: OutputOpt = None,
 ) -> None:
     """The input sizes a network accepts exactly (every strided layer and crop divides evenly), and why the others fail."""
-    from convcalc.analysis.sizes import exact_rule, scan_sizes
+    from convcalc.analysis.sizes import Sizer, exact_rule, scan_sizes
 
     chosen = choose_format(format_, FORMATS, "sizes")
     low, high = _range(range_)
     spec_obj = load(spec)
-    results = scan_sizes(spec_obj, range(low, high + 1))
-    write_output(render_sizes(spec_obj.name, low, high, any_, exact_rule(spec_obj), results, chosen), output)
+    sizer = Sizer(spec_obj)
+    results = scan_sizes(spec_obj, range(low, high + 1), sizer)
+    write_output(render_sizes(spec_obj.name, low, high, any_, exact_rule(spec_obj, sizer), results, chosen), output)

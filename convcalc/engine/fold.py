@@ -54,37 +54,96 @@ def analyze(source: Union[Spec, Graph], *, input_shape: Optional[tuple] = None, 
     return report_of(graph, results, conditions, shape, batch_value, dtype)
 
 
-def fold(graph: Graph, shape: tuple) -> tuple[tuple, tuple]:
-    """The graph's results at another input shape, with the weights of the declared input."""
+def fold(graph: Graph, shape: tuple, steps: Optional[dict] = None) -> tuple[tuple, tuple]:
+    """The graph's results at another input shape, with the weights of the declared input.
+
+    ``steps`` (a dict, empty at first) keeps each layer's answer by its inputs across folds of one
+    graph: folds at many sizes share the layers that see the same input (a layer five stride-2
+    steps deep sees one size for 32 input sizes), as ``sizes`` does."""
     symbolic = not all(isinstance(d, int) for d in shape)
     if symbolic:
         from convcalc.arith._symbolic import start_work
 
         start_work()
+    steps = {} if steps is None else steps
+    tokens: dict[int, Any] = {-1: ("input", shape)}  # what stands for each node's outputs in a step's key
     outputs: dict[int, tuple[Tensor, ...]] = {-1: (Tensor(shape=shape, rf=tuple(RFAxis() for _ in shape[1:])),)}
     results, conditions = [], []
+    cuts = steps.get(_CUTS)
+    if cuts is None:
+        cuts = steps[_CUTS] = _cuts(graph)
+    seen: list[tuple] = []  # the states at the cuts passed, with how far the fold was there
     collecting = gc.isenabled()
     gc.disable()  # as in the builder: many small objects, none freed
     try:
         for node, declared in zip(graph.nodes, graph.results):
-            xs = [outputs[p.node][p.port] for p in node.inputs]
-            refs = [outputs[p.node][p.port] for p in node.refs]
-            try:
-                result, found = run(node.layer, xs, symbolic, refs)
-            except LayerError as exc:
-                raise SpecError(exc.code, f"{node.path} ({node.kind}): {exc.message}", node.pos, exc.hint) from None
-            found = list(found)
+            frontier = cuts.get(node.index)
+            if frontier is not None:
+                # the rest of the fold reads only these outputs: if an earlier fold had them, it is that fold's rest
+                state = (_CUTS, node.index, *[tokens[j] for j in frontier])
+                rest = steps.get(state)
+                if rest is not None:
+                    done, at, done_conditions, at_condition = rest
+                    results.extend(done[at:])
+                    conditions.extend(done_conditions[at_condition:])
+                    break
+                seen.append((state, len(results), len(conditions)))
+            # the same step (node and inputs) answers the same: a step's inputs are known by the steps that made them
+            key = (node.index, *[(tokens[p.node], p.port) for p in node.inputs], None, *[(tokens[p.node], p.port) for p in node.refs])
+            step = steps.get(key)
+            if step is None:
+                step = steps[key] = _step(node, [outputs[p.node][p.port] for p in node.inputs], [outputs[p.node][p.port] for p in node.refs], symbolic, steps)
+            if isinstance(step, SpecError):
+                raise step.with_traceback(None)
+            result, found, made, token = step
             if (result.params, result.buffers) != (declared.params, declared.buffers):
-                found += _fixed_weights(graph, node, declared, result, xs, shape, symbolic)
+                xs = [outputs[p.node][p.port] for p in node.inputs]
+                found = [*found, *_fixed_weights(graph, node, declared, result, xs, shape, symbolic)]
             results.append(result)
             conditions += [(node.index, size, message) for size, message in found]
-            outputs[node.index] = tuple(
-                Tensor(s, result.rf, bool(result.is_global), node.index, port, 1) for port, s in enumerate(result.shapes)
-            )
+            tokens[node.index] = token
+            outputs[node.index] = made
     finally:
         if collecting:
             gc.enable()
-    return tuple(results), tuple(conditions)
+    results, conditions = tuple(results), tuple(conditions)
+    for state, at, at_condition in seen:
+        steps[state] = (results, at, conditions, at_condition)
+    return results, conditions
+
+
+def _cuts(graph: Graph) -> dict[int, tuple[int, ...]]:
+    """The nodes before which at most one earlier output is still to be read (-1: the input), with
+    it: the places where two folds that agree there agree on the rest."""
+    last: dict[int, int] = {graph.output.node: len(graph.nodes)}
+    for node in graph.nodes:
+        for p in (*node.inputs, *node.refs):
+            last[p.node] = max(last.get(p.node, -1), node.index)
+    cuts: dict[int, tuple[int, ...]] = {}
+    live: set[int] = {-1} if -1 in last else set()
+    for node in graph.nodes:
+        live = {j for j in live if last.get(j, -1) >= node.index}
+        if len(live) <= 1:
+            cuts[node.index] = tuple(live)
+        if last.get(node.index, -1) > node.index:
+            live.add(node.index)
+    return cuts
+
+
+def _step(node, xs: list, refs: list, symbolic: bool, steps: dict) -> Any:
+    """A node run on its inputs: (result, conditions, output tensors, the token of their value), or
+    the fault, located. Outputs of the same value get the same token, whichever fold made them."""
+    try:
+        result, found = run(node.layer, xs, symbolic, refs)
+    except LayerError as exc:
+        return SpecError(exc.code, f"{node.path} ({node.kind}): {exc.message}", node.pos, exc.hint)
+    values = steps.setdefault(_VALUES, {})
+    token = values.setdefault((result.shapes, result.rf, bool(result.is_global)), len(values))
+    return result, found, tuple(Tensor(s, result.rf, bool(result.is_global), node.index, port, 1) for port, s in enumerate(result.shapes)), token
+
+
+_VALUES = ("values",)  # the key, among a fold's steps, of the tokens of output values
+_CUTS = ("cuts",)  # the key of the graph's cuts, and the first item of the states at them
 
 
 def _fixed_weights(graph: Graph, node, declared, result, xs, shape, symbolic) -> list:
