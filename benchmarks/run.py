@@ -346,6 +346,23 @@ def written_chain_spec(layers: int) -> str:
     return f"name: written-chain-{layers}\ninput: [16, 32, 32]\nlayers:\n{items}"
 
 
+def resnet_depths_spec() -> str:
+    """ResNet-50 with its stage depths and classes as top-level params (defaults: ResNet-50's),
+    for ``sweep``: a design space of ResNet-50-sized networks."""
+    text, _ = read_source("resnet50")
+    text = text.replace("input: [3, 224, 224]\n", "params: {depth1: 3, depth2: 4, depth3: 6, depth4: 3, classes: 1000}\ninput: [3, 224, 224]\n", 1)
+    for stage, depth in (("layer1", 3), ("layer2", 4), ("layer3", 6), ("layer4", 3)):
+        text = text.replace(f"    name: {stage}\n    repeat: {depth}\n", f"    name: {stage}\n    repeat: $depth{stage[-1]}\n", 1)
+    text = text.replace("linear: {out_features: 1000}", "linear: {out_features: $classes}", 1)
+    return text.split("\nexpect:", 1)[0] + "\n"
+
+
+# the sweep: 10 x 10 x 10 points, ResNet-50 (depths 4, 6, 3 of its last stages) among them
+SWEEP_GRID = ("depth2=1..10", "depth3=1..10", "depth4=1..10")
+QUICK_SWEEP_GRID = ("depth2=3..4", "depth3=5..6")
+TARGET_SWEEP_RATE = 500.0
+
+
 FAMILIES: dict[str, Callable[[int], str]] = {
     "chain (repeat)": chain_spec,
     "residual stack (repeat of a block)": residual_spec,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
 
@@ -96,6 +97,7 @@ class _Fold:
     conditions: tuple[tuple[int, Any, Any], ...]
     expectations: tuple[Expectation, ...]
     defines: tuple[tuple[str, Port], ...]
+    fields: dict = field(default_factory=dict)  # (receptive field, is_global) entering -> (results, conditions) there
 
 
 def _frozen(value: Any) -> Any:
@@ -106,6 +108,31 @@ def _frozen(value: Any) -> Any:
         return ("dict", *((k, _frozen(v)) for k, v in value.items()))
     hash(value)
     return (type(value), value)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _names(value: Any) -> frozenset[str]:
+    """Every word of the expressions in a template: a superset of the parameters it reads."""
+    if isinstance(value, str):
+        return frozenset(_NAME.findall(value)) if "$" in value else frozenset()
+    if isinstance(value, list):
+        return frozenset().union(*map(_names, value))
+    if isinstance(value, dict):
+        return frozenset().union(*(_names(k) | _names(v) for k, v in value.items()))
+    return frozenset()
+
+
+def _words(value: Any) -> frozenset[str]:
+    """Every string and key of a template, for the blocks it may use."""
+    if isinstance(value, str):
+        return frozenset((value,))
+    if isinstance(value, list):
+        return frozenset().union(*map(_words, value))
+    if isinstance(value, dict):
+        return frozenset(map(str, value)).union(*map(_words, value.values()))
+    return frozenset()
 
 
 def _has_dollar(value: Any) -> bool:
@@ -193,8 +220,9 @@ class _Folder:
         self.declared = _declared_ids(spec)
         self.memo: dict[tuple, _Fold] = memo if memo is not None else {}
         self.dollars: dict[Path, bool] = {}  # whether an item's arguments hold an expression
+        # the parameters an item (or a block) may read: the same for every build of the spec
+        self.reads: dict[Any, tuple[str, ...]] = self.memo.setdefault(("reads",), {})
         self.define_log: list[tuple[str, Port]] = []  # every id given, in order
-        self.params_key = _frozen(spec.params)
 
     # -- errors -------------------------------------------------------------------------------
     def error(self, code: str, message: str, path: Path, *, key: bool = False, hint: str | None = None) -> SpecError:
@@ -459,18 +487,39 @@ class _Folder:
         if x.source < 0:
             return None
         try:
-            if kind in self.spec.blocks:
-                what = (kind, _frozen(item.args))
+            if kind in self.spec.blocks:  # its layers read its parameters, the width entering it and the spec's params
+                what = (kind, _frozen(item.args), *((n, _frozen(self.spec.params[n])) for n in self.block_reads(kind) if n in self.spec.params))
             else:
-                dollar = self.dollars.get(item.path)
-                if dollar is None:
-                    dollar = self.dollars[item.path] = _has_dollar(item.template)
-                what = (kind, item.path, _frozen(env) if dollar else None)
-            key = (*what, item.meta.get("name"), x.shape, x.siblings, len(self.block_stack), self.network_input.shape, self.symbolic, self.params_key)
+                reads = self.reads.get(item.path)
+                if reads is None:
+                    reads = self.reads[item.path] = tuple(sorted(_names(item.template)))
+                what = (kind, item.path, *((n, _frozen(env[n])) for n in reads if n in env))
+            key = (*what, item.meta.get("name"), x.shape, x.siblings, len(self.block_stack), self.network_input.shape, self.symbolic)
             hash(key)
         except TypeError:  # an unhashable value: fold it anew
             return None
         return key
+
+    def block_params(self, g: dict) -> dict:
+        """A copied block use's parameters with this spec's params (the memo may serve another
+        point of a sweep): those its own parameters do not shadow."""
+        own = {*self.spec.blocks[g["block"]].params, *(g["template"] or {}), "in_channels"}
+        return {k: self.spec.params[k] if k in self.spec.params and k not in own else v for k, v in g["params"].items()}
+
+    def block_reads(self, name: str) -> tuple[str, ...]:
+        """The words of the expressions of a block and of the blocks it uses (all of them when a
+        parameter names a kind)."""
+        reads = self.reads.get(("block", name))
+        if reads is None:
+            found, todo, words = {name}, [name], frozenset()
+            while todo:
+                layers = self.spec.blocks[todo.pop()].layers
+                words |= _names(layers)
+                used = set(self.spec.blocks) if any("$" in w for w in _words(layers) if isinstance(w, str)) else _words(layers) & set(self.spec.blocks)
+                todo += [b for b in used if b not in found]
+                found |= used
+            reads = self.reads[("block", name)] = tuple(sorted(words))
+        return reads
 
     def mark(self) -> tuple[int, ...]:
         return len(self.nodes), len(self.groups), len(self.expectations), len(self.define_log), len(self.errors)
@@ -514,15 +563,17 @@ class _Folder:
                 return Port(p.node + shift, p.port)
             return here if p == entered else p
 
-        same_field = x.rf == done.x.rf and x.is_global == done.x.is_global
-        if same_field:
-            results = done.results
-            conditions = [(index + shift, size, message) for index, size, message in done.conditions]
+        entering = (x.rf, x.is_global)
+        if entering == (done.x.rf, done.x.is_global):
+            results, conditions = done.results, done.conditions
+        elif entering in done.fields:
+            results, conditions = done.fields[entering]
         else:
             fold = self.refold(done, x, moved)
             if fold is None:
                 return None
-            results, conditions = fold
+            results, conditions = done.fields[entering] = fold
+        conditions = [(index + shift, size, message) for index, size, message in conditions]
         prefix, cut = ".".join(full), len(done.prefix)
         for node, result in zip(done.nodes, results):
             self.nodes.append(Node(
@@ -539,6 +590,9 @@ class _Folder:
                 "parent": None if g["parent"] is None else g["parent"] + gshift,
             })
         self.groups[-1].update(pos=self.spec.pos(item.path), template=item.template if self.groups[-1]["role"] == "block" else self.groups[-1]["template"])
+        for g in self.groups[len(self.groups) - len(done.groups):]:
+            if g["role"] == "block":
+                g["params"] = self.block_params(g)
         for e in done.expectations:
             self.expectations.append(Expectation(prefix + e.path[cut:], e.key, e.expected, e.pos))
         for name, port in done.defines:
@@ -555,7 +609,7 @@ class _Folder:
         """The copied nodes' results on ``x``, which has another receptive field; None when a layer
         refuses it (folded anew, for the error at its place)."""
         made: list[Result] = []
-        conditions: list[tuple[int, Any, Any]] = []
+        conditions: list[tuple[int, Any, Any]] = []  # by the indices of the first fold, as its own
         first = len(self.nodes)
 
         def tensor(p: Port) -> Tensor:
@@ -572,10 +626,10 @@ class _Folder:
                 result, found = run(node.layer, xs, self.symbolic, refs)
             except LayerError:
                 return None
-            index = first + len(made)
+            index = done.start + len(made)
             made.append(result)
             conditions += [(index, size, message) for size, message in found]
-        return made, conditions
+        return tuple(made), tuple(conditions)
 
     def check_widths(self, layer, x: Tensor, item: _Item) -> None:
         """``in_channels: 3`` (``in_features``, ``num_features``): what convcalc infers, written as
