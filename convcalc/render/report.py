@@ -238,11 +238,11 @@ def indented(value: Any, level: int) -> str:
         return int.__repr__(value)
     if kind is str:
         return _key(value)
-    if kind is list and all(type(v) is int for v in value):  # a shape, the inputs
+    if kind is list and all(type(v) is int or type(v) is list for v in value):  # shapes, the inputs
         if not value:
             return "[]"
         pad = "\n" + "  " * (level + 1)
-        return "[" + pad + ("," + pad).join(map(int.__repr__, value)) + "\n" + "  " * level + "]"
+        return "[" + pad + ("," + pad).join(int.__repr__(v) if type(v) is int else indented(v, level + 1) for v in value) + "\n" + "  " * level + "]"
     text = json.dumps(value, indent=2)
     return text.replace("\n", "\n" + "  " * level) if level and "\n" in text else text
 
