@@ -163,6 +163,7 @@ def _torch_grads(torch, x, w, dy, stride, padding, mode, dilation, groups, flip)
     return tx.grad[0], tw.grad, tb.grad
 
 
+@pytest.mark.slow
 @settings(max_examples=CONV_EXAMPLES, **RANDOM)
 @given(conv_cases())
 def test_conv_backward_matches_autograd(case):
@@ -194,6 +195,7 @@ def pool_cases(draw):
     return x, (kh, kw), stride, padding, draw(st.sampled_from(["max", "avg"])), draw(st.randoms(use_true_random=False))
 
 
+@pytest.mark.slow
 @settings(max_examples=POOL_EXAMPLES, **RANDOM)
 @given(pool_cases())
 def test_pool_backward_matches_autograd(case):

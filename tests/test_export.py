@@ -109,6 +109,7 @@ KIND_CASES = {
     "select": ([5, 6, 2], [{"select": {"dim": 1, "index": 0}}, {"index": {"dim": -1, "index": -1}}]),
     "expand": ([1, 4], [{"expand": {"sizes": [3, -1]}}]),
     "roll": ([2, 4, 4], [{"roll": {"shifts": [1, -1], "dims": [2, 3]}}]),
+    "gather": ([9, 3], [{"gather": {"index_shape": [4, 4]}}, {"index_select": {"dim": 3, "index_shape": [2]}}]),
     "mean": ([4, 5, 5], [{"mean": {"dim": [2, 3]}}]),
     "sum": ([4, 5, 5], [{"sum": {"dim": 1, "keepdim": True}}]),
     "amax": ([4, 5, 5], [{"amax": {"dim": -1}}]),

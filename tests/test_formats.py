@@ -16,13 +16,14 @@ from convcalc.render.formats import Format, choose_format
 ROOT = Path(__file__).resolve().parent.parent
 
 SUPPORTED = {
-    ("summary", "lenet5"): ("table", "json", "csv", "markdown", "github"),
+    ("summary", "lenet5"): ("table", "json", "csv", "markdown", "github", "html"),
+    ("graph", "lenet5"): ("dot", "mermaid", "svg", "png"),
     ("rf", "lenet5"): ("table", "json", "csv", "markdown"),
     ("sizes", "toy39", "--range", "30..34"): ("table", "json", "csv", "markdown"),
     ("models",): ("table", "json", "csv", "markdown"),
     ("compare", "lenet5", "toy39"): ("table", "json", "csv", "markdown"),
     ("check", "lenet5"): ("table", "json", "github", "human", "auto"),
-    ("layer", "conv2d", "--input", "32x32x3", "-k", "5", "-n", "6"): ("table", "json"),
+    ("layer", "conv2d", "--input", "3x32x32", "-k", "5", "-n", "6"): ("table", "json"),
     ("explain", "lenet5"): ("table", "json"),
 }
 ALL = [f.value for f in Format]
@@ -46,13 +47,18 @@ def test_each_command_supports_or_refuses_each_format(run_cli, args, fmt):
         assert out.strip()
         return
     names = ", ".join(SUPPORTED[args])
-    assert (code, out) == (2, ""), err
-    assert err == f"convcalc: error[usage-format]: --format {fmt}: {args[0]} supports {names}\n"
+    message = f"--format {fmt}: {args[0]} supports {names}"
+    assert code == 2, err
+    assert err == f"convcalc: error[usage-format]: {message}\n"
+    if fmt == "json":  # asked for JSON, the error comes as JSON too (graph has no JSON output)
+        assert json.loads(out)["errors"] == [{"code": "usage-format", "message": message, "file": None, "line": None, "col": None, "hint": None}]
+    else:
+        assert out == ""
 
 
 def test_an_unknown_format_is_the_same_one_line_usage_error(run_cli):
     code, _, err = run_cli("summary", "lenet5", "-f", "xml")
-    assert (code, err) == (2, "convcalc: error[usage-format]: --format xml: summary supports table, json, csv, markdown, github\n")
+    assert (code, err) == (2, "convcalc: error[usage-format]: --format xml: summary supports table, json, csv, markdown, github, html\n")
 
 
 def test_help_shows_only_the_supported_formats(run_cli):
@@ -188,3 +194,18 @@ def test_the_fast_json_escapes_and_symbols_as_json_does(text, shape):
 
     report = convcalc.analyze(convcalc.load_spec(text), input_shape=shape)
     assert render_json(report) == json.dumps(report_to_dict(report), indent=2)
+
+
+def test_the_fast_json_with_training_is_the_document_it_extends():
+    import convcalc
+    from convcalc.arith.dims import to_json_dim
+    from convcalc.render.report import report_to_dict
+    from convcalc.render.summary import summary_chunks
+
+    report = convcalc.analyze(convcalc.load_model("resnet18"))
+    data = report_to_dict(report)
+    for layer, row in zip(data["layers"], report.rows):
+        layer["backward_macs"] = to_json_dim(row.backward_macs)
+    data["totals"]["backward_macs"] = to_json_dim(report.backward_macs)
+    data["totals"]["training_macs"] = to_json_dim(report.training_macs)
+    assert "".join(summary_chunks(report, {"training": True})) == json.dumps(data, indent=2) + "\n"

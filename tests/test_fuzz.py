@@ -33,6 +33,8 @@ from convcalc.cli import app
 from convcalc.kinds import ALIASES, KINDS
 from convcalc.spec.model import BUDGET_KEYS, SYMBOL
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("CONVCALC_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
     max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 150, database=None,

@@ -99,12 +99,12 @@ def _shortest_cycle(edges: dict[str, list[str]], start: str, group: set[str]) ->
 
 def lazy_imports() -> tuple[tuple[str, str], ...]:
     """The imports made by name at run time: the CLI's command modules, the package's PEP 562
-    attributes."""
+    attributes and the notebook displays they load."""
     import convcalc
     from convcalc.cli import COMMANDS
 
     commands = {("convcalc.cli", f"convcalc.cli.{module}") for module, _, _ in COMMANDS.values()}
-    attributes = {("convcalc", f"convcalc{module}") for module in convcalc._LAZY.values()}
+    attributes = {("convcalc", f"convcalc{module}") for module in (*convcalc._LAZY.values(), convcalc._DISPLAYS)}
     return tuple(sorted(commands | attributes))
 
 

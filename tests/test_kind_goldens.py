@@ -108,6 +108,7 @@ GOLDEN: dict[str, tuple[list, list[str], dict]] = {
     "select": ([4, 5, 5], ["index: {dim: 1, index: 0}"], dict(shape=(5, 5), flops=0)),
     "expand": ([1, 5], ["expand: {sizes: [3, -1]}"], dict(shape=(3, 5), flops=0)),
     "roll": ([4, 5, 5], ["roll: {shifts: 1, dims: 2}"], dict(shape=(4, 5, 5), flops=0)),
+    "gather": ([169, 3], ["gather: {index_shape: [49, 49]}"], dict(shape=(49, 49, 3), flops=0)),
     # reductions: mean n per output, sum and amax n - 1
     "mean": ([4, 5, 5], ["mean: {dim: [2, 3]}"], dict(shape=(4,), flops=4 * 25)),
     "sum": ([4, 5, 5], ["sum: {dim: 1, keepdim: true}"], dict(shape=(1, 5, 5), flops=25 * (4 - 1))),

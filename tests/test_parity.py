@@ -117,36 +117,42 @@ def test_regression(entry):
 
 
 @RANDOM
+@pytest.mark.slow
 @given(convs())
 def test_conv_matches_pytorch(case):
     check(case)
 
 
 @RANDOM
+@pytest.mark.slow
 @given(conv_transposes())
 def test_conv_transpose_matches_pytorch(case):
     check(case)
 
 
 @RANDOM
+@pytest.mark.slow
 @given(pools())
 def test_pool_matches_pytorch(case):
     check(case)
 
 
 @RANDOM
+@pytest.mark.slow
 @given(adaptive_pools())
 def test_adaptive_pool_matches_pytorch(case):
     check(case)
 
 
 @RANDOM
+@pytest.mark.slow
 @given(linears())
 def test_linear_matches_pytorch(case):
     check(case)
 
 
 @RANDOM
+@pytest.mark.slow
 @given(upsamples())
 def test_upsample_matches_pytorch(case):
     check(case)

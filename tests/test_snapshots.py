@@ -1,7 +1,7 @@
 """Every built-in's JSON report keeps every number: params, buffers, MACs, FLOPs, activations,
 shapes, receptive fields, totals, memory and row order, as taken before the network-graph rewrite
 (``tests/snapshots/builtins.json``; ``python tests/test_snapshots.py --write`` takes them anew, which
-a change must never need).
+a change must never need; ``--add`` stores the built-ins added since and leaves the rest alone).
 
 Row paths are compared too. ``tests/snapshots/renamed.json`` lists the paths changed on purpose, old
 -> new, and the groups since, per model: a ``when:``-dropped layer no longer takes a number, and a
@@ -68,11 +68,21 @@ def test_symbolic_builtin_formulas_unchanged(name):
     _compare(f"{name} {SYMBOLIC[name]}", snapshot(name, "--input", SYMBOLIC[name]), _stored()["symbolic"][name])
 
 
-def _write() -> None:  # pragma: no cover - run by hand, never by a change
+def test_every_builtin_has_a_snapshot():
     from convcalc.spec.zoo import builtin_names
 
-    stored = {"columns": list(COLUMNS), "models": {n: snapshot(n) for n in builtin_names()},
-              "symbolic": {n: snapshot(n, "--input", s) for n, s in SYMBOLIC.items()}}
+    missing = sorted(set(builtin_names()) - set(_stored()["models"]))
+    assert not missing, f"no snapshot for {missing}: python tests/test_snapshots.py --add"
+
+
+def _write(add_only: bool) -> None:  # pragma: no cover - run by hand, never by a change
+    """``--add`` snapshots the built-ins not stored yet and keeps every stored entry as it is."""
+    from convcalc.spec.zoo import builtin_names
+
+    old = _stored() if add_only else {"models": {}, "symbolic": {}}
+    stored = {"columns": list(COLUMNS),
+              "models": {n: old["models"].get(n) or snapshot(n) for n in sorted(builtin_names())},
+              "symbolic": {n: old["symbolic"].get(n) or snapshot(n, "--input", s) for n, s in SYMBOLIC.items()}}
     lines = ["{", f' "columns": {json.dumps(stored["columns"])},']
     for section in ("models", "symbolic"):
         lines.append(f' "{section}": {{')
@@ -93,5 +103,5 @@ def _write() -> None:  # pragma: no cover - run by hand, never by a change
     SNAPSHOTS.write_text("\n".join(lines) + "\n")
 
 
-if __name__ == "__main__" and "--write" in sys.argv:  # pragma: no cover
-    _write()
+if __name__ == "__main__" and ("--write" in sys.argv or "--add" in sys.argv):  # pragma: no cover
+    _write(add_only="--add" in sys.argv)

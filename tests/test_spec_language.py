@@ -253,3 +253,97 @@ def test_independent_mistakes_are_all_reported():
                 input: x
         """)
     assert [e.code for e in caught.value.errors] == ["spec-unknown-arg", "spec-unknown-kind", "shape-kernel-too-large"]
+
+
+def test_tied_weights_are_counted_once_and_run_per_use():
+    """`share:` reuses a layer's weights: params once, MACs per use (torchinfo counts them twice)."""
+    text = """
+        name: tied
+        input: [16]
+        layers:
+          - linear: {out_features: 16}
+            name: enc
+          - relu
+          - linear: {out_features: 16}
+            share: enc
+    """
+    report = report_of(text)
+    assert [(r.params, r.macs) for r in report.rows] == [(16 * 16 + 16, 16 * 16), (0, 0), (0, 16 * 16)]
+    assert report.totals.params == 16 * 16 + 16 and report.totals.macs == 2 * 16 * 16
+    pytest.importorskip("torch")
+    from convcalc.interop.torch_check import mismatches, probe
+
+    export = export_torch(report)
+    assert "x = self.enc(x)" in export.source and export.source.count("nn.Linear(") == 1
+    assert mismatches(report, probe(export, report)) == []
+    error = error_of(text.replace("- linear: {out_features: 16}\n            share: enc", "- linear: {out_features: 8}\n            share: enc"))
+    assert error.code == "spec-share" and "272 parameters there, 136 here" in error.message
+
+
+SWIN_BLOCK = """
+    name: Swin-T block
+    description: the first block of Swin-T's first stage, on 56x56 tokens of 96 channels, window 7, 3 heads
+    input: [3136, 96]
+    layers:
+      - identity:
+        id: tokens
+      - layer_norm: {normalized_shape: 96}
+        name: norm1
+      - reshape: {shape: [8, 7, 8, 7, 96]}          # window partition
+      - permute: {dims: [0, 1, 3, 2, 4, 5]}
+      - reshape: {shape: [64, 49, 96]}
+      - linear: {out_features: 288, axis: last}
+        name: qkv
+      - reshape: {shape: [64, 49, 3, 3, 32]}
+      - permute: {dims: [0, 3, 1, 4, 2, 5]}
+        id: qkv_heads
+      - select: {dim: 1, index: 0}
+        input: qkv_heads
+        id: q
+      - select: {dim: 1, index: 1}
+        input: qkv_heads
+      - transpose: {dim0: -2, dim1: -1}
+        id: k_t
+      - select: {dim: 1, index: 2}
+        input: qkv_heads
+        id: v
+      - matmul: {inputs: [q, k_t]}
+        id: scores
+      - parameter: {shape: [169, 3]}                # the relative-position bias table
+        name: relative_position_bias_table
+      - gather: {index_shape: [49, 49]}
+      - permute: {dims: [0, 3, 1, 2]}
+      - add: {inputs: [scores, previous]}           # (64, 3, 49, 49) + (3, 49, 49), broadcast
+      - softmax: {dim: -1}
+      - matmul: {inputs: [previous, v]}
+      - transpose: {dim0: 2, dim1: 3}
+      - reshape: {shape: [64, 49, 96]}
+      - linear: {out_features: 96, axis: last}
+        name: proj
+      - reshape: {shape: [8, 8, 7, 7, 96]}          # window reverse
+      - permute: {dims: [0, 1, 3, 2, 4, 5]}
+      - reshape: {shape: [3136, 96]}
+      - add: {inputs: [tokens, previous]}
+        id: x
+      - layer_norm: {normalized_shape: 96}
+        name: norm2
+      - linear: {out_features: 384, axis: last}
+      - gelu
+      - linear: {out_features: 96, axis: last}
+      - add: {inputs: [x, previous]}
+"""
+
+
+def test_swin_window_attention_is_exact():
+    """Window partition by reshape and permute, attention by matmul, the relative-position bias as a
+    parameter table looked up by index: torchvision's swin_t features.1.0, params and MACs by hand."""
+    report = report_of(SWIN_BLOCK)
+    params = 2 * 96 + (96 * 288 + 288) + 169 * 3 + (96 * 96 + 96) + 2 * 96 + (96 * 384 + 384) + (384 * 96 + 96)
+    macs = 3136 * 96 * 288 + 2 * (64 * 3 * 49 * 32 * 49) + 3136 * 96 * 96 + 2 * (3136 * 96 * 384)
+    assert (report.totals.params, report.totals.macs, report.output_shape) == (params, macs, (3136, 96))
+    assert params == 112_347 and macs == 376_320_000
+    pytest.importorskip("torch")
+    from convcalc.interop.torch_check import mismatches, probe
+
+    export = export_torch(report)
+    assert mismatches(report, probe(export, report)) == []

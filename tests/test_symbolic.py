@@ -106,7 +106,7 @@ def test_cli_symbolic_json_and_table(run_cli):
     assert data["layers"][0]["output_shape"] == [6, "H - 4", "W - 4"]
     assert data["valid_if"][:2] == ["H >= 16", "W >= 16"] and data["valid_if"][2].startswith("FC3 (linear): input (")
     code, out, _ = run_cli("summary", "resnet50", "--input", "3xHxW")
-    assert code == 0 and "ceiling(H/32)" in out and "valid for: every input size" in out
+    assert code == 0 and "⌈H/32⌉" in out and "valid for: every input size" in out  # ceiling(H/32), as textbooks write it
 
 
 def test_cli_sweep(run_cli):
@@ -313,3 +313,13 @@ def test_lenet_accepts_only_the_sizes_its_weights_allow(run_cli):
     assert [a["size"] for a in data["accepted"] if a["exact"]] == [32]
     at_36 = next(r for r in data["rejected"] if r["size"] == 36)
     assert at_36["reason"].startswith("FC3 (linear): its 48,120 parameters were made for input (400,)") and "(576,)" in at_36["reason"]
+
+
+def test_sizes_groups_invalid_apart_from_not_exact(run_cli):
+    """33 and 35 fail only exactness (POOL1 leaves a row uncovered); 5 fails the network (POOL1's
+    window is larger than its input). The table keeps them in separate groups, each with its reason."""
+    code, out, err = run_cli("sizes", "lenet5", "--range", "1..64")
+    assert code == 0, err
+    assert "  rejected 1 size(s) (5), invalid: at 5: POOL1 (avg_pool2d): window larger than the padded input along H" in out
+    assert "  rejected 2 size(s) (33, 35), valid, not exact: at 33: POOL1 (avg_pool2d): along H the last 1 row(s) of the padded input 29 are not covered by a stride-2 window" in out
+    assert "  rejected 1 size(s) (34), valid, not exact: at 34: POOL2 (avg_pool2d)" in out

@@ -67,6 +67,7 @@ from convcalc.engine import analyze
 from convcalc.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConvcalcError, Position, SpecError, UsageError
 from convcalc.kinds import RFAxis
 from convcalc.report import Expectation, Report, Row
+from convcalc.report._display import Displayed
 from convcalc.spec import BUDGET_KEYS, Spec, did_you_mean, load_spec
 from convcalc.spec.files import not_a_spec, spec_files
 from convcalc.spec.zoo import STDIN, read_source
@@ -139,8 +140,8 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class FileResult:
-    """Everything ``check`` found in one file."""
+class FileResult(Displayed):
+    """Everything ``check`` found in one file; a notebook shows it as ``check`` prints it."""
 
     file: str
     verdicts: tuple[Verdict, ...] = ()
@@ -171,6 +172,9 @@ class FileResult:
     def checked(self) -> int:
         """Expectations + budgets, + 1 for a baseline comparison (however many drifts it found)."""
         return self.count("expect") + self.count("budget") + (1 if self.count("baseline") else 0)
+
+    def __repr__(self) -> str:
+        return f"<FileResult {self.file}: {self.status}, {self.checked} checked, {len(self.failures)} failed>"
 
 
 def worst_exit(results) -> int:
@@ -371,7 +375,7 @@ def _shape_formulas(target: _Target) -> tuple[str, ...]:
         lines = _shape_lines(row)
         if lines:
             return tuple(lines if target.is_row else (f"{row.path}: {line}" for line in lines))
-        if row.input_shapes[0] != row.output_shape:
+        if row.input_shapes and row.input_shapes[0] != row.output_shape:
             return (f"{row.path} ({row.kind}): {_text(row.input_shapes[0])} -> {_text(row.output_shape)}",)
     return ()
 

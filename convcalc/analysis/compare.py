@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Optional, Sequence
 from convcalc.kinds._compat import layer_arg
 from convcalc.arith.dims import Dim, prod, to_json_dim
 from convcalc.report import Report, Row
+from convcalc.report._display import Displayed
 
 __all__ = [
     "METRICS",
@@ -149,9 +150,19 @@ class Bottleneck:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Displayed):
+    """Reports side by side; a notebook shows it as the compare table."""
+
     entries: tuple[Entry, ...]
     savings: tuple[Separable | Bottleneck, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly ``convcalc compare --format json``."""
+        return comparison_to_dict(self)
+
+    def __repr__(self) -> str:
+        labels = ", ".join(entry.label for entry in self.entries)
+        return f"<Comparison of {len(self.entries)}: {labels}; {len(self.savings)} saving(s) found>"
 
     def ratio(self, index: int, metric: str) -> Optional[Fraction]:
         """Entry ``index`` over the first entry, exactly; None when undefined (a 0 or a symbol)."""

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, Optional[str]]] = {
     "explain": ("layer", "explain_command", "Every formula of every layer of a spec, with the numbers substituted."),
     "compare": ("compare", "compare_command", "Specs, built-in models or inline layers side by side: params, MACs, FLOPs, activation memory, ratios, savings."),
     "export": ("export", "export_command", "Write a spec as a runnable PyTorch module (--to torch), one class per block."),
+    "graph": ("graph", "graph_command", None),
     "exercises": ("exercises", "exercises_command", "A worksheet of random questions (output size, params, MACs, receptive field, padding, pooling, backward) and its answer key; `check` grades the answers."),
 }
 

@@ -7,6 +7,7 @@ stderr and the documented exit code.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -14,13 +15,13 @@ import sys
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterable, Optional, Union
+from typing import Annotated, Any, Callable, Iterable, Iterator, Optional, Union
 
 import typer
 
 from convcalc.arith.dims import is_count
 from convcalc.conventions import DType
-from convcalc.errors import EXIT_USAGE, ConvcalcError, UsageError
+from convcalc.errors import ConvcalcError, UsageError
 
 __all__ = [
     "BatchOpt",
@@ -30,9 +31,11 @@ __all__ = [
     "LayoutOpt",
     "OutputOpt",
     "SpecArg",
+    "WideOpt",
     "analyze_target",
     "console",
     "emit_rich",
+    "error_json",
     "fail",
     "format_option",
     "guarded",
@@ -42,7 +45,13 @@ __all__ = [
     "parse_shape",
     "parse_sweep",
     "parse_values",
+    "progress",
     "set_debug",
+    "text_width",
+    "tracked",
+    "warn",
+    "warn_layout",
+    "warn_spec_layout",
     "write_output",
 ]
 
@@ -64,21 +73,143 @@ def set_debug(debug: bool) -> None:
     _state["debug"] = debug or bool(os.environ.get("CONVCALC_DEBUG"))
 
 
-def console(stderr: bool = False):
+def console(stderr: bool = False, wide: bool = False):
+    """A rich console on stdout (or stderr) as wide as the terminal (or ``COLUMNS``); a file, a
+    pipe or ``wide`` has no width (:data:`convcalc.render.fit.UNBOUNDED`: tables in full)."""
     from rich.console import Console
 
+    from convcalc.render.fit import UNBOUNDED
+
     stream = sys.stderr if stderr else sys.stdout
-    wide = not stream.isatty() and "COLUMNS" not in os.environ  # a file or a pipe: never squeeze numbers
-    return Console(stderr=stderr, highlight=False, width=200 if wide else None)
+    unbounded = wide or (not stream.isatty() and "COLUMNS" not in os.environ)
+    return Console(stderr=stderr, highlight=False, width=UNBOUNDED if unbounded else None)
 
 
-def fail(error: ConvcalcError) -> typer.Exit:
+def text_width(stderr: bool = False) -> Optional[int]:
+    """The terminal's width (or ``COLUMNS``) for text that wraps at words; ``None`` for a file or
+    a pipe, where every line stays whole for the programs that read it."""
+    import shutil
+
+    stream = sys.stderr if stderr else sys.stdout
+    if not stream.isatty() and "COLUMNS" not in os.environ:
+        return None
+    return shutil.get_terminal_size().columns
+
+
+PROGRESS_DELAY = 0.5  # seconds before a bar appears: a quick command never flashes one
+
+
+@contextlib.contextmanager
+def progress(description: str, total: Optional[int] = None) -> Iterator[Callable[..., None]]:
+    """A rich progress bar (a spinner when ``total`` is unknown) on stderr while the block runs,
+    when stderr is a terminal, from :data:`PROGRESS_DELAY` on; nothing otherwise (a pipe, a file,
+    CI), so stdout (JSON, tables) is never touched. Yields ``advance(steps=1, description=None)``."""
+    if not sys.stderr.isatty():
+        yield lambda steps=1, description=None: None
+        return
+    import threading
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = [SpinnerColumn(), TextColumn("{task.description}")]
+    if total is not None:
+        columns += [BarColumn(), MofNCompleteColumn()]
+    bar = Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    task = bar.add_task(description, total=total)
+    lock = threading.Lock()
+    state = {"done": False}
+
+    def start() -> None:
+        with lock:
+            if not state["done"]:
+                bar.start()
+
+    timer = threading.Timer(PROGRESS_DELAY, start)
+    timer.daemon = True
+    timer.start()
+
+    def advance(steps: int = 1, description: Optional[str] = None) -> None:
+        bar.update(task, advance=steps, **({"description": description} if description else {}))
+
+    try:
+        yield advance
+    finally:
+        timer.cancel()
+        with lock:
+            state["done"] = True
+            bar.stop()
+
+
+def tracked(items: Iterable[Any], description: str, label: Callable[[Any], str] = str) -> Iterator[Any]:
+    """``items``, one by one, under a :func:`progress` bar that names the current one."""
+    items = list(items)
+    with progress(description, total=len(items)) as advance:
+        for item in items:
+            advance(0, f"{description} {label(item)}")
+            yield item
+            advance()
+
+
+def warn(code: str, message: str, pos: Any = None, hint: Optional[str] = None) -> None:
+    """One line on stderr, as an error is written: ``path:line:col: warning[code]: message (hint)``."""
+    print(f"{pos or 'convcalc'}: warning[{code}]: {message}" + (f" ({hint})" if hint else ""), file=sys.stderr)
+
+
+def warn_layout(what: str, dims: tuple, layout: Layout, pos: Any = None, *, fix: Optional[str] = None, as_list: bool = False) -> None:
+    """Warn when ``dims`` (as written, in ``layout``) look written in the other layout
+    (:mod:`convcalc.spec.layout`). The hint writes them swapped (``3x224x224``, or as a YAML list
+    ``[3, 224, 224]``), then ``fix``, another way out."""
+    from convcalc.spec.layout import looks_other_layout, read_as, swap_layout
+
+    if looks_other_layout(dims, layout.value):
+        swapped = swap_layout(dims, layout.value)
+        written = f"[{', '.join(map(str, swapped))}]" if as_list else "x".join(map(str, swapped))
+        warn("input-layout", f"{what} is {read_as(dims, layout.value)}", pos, f"write {written}" + (f", or {fix}" if fix else ""))
+
+
+def fail(error: ConvcalcError, as_json: bool = False) -> typer.Exit:
+    """The error's line on stderr; with ``as_json`` (``--format json``) its JSON object on stdout too."""
     print(error.render(), file=sys.stderr)
+    if as_json:
+        sys.stdout.write(error_json(error))
     return typer.Exit(error.exit_code)
 
 
+def error_json(error: ConvcalcError) -> str:
+    """What a command asked for JSON prints on stdout when it fails, in place of its report, one
+    entry per fault (a file with three mistakes has three)::
+
+        {"schema_version": 1, "exit_code": 1,
+         "errors": [{"code": "spec-unknown-kind", "message": "unknown layer kind 'conv2'",
+                     "file": "net.yaml", "line": 6, "col": 5, "hint": "did you mean 'conv2d'?"}]}
+
+    ``file``, ``line``, ``col`` and ``hint`` are null when the error has none, as ``check``'s are.
+    """
+    import json
+
+    from convcalc.report import SCHEMA_VERSION
+
+    entries = [
+        {
+            "code": one.code, "message": one.message, "file": one.pos.file if one.pos else None,
+            "line": one.pos.line if one.pos else None, "col": one.pos.col if one.pos else None, "hint": one.hint,
+        }
+        for one in getattr(error, "errors", [error])  # SpecErrors: every fault of a file
+    ]
+    return json.dumps({"schema_version": SCHEMA_VERSION, "exit_code": error.exit_code, "errors": entries}, indent=2) + "\n"
+
+
+def _wants_json(kwargs: dict[str, Any]) -> bool:
+    """Whether the command was asked for ``--format json`` (its ``format_``, read as
+    :func:`convcalc.render.formats.choose_format` reads it)."""
+    value = kwargs.get("format_")
+    return isinstance(value, str) and value.strip().lower() == "json"
+
+
 def guarded(fn: Callable) -> Callable:
-    """Turn convcalc's errors into one line and an exit code; anything else is an internal error."""
+    """Turn convcalc's errors into one line and an exit code (and, under ``--format json``, a JSON
+    error object on stdout); anything else is an internal error."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -87,25 +218,31 @@ def guarded(fn: Callable) -> Callable:
         except ConvcalcError as exc:
             if _state["debug"]:
                 raise
-            raise fail(exc) from None
+            raise fail(exc, _wants_json(kwargs)) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:  # an internal error: report it, never a traceback unless --debug
             if _state["debug"]:
                 raise
-            print(f"convcalc: error[internal]: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
-            raise typer.Exit(EXIT_USAGE) from None
+            internal = UsageError("internal", f"{type(exc).__name__}: {exc}", hint="run with --debug for the traceback")
+            raise fail(internal, _wants_json(kwargs)) from None
 
     return wrapper
 
 
-def write_output(text: Union[str, Iterable[str]], output: Optional[Path]) -> None:
+def write_output(text: Union[str, bytes, Iterable[str]], output: Optional[Path]) -> None:
     """Print, or write the file atomically: a temp file in the same folder, then a rename.
-    ``text`` may come in pieces (a large JSON report), written as they come."""
-    chunks = (text,) if isinstance(text, str) else text
+    ``bytes`` (a PNG) are written as they are; text may come in pieces (a large JSON report),
+    written as they come."""
+    chunks = (text,) if isinstance(text, (str, bytes)) else text
     if output is None:
-        for chunk in chunks:
-            sys.stdout.write(chunk)
+        if isinstance(text, bytes):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)
+            sys.stdout.buffer.flush()
+        else:
+            for chunk in chunks:
+                sys.stdout.write(chunk)
         return
     folder = output.resolve().parent
     try:
@@ -113,7 +250,10 @@ def write_output(text: Union[str, Iterable[str]], output: Optional[Path]) -> Non
     except OSError as exc:
         raise UsageError("io-write", f"{output}: cannot write there ({exc.strerror or exc})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as open() would make it (mkstemp makes it private)
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w", **({} if isinstance(text, bytes) else {"encoding": "utf-8"})) as handle:
             for chunk in chunks:
                 handle.write(chunk)
         os.replace(tmp, output)
@@ -122,17 +262,26 @@ def write_output(text: Union[str, Iterable[str]], output: Optional[Path]) -> Non
         raise
 
 
-def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = "") -> None:
-    """Draw rich output (a table) on the terminal, or as plain text into ``output``; ``after`` is
-    text printed below it."""
+def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = "", wide: bool = False) -> None:
+    """Draw rich output (a table) on the terminal, fitted to its width unless ``wide``, or in
+    full as plain text into ``output``; ``after`` is text printed below it."""
     if output is None:
-        draw(console())
+        draw(console(wide=wide))
+        width = None if wide else text_width()
+        if width is not None and after:  # the lines under the table break at words, as check's do
+            from convcalc.render.fit import wrap_words
+
+            lines = after.rstrip("\n").split("\n")
+            after = "".join(part + "\n" for line in lines
+                            for part in wrap_words(line.lstrip(" "), width, indent=line[: len(line) - len(line.lstrip(" "))]))
         sys.stdout.write(after)
         return
     from rich.console import Console
 
+    from convcalc.render.fit import UNBOUNDED
+
     with open(os.devnull, "w") as sink:
-        capture = Console(width=200, record=True, file=sink, color_system=None)
+        capture = Console(width=UNBOUNDED, record=True, file=sink, color_system=None)
         draw(capture)
     write_output(capture.export_text() + after, output)
 
@@ -140,13 +289,22 @@ def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = 
 # -- reading the command line --------------------------------------------------------------------
 
 
-def load(target: str):
-    """A spec file, ``-`` (standard input) or a built-in model's name, loaded."""
+def load(target: str, *, check_layout: bool = True):
+    """A spec file, ``-`` (standard input) or a built-in model's name, loaded; with
+    ``check_layout``, a warning when its ``input:`` looks channels last."""
     from convcalc.spec import load_spec
     from convcalc.spec.zoo import read_source
 
     text, shown = read_source(target)
-    return load_spec(text, shown)
+    spec = load_spec(text, shown)
+    if check_layout:
+        warn_spec_layout(spec)
+    return spec
+
+
+def warn_spec_layout(spec) -> None:
+    """Warn, at ``input:``, when a spec's input looks channels last."""
+    warn_layout(f"input [{', '.join(map(str, spec.input))}]", spec.input, Layout.chw, spec.pos(("input",)), as_list=True)
 
 
 def one_stdin(targets: list[str]) -> None:
@@ -158,7 +316,8 @@ def one_stdin(targets: list[str]) -> None:
 
 
 def parse_shape(text: str, layout: Layout, example: str, axes: str = "channels first") -> tuple:
-    """``3x224x224`` (chw) or ``224x224x3`` (hwc) -> a channels-first tuple.
+    """``3x224x224`` (chw) or ``224x224x3`` (hwc) -> a channels-first tuple; a warning when it
+    looks written in the other layout.
 
     Spatial sizes may be symbol names without an ``x`` in them (``3xHxW``); the channel count
     may not.
@@ -174,10 +333,12 @@ def parse_shape(text: str, layout: Layout, example: str, axes: str = "channels f
             raise UsageError("usage-input", f"--input {text!r}: {part!r} is neither a positive size nor a symbol name", hint=f"e.g. --input {example}")
     if not 1 <= len(dims) <= 4:
         raise UsageError("usage-input", f"--input {text!r}: give 1 to 4 sizes, {axes}")
+    warn_layout(f"--input {text}", tuple(dims), layout, fix="drop --layout hwc" if layout == Layout.hwc else "add --layout hwc")
     if layout == Layout.hwc and len(dims) > 1:
         dims = dims[-1:] + dims[:-1]
     if isinstance(dims[0], str):
-        raise UsageError("usage-input", f"--input {text!r}: the channel count must be a number")
+        other = "channels first: --layout chw" if layout == Layout.hwc else "--layout hwc for channels last"
+        raise UsageError("usage-input", f"--input {text!r}: the channel count must be a number", hint=f"{axes}; {other}")
     return tuple(dims)
 
 
@@ -238,35 +399,41 @@ def parse_sweep(text: str) -> tuple[str, list[int]]:
 
 def analyze_target(target: str, input_: Optional[str], batch: Optional[int], layout: Layout, dtype: DType, symbolic: bool = False,
                    params: Optional[dict[str, Any]] = None):
-    """(spec, report) of a spec named on the command line, at ``--input`` if given, with its
-    top-level ``params`` given other values; ``symbolic`` replaces integer spatial sizes by
-    symbols (``--sweep`` substitutes them)."""
+    """(spec, report) of a spec named on the command line (or loaded with ``check_layout=False``),
+    at ``--input`` if given, with its top-level ``params`` given other values; ``symbolic``
+    replaces integer spatial sizes by symbols (``--sweep`` substitutes them). Without ``--input``,
+    a warning when the spec's input looks channels last."""
     from convcalc.engine import analyze
 
-    spec = load(target) if isinstance(target, str) else target
-    if params:
-        spec = spec.with_params(params)
-    shape = parse_input(input_, layout) or spec.input
-    if symbolic and all(isinstance(d, int) for d in shape[1:]):
-        from convcalc.kinds._window import axis_names
+    with progress(f"analysing {target}"):
+        spec = load(target, check_layout=False) if isinstance(target, str) else target
+        if params:
+            spec = spec.with_params(params)
+        if input_ is None:
+            warn_spec_layout(spec)
+        shape = parse_input(input_, layout) or spec.input
+        if symbolic and all(isinstance(d, int) for d in shape[1:]):
+            from convcalc.kinds._window import axis_names
 
-        shape = (shape[0], *axis_names(len(shape) - 1))
-    return spec, analyze(spec, input_shape=shape, batch=batch, dtype=dtype.value)
+            shape = (shape[0], *axis_names(len(shape) - 1))
+        return spec, analyze(spec, input_shape=shape, batch=batch, dtype=dtype.value)
 
 
 # -- option types --------------------------------------------------------------------------------
 
 
-def format_option(formats: tuple, help: str = "Output format.") -> Any:
-    """``--format/-f``, showing and completing only the formats the command supports; the
-    command resolves the value with :func:`convcalc.render.formats.choose_format`."""
+def format_option(formats: tuple, help: str = "Output format.", short: bool = True) -> Any:
+    """``--format/-f`` (``-f`` left out where a command gives it another meaning), showing and
+    completing only the formats the command supports; the command resolves the value with
+    :func:`convcalc.render.formats.choose_format`."""
     names = [f.value for f in formats]
-    return typer.Option("--format", "-f", metavar="<" + "|".join(names) + ">", help=help, autocompletion=lambda: names)
+    return typer.Option("--format", *(("-f",) if short else ()), metavar="<" + "|".join(names) + ">", help=help, autocompletion=lambda: names)
 
 
 SpecArg = Annotated[str, typer.Argument(help="A spec file, - for standard input, or the name of a built-in model (see `convcalc models`).", metavar="SPEC_OR_MODEL", show_default=False)]
-InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape, channels first: 3x224x224 (sizes may be symbols: 3xHxW).")]
+InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape, channels first: 3x224x224 (224x224x3 with --layout hwc; sizes may be symbols: 3xHxW).")]
 BatchOpt = Annotated[Optional[int], typer.Option("--batch", "-b", min=1, help="Batch size, for memory.")]
-LayoutOpt = Annotated[Layout, typer.Option("--layout", help="Print shapes channels first (chw) or last, as textbooks do (hwc).")]
+LayoutOpt = Annotated[Layout, typer.Option("--layout", help="Read --input and print shapes channels first (chw, as PyTorch) or last (hwc, as textbooks).")]
 DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Element type, for memory.")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, counts exact, however wide the terminal (files and pipes always get this).")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")]

@@ -8,25 +8,31 @@
                    [--backward [--grad MATRIX]]
                    [--pool max --pool-size 2|2,3 [--pool-stride 2] [--pool-padding 0]]
                    [--file matrices.yaml] [--format table|json]
+
+Channels first, as every shape in convcalc: a list of matrices is C x H x W (one matrix per
+channel), a list of filters C_out x C_in/groups x kh x kw as PyTorch stores ``Conv2d.weight``, an
+element ``c,i,j``. An input whose matrices look like rows of H x W x C pixels gets a warning.
 """
 
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
+from convcalc.cli._common import console, format_option, warn
 from convcalc.errors import UsageError
 from convcalc.render.apply import render_table, to_json
+from convcalc.render.formats import Format, choose_format
 from convcalc.teach.apply import ConvSettings, PoolSettings, compute, parse_at
 from convcalc.teach.handcalc import (
     MatrixFile,
     PaddingMode,
     PoolMode,
+    depth,
     load_file,
     parse_array,
     parse_number,
@@ -35,14 +41,10 @@ from convcalc.teach.handcalc import (
     resolve_kernel,
 )
 
-__all__ = ["OutputFormat", "apply_command"]
+__all__ = ["FORMATS", "apply_command"]
 
 
-class OutputFormat(str, Enum):
-    """How to print the result."""
-
-    table = "table"
-    json = "json"
+FORMATS = (Format.table, Format.json)
 
 
 _CONV_FLAGS = {
@@ -67,7 +69,7 @@ def apply_command(
     input_text: Annotated[
         str | None,
         typer.Option("--input", "-i", help='Input matrix: "3,0,1;1,5,8" (rows split by ;) or "[[3,0],[1,5]]"; '
-                     "a list of matrices is channels first."),
+                     "a list of matrices is channels first, C x H x W: one matrix per channel."),
     ] = None,
     kernel: Annotated[
         str | None,
@@ -125,12 +127,13 @@ def apply_command(
     pool_padding: Annotated[
         str | None, typer.Option("--pool-padding", help='Pooling padding: "1" or "height,width" (default 0).')
     ] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    format_: Annotated[str, format_option(FORMATS, short=False)] = "table",  # -f is --file
 ) -> None:
     """Work out a small cross-correlation (what deep-learning libraries call convolution; --flip
     for a true convolution) and/or pooling by hand, exactly: fractions stay fractions; --im2col
     and --backward show the matrix product and the gradients.
     """
+    chosen = choose_format(format_, FORMATS, "apply")
     conv_options = {
         "stride": None if stride is None else parse_pair(stride, "--stride"),
         "padding": None if padding is None else parse_padding(padding),
@@ -151,6 +154,7 @@ def apply_command(
     upstream = parse_array(grad, "grad") if grad is not None else stored.grad
     if matrix is None:
         raise UsageError("apply-missing-option", "give the input matrix with --input or in --file")
+    _warn_channels_last(matrix)
     if weights is None and pool_mode is None:
         raise UsageError("apply-missing-option", "give --kernel, --pool or both (the kernel runs first)")
     _check_unused("--kernel", weights, conv_options, _CONV_FLAGS)
@@ -166,10 +170,24 @@ def apply_command(
         backward=backward,
         grad=upstream if backward else None,
     )
-    if output_format is OutputFormat.json:
+    if chosen == Format.json:
         typer.echo(json.dumps(to_json(applied), indent=2))
     else:
-        Console().print(render_table(applied), soft_wrap=True)
+        out = console()
+        for part in render_table(applied).renderables:  # sentences wrap at words, grids keep their titles whole
+            out.print(part, soft_wrap=not isinstance(part, Text))
+
+
+def _warn_channels_last(matrix: Any) -> None:
+    """A stack written as rows of pixels, each a list of its channels (H x W x C, as numpy and
+    image libraries hold images), reads as H matrices of W x C: say so."""
+    from convcalc.spec.layout import looks_other_layout, read_as
+
+    if depth(matrix) == 3:
+        dims = (len(matrix), len(matrix[0]), len(matrix[0][0]))
+        if looks_other_layout(dims):
+            hint = f"give one matrix per channel: {dims[2]} matrices of {dims[0]}x{dims[1]}"
+            warn("input-layout", f"the input ({dims[0]} matrices of {dims[1]}x{dims[2]}) is {read_as(dims)}", hint=hint)
 
 
 def _given(options: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 import typer
 
 from convcalc.analysis.check import check_paths, load_baseline, parse_tolerance, worst_exit
-from convcalc.cli._common import format_option, one_stdin
+from convcalc.cli._common import format_option, one_stdin, text_width, tracked
 from convcalc.errors import EXIT_FAILED, EXIT_OK, UsageError
 from convcalc.render.check import FORMATS, render_check
 from convcalc.render.formats import choose_format
@@ -45,7 +45,7 @@ def check_command(
         raise UsageError("usage-baseline", f"--baseline compares one spec file, got {'a directory' if len(files) == 1 else f'{len(files)} files'}")
     allowed = parse_tolerance(tolerance or "0")
     saved = load_baseline(baseline) if baseline is not None else None
-    results = check_paths(files, saved, allowed, skip_non_specs)
-    typer.echo(render_check(results, chosen, verbose), nl=False)
+    results = [result for target in tracked(files, "checking") for result in check_paths([target], saved, allowed, skip_non_specs)]
+    typer.echo(render_check(results, chosen, verbose, text_width()), nl=False)
     code = worst_exit(results)
     raise typer.Exit(EXIT_OK if exit_zero and code == EXIT_FAILED else code)

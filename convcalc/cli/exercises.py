@@ -14,18 +14,16 @@ from typing import Annotated, Optional
 
 import typer
 
+from convcalc.cli._common import format_option
+from convcalc.render.formats import Format, choose_format
 from convcalc.teach.exercises import TOPICS, generate, render_key_markdown, render_markdown, to_json
 
-__all__ = ["ExerciseFormat", "Topic", "exercises_command"]
+__all__ = ["FORMATS", "Topic", "exercises_command"]
 
 Topic = Enum("Topic", {name.replace("-", "_"): name for name in TOPICS}, type=str)  # type: ignore[misc]
 
 
-class ExerciseFormat(str, Enum):
-    """How to print the worksheet."""
-
-    markdown = "markdown"
-    json = "json"
+FORMATS = (Format.markdown, Format.json)
 
 
 def exercises_command(
@@ -36,7 +34,7 @@ def exercises_command(
     count: Annotated[int, typer.Option("--count", "-n", help="How many questions.")] = 10,
     seed: Annotated[int, typer.Option("--seed", help="The same seed gives the same worksheet.")] = 1,
     key: Annotated[bool, typer.Option("--key", help="Print the answer key (answers and worked formulas) instead.")] = False,
-    format_: Annotated[ExerciseFormat, typer.Option("--format", "-f", help="Output format.")] = ExerciseFormat.markdown,
+    format_: Annotated[str, format_option(FORMATS)] = "markdown",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")] = None,
 ) -> None:
     """A worksheet of random questions in the lecture notes' style; --key for its answer key.
@@ -45,7 +43,7 @@ def exercises_command(
     from convcalc.cli._common import write_output
 
     sheet = generate(tuple(t.value for t in topic or ()), count, seed)
-    if format_ is ExerciseFormat.json:
+    if choose_format(format_, FORMATS, "exercises") == Format.json:
         text = json.dumps(to_json(sheet, key), indent=2) + "\n"
     else:
         text = render_key_markdown(sheet) if key else render_markdown(sheet)

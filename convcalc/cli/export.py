@@ -29,11 +29,12 @@ def export_command(
     spec: SpecArg,
     to: Annotated[Target, typer.Option("--to", help="torch: a PyTorch nn.Module, one class per block of the spec.")] = Target.torch,
     output: OutputOpt = None,
-    input_: Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape for the totals and the test run, channels first: 3x224x224.")] = None,
+    input_: Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape for the totals and the test run, channels first: 3x224x224 (224x224x3 with --layout hwc).")] = None,
+    layout: Annotated[Layout, typer.Option("--layout", help="How --input is written: channels first (chw, as PyTorch) or last (hwc, as textbooks).")] = Layout.chw,
 ) -> None:
     """Write the spec as a PyTorch module that builds and runs with PyTorch alone."""
     from convcalc.conventions import DType
     from convcalc.interop.torch_export import export_torch
 
-    model, report = analyze_target(spec, input_, None, Layout.chw, DType.float32)
+    model, report = analyze_target(spec, input_, None, layout, DType.float32)
     write_output(export_torch(report).source, output)

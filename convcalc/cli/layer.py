@@ -1,11 +1,14 @@
 """``convcalc layer`` and ``convcalc explain``: the textbook derivation of one layer, or of every
 layer of a spec (the derivations: :mod:`convcalc.teach.explain`).
 
-    convcalc layer conv2d --input 32x32x3 -k 5 -n 6 [--explain]
-    convcalc layer pool --input 5x5x16 -k 2 -s 2 -p 1 --ceil-mode
-    convcalc layer conv --input 224x224x3 -k 7 -s 2 -p same -n 64
-    convcalc layer linear --input 224x224x3 -n 128 --no-bias
+    convcalc layer conv2d --input 3x32x32 -k 5 -n 6 [--explain]
+    convcalc layer pool --input 16x5x5 -k 2 -s 2 -p 1 --ceil-mode
+    convcalc layer conv --input 224x224x3 --layout hwc -k 7 -s 2 -p same -n 64
+    convcalc layer linear --input 3x224x224 -n 128 --no-bias
     convcalc explain lenet5 [--layer CONV1]
+
+Shapes are channels first, as everywhere in convcalc (:mod:`convcalc.spec.layout`); ``--layout hwc``
+reads ``--input`` and prints shapes in the textbooks' order, channels last.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from convcalc.arith.dims import is_count
-from convcalc.cli._common import Layout, OutputOpt, SpecArg, emit_rich, format_option, load, parse_shape, write_output
+from convcalc.cli._common import InputOpt, Layout, LayoutOpt, OutputOpt, SpecArg, emit_rich, format_option, load, parse_shape, write_output
 from convcalc.errors import UsageError
 from convcalc.render.explain import FORMATS, print_explained, print_layer, render_json
 from convcalc.render.formats import Format, choose_format
@@ -28,10 +31,10 @@ _INT_LIST_OPTIONS = ("kernel", "stride", "dilation", "output_padding", "output_s
 
 
 def _layer_shape(text: str, layout: Layout) -> tuple:
-    """``32x32x3`` (hwc: ``LxC``, ``HxWxC``, ``DxHxWxC``) or ``3x32x32`` (chw) -> channels first.
-    One size alone is a feature vector. Spatial sizes may be symbol names (``HxWx3``)."""
+    """``3x32x32`` (chw: ``CxL``, ``CxHxW``, ``CxDxHxW``) or ``32x32x3`` (hwc) -> channels first.
+    One size alone is a feature vector. Spatial sizes may be symbol names (``3xHxW``)."""
     axes = "LxC, HxWxC or DxHxWxC" if layout == Layout.hwc else "CxL, CxHxW or CxDxHxW"
-    return parse_shape(text, layout, "32x32x3", f"{layout.value}: {axes}")
+    return parse_shape(text, layout, "32x32x3" if layout == Layout.hwc else "3x32x32", f"{layout.value}: {axes}")
 
 
 def _int(text: str, flag: str) -> int:
@@ -85,7 +88,7 @@ FormatOpt = Annotated[str, format_option(FORMATS)]
 
 def layer_command(
     kind: Annotated[str, typer.Argument(help="conv2d, conv, pool, avgpool, deconv, adaptive_pool, linear, ... (short names follow the input's rank).", metavar="KIND", show_default=False)],
-    input_: Annotated[str, typer.Option("--input", "-i", help="Input shape, H x W x C by default: 32x32x3 (1-d LxC, 3-d DxHxWxC, a feature vector: 400).", show_default=False)],
+    input_: Annotated[str, typer.Option("--input", "-i", help="Input shape, channels first: 3x32x32 (1-d CxL, 3-d CxDxHxW, a feature vector: 400); 32x32x3 with --layout hwc.", show_default=False)],
     kernel: Annotated[ValuesOpt, typer.Option("--kernel", "-k", help="Kernel size: 5, or per axis 3,5.")] = None,
     stride: Annotated[ValuesOpt, typer.Option("--stride", "-s", help="Stride: 2, or per axis.")] = None,
     padding: Annotated[ValuesOpt, typer.Option("--padding", "-p", help="Padding: 1, same (TensorFlow's), valid, per axis 1,2, or before:after pairs 2:3,2:3.")] = None,
@@ -96,7 +99,7 @@ def layer_command(
     output_padding: Annotated[ValuesOpt, typer.Option("--output-padding", help="Transposed conv: extra size on one side.")] = None,
     ceil_mode: Annotated[bool, typer.Option("--ceil-mode", help="Pooling: round the output size up.")] = False,
     output_size: Annotated[ValuesOpt, typer.Option("--output-size", help="Adaptive pooling: the output size, or per axis.")] = None,
-    layout: Annotated[Layout, typer.Option("--layout", help="How --input is written and shapes are printed: H x W x C (hwc) or C x H x W (chw).")] = Layout.hwc,
+    layout: Annotated[Layout, typer.Option("--layout", help="How --input is written and shapes are printed: C x H x W (chw, as PyTorch) or H x W x C (hwc, as textbooks).")] = Layout.chw,
     explain: Annotated[bool, typer.Option("--explain", "-e", help="Print every formula: symbols, then numbers, then the result.")] = False,
     format_: FormatOpt = "table",
     output: OutputOpt = None,
@@ -119,8 +122,8 @@ def layer_command(
 def explain_command(
     spec: SpecArg,
     layer: Annotated[Optional[list[str]], typer.Option("--layer", "-l", help="Only the layers whose path or name matches (CONV1, layer3.1.conv2, a block's path, or a glob); repeatable.")] = None,
-    input_: Annotated[Optional[str], typer.Option("--input", "-i", help="Another input shape, written in --layout order.")] = None,
-    layout: Annotated[Layout, typer.Option("--layout", help="Shapes channels first (chw, as specs write them) or last (hwc, as textbooks do).")] = Layout.chw,
+    input_: InputOpt = None,
+    layout: LayoutOpt = Layout.chw,
     format_: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:
@@ -129,7 +132,7 @@ def explain_command(
 
     chosen = choose_format(format_, FORMATS, "explain")
     shape = _layer_shape(input_, layout) if input_ is not None else None
-    report = analyze(load(spec), input_shape=shape)
+    report = analyze(load(spec, check_layout=input_ is None), input_shape=shape)
     rows = select_rows(report, list(layer or []))
     if chosen == Format.json:
         write_output(render_json(report, rows, layout.value, "explain"), output)

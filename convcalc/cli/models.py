@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from convcalc.cli._common import OutputOpt, emit_rich, format_option, load, write_output
+from convcalc.cli._common import OutputOpt, WideOpt, emit_rich, format_option, load, tracked, write_output
 from convcalc.render.formats import Format, choose_format
 from convcalc.render.models import FORMATS, draw_models, model_entries, render_models
 
@@ -13,6 +13,7 @@ __all__ = ["models_command"]
 
 def models_command(
     format_: Annotated[str, format_option(FORMATS)] = "table",
+    wide: WideOpt = False,
     output: OutputOpt = None,
 ) -> None:
     """List the built-in models with their parameters and MACs."""
@@ -20,8 +21,8 @@ def models_command(
     from convcalc.spec.zoo import builtin_names
 
     chosen = choose_format(format_, FORMATS, "models")
-    entries = model_entries({name: analyze(load(name)) for name in builtin_names()})
+    entries = model_entries({name: analyze(load(name)) for name in tracked(builtin_names(), "analysing")})
     if chosen == Format.table:
-        emit_rich(lambda console: draw_models(console, entries), output)
+        emit_rich(lambda console: draw_models(console, entries), output, wide=wide)
     else:
         write_output(render_models(entries, chosen), output)

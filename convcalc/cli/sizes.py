@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from convcalc.arith.dims import is_count
-from convcalc.cli._common import OutputOpt, SpecArg, format_option, load, write_output
+from convcalc.cli._common import OutputOpt, SpecArg, format_option, load, progress, text_width, tracked, write_output
 from convcalc.errors import UsageError
 from convcalc.render.formats import choose_format
 from convcalc.render.sizes import FORMATS, render_sizes
@@ -38,5 +38,7 @@ def sizes_command(
     low, high = _range(range_)
     spec_obj = load(spec)
     sizer = Sizer(spec_obj)
-    results = scan_sizes(spec_obj, range(low, high + 1), sizer)
-    write_output(render_sizes(spec_obj.name, low, high, any_, exact_rule(spec_obj, sizer), results, chosen), output)
+    results = scan_sizes(spec_obj, tracked(range(low, high + 1), "trying size"), sizer)
+    with progress(f"finding the rule of {spec_obj.name}'s exact sizes"):
+        rule = exact_rule(spec_obj, sizer)
+    write_output(render_sizes(spec_obj.name, low, high, any_, rule, results, chosen, text_width() if output is None else None), output)

@@ -18,7 +18,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from convcalc.cli._common import format_option
 from convcalc.errors import UsageError
+from convcalc.render.formats import Format, choose_format
 from convcalc.render.solve import render_table
 from convcalc.teach.solve import (
     MAX_KERNEL,
@@ -30,7 +32,7 @@ from convcalc.teach.solve import (
     solve_padding,
 )
 
-__all__ = ["OutputFormat", "Question", "solve_command"]
+__all__ = ["FORMATS", "Question", "solve_command"]
 
 
 class Question(str, Enum):
@@ -42,11 +44,7 @@ class Question(str, Enum):
     adaptive = "adaptive"
 
 
-class OutputFormat(str, Enum):
-    """How to print the solutions."""
-
-    table = "table"
-    json = "json"
+FORMATS = (Format.table, Format.json)
 
 
 _FLAGS = {
@@ -97,7 +95,7 @@ def solve_command(
     max_padding: Annotated[
         int | None, typer.Option("--max-padding", help="geometry: largest padding tried (default d*(k-1)).")
     ] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    format_: Annotated[str, format_option(FORMATS)] = "table",
 ) -> None:
     """Solve convolution arithmetic backwards: padding, geometry, input size or adaptive window.
 
@@ -119,10 +117,11 @@ def solve_command(
         }.items()
         if value is not None
     }
+    chosen = choose_format(format_, FORMATS, "solve")
     _check_options(question, options)
     solver = _SOLVERS[question][0]
     solutions = solver(**options)
-    if output_format is OutputFormat.json:
+    if chosen == Format.json:
         typer.echo(json.dumps([dataclasses.asdict(solution) for solution in solutions], indent=2))
     elif solutions:
         Console().print(render_table(question.value, solutions))

@@ -185,11 +185,15 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
     rows: list[Row] = []
     diagnostics: list[Diagnostic] = []
     written: dict[int, tuple[Any, dict]] = {}  # a layer's arguments, once per layer (copies share layers)
+    trained = {-1: False}  # whether a tensor depends on weights: then a training step needs its gradient
     collecting = gc.isenabled()
     gc.disable()  # as in the fold: a row is many small objects, none freed
     try:
         for node, result in zip(graph.nodes, results):
             outputs = shapes[node.index] = result.shapes
+            inputs = node.inputs
+            needs = tuple([trained[p.node] for p in inputs])
+            trained[node.index] = any(needs) or bool(result.params) or node.shares is not None
             if result.extra:
                 args = {**node.layer.model_dump(exclude_defaults=True), **result.extra}
             else:
@@ -197,11 +201,12 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
                 if layer is not node.layer:
                     args = node.layer.model_dump(exclude_defaults=True)
                     written[id(node.layer)] = (node.layer, args)
-            inputs = node.inputs
+            input_shapes = tuple([shapes[p.node][p.port] for p in inputs])
             row = Row(
-                node.index, node.path, node.name, node.kind, node.depth, tuple([shapes[p.node][p.port] for p in inputs]), tuple(result.shape),
+                node.index, node.path, node.name, node.kind, node.depth, input_shapes, tuple(result.shape),
                 result.params, result.buffers, result.macs, result.flops, tuple(result.rf), bool(result.is_global), tuple([p.node for p in inputs]),
                 node.pos, result.notes, result.formulas, args, outputs, tuple([p.port for p in inputs]), node.layer, node.functional,
+                node.layer.backward_macs(input_shapes, result, needs),
             )
             rows.append(row)
             for note in result.notes:

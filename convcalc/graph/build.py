@@ -258,7 +258,7 @@ class _Folder:
                 elif key in ("residual", "parallel") and isinstance(value, dict):
                     parts = [value.get("body"), value.get("shortcut")]
                     branches = value.get("branches")
-                    parts += list(branches.values()) if isinstance(branches, dict) else (branches or [])
+                    parts += list(branches.values()) if isinstance(branches, dict) else (branches if isinstance(branches, list) else [])
                     inner = 1 + sum(self.estimate(p, stack) for p in parts if isinstance(p, list))
             total += repeat * max(inner, 1)  # an empty seq or block still costs a step per repeat
             if total > self.max_layers:
@@ -530,7 +530,8 @@ class _Folder:
             return
         prefix = ".".join(full)
         nodes, groups, expectations = self.nodes[n0:], self.groups[g0:], self.expectations[e0:]
-        if not groups or any(not n.path.startswith(prefix) for n in nodes) or any(not g["path"].startswith(prefix) for g in groups) \
+        if not groups or any(n.shares is not None for n in nodes) or any(not n.path.startswith(prefix) for n in nodes) \
+                or any(not g["path"].startswith(prefix) for g in groups) \
                 or any(not e.path.startswith(prefix) for e in expectations):
             return
         outside = {(x.source, x.port), (-1, 0)}
@@ -578,7 +579,7 @@ class _Folder:
         for node, result in zip(done.nodes, results):
             self.nodes.append(Node(
                 node.index + shift, prefix + node.path[cut:], node.name, node.kind, node.layer, tuple(map(moved, node.inputs)), node.depth + lift,
-                node.pos, node.outputs, node.group, node.written, node.template, node.synthetic, tuple(map(moved, node.refs)), node.functional,
+                node.pos, node.outputs, node.group, node.written, node.template, node.synthetic, tuple(map(moved, node.refs)), node.functional, node.shares,
             ))
             self.results.append(result)
         self.conditions.extend(conditions)
@@ -681,13 +682,39 @@ class _Folder:
             raise self.error("spec-type", f"functional: expected true or false, got {functional!r}", (*item.path, "functional"))
         if functional and (result.params or result.buffers):
             raise self.error("spec-functional", f"{'.'.join(full)} ({layer.kind}) has parameters: in PyTorch it is a module, not a function", (*item.path, "functional"))
+        shares = None
+        if "share" in item.meta:
+            shares, result = self.shared(item, layer, result, full)
         return self.add_node(Node(
             index=index, path=".".join(full), name=name or "", kind=layer.kind, layer=layer,
             inputs=tuple(Port(t.source, t.port) for t in xs), depth=depth, pos=self.spec.pos(item.path),
             outputs=len(result.shapes), written=item.kind if not synthetic else layer.kind,
             template=item.template if not synthetic else None, synthetic=synthetic, refs=tuple(Port(t.source, t.port) for t in refs),
-            functional=functional,
+            functional=functional, shares=shares,
         ), result, conditions)
+
+    def shared(self, item: _Item, layer, result: Result, full: tuple[str, ...]) -> tuple[int, Result]:
+        """``share: NAME``: this layer uses the weights of an earlier one (tied weights): the same
+        kind, arguments and parameter count, its parameters counted once, there; MACs per use."""
+        from dataclasses import replace
+
+        target, where = item.meta["share"], (*item.path, "share")
+        if not isinstance(target, str):
+            raise self.error("spec-type", f"share: expected the path or name of a layer, got {target!r}", where)
+        found = [n for n in self.nodes if n.path == target] or [n for n in self.nodes if n.name == target]
+        if len(found) != 1:
+            known = [n.path for n in self.nodes if self.results[n.index].params]
+            what = "no layer before it" if not found else f"{len(found)} layers"
+            raise self.error("spec-share", f"share: {target!r} names {what}", where, hint=did_you_mean(target, known) or "name a layer built before this one")
+        owner = found[0].shares if found[0].shares is not None else found[0].index
+        first = self.nodes[owner]
+        if (first.kind, first.layer) != (layer.kind, layer) or self.results[owner].params != result.params or self.results[owner].buffers != result.buffers:
+            raise self.error(
+                "spec-share", f"{'.'.join(full)} ({layer.kind}) cannot share the weights of {first.path} ({first.kind}): "
+                f"{self.results[owner].params:,} parameters there, {result.params:,} here", where,
+                hint="a shared layer has the same kind, arguments and input width",
+            )
+        return owner, replace(result, params=0, buffers=0, notes=(*result.notes, f"weights of {first.path}"))
 
     def add_node(self, node: Node, result: Result, conditions: tuple = ()) -> Tensor:
         """Record a node and its result; return its (first) output."""

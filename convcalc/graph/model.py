@@ -57,6 +57,7 @@ class Node:
     synthetic: bool = False  # not written in the source: a merge's crop, a residual's add
     refs: tuple[Port, ...] = ()  # tensors whose shapes (not values) it reads: a crop to their size
     functional: bool = False  # called as a function in PyTorch (F.relu), not a module
+    shares: Optional[int] = None  # the node whose weights it uses (`share:`): its params are counted there
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,8 +76,6 @@ __all__ = [
 # How torchvision's forward() runs a layer where it is not the module its kind names, keyed by the
 # built-in spec's `name` and a glob over row paths.
 TORCHVISION_CALLS: dict[str, dict[str, Call]] = {
-    # MobileNetV2.forward: nn.functional.adaptive_avg_pool2d(x, (1, 1)); there is no avgpool module.
-    "MobileNet v2": {"avgpool": "function"},
     # LayerNorm2d(nn.LayerNorm) in the stem, the downsampling layers and the head; the blocks use
     # nn.LayerNorm itself.
     "ConvNeXt-T": {"features.0.1": "subclass", "features.[246].0": "subclass", "classifier.0": "subclass"},
@@ -136,6 +134,12 @@ def _torchinfo_notes(report: Report, calls: Mapping[int, Call]) -> list[str]:
             f"{len(mlp)} linear layer(s) act at every position of a channels-last tensor: torchinfo counts their "
             f"{counted:,} parameters once per image, not their {macs:,} MACs (its bug; convcalc counts per position)"
         )
+    attention = [r for r in report.rows if r.kind == "multihead_attention"]
+    if attention:
+        notes.append(
+            f"{len(attention)} multihead_attention layer(s): torchinfo counts 0 for them, not their {sum(r.macs for r in attention):,} MACs: "
+            "it sums only leaf modules, and nn.MultiheadAttention holds its out_proj as a child module (its bug)"
+        )
     deconv = [r for r in report.rows if r.kind.startswith("conv_transpose")]
     if deconv:
         counted = sum(weight_params(r) * positions_out(r) for r in deconv)
@@ -187,8 +191,10 @@ def compat_total(report: Report, tool: str, calls: Optional[Mapping[str, Call]] 
                     bugs[rule.key] = None
     breakdown = {key: n for key, n in breakdown.items() if n != 0}  # a rule that matched only zeros (convs without bias) says nothing
     notes = list(preset.notes(report, how))
-    functional = sorted({row.path for row in report.rows if how[row.index] != "module"})
-    if functional and any(rule.calls != EVERYWHERE for rule in preset.rules):  # fvcore traces ops: calls do not matter
+    # only where the call changes this tool's count: fvcore traces ops, and nothing counts a torch.cat
+    functional = sorted({row.path for row in report.rows if how[row.index] != "module"
+                         and any(rule.calls != EVERYWHERE for rule in preset.counts_for(row.kind) or ())})
+    if functional:
         notes.append(f"called in PyTorch as a function or a module subclass, not the module its kind names: {', '.join(functional)}")
     if unmodelled:
         kinds = ", ".join(f"{kind} ({n})" for kind, n in sorted(unmodelled.items()))

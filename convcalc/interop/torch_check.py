@@ -25,7 +25,7 @@ from typing import Any, Optional
 from convcalc.interop.torch_export import TorchExport
 from convcalc.report import Report
 
-__all__ = ["LayerProbe", "Probe", "build", "load_class", "mismatches", "probe"]
+__all__ = ["LayerProbe", "Probe", "build", "load_class", "mismatches", "probe", "training_macs"]
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def mismatches(report: Report, result: Probe) -> list[str]:
     rows = {row.path: row for row in report.rows}
     for layer in result.layers:
         row = rows[layer.path]
-        if layer.output_shapes != (tuple(row.output_shape),):
+        if layer.output_shapes[:1] != (tuple(row.output_shape),):  # a shared module runs once per use
             found.append(f"{layer.path} ({layer.module}): convcalc shape {tuple(row.output_shape)}, PyTorch {_calls(layer.output_shapes)}")
         if layer.params != row.params:
             found.append(f"{layer.path} ({layer.module}): convcalc {row.params} parameters, PyTorch {layer.params}")
@@ -127,3 +127,23 @@ def _calls(shapes: tuple) -> Optional[Any]:
     if not shapes:
         return "never ran"
     return shapes[0] if len(shapes) == 1 else f"{len(shapes)} calls: {list(shapes)}"
+
+
+def training_macs(export: TorchExport, report: Report, device: str = "meta") -> int:
+    """FlopCounterMode's MACs (its FLOPs / 2) of one training step: the forward pass on zeros, a
+    loss (the sum of the output) and its backward pass, the weights needing gradients, the input
+    not. Attention on the plain path, as in ``probe``."""
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build(export.source, export.class_name, device)
+    x = torch.zeros((1, *report.input_shape), device=device)
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+            model(x).sum().backward()
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    return counter.get_total_flops() // 2

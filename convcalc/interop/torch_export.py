@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import ast
 import json
-import keyword
-import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -43,26 +41,26 @@ from convcalc.graph.model import INPUT, Graph, GroupNode, Node, Port
 from convcalc.kinds import KINDS
 from convcalc.kinds._base import TORCH_HELPERS, Torch
 from convcalc.report import Report, Row
-from convcalc.spec._expr import _INNER, _WHOLE
+from convcalc.interop._torch_code import (
+    GROUP_NAMES,
+    IO,
+    MAX_LINE,
+    RESERVED,
+    Scope,
+    Variables,
+    call,
+    camel,
+    compress,
+    docstring,
+    format_class,
+    identifier,
+    indent,
+    literal,
+    param,
+    same,
+)
 
 __all__ = ["TorchExport", "export_torch", "layer_source"]
-
-# Every attribute of nn.Module (torch 2.x): a layer named like one would shadow it.
-_MODULE_ATTRS = frozenset(
-    "add_module apply bfloat16 buffers call_super_init children compile cpu cuda double "
-    "dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter "
-    "get_submodule half ipu load_state_dict modules mtia named_buffers named_children named_modules "
-    "named_parameters parameters register_backward_hook register_buffer register_forward_hook "
-    "register_forward_pre_hook register_full_backward_hook register_full_backward_pre_hook "
-    "register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module "
-    "register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ "
-    "set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu "
-    "zero_grad".split()
-)
-_RESERVED = frozenset({"torch", "nn", "F", "self", "x", "range", "min", "max", "super", "OrderedDict", "in_channels"})
-_MAX_LINE = 96
-_GROUP_NAMES = {"seq": "layers", "residual": "residual", "parallel": "parallel", "branch": "branch", "shortcut": "shortcut", "repeat": "blocks"}
-
 
 @dataclass(frozen=True)
 class TorchExport:
@@ -96,212 +94,18 @@ def layer_source(kind: str, args: dict, input_shape: tuple, written: Optional[st
         layer = KINDS[kind].model_validate(args)
     except ValueError:  # PyTorch may still have its say about arguments convcalc refuses
         layer = KINDS[kind].model_construct(**args)
-    io = _IO(layer, written or kind, None, {}, [_literal(input_shape[0])], [tuple(input_shape)], [tuple(input_shape)], set(args))
+    io = IO(layer, written or kind, None, {}, [literal(input_shape[0])], [tuple(input_shape)], [tuple(input_shape)], set(args))
     code = layer.torch(io)
     needed = set(code.helpers)
     for name in list(needed):
         needed.update(TORCH_HELPERS[name][1])
     helpers = "\n\n\n".join(TORCH_HELPERS[name][0] for name in TORCH_HELPERS if name in needed)
-    forward = f"self.layer(x)" if code.module else code.function.format("x", refs="[]")
+    forward = "self.layer(x)" if code.module else code.function.format("x", refs="[]")
     init = f"        self.layer = {code.module}\n" if code.module else ""
     return (
         "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n\n" + (helpers + "\n\n\n" if helpers else "")
         + f"class Case(nn.Module):\n    def __init__(self):\n        super().__init__()\n{init}\n    def forward(self, x):\n        return {forward}\n"
     )
-
-
-# -- code text ----------------------------------------------------------------------------------
-
-
-def _literal(value: Any) -> str:
-    """A value as Python source; lists become tuples (PyTorch takes both)."""
-    if isinstance(value, (list, tuple)):
-        items = [_literal(v) for v in value]
-        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
-    return repr(value)
-
-
-def _identifier(text: str, fallback: str) -> str:
-    name = re.sub(r"\W+", "_", text, flags=re.ASCII).strip("_")
-    if not name:
-        name = fallback
-    if name[0].isdigit():
-        name = f"{fallback}_{name}"
-    if keyword.iskeyword(name) or name in _MODULE_ATTRS or name in _RESERVED:
-        name += "_"
-    return name
-
-
-def _param(name: str) -> str:
-    """A block parameter as a Python name."""
-    return "in_channels" if name == "in_channels" else _identifier(name, "p")
-
-
-def _camel(text: str) -> str:
-    words = re.findall(r"[A-Za-z0-9]+", text)
-    name = "".join(w[0].upper() + w[1:] for w in words) or "Net"
-    return f"Net{name}" if name[0].isdigit() else name
-
-
-def _indent(text: str, levels: int = 1) -> str:
-    pad = "    " * levels
-    return "\n".join(pad + line if line else line for line in text.split("\n"))
-
-
-def _call(func: str, args: list[str], comments: Optional[list[Optional[str]]] = None) -> str:
-    """``func(a, b)`` on one line when short, else one argument per line (with comments)."""
-    comments = comments or [None] * len(args)
-    one_line = f"{func}({', '.join(args)})"
-    if len(one_line) <= _MAX_LINE and "\n" not in one_line and not any(comments):
-        return one_line
-    lines = [f"{func}("]
-    for arg, comment in zip(args, comments):
-        lines.append(_indent(f"{arg},") + (f"  # {comment}" if comment else ""))
-    return "\n".join(lines) + "\n)"
-
-
-def _docstring(text: str) -> str:
-    text = text.strip().replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    if "\n" in text:
-        return f'"""{text}\n"""'
-    return f'"""{text}"""'
-
-
-class _Rename(ast.NodeTransformer):
-    """Spec names -> Python names; the spec's ``/`` divides exactly, so ``//`` is the same."""
-
-    def __init__(self, mapping: dict[str, str]):
-        self.mapping = mapping
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        if node.id in self.mapping:
-            return ast.copy_location(ast.Name(self.mapping[node.id], ast.Load()), node)
-        return node
-
-    def visit_Call(self, node: ast.Call) -> ast.expr:  # min / max are functions, not parameters
-        node.args = [self.visit(a) for a in node.args]
-        return node
-
-    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
-        self.generic_visit(node)
-        if isinstance(node.op, ast.Div):
-            node.op = ast.FloorDiv()
-        return node
-
-
-def _names(tree: ast.AST) -> set[str]:
-    calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in calls}
-
-
-def _evaluate(code: str, env: dict[str, Any]) -> Any:
-    try:
-        return eval(compile(code, "<convcalc export>", "eval"), {"__builtins__": {}}, {**env, "min": min, "max": max})  # noqa: S307 - code convcalc wrote
-    except Exception:  # noqa: BLE001 - any failure means the expression is not used
-        return _NO_VALUE
-
-
-_NO_VALUE = object()
-
-
-def _same(value: Any, concrete: Any) -> bool:
-    if isinstance(value, (list, tuple)) and isinstance(concrete, (list, tuple)):
-        return len(value) == len(concrete) and all(_same(a, b) for a, b in zip(value, concrete))
-    return type(value) is type(concrete) and value == concrete
-
-
-class _Scope:
-    """The expressions of one class: its parameters' Python names and values, and the ones used."""
-
-    def __init__(self, params: dict[str, Any]):
-        self.python = {name: _param(name) for name in params}
-        self.values = {self.python[name]: value for name, value in params.items()}
-        self.used: set[str] = set()
-
-    def expression(self, raw: Any, concrete: Any) -> Optional[str]:
-        """The raw template value as Python in this scope, if it gives ``concrete``; else None."""
-        if isinstance(raw, list) and isinstance(concrete, (list, tuple)) and len(raw) == len(concrete):
-            parts = [self.expression(r, c) for r, c in zip(raw, concrete)]
-            if any(p is None for p in parts):
-                return None
-            code = f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
-        elif isinstance(raw, str) and "$" in raw:
-            whole = _WHOLE.match(raw)
-            if not whole:
-                return None  # an interpolated string: the value says it best
-            source = (whole.group("expr") or whole.group("name")).strip()
-            try:
-                tree = ast.parse(source, mode="eval")
-            except SyntaxError:
-                return None
-            if not _names(tree) <= set(self.python):
-                return None
-            code = ast.unparse(_Rename(self.python).visit(tree))
-        else:
-            return None
-        if not _same(_evaluate(code, self.values), concrete):
-            return None
-        self.used |= _names(ast.parse(code, mode="eval")) & set(self.values)
-        return code
-
-    def nested(self, in_channels: Any) -> _Scope:
-        """The same parameters, for a class whose input has ``in_channels`` channels."""
-        inner = _Scope({})
-        inner.python = dict(self.python)
-        inner.values = {**self.values, "in_channels": in_channels}
-        return inner
-
-    def channels(self, code: str, concrete: Any) -> str:
-        """A channel expression, kept when it gives the channel count here, else the count."""
-        if code != repr(concrete) and _same(_evaluate(code, self.values), concrete):
-            self.used |= _names(ast.parse(code, mode="eval")) & set(self.values)
-            return code
-        return repr(concrete)
-
-
-class _IO:
-    """What a kind's ``torch`` sees of its layer (``LayerKind.torch``)."""
-
-    def __init__(self, layer, written: str, template: Any, _unused: dict, c_ins: list[str], in_shapes: list, out_shapes: list, given: set,
-                 scope: Optional[_Scope] = None):
-        self.layer, self.written, self.template = layer, written, template if isinstance(template, dict) else {}
-        self.c_ins, self.in_shapes, self.out_shapes = c_ins, in_shapes, out_shapes
-        self.given = given or set(layer.model_fields_set)
-        self.scope = scope
-
-    @property
-    def c_in(self) -> str:
-        return self.c_ins[0]
-
-    @property
-    def rank(self) -> int:
-        return len(self.in_shapes[0]) - 1
-
-    def has(self, name: str) -> bool:
-        return name in self.given
-
-    def value(self, name: str) -> Any:
-        return getattr(self.layer, name)
-
-    def literal(self, value: Any) -> str:
-        return _literal(value)
-
-    def arg(self, name: str) -> str:
-        value = getattr(self.layer, name)
-        if self.scope is not None and name in self.template:
-            code = self.scope.expression(self.template[name], value)
-            if code is not None:
-                return code
-        return _literal(value)
-
-    def kw(self, *names: str) -> list[str]:
-        return [f"{n}={self.arg(n)}" for n in names if n in self.given]
-
-    def add(self, codes: list[str]) -> str:
-        """A sum of channel expressions, constants folded."""
-        if all(c.isdigit() for c in codes):
-            return str(sum(int(c) for c in codes))
-        return " + ".join(codes)
 
 
 # -- the writer ----------------------------------------------------------------------------------
@@ -334,7 +138,7 @@ class _Writer:
         self.helpers: set[str] = set()
         self.classes: dict[str, _Class] = {}  # text key -> class
         self.order: list[_Class] = []
-        self.taken: set[str] = set(TORCH_HELPERS) | _RESERVED
+        self.taken: set[str] = set(TORCH_HELPERS) | RESERVED
         self.readers: dict[Port, list[int]] = {}
         self._tree()
 
@@ -345,21 +149,34 @@ class _Writer:
         depth = {}
         for g in reversed(groups):  # parents come after their children
             depth[g.index] = 0 if g.parent is None else depth[g.parent] + 1
+        flat = {g.index for g in groups if self.side_by_side(g)}
+
+        def module_parent(key: Optional[int]) -> Optional[int]:
+            while key in flat:
+                key = groups[key].parent
+            return key
+
         owner: list[Optional[int]] = [None] * len(graph.nodes)
         for g in sorted(groups, key=lambda g: depth[g.index]):  # deeper groups overwrite
-            for i in range(g.first, g.end):
-                owner[i] = g.index
+            if g.index not in flat:
+                for i in range(g.first, g.end):
+                    owner[i] = g.index
         items: dict[Optional[int], list[tuple[int, int, str, int]]] = {}
         for node in graph.nodes:
             items.setdefault(owner[node.index], []).append((node.index, 1, "node", node.index))
         for g in groups:
-            if g.end > g.first:
-                items.setdefault(g.parent, []).append((g.first, 0, "group", g.index))
+            if g.end > g.first and g.index not in flat:
+                items.setdefault(module_parent(g.parent), []).append((g.first, 0, "group", g.index))
         for key, found in items.items():
             self.children[key] = [(what, index) for _, _, what, index in sorted(found)]
         for node in graph.nodes:
             for port in (*node.inputs, *node.refs):
                 self.readers.setdefault(port, []).append(node.index)
+
+    def side_by_side(self, g: GroupNode) -> bool:
+        """A repeat whose copies name themselves (``denselayer${i + 1}``): the copies sit side by
+        side in the parent, as torchvision's modules do; the repeat is no module of its own."""
+        return g.role == "repeat" and g.end > g.first and not self.graph.nodes[g.first].path.startswith(g.path + ".")
 
     def span(self, key: Optional[int]) -> tuple[int, int]:
         if key is None:
@@ -397,7 +214,7 @@ class _Writer:
             if what == "node":
                 node = self.graph.nodes[index]
                 code = self.torch_of(node)
-                if node.inputs != (current,) or node.refs or node.outputs != 1 or code.module is None or code.function is not None:
+                if node.inputs != (current,) or node.refs or node.outputs != 1 or code.module is None or code.function is not None or node.shares is not None:
                     return False
                 current = Port(index, 0)
             else:
@@ -419,13 +236,13 @@ class _Writer:
         row = self.rows[port.node]
         return tuple(row.output_shapes[port.port] if row.output_shapes else row.output_shape)
 
-    def io(self, node: Node, codes: dict[Port, str], scope: Optional[_Scope]) -> _IO:
+    def io(self, node: Node, codes: dict[Port, str], scope: Optional[Scope]) -> IO:
         row = self.rows[node.index]
         outs = list(row.output_shapes or (row.output_shape,))
-        return _IO(node.layer, node.written or node.kind, node.template, {}, [codes.get(p) or repr(self.channels_of(p)) for p in node.inputs],
+        return IO(node.layer, node.written or node.kind, node.template, {}, [codes.get(p) or repr(self.channels_of(p)) for p in node.inputs],
                    [self.shape_of(p) for p in node.inputs], outs, set(node.layer.model_fields_set), scope)
 
-    def torch_of(self, node: Node, codes: Optional[dict[Port, str]] = None, scope: Optional[_Scope] = None):
+    def torch_of(self, node: Node, codes: Optional[dict[Port, str]] = None, scope: Optional[Scope] = None):
         try:
             io = self.io(node, codes or {}, scope)
             code = node.layer.torch(io)
@@ -436,7 +253,7 @@ class _Writer:
         self.helpers.update(code.helpers)
         return code
 
-    def out_code(self, node: Node, codes: dict[Port, str], scope: Optional[_Scope]) -> str:
+    def out_code(self, node: Node, codes: dict[Port, str], scope: Optional[Scope]) -> str:
         code = node.layer.torch_channels(self.io(node, codes, scope))
         concrete = self.channels_of(Port(node.index, 0))
         return scope.channels(code, concrete) if scope is not None else repr(concrete)
@@ -446,7 +263,7 @@ class _Writer:
         path = self.graph.nodes[index].path if what == "node" else self.graph.groups[index].path
         return path.rsplit(".", 1)[-1]
 
-    def build(self, key: int, c_in: str, scope: Optional[_Scope]) -> _Built:
+    def build(self, key: int, c_in: str, scope: Optional[Scope]) -> _Built:
         """Group ``key`` as a module expression in a parent whose scope is ``scope``. A class of its
         own (not a block's) sees the same parameters, with its own ``in_channels``."""
         g = self.graph.groups[key]
@@ -454,14 +271,14 @@ class _Writer:
             return self.block(key, c_in, scope)
         if self.is_chain(key):
             return self.sequential(key, c_in, scope)
-        inner = scope.nested(self.channels_of(g.input)) if scope is not None else _Scope({"in_channels": self.channels_of(g.input)})
+        inner = scope.nested(self.channels_of(g.input)) if scope is not None else Scope({"in_channels": self.channels_of(g.input)})
         cls, names, out = self.class_of(key, inner, base=None)
         if scope is not None:
             scope.used |= set(cls.params)
         args = [c_in] + [f"{p}={p}" for p in cls.params]
-        return _Built(_call(cls.name, args), self.substitute_out(cls, out, c_in, {p: p for p in cls.params}, scope, g.output), names)
+        return _Built(call(cls.name, args), self.substitute_out(cls, out, c_in, {p: p for p in cls.params}, scope, g.output), names)
 
-    def sequential(self, key: Optional[int], c_in: str, scope: Optional[_Scope]) -> _Built:
+    def sequential(self, key: Optional[int], c_in: str, scope: Optional[Scope]) -> _Built:
         """A chain as ``nn.Sequential(...)``: positional when its children are numbered 0, 1, ...;
         else with the children's names."""
         entering = INPUT if key is None else self.graph.groups[key].input
@@ -485,34 +302,34 @@ class _Writer:
             codes[current] = out
             labels.append(label)
         if labels == [str(i) for i in range(len(labels))]:
-            return _Built(_call("nn.Sequential", _compress(exprs)), out, names)
+            return _Built(call("nn.Sequential", compress(exprs)), out, names)
         self.helpers.add("OrderedDict")
         pairs = [f"({json.dumps(label)}, {expr})" for label, expr in zip(labels, exprs)]
         one_line = f"nn.Sequential(OrderedDict([{', '.join(pairs)}]))"
-        if len(one_line) <= _MAX_LINE and "\n" not in one_line:
+        if len(one_line) <= MAX_LINE and "\n" not in one_line:
             return _Built(one_line, out, names)
-        return _Built("nn.Sequential(OrderedDict([\n" + "".join(_indent(pair) + ",\n" for pair in pairs) + "]))", out, names)
+        return _Built("nn.Sequential(OrderedDict([\n" + "".join(indent(pair) + ",\n" for pair in pairs) + "]))", out, names)
 
-    def block(self, key: int, c_in: str, scope: Optional[_Scope]) -> _Built:
+    def block(self, key: int, c_in: str, scope: Optional[Scope]) -> _Built:
         """A block use: an instance of the block's class, its parameters given as written."""
         g = self.graph.groups[key]
         info = self.graph.blocks.get(g.block)
-        cls, names, out = self.class_of(key, _Scope(dict(g.params)), base=g.block, doc=info.description if info else "")
+        cls, names, out = self.class_of(key, Scope(dict(g.params)), base=g.block, doc=info.description if info else "")
         defaults = dict(info.params) if info else {}
         given = g.template if isinstance(g.template, dict) else {}
         args = [c_in]
         mapping = {}
         for python in cls.params:
-            spec_name = next((n for n in g.params if _param(n) == python), python)
+            spec_name = next((n for n in g.params if param(n) == python), python)
             value = g.params[spec_name]
             code = scope.expression(given[spec_name], value) if scope is not None and spec_name in given else None
-            code = code or _literal(value)
+            code = code or literal(value)
             mapping[python] = code
-            if spec_name not in defaults or defaults[spec_name] is None or not _same(defaults[spec_name], value):
+            if spec_name not in defaults or defaults[spec_name] is None or not same(defaults[spec_name], value):
                 args.append(f"{python}={code}")
-        return _Built(_call(cls.name, args), self.substitute_out(cls, out, c_in, mapping, scope, g.output), names)
+        return _Built(call(cls.name, args), self.substitute_out(cls, out, c_in, mapping, scope, g.output), names)
 
-    def substitute_out(self, cls: _Class, out: Optional[str], c_in: str, mapping: dict[str, str], scope: Optional[_Scope], port: Port) -> str:
+    def substitute_out(self, cls: _Class, out: Optional[str], c_in: str, mapping: dict[str, str], scope: Optional[Scope], port: Port) -> str:
         """A class's output channels, in the parent's terms."""
         concrete = self.channels_of(port)
         if out is None or scope is None:
@@ -529,7 +346,7 @@ class _Writer:
 
         return scope.channels(ast.unparse(Sub().visit(tree)), concrete)
 
-    def class_of(self, key: Optional[int], scope: Optional[_Scope], base: Optional[str], doc: str = "") -> tuple[_Class, dict[int, str], Optional[str]]:
+    def class_of(self, key: Optional[int], scope: Optional[Scope], base: Optional[str], doc: str = "") -> tuple[_Class, dict[int, str], Optional[str]]:
         """The class of a group (the root when ``key`` is None): written once for every group
         whose code is the same."""
         g = None if key is None else self.graph.groups[key]
@@ -539,25 +356,26 @@ class _Writer:
         else:
             body, names, out, params = self.module_class(key, scope)
         attrs = {q.split(".", 1)[0] for q in names.values()}
-        wanted = _camel(base or (g.name or g.path.rsplit(".", 1)[-1] if g is not None else self.graph.name) or "Block")
+        wanted = camel(base or (g.name or g.path.rsplit(".", 1)[-1] if g is not None else self.graph.name) or "Block")
         if key is not None and base is None and g is not None and not g.name:
             parent = self.graph.groups[g.parent] if g.parent is not None else None
-            wanted = _camel(f"{parent.block or parent.name if parent else self.graph.name} {g.role}")
+            wanted = camel(f"{parent.block or parent.name if parent else self.graph.name} {g.role}")
         defaults = dict(self.graph.blocks[base].params) if base in self.graph.blocks else {}
-        python_defaults = {_param(n): v for n, v in defaults.items() if v is not None}
+        python_defaults = {param(n): v for n, v in defaults.items() if v is not None}
         params = [p for p in params if p not in python_defaults] + [p for p in params if p in python_defaults]
         signature = ["self"] + (["in_channels"] if key is not None else []) + [
-            f"{p}={_literal(python_defaults[p])}" if p in python_defaults else p for p in params
+            f"{p}={literal(python_defaults[p])}" if p in python_defaults else p for p in params
         ]
         text_key = (wanted, "\n".join(body), tuple(signature))
         found = self.classes.get(repr(text_key))
         if found is None:
             first = next((c for c in self.order if c.base == wanted), None)
             extra = sorted(attrs - first.attrs) if first is not None else []
-            name = self.fresh_class(wanted + "".join(_camel(a) for a in extra) if extra else wanted)
+            # named after what it adds (BasicDownsample); numbered when that is a list (DenseBlock2: more layers)
+            name = self.fresh_class(wanted + "".join(camel(a) for a in extra) if 0 < len(extra) <= 2 else wanted)
             superclass = "nn.Sequential" if chain else "nn.Module"
-            lines = [f"class {name}({superclass}):", _indent(_docstring(doc or self.doc_of(key))), "", _indent(f"def __init__({', '.join(signature)}):")]
-            lines += [_indent(line, 2) for line in body]
+            lines = [f"class {name}({superclass}):", indent(docstring(doc or self.doc_of(key))), "", indent(f"def __init__({', '.join(signature)}):")]
+            lines += [indent(line, 2) for line in body]
             found = _Class(name, "\n".join(lines), params, out, wanted, attrs)
             self.classes[repr(text_key)] = found
             self.order.append(found)
@@ -576,14 +394,14 @@ class _Writer:
         self.taken.add(name)
         return name
 
-    def sequential_class(self, key: Optional[int], c_in: str, scope: Optional[_Scope]) -> tuple[list[str], dict[int, str], Optional[str], list[str]]:
+    def sequential_class(self, key: Optional[int], c_in: str, scope: Optional[Scope]) -> tuple[list[str], dict[int, str], Optional[str], list[str]]:
         built = self.sequential(key, c_in, scope)
         call = built.expr.replace("nn.Sequential(", "super().__init__(", 1)
         params = sorted(scope.used, key=list(scope.values).index) if scope is not None else []
         params = [p for p in params if p != "in_channels"]
         return call.split("\n"), built.names, built.out, params
 
-    def module_class(self, key: Optional[int], scope: Optional[_Scope]) -> tuple[list[str], dict[int, str], Optional[str], list[str]]:
+    def module_class(self, key: Optional[int], scope: Optional[Scope]) -> tuple[list[str], dict[int, str], Optional[str], list[str]]:
         """``__init__``'s body and ``forward`` of a class that follows the graph, step by step."""
         entering = INPUT if key is None else self.graph.groups[key].input
         output = self.graph.output if key is None else self.graph.groups[key].output
@@ -593,7 +411,7 @@ class _Writer:
         for port in externals:
             codes[port] = repr(self.channels_of(port))
         init, forward, names = ["super().__init__()"], [], {}
-        variables = _Variables(self.graph.names, set(scope.values) if scope is not None else set())
+        variables = Variables(self.graph.names, set(scope.values) if scope is not None else set())
         variables.bind(entering, "x")
         for port in externals:
             variables.name(port)
@@ -607,6 +425,16 @@ class _Writer:
                 code = self.torch_of(node, codes, scope)
                 ins = [variables[p] for p in node.inputs]
                 refs = [variables[p] for p in node.refs]
+                if node.shares is not None:  # tied weights: the module of the layer it shares them with
+                    if node.shares not in names:
+                        owner = self.graph.nodes[node.shares].path
+                        raise UsageError("export-unsupported", f"cannot export to PyTorch: {node.path} shares the weights of {owner}, which is in another module here", node.pos,
+                                         "share weights between layers of the same block or group")
+                    value = f"self.{names[node.shares]}({', '.join(ins)})"
+                    outs = [Port(index, 0)]
+                    codes[outs[0]] = self.out_code(node, codes, scope)
+                    forward += variables.assign(outs, value, step, last_read, reads_x="x" in ins, label=label)
+                    continue
                 held = code.module or code.state
                 attr = self.attribute(label if not label.isdigit() else type(node.layer).short_name(), attrs) if held else ""
                 if held:
@@ -622,7 +450,7 @@ class _Writer:
             else:
                 child = self.graph.groups[index]
                 built = self.build(index, codes.get(child.input) or repr(self.channels_of(child.input)), scope)
-                attr = self.attribute(label if not label.isdigit() else _GROUP_NAMES.get(child.role, child.block or "block"), attrs)
+                attr = self.attribute(label if not label.isdigit() else GROUP_NAMES.get(child.role, child.block or "block"), attrs)
                 init.append(f"self.{attr} = {built.expr}")
                 names.update({n: f"{attr}.{q}" if q else attr for n, q in built.names.items()})
                 ins = [variables[child.input]] + [variables[p] for p in self.externals(index)]
@@ -653,7 +481,7 @@ class _Writer:
         return found
 
     def attribute(self, label: str, taken: set[str]) -> str:
-        name = _identifier(label, "layer")
+        name = identifier(label, "layer")
         base, i = name, 2
         while name in taken:
             name, i = (f"{base}_{i}" if base[-1].isdigit() else f"{base}{i}"), i + 1
@@ -664,7 +492,7 @@ class _Writer:
     def write(self) -> TorchExport:
         root, names, _ = self.class_of(None, None, base=None, doc=self.graph.description or self.graph.name)
         modules = tuple(names.get(row.index) for row in self.rows)
-        body = [self.header(), *self.helper_sources(), *(_format_class(c.text) for c in self.order), self.main(root.name)]
+        body = [self.header(), *self.helper_sources(), *(format_class(c.text) for c in self.order), self.main(root.name)]
         return TorchExport("\n\n\n".join(body) + "\n", root.name, modules)
 
     def header(self) -> str:
@@ -688,7 +516,7 @@ class _Writer:
         if self.helpers & {"SamePad", "F"}:
             imports.append("import torch.nn.functional as F")
         imports.append("from torch import nn")
-        return _docstring("\n".join(lines)) + "\n\n" + "\n".join(imports)
+        return docstring("\n".join(lines)) + "\n\n" + "\n".join(imports)
 
     def helper_sources(self) -> list[str]:
         needed = {h for h in self.helpers if h in TORCH_HELPERS}
@@ -706,78 +534,3 @@ class _Writer:
             f"        output = model(torch.zeros({shape}))",
             '    print(f"output: {tuple(output.shape)}")',
         ])
-
-
-class _Variables:
-    """The variables of one ``forward``: ``x`` holds the tensor flowing through; a tensor named in
-    the source keeps its name; one still needed when ``x`` moves on is saved first."""
-
-    def __init__(self, names, taken: set[str]):
-        self.names = names
-        self.taken = {"x", "self"} | taken
-        self.of: dict[Port, str] = {}
-
-    def __getitem__(self, port: Port) -> str:
-        return self.of[port]
-
-    def bind(self, port: Port, name: str) -> None:
-        self.of[port] = name
-
-    def name(self, port: Port, fallback: Optional[str] = None) -> str:
-        wanted = _identifier(self.names[port], "t") if port in self.names else fallback or (f"x{port.node}" if port.node >= 0 else "x_in")
-        name, i = wanted, 2
-        while name in self.taken:
-            name, i = f"{wanted}_{i}", i + 1
-        self.taken.add(name)
-        self.of[port] = name
-        return name
-
-    def assign(self, outs: list[Port], value: str, step: int, last_read: dict[Port, int], reads_x: bool, label: str) -> list[str]:
-        """The statement that stores a step's outputs. The first goes to ``x`` unless ``x`` is
-        still needed and the step does not read it (then to a variable named after the step);
-        ``x`` still needed by a later step is saved first."""
-        lines, targets = [], []
-        for i, port in enumerate(outs):
-            holder = next((p for p, v in self.of.items() if v == "x"), None)
-            needed = holder is not None and last_read.get(holder, -1) > step
-            if i == 0 and port not in self.names and needed and not reads_x:
-                targets.append(self.name(port, _identifier(label, "t") if not label.isdigit() else None))
-            elif i == 0 and port not in self.names:
-                if needed:
-                    lines.append(f"{self.name(holder, 'identity')} = x")
-                for stale in [p for p, v in self.of.items() if v == "x"]:
-                    del self.of[stale]
-                self.of[port] = "x"
-                targets.append("x")
-            else:
-                targets.append(self.name(port))
-        lines.append(f"{', '.join(targets)} = {value}")
-        return lines
-
-
-def _compress(exprs: list[str]) -> list[str]:
-    """Runs of three or more identical modules as ``*[module for _ in range(n)]``."""
-    out: list[str] = []
-    i = 0
-    while i < len(exprs):
-        j = i
-        while j < len(exprs) and exprs[j] == exprs[i]:
-            j += 1
-        if j - i >= 3 and "\n" not in exprs[i]:
-            out.append(f"*[{exprs[i]} for _ in range({j - i})]")
-        else:
-            out += exprs[i:j]
-        i = j
-    return out
-
-
-def _format_class(text: str) -> str:
-    """Put ``forward`` (marked while the body was written) at the class's level."""
-    lines = []
-    for line in text.split("\n"):
-        stripped = line.lstrip(" ")
-        if stripped.startswith("\x00"):
-            lines.append("    " + stripped[1:] if stripped[1:] else "")
-        else:
-            lines.append(line)
-    return "\n".join(lines)

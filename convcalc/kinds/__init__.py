@@ -39,7 +39,7 @@ _MODULES: dict[str, str] = {
     "add": "merge", "concat": "merge", "multiply": "merge",
     "split": "tensor", "chunk": "tensor", "channel_shuffle": "tensor", "pixel_shuffle": "tensor", "pixel_unshuffle": "tensor",
     "reshape": "tensor", "permute": "tensor", "transpose": "tensor", "unflatten": "tensor", "narrow": "tensor",
-    "select": "tensor", "expand": "tensor", "roll": "tensor",
+    "select": "tensor", "expand": "tensor", "roll": "tensor", "gather": "tensor",
     "mean": "reduce", "sum": "reduce", "amax": "reduce",
     "matmul": "attention", "multihead_attention": "attention", "scaled_dot_product_attention": "attention", "parameter": "attention",
 }
@@ -47,7 +47,7 @@ _MODULES: dict[str, str] = {
 # alias -> kind: names PyTorch or habit gives a kind (each is also in its class's ``aliases``)
 ALIASES: dict[str, str] = {
     "swish": "silu", "dropout2d": "dropout", "cat": "concat", "view": "reshape", "slice": "narrow", "index": "select",
-    "bmm": "matmul", "mha": "multihead_attention", "sdpa": "scaled_dot_product_attention",
+    "bmm": "matmul", "mha": "multihead_attention", "sdpa": "scaled_dot_product_attention", "index_select": "gather",
 }
 
 

@@ -198,6 +198,13 @@ class LayerKind(BaseModel):
     def infer(self, x: Tensor) -> Result:  # pragma: no cover - every kind overrides
         raise NotImplementedError
 
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
+        """MACs of this layer's backward pass (a training step), given its input ``shapes``, its
+        forward ``result`` and, per input, whether that input needs a gradient (none does when
+        nothing before it has parameters: the first layer computes no input gradient). Layers
+        without MACs have none backward either (their element-wise work is not MACs)."""
+        return 0
+
     def torch(self, io: Any) -> Torch:
         """This layer in PyTorch. ``io`` gives the input channels as an expression (``io.c_in``),
         the concrete input and output shapes (``io.in_shapes``, ``io.out_shapes``, no batch) and

@@ -8,7 +8,7 @@ from pydantic import StrictFloat, StrictInt
 
 from convcalc.conventions import ELEMENTWISE_FLOPS
 from convcalc.arith.dims import prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import LayerError, LayerKind, PosInt, Result, Tensor, Torch, dim_meaning, sample_axis
 
 __all__ = ["ACTIVATIONS", "LogSoftmax", "PReLU", "Softmax"]
@@ -42,15 +42,15 @@ def _activation(kind: str, summary: str, ptflops: tuple = (), aliases: tuple = (
     return type("".join(part.title() for part in kind.split("_")), (_Elementwise,), namespace)
 
 
-_TWICE = (c.PT_ACTIVATION, c.PT_ACTIVATION_TWICE, c.PT_ACTIVATION_FUNCTION)  # a hook, and the patched F.* it calls
+_TWICE = (peers.PT_ACTIVATION, peers.PT_ACTIVATION_TWICE, peers.PT_ACTIVATION_FUNCTION)  # a hook, and the patched F.* it calls
 
 ACTIVATIONS = (
     _activation("relu", "max(x, 0) (nn.ReLU)", _TWICE),
-    _activation("relu6", "min(max(x, 0), 6) (nn.ReLU6)", (c.PT_ACTIVATION, c.PT_RELU6_FUNCTION)),
-    _activation("leaky_relu", "x if x > 0 else slope * x (nn.LeakyReLU)", (c.PT_ACTIVATION,), negative_slope=(Number, 0.01)),
+    _activation("relu6", "min(max(x, 0), 6) (nn.ReLU6)", (peers.PT_ACTIVATION, peers.PT_RELU6_FUNCTION)),
+    _activation("leaky_relu", "x if x > 0 else slope * x (nn.LeakyReLU)", (peers.PT_ACTIVATION,), negative_slope=(Number, 0.01)),
     _activation("elu", "exponential linear unit (nn.ELU)", _TWICE, alpha=(Number, 1.0)),
     _activation("gelu", "Gaussian error linear unit (nn.GELU)", _TWICE, approximate=(Literal["none", "tanh"], "none")),
-    _activation("silu", "x * sigmoid(x), a.k.a. swish (nn.SiLU)", (c.PT_PATCHED,), aliases=("swish",)),
+    _activation("silu", "x * sigmoid(x), a.k.a. swish (nn.SiLU)", (peers.PT_PATCHED,), aliases=("swish",)),
     _activation("sigmoid", "logistic sigmoid (nn.Sigmoid)"),
     _activation("tanh", "hyperbolic tangent (nn.Tanh)"),
     _activation("hardswish", "x * relu6(x + 3) / 6 (nn.Hardswish)"),
@@ -72,7 +72,7 @@ class PReLU(_Elementwise):
     kind: ClassVar[str] = "prelu"
     summary: ClassVar[str] = "x if x > 0 else a * x, a learned (nn.PReLU)"
     torch_class: ClassVar[str] = "PReLU"
-    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (c.PT_ACTIVATION, c.PT_ACTIVATION_TWICE_PRELU), "torchinfo": (c.TI_PARAMS_ONCE,)}
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_ACTIVATION, peers.PT_ACTIVATION_TWICE_PRELU), "torchinfo": (peers.TI_PARAMS_ONCE,)}
     num_parameters: PosInt = 1
     init: Number = 0.25
 
@@ -103,13 +103,13 @@ class _Softmax(LayerKind):
 
 class Softmax(_Softmax):
     kind: ClassVar[str] = "softmax"
-    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (c.PT_PATCHED,), "torchinfo": ()}
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_PATCHED,), "torchinfo": ()}
     summary: ClassVar[str] = "softmax over an axis, the channels by default (nn.Softmax)"
     per_vector_extra: ClassVar[int] = -1  # n exps, n - 1 adds, n divides
 
 
 class LogSoftmax(_Softmax):
     kind: ClassVar[str] = "log_softmax"
-    compat: ClassVar[dict] = c.NOTHING
+    compat: ClassVar[dict] = peers.NOTHING
     summary: ClassVar[str] = "log of softmax over an axis (nn.LogSoftmax)"
     per_vector_extra: ClassVar[int] = 0  # n exps, n - 1 adds, 1 log, n subtractions

@@ -21,7 +21,7 @@ from typing import ClassVar, Optional
 from pydantic import StrictFloat, StrictInt
 
 from convcalc.arith.dims import is_int, prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, format_shape
 
 __all__ = ["Matmul", "MultiheadAttention", "Parameter", "ScaledDotProductAttention"]
@@ -45,7 +45,7 @@ class Matmul(LayerKind):
     kind: ClassVar[str] = "matmul"
     aliases: ClassVar[tuple[str, ...]] = ("bmm",)
     summary: ClassVar[str] = "matrix product of two tensors (torch.matmul)"
-    compat: ClassVar[dict] = {"fvcore": (c.FV_MATMUL,), "ptflops": (), "torchinfo": ()}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_MATMUL,), "ptflops": (), "torchinfo": ()}
     inputs: Optional[list[str]] = None
 
     def infer_many(self, xs: list[Tensor]) -> Result:
@@ -64,6 +64,10 @@ class Matmul(LayerKind):
 
     def infer(self, x: Tensor) -> Result:
         return self.infer_many([x])
+
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> object:
+        """dA = dC·Bᵀ and dB = Aᵀ·dC: the forward's MACs for each input that needs a gradient."""
+        return result.macs * sum(bool(n) for n in needs)
 
     def torch(self, io) -> Torch:
         return Torch(function="torch.matmul({0}, {1})")
@@ -84,7 +88,9 @@ class MultiheadAttention(LayerKind):
     aliases: ClassVar[tuple[str, ...]] = ("mha",)
     related: ClassVar[tuple[str, ...]] = ("attention", "self_attention", "multi_head_attention", "transformer_attention")
     summary: ClassVar[str] = "multi-head attention: projections, q·kᵀ, softmax, attn·v (nn.MultiheadAttention)"
-    compat: ClassVar[dict] = {"fvcore": (c.FV_ATTENTION,), "ptflops": (c.PT_ATTENTION,), "torchinfo": (c.TI_PARAMS_ONCE,)}
+    # torchinfo sums only leaf modules, and nn.MultiheadAttention is none: out_proj is a child module
+    # (which forward never calls, so it counts 0 too). Its bug, named in torchinfo's notes.
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_ATTENTION,), "ptflops": (peers.PT_ATTENTION,), "torchinfo": ()}
     embed_dim: PosInt
     num_heads: PosInt
     bias: Bool = True
@@ -129,7 +135,15 @@ class MultiheadAttention(LayerKind):
                 f"FLOPs = 2*MACs + bias adds + h*L*S (scale) + h*L*(3*S - 1) (softmax) = {flops}",
             )
 
-        return Result(shape=(length, e), params=params, macs=macs, flops=flops, rf=(), is_global=True, formulas=formulas)
+        return Result(shape=(length, e), params=params, macs=macs, flops=flops, rf=(), is_global=True, formulas=formulas,
+                      extra={"projection_macs": projections, "attention_macs": attention, "out_projection_macs": length * e * e})
+
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> object:
+        """Every projection's weight gradient; the out projection's input gradient (its input comes
+        from weights); the q, k, v projections' input gradients when the input needs one; and both
+        attention matmuls' two gradients (twice their forward MACs)."""
+        projections, attention, out = result.extra["projection_macs"], result.extra["attention_macs"], result.extra["out_projection_macs"]
+        return projections + out + 2 * attention + ((projections - out) if any(needs) else 0)
 
     def torch(self, io) -> Torch:
         kw = io.kw("bias", "kdim", "vdim", "dropout")
@@ -148,7 +162,7 @@ class ScaledDotProductAttention(LayerKind):
     kind: ClassVar[str] = "scaled_dot_product_attention"
     aliases: ClassVar[tuple[str, ...]] = ("sdpa",)
     summary: ClassVar[str] = "softmax(q·kᵀ/sqrt(d))·v of three tensors (F.scaled_dot_product_attention)"
-    compat: ClassVar[dict] = {"fvcore": (c.FV_MATMUL,), "ptflops": (), "torchinfo": ()}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_MATMUL,), "ptflops": (), "torchinfo": ()}
     inputs: Optional[list[str]] = None
 
     def infer(self, x: Tensor) -> Result:
@@ -166,6 +180,18 @@ class ScaledDotProductAttention(LayerKind):
         flops = 2 * macs + rows * source + _softmax_flops(rows, source)
         return Result(shape=(*lead, length, v[-1]), macs=macs, flops=flops, rf=(), is_global=True)
 
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> object:
+        """q·kᵀ and attn·v each backward: d_scores (needed when any input needs a gradient) and the
+        other operand's gradient, per input that needs one."""
+        if not any(needs):
+            return 0
+        q, k, v = shapes
+        lead = prod(result.shape[:-2])
+        length, source = q[-2], k[-2]
+        d_qk, d_v = lead * length * source * q[-1], lead * length * source * v[-1]
+        d_scores = d_v if needs[0] or needs[1] else 0  # dP = dO·Vᵀ, for the gradients of q and k
+        return d_scores + d_qk * (bool(needs[0]) + bool(needs[1])) + d_v * bool(needs[2])
+
     def torch(self, io) -> Torch:
         return Torch(function="F.scaled_dot_product_attention({0}, {1}, {2})", helpers=("F",))
 
@@ -181,7 +207,7 @@ class Parameter(LayerKind):
     kind: ClassVar[str] = "parameter"
     related: ClassVar[tuple[str, ...]] = ("embedding", "class_token", "position_embedding", "weight")
     summary: ClassVar[str] = "a learned tensor of a given shape (nn.Parameter: class tokens, position embeddings)"
-    compat: ClassVar[dict] = c.NOTHING  # not a module: no hook sees it
+    compat: ClassVar[dict] = peers.NOTHING  # not a module: no hook sees it
     n_inputs: ClassVar[int] = 0
     shape: list[PosInt]
     init: StrictFloat | StrictInt = 0.0

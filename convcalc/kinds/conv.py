@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from convcalc.arith._exact import uneven_notes
 from convcalc.arith.dims import Lazy, prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import (
     Bool,
     LayerError,
@@ -67,7 +67,7 @@ def flops_text(names: tuple, suffix: str, spatial, c_out, macs, flops, bias: boo
 
 class _Conv(LayerKind):
     input_width: ClassVar[dict] = {"in_channels": 0}
-    compat: ClassVar[dict] = {"fvcore": (c.FV_MACS,), "ptflops": (c.PT_CONV_MACS, c.PT_CONV_BIAS), "torchinfo": (c.TI_CONV_WEIGHTS, c.TI_CONV_BIAS)}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_MACS,), "ptflops": (peers.PT_CONV_MACS, peers.PT_CONV_BIAS), "torchinfo": (peers.TI_CONV_WEIGHTS, peers.TI_CONV_BIAS)}
     short: ClassVar[str] = "conv"
     out_channels: PosInt
     kernel_size: PosInts
@@ -77,6 +77,11 @@ class _Conv(LayerKind):
     groups: PosInt = 1
     bias: Bool = True
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
+        """dL/dW: the forward's MACs again (input x output gradient); dL/dX, when the input needs
+        it: the forward's MACs (the output gradient through the transposed weights)."""
+        return result.macs * (2 if needs[0] else 1)
 
     def infer(self, x: Tensor) -> Result:
         self.check_rank(x)
@@ -194,7 +199,7 @@ class Conv3d(_Conv):
 
 class _ConvTranspose(LayerKind):
     input_width: ClassVar[dict] = {"in_channels": 0}
-    compat: ClassVar[dict] = {"fvcore": (c.FV_MACS,), "ptflops": (c.PT_CONV_MACS, c.PT_CONV_BIAS), "torchinfo": (c.TI_CONV_T_WEIGHTS, c.TI_CONV_BIAS)}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_MACS,), "ptflops": (peers.PT_CONV_MACS, peers.PT_CONV_BIAS), "torchinfo": (peers.TI_CONV_T_WEIGHTS, peers.TI_CONV_BIAS)}
     short: ClassVar[str] = "upconv"
     out_channels: PosInt
     kernel_size: PosInts
@@ -204,6 +209,11 @@ class _ConvTranspose(LayerKind):
     dilation: PosInts = 1
     groups: PosInt = 1
     bias: Bool = True
+
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
+        """dL/dW: the forward's MACs again (input x output gradient); dL/dX, when the input needs
+        it: the forward's MACs (the output gradient through the transposed weights)."""
+        return result.macs * (2 if needs[0] else 1)
 
     def infer(self, x: Tensor) -> Result:
         self.check_rank(x)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 from convcalc.arith.dims import prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, format_shape, register_helper
 
 __all__ = ["Linear"]
@@ -20,7 +20,7 @@ class Linear(LayerKind):
     linear layer on an unflattened tensor is an error: a missing ``flatten`` is the usual cause.
     """
     input_width: ClassVar[dict] = {"in_features": "features"}
-    compat: ClassVar[dict] = {"fvcore": (c.FV_MACS,), "ptflops": (c.PT_LINEAR_MACS, c.PT_LINEAR_BIAS), "torchinfo": (c.TI_LINEAR, c.TI_LINEAR_PER_POSITION)}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_MACS,), "ptflops": (peers.PT_LINEAR_MACS, peers.PT_LINEAR_BIAS), "torchinfo": (peers.TI_LINEAR, peers.TI_LINEAR_PER_POSITION)}
     short: ClassVar[str] = "fc"
 
     kind: ClassVar[str] = "linear"
@@ -28,6 +28,11 @@ class Linear(LayerKind):
     out_features: PosInt
     bias: Bool = True
     axis: Optional[Literal["channels", "last"]] = None
+
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
+        """dL/dW: the forward's MACs again (input x output gradient); dL/dX, when the input needs
+        it: the forward's MACs (the output gradient through the transposed weights)."""
+        return result.macs * (2 if needs[0] else 1)
 
     def infer(self, x: Tensor) -> Result:
         if len(x.shape) > 1 and self.axis is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal, Optional
 
 from convcalc.arith.dims import prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import LayerError, LayerKind, Result, RFAxis, Tensor, Torch, format_shape, sample_axis
 
 __all__ = ["Add", "Concat", "Multiply", "merge_rf"]
@@ -31,7 +31,7 @@ def merge_rf(xs: list[Tensor]) -> tuple[tuple[RFAxis, ...], bool, tuple[str, ...
 class _Merge(LayerKind):
     """A merge reads the tensors named in ``inputs`` (``previous`` is the preceding layer's output);
     inside ``parallel`` it reads the branches."""
-    compat: ClassVar[dict] = c.NOTHING  # written `a + b`, `torch.cat`, `a * b`: no hook, no patched function
+    compat: ClassVar[dict] = peers.NOTHING  # written `a + b`, `torch.cat`, `a * b`: no hook, no patched function
 
     inputs: Optional[list[str]] = None
     n_inputs: ClassVar[str] = "many"
@@ -46,21 +46,33 @@ class _Merge(LayerKind):
         return self.infer_many([x])
 
 
-class Add(_Merge):
-    kind: ClassVar[str] = "add"
-    summary: ClassVar[str] = "element-wise sum of tensors of one shape (residual connections)"
-
-    def infer_many(self, xs: list[Tensor]) -> Result:
-        first = xs[0].shape
-        for i, x in enumerate(xs[1:], 1):
-            if x.shape != first:
+def broadcast(xs: list[Tensor], what: str, code: str) -> tuple:
+    """PyTorch's broadcasting, per sample: shapes aligned at their last axis, a size 1 (or a missing
+    leading axis) stretched to the other's size; any other difference is an error naming both."""
+    width = max(len(x.shape) for x in xs)
+    shape = [1] * width
+    for i, x in enumerate(xs):
+        padded = (1,) * (width - len(x.shape)) + tuple(x.shape)
+        for axis, (a, b) in enumerate(zip(shape, padded)):
+            if a != b and a != 1 and b != 1:
+                first = xs[0].shape
                 raise LayerError(
-                    "graph-add-mismatch",
-                    f"add: input 0 has shape {format_shape(first)}, input {i} has {format_shape(x.shape)}",
+                    code, f"{what}: input 0 has shape {format_shape(first)}, input {i} has {format_shape(x.shape)}"
+                    + ("" if len(x.shape) == len(first) and axis == 0 else f"; they do not broadcast (axis {axis})"),
                     "inputs",
                 )
+            shape[axis] = b if a == 1 else a
+    return tuple(shape)
+
+
+class Add(_Merge):
+    kind: ClassVar[str] = "add"
+    summary: ClassVar[str] = "element-wise sum, broadcasting size-1 axes as PyTorch (residual connections, position embeddings)"
+
+    def infer_many(self, xs: list[Tensor]) -> Result:
+        shape = broadcast(xs, "add", "graph-add-mismatch")
         rf, is_global, notes = merge_rf(xs)
-        return Result(shape=first, flops=(len(xs) - 1) * prod(first), rf=rf, is_global=is_global, notes=notes)
+        return Result(shape=shape, flops=(len(xs) - 1) * prod(shape), rf=rf, is_global=is_global, notes=notes)
 
     def torch(self, io) -> Torch:
         return Torch(function=" + ".join(f"{{{i}}}" for i in range(len(io.in_shapes))))
@@ -71,20 +83,9 @@ class Multiply(_Merge):
     summary: ClassVar[str] = "element-wise product, broadcasting size-1 axes (squeeze-excitation gates)"
 
     def infer_many(self, xs: list[Tensor]) -> Result:
-        shape = list(xs[0].shape)
-        for i, x in enumerate(xs[1:], 1):
-            if len(x.shape) != len(shape):
-                raise LayerError("graph-multiply-mismatch", f"multiply: input 0 has shape {format_shape(shape)}, input {i} has {format_shape(x.shape)}", "inputs")
-            for axis, (a, b) in enumerate(zip(shape, x.shape)):
-                if a != b and a != 1 and b != 1:
-                    raise LayerError(
-                        "graph-multiply-mismatch",
-                        f"multiply: shapes {format_shape(shape)} and {format_shape(x.shape)} do not broadcast (axis {axis})",
-                        "inputs",
-                    )
-                shape[axis] = b if a == 1 else a
+        shape = broadcast(xs, "multiply", "graph-multiply-mismatch")
         rf, is_global, notes = merge_rf(xs)
-        return Result(shape=tuple(shape), flops=(len(xs) - 1) * prod(shape), rf=rf, is_global=is_global, notes=notes)
+        return Result(shape=shape, flops=(len(xs) - 1) * prod(shape), rf=rf, is_global=is_global, notes=notes)
 
     def torch(self, io) -> Torch:
         return Torch(function=" * ".join(f"{{{i}}}" for i in range(len(io.in_shapes))))

@@ -8,7 +8,7 @@ from pydantic import StrictFloat, StrictInt
 
 from convcalc.conventions import NORM_AFFINE_FLOPS, NORM_FLOPS
 from convcalc.arith.dims import prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, format_shape, register_helper
 
 __all__ = [
@@ -29,7 +29,7 @@ Number = Union[StrictInt, StrictFloat]
 
 class _BatchNorm(LayerKind):
     input_width: ClassVar[dict] = {"num_features": 0}
-    compat: ClassVar[dict] = {"fvcore": (c.FV_BATCH_NORM,), "ptflops": (c.PT_NORM,), "torchinfo": (c.TI_NORM,)}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_BATCH_NORM,), "ptflops": (peers.PT_NORM,), "torchinfo": (peers.TI_NORM,)}
     short: ClassVar[str] = "bn"
     eps: Number = 1e-5
     momentum: Optional[Number] = 0.1
@@ -76,7 +76,7 @@ class _InstanceNorm(LayerKind):
     """``nn.InstanceNorm{1,2,3}d``: each channel of each sample normalised over its positions;
     PyTorch's defaults: no affine, no running statistics."""
 
-    compat: ClassVar[dict] = {"fvcore": (c.FV_NORM,), "ptflops": (c.PT_NORM,), "torchinfo": (c.TI_NORM,)}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_NORM,), "ptflops": (peers.PT_NORM,), "torchinfo": (peers.TI_NORM,)}
     short: ClassVar[str] = "norm"
     input_width: ClassVar[dict] = {"num_features": 0}
     eps: Number = 1e-5
@@ -121,7 +121,7 @@ def _norm_flops(elements, affine: bool):
 class LayerNorm(LayerKind):
     """Layer norm. Without ``normalized_shape`` it normalises each position's channel vector
     (ConvNeXt's LayerNorm2d); with it, the trailing axes PyTorch-style."""
-    compat: ClassVar[dict] = {"fvcore": (c.FV_NORM,), "ptflops": (c.PT_LAYER_NORM,), "torchinfo": (c.TI_NORM,)}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_NORM,), "ptflops": (peers.PT_LAYER_NORM,), "torchinfo": (peers.TI_NORM,)}
     short: ClassVar[str] = "norm"
 
     kind: ClassVar[str] = "layer_norm"
@@ -155,7 +155,7 @@ class LayerNorm(LayerKind):
 
 class GroupNorm(LayerKind):
     input_width: ClassVar[dict] = {"num_channels": 0}
-    compat: ClassVar[dict] = {"fvcore": (c.FV_NORM,), "ptflops": (c.PT_NORM,), "torchinfo": (c.TI_NORM,)}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_NORM,), "ptflops": (peers.PT_NORM,), "torchinfo": (peers.TI_NORM,)}
     short: ClassVar[str] = "norm"
     kind: ClassVar[str] = "group_norm"
     summary: ClassVar[str] = "group norm (nn.GroupNorm)"
@@ -174,7 +174,7 @@ class GroupNorm(LayerKind):
 
 
 class LocalResponseNorm(LayerKind):
-    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (c.PT_LRN,), "torchinfo": ()}
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_LRN,), "torchinfo": ()}
     short: ClassVar[str] = "lrn"
     kind: ClassVar[str] = "local_response_norm"
     summary: ClassVar[str] = "local response normalisation across channels (nn.LocalResponseNorm)"
@@ -192,7 +192,7 @@ class LocalResponseNorm(LayerKind):
 
 class LayerScale(LayerKind):
     """A learned per-channel scale (ConvNeXt, CaiT): ``C`` parameters, 1 multiply per element."""
-    compat: ClassVar[dict] = c.NOTHING  # its parameter sits on torchvision's block, not on a leaf module
+    compat: ClassVar[dict] = peers.NOTHING  # its parameter sits on torchvision's block, not on a leaf module
 
     kind: ClassVar[str] = "layer_scale"
     summary: ClassVar[str] = "learned per-channel scale, C parameters (ConvNeXt's layer scale)"

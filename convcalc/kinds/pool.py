@@ -10,12 +10,11 @@ from pydantic import StrictFloat, StrictInt
 
 from convcalc.arith._exact import uneven_notes
 from convcalc.arith.dims import Dim, Lazy, ceil_div, dmin, floor_div, is_int, prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import (
     Bool,
     LayerError,
     LayerKind,
-    NonNegInts,
     PosInt,
     PosInts,
     Result,
@@ -163,7 +162,7 @@ def _floor_sum(n: int, m: int, a: int, b: int) -> int:
 
 
 class _Pool(LayerKind):
-    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (c.PT_POOL, c.PT_POOL_TWICE, c.PT_POOL_FUNCTION), "torchinfo": ()}
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()}
     kernel_size: PosInts
     stride: Optional[PosInts] = None
     padding: Padding = 0  # PyTorch's (an int, one per axis), or TensorFlow's 'same' / 'valid', or [before, after] pairs
@@ -444,7 +443,7 @@ def _adaptive(kind: str, op: str, rank: int, summary: str) -> type[_Adaptive]:
         kind.title().replace("_", ""),
         (_Adaptive,),
         {"__module__": __name__, "kind": kind, "op": op, "rank": rank, "summary": summary, "short": f"{op}pool",
-         "compat": {"fvcore": (c.FV_ADAPTIVE_AVG,), "ptflops": (c.PT_POOL, c.PT_POOL_TWICE, c.PT_POOL_FUNCTION), "torchinfo": ()} if op == "avg" else {"fvcore": (), "ptflops": (c.PT_POOL, c.PT_POOL_TWICE, c.PT_POOL_FUNCTION), "torchinfo": ()},
+         "compat": {"fvcore": (peers.FV_ADAPTIVE_AVG,), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()} if op == "avg" else {"fvcore": (), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()},
          "__annotations__": {"kind": ClassVar[str], "op": ClassVar[str], "rank": ClassVar[int], "summary": ClassVar[str], "short": ClassVar[str],
                              "compat": ClassVar[dict]}},
     )
@@ -459,7 +458,7 @@ AdaptiveMaxPool3d = _adaptive("adaptive_max_pool3d", "max", 3, "3-d adaptive max
 
 
 class _Global(LayerKind):
-    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (c.PT_POOL, c.PT_POOL_TWICE, c.PT_POOL_FUNCTION), "torchinfo": ()}
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()}
     keepdim: Bool = True
     op: ClassVar[str]
 
@@ -486,7 +485,7 @@ class _Global(LayerKind):
 
 class GlobalAvgPool(_Global):
     kind: ClassVar[str] = "global_avg_pool"
-    compat: ClassVar[dict] = {"fvcore": (c.FV_ADAPTIVE_AVG,), "ptflops": (c.PT_POOL, c.PT_POOL_TWICE, c.PT_POOL_FUNCTION), "torchinfo": ()}  # nn.AdaptiveAvgPool(1) in PyTorch
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_ADAPTIVE_AVG,), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()}  # nn.AdaptiveAvgPool(1) in PyTorch
     short: ClassVar[str] = "avgpool"
     op: ClassVar[str] = "avg"
     summary: ClassVar[str] = "average over all spatial positions; keeps (C, 1, 1) unless keepdim: false"

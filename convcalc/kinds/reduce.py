@@ -10,7 +10,7 @@ from typing import ClassVar, Union
 from pydantic import StrictInt
 
 from convcalc.arith.dims import prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import Bool, LayerError, LayerKind, Result, Tensor, Torch, sample_axis
 
 __all__ = ["Amax", "Mean", "Sum"]
@@ -21,7 +21,7 @@ class _Reduce(LayerKind):
     keepdim: Bool = False
     per_output_extra: ClassVar[int]  # FLOPs per output: n + this
     method: ClassVar[str]
-    compat: ClassVar[dict] = c.NOTHING  # tensor methods: no module, no hook, no patched function
+    compat: ClassVar[dict] = peers.NOTHING  # tensor methods: no module, no hook, no patched function
 
     def axes(self, x: Tensor) -> list[int]:
         dims = self.dim if isinstance(self.dim, list) else [self.dim]

@@ -12,7 +12,7 @@ from pydantic import StrictFloat, StrictInt, model_validator
 from convcalc.arith._exact import off_centre_notes
 from convcalc.conventions import UPSAMPLE_FLOPS
 from convcalc.arith.dims import dmin, floor_div, is_int, prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import (
     Bool,
     LayerError,
@@ -35,7 +35,7 @@ Number = Union[StrictInt, StrictFloat]
 
 
 class Dropout(LayerKind):
-    compat: ClassVar[dict] = c.NOTHING
+    compat: ClassVar[dict] = peers.NOTHING
     kind: ClassVar[str] = "dropout"
     aliases: ClassVar[tuple[str, ...]] = ("dropout2d",)
     summary: ClassVar[str] = "dropout: nothing at inference (nn.Dropout)"
@@ -55,7 +55,7 @@ class Dropout(LayerKind):
 
 
 class Identity(LayerKind):
-    compat: ClassVar[dict] = c.NOTHING
+    compat: ClassVar[dict] = peers.NOTHING
     kind: ClassVar[str] = "identity"
     summary: ClassVar[str] = "passes its input through (nn.Identity)"
     functional: ClassVar[str] = "{0}"
@@ -69,7 +69,7 @@ class Identity(LayerKind):
 
 class ZeroPad(LayerKind):
     """Zero padding; ``padding`` as for convolution (int, per axis, or [before, after] per axis)."""
-    compat: ClassVar[dict] = c.NOTHING
+    compat: ClassVar[dict] = peers.NOTHING
     short: ClassVar[str] = "pad"
 
     kind: ClassVar[str] = "zero_pad"
@@ -116,7 +116,7 @@ class CenterCrop(LayerKind):
     """Centre crop of the spatial axes to ``size``; without a size, to the smallest spatial size
     among the tensors it is given as references (a ``concat`` with ``crop: center`` crops each
     larger input so: U-Net's skips)."""
-    compat: ClassVar[dict] = c.NOTHING
+    compat: ClassVar[dict] = peers.NOTHING
     short: ClassVar[str] = "crop"
 
     kind: ClassVar[str] = "center_crop"
@@ -152,7 +152,7 @@ def _exact_factor(value: Number) -> Fraction:
 
 class Upsample(LayerKind):
     """``nn.Upsample``: ``size``, or ``scale_factor`` with ``out = floor(in * scale)`` (PyTorch)."""
-    compat: ClassVar[dict] = {"fvcore": (c.FV_UPSAMPLE,), "ptflops": (c.PT_UPSAMPLE, c.PT_UPSAMPLE_TWICE, c.PT_UPSAMPLE_FUNCTION), "torchinfo": ()}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_UPSAMPLE,), "ptflops": (peers.PT_UPSAMPLE, peers.PT_UPSAMPLE_TWICE, peers.PT_UPSAMPLE_FUNCTION), "torchinfo": ()}
 
     kind: ClassVar[str] = "upsample"
     summary: ClassVar[str] = "nearest / (bi|tri)linear / bicubic upsampling (nn.Upsample)"

@@ -17,7 +17,7 @@ from typing import ClassVar, Optional, Union
 from pydantic import StrictInt
 
 from convcalc.arith.dims import Dim, floor_div, is_int, prod
-from convcalc.kinds import _compat as c
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import (
     LayerError,
     LayerKind,
@@ -34,6 +34,7 @@ from convcalc.kinds._base import (
 __all__ = [
     "ChannelShuffle",
     "Chunk",
+    "Gather",
     "Expand",
     "Flatten",
     "Narrow",
@@ -57,7 +58,7 @@ def _spatial_kept(x: Tensor, shape: tuple, moved: bool) -> Optional[tuple]:
 
 
 class _Plumbing(LayerKind):
-    compat: ClassVar[dict] = c.NOTHING  # tensor methods: no module, no hook, no patched function
+    compat: ClassVar[dict] = peers.NOTHING  # tensor methods: no module, no hook, no patched function
 
 
 def _sizes_along(total: Dim, sizes: list[int], name: str, what: str) -> None:
@@ -131,6 +132,7 @@ class ChannelShuffle(_Plumbing):
     kind: ClassVar[str] = "channel_shuffle"
     summary: ClassVar[str] = "interleave the channels of groups (nn.ChannelShuffle, ShuffleNet)"
     related: ClassVar[tuple[str, ...]] = ("shuffle", "channelshuffle")
+    functional: ClassVar[str] = "F.channel_shuffle({0}{kw})"  # torchvision's ShuffleNetV2 shuffles in a function, no module
     groups: PosInt
 
     def infer(self, x: Tensor) -> Result:
@@ -388,6 +390,31 @@ class Expand(_Plumbing):
 
     def torch(self, io) -> Torch:
         return Torch(function=f"{{0}}.expand({{0}}.shape[0], {', '.join(str(s) for s in self.sizes)})")
+
+    def torch_channels(self, io) -> str:
+        return io.literal(io.out_shapes[0][0])
+
+
+class Gather(_Plumbing):
+    """``x[index]`` along ``dim`` with a fixed index tensor of ``index_shape``: Swin's relative
+    position bias, a table of ``(2w - 1)**2`` rows looked up by a ``(w*w, w*w)`` index. Only the
+    index's shape is in the spec, not its values: shapes, params and MACs are exact; the exported
+    module looks up row 0 everywhere (its values are not Swin's)."""
+
+    kind: ClassVar[str] = "gather"
+    aliases: ClassVar[tuple[str, ...]] = ("index_select",)
+    summary: ClassVar[str] = "look a dim up with a fixed index tensor of a given shape (x[index], relative-position tables)"
+    dim: int = 1
+    index_shape: list[PosInt]
+
+    def infer(self, x: Tensor) -> Result:
+        axis = sample_axis(self.dim, len(x.shape))
+        shape = (*x.shape[:axis], *self.index_shape, *x.shape[axis + 1 :])
+        return Result(shape=shape, rf=())
+
+    def torch(self, io) -> Torch:
+        index = f"torch.zeros({io.literal(tuple(self.index_shape))}, dtype=torch.long, device={{0}}.device)"
+        return Torch(function=f"torch.index_select({{0}}, {self.dim}, {index}.flatten()).unflatten({self.dim}, {io.literal(tuple(self.index_shape))})")
 
     def torch_channels(self, io) -> str:
         return io.literal(io.out_shapes[0][0])

@@ -45,9 +45,10 @@ JSON output, one object::
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Optional
 
 from convcalc.analysis.check import FileResult, Verdict, worst_exit
+from convcalc.render.fit import wrap_words
 from convcalc.render.formats import Format
 from convcalc.render.github import annotation
 from convcalc.report import SCHEMA_VERSION
@@ -111,14 +112,17 @@ def summary_line(result: FileResult) -> str:
     return f"{result.file}: {', '.join(counts)}: {verdict}"
 
 
-def render_human(results: list[FileResult], verbose: bool = False) -> str:
+def render_human(results: list[FileResult], verbose: bool = False, width: Optional[int] = None) -> str:
+    """One located line per failure (its formulas indented below), a summary line per file;
+    with a terminal ``width``, long lines break at spaces onto indented lines (never in a number)."""
     lines = []
     for result in results:
         shown = result.verdicts if verbose and not result.error else result.failures
         for v in shown:
-            lines.append(v.render())
-            lines += [f"    {formula}" for formula in v.formulas if not v.ok]
-        lines.append(summary_line(result))
+            lines += wrap_words(v.render(), width)
+            for formula in v.formulas if not v.ok else ():
+                lines += wrap_words(formula, width, indent="    ")
+        lines += wrap_words(summary_line(result), width)
     if len(results) > 1:
         statuses = [r.status for r in results]
         lines.append(f"{_plural(len(results), 'file')}: " + ", ".join(f"{statuses.count(s)} {s}" for s in ("ok", "failed", "error", "skipped") if statuses.count(s)))
@@ -133,10 +137,11 @@ def render_github(results: list[FileResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_check(results: list[FileResult], format_: Format, verbose: bool = False) -> str:
-    """``format_`` resolved by :func:`convcalc.render.formats.choose_format`."""
+def render_check(results: list[FileResult], format_: Format, verbose: bool = False, width: Optional[int] = None) -> str:
+    """``format_`` resolved by :func:`convcalc.render.formats.choose_format`; ``width`` wraps
+    the table (human) format only."""
     if format_ == Format.json:
         return render_json(results)
     if format_ == Format.github:
         return render_github(results)
-    return render_human(results, verbose)
+    return render_human(results, verbose, width)

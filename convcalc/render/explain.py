@@ -8,6 +8,7 @@ from typing import Any
 
 from convcalc.arith.dims import dsum, to_json_dim
 from convcalc.kinds._window import axis_names
+from convcalc.render.fit import print_wrapped
 from convcalc.render.formats import Format
 from convcalc.render.report import format_count, format_shape, ordered
 from convcalc.report import SCHEMA_VERSION, Report, Row
@@ -24,7 +25,7 @@ def _row_dict(report: Report, row: Row, layout: str) -> dict[str, Any]:
         "path": row.path,
         "name": row.name or row.path.rsplit(".", 1)[-1],
         "kind": row.kind,
-        "input_shape": [to_json_dim(d) for d in ordered(row.input_shapes[0], layout)],
+        "input_shape": [to_json_dim(d) for d in ordered(row.input_shapes[0], layout)] if row.input_shapes else None,
         "output_shape": [to_json_dim(d) for d in ordered(row.output_shape, layout)],
         "arguments": row.args,
         "params": to_json_dim(row.params),
@@ -84,20 +85,22 @@ def print_layer(console, report: Report, layout: str, explain: bool) -> None:
     if explain:
         for each in report.rows:
             for line in explain_row(report, each):
-                console.print(line, markup=False, soft_wrap=True)
+                print_wrapped(console, line)
 
 
 def print_explained(console, report: Report, rows: list[Row], layout: str) -> None:
     """Each selected row: its shapes, every derivation, then the results in one line."""
-    console.print(f"{report.name}  input {format_shape(report.input_shape, layout)}", markup=False)
+    print_wrapped(console, f"{report.name}  input {format_shape(report.input_shape, layout)}")
     for row in rows:
         shapes = " + ".join(format_shape(s, layout) for s in row.input_shapes)
-        console.print(f"\n{row.path} ({row.kind})  {shapes} -> {format_shape(row.output_shape, layout)}", markup=False, style="bold")
+        console.print()
+        print_wrapped(console, f"{row.path} ({row.kind})  {shapes} -> {format_shape(row.output_shape, layout)}", style="bold")
         for line in explain_row(report, row):
-            console.print(f"  {line}", markup=False, soft_wrap=True)
+            print_wrapped(console, line, indent="  ")
         rf = rf_summary(row)
-        console.print(
-            f"  = params {format_count(row.params)}, MACs {format_count(row.macs)}, FLOPs {format_count(row.flops)}, "
+        print_wrapped(
+            console,
+            f"= params {format_count(row.params)}, MACs {format_count(row.macs)}, FLOPs {format_count(row.flops)}, "
             f"activations {format_count(row.activations)}" + (f", RF {rf}" if rf else ""),
-            markup=False, soft_wrap=True,
+            indent="  ",
         )

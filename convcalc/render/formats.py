@@ -2,8 +2,8 @@
 
 Each command supports the formats that mean something for its output and refuses the others
 with a usage error that names what it supports. ``human`` is ``check``'s older name for
-``table``; ``auto`` lets ``check`` pick ``github`` under GitHub Actions. A new format (``html``)
-is one member here and one renderer per command that supports it.
+``table``; ``auto`` lets ``check`` pick ``github`` under GitHub Actions. A new format is one
+member here and one renderer per command that supports it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,11 @@ class Format(str, Enum):
     csv = "csv"
     markdown = "markdown"
     github = "github"  # GitHub workflow commands (``::error file=...::``), read by the Actions runner
+    html = "html"  # one self-contained page (summary: the report with the network drawn)
+    dot = "dot"  # Graphviz DOT (graph)
+    mermaid = "mermaid"  # a Mermaid flowchart (graph)
+    svg = "svg"  # laid out by Graphviz's dot (graph)
+    png = "png"  # laid out by Graphviz's dot (graph)
     human = "human"  # = table (check's name for it)
     auto = "auto"  # github when GITHUB_ACTIONS=true, else table
 

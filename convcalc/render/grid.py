@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from convcalc.analysis.grid import METRICS, Point
 from convcalc.arith.dims import format_dim

@@ -38,12 +38,21 @@ def render_models(entries: list[dict[str, Any]], format_: Format) -> str:
 
 
 def draw_models(console, entries: list[dict[str, Any]]) -> None:
-    from rich import box
-    from rich.table import Table
+    """One line per model, fitted to the console: counts in K/M/G, then the description cut
+    with … (it is whole in ``--format json`` and in ``convcalc show NAME``), then dropped."""
+    from convcalc.render.fit import Column, fit, print_table, width_of, with_compact
 
-    table = Table(box=box.SIMPLE_HEAD)
-    for column, justify in (("name", "left"), ("input", "left"), ("params", "right"), ("MACs", "right"), ("description", "left")):
-        table.add_column(column, justify=justify, no_wrap=column != "description", overflow="ellipsis" if column == "description" else "fold")
-    for e in entries:
-        table.add_row(e["name"], "x".join(map(str, e["input_shape"])), format_count(e["params"]), format_count(e["macs"]), e["description"])
-    console.print(table)
+    params = [e["params"] for e in entries]
+    macs = [e["macs"] for e in entries]
+    columns = [
+        Column("name", "name", tuple(e["name"] for e in entries)),
+        Column("input", "input", tuple("x".join(map(str, e["input_shape"])) for e in entries), drop=2),
+        with_compact(Column("params", "params", tuple(format_count(v) for v in params), right=True, drop=1), params),
+        with_compact(Column("macs", "MACs", tuple(format_count(v) for v in macs), right=True, drop=1), macs),
+        Column("description", "description", tuple(e["description"] for e in entries), clip=True, drop=3),
+    ]
+    fitted = fit(columns, width_of(console))
+    print_table(console, fitted)
+    note = fitted.note(exact="--format json or csv; convcalc show NAME for the whole spec")
+    if note:
+        console.print(f"[dim]{note}[/dim]", highlight=False)

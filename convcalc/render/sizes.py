@@ -7,6 +7,7 @@ import json
 from typing import Optional
 
 from convcalc.analysis.sizes import ExactRule, SizeResult
+from convcalc.render.fit import wrap_words
 from convcalc.render.formats import Format, csv_text, markdown_table
 from convcalc.render.report import format_shape
 from convcalc.report import SCHEMA_VERSION
@@ -18,30 +19,31 @@ COLUMNS = ("size", "accepted", "valid", "exact", "output_shape", "macs", "reason
 _EXAMPLES = 8  # sizes listed per reason of rejection
 
 
-def _reason_key(reason: Optional[str]) -> str:
-    """Group rejections by the layer at fault."""
-    return (reason or "").split(":", 1)[0]
+def _reason_key(result: SizeResult) -> tuple[bool, str]:
+    """Group rejections by what failed (the network, or only exactness) and the layer at fault."""
+    return result.valid, (result.reason or "").split(":", 1)[0]
 
 
-def _text(name: str, low: int, high: int, any_: bool, rule: Optional[ExactRule], accepted: list[SizeResult], rejected: list[SizeResult]) -> list[str]:
+def _text(name: str, low: int, high: int, any_: bool, rule: Optional[ExactRule], accepted: list[SizeResult], rejected: list[SizeResult], width: Optional[int]) -> list[str]:
     lines = [f"{name}: input sizes {low}..{high} on every spatial axis ({'valid' if any_ else 'exact'} sizes)"]
     if rule:
         lines.append(f"exact sizes: {rule}")
     lines += [f"  accepted {r.size:>6} -> {format_shape(r.output_shape)}" + ("" if r.exact else "  (valid, not exact)") for r in accepted]
     reasons: dict[str, list[SizeResult]] = {}
     for r in rejected:
-        reasons.setdefault(_reason_key(r.reason), []).append(r)
-    for group in reasons.values():
+        reasons.setdefault(_reason_key(r), []).append(r)
+    for (valid, _), group in reasons.items():
         shown = ", ".join(str(r.size) for r in group[:_EXAMPLES]) + (", ..." if len(group) > _EXAMPLES else "")
-        lines.append(f"  rejected {len(group)} size(s) ({shown}): at {group[0].size}: {group[0].reason}")
+        what = "valid, not exact" if valid else "invalid"
+        lines.append(f"  rejected {len(group)} size(s) ({shown}), {what}: at {group[0].size}: {group[0].reason}")
     if not accepted:
         lines.append("  no size in this range is accepted")
-    return lines
+    return [part for line in lines for part in wrap_words(line.lstrip(" "), width, indent=line[: len(line) - len(line.lstrip(" "))])]
 
 
-def render_sizes(name: str, low: int, high: int, any_: bool, rule: Optional[ExactRule], results: list[SizeResult], format_: Format) -> str:
+def render_sizes(name: str, low: int, high: int, any_: bool, rule: Optional[ExactRule], results: list[SizeResult], format_: Format, width: Optional[int] = None) -> str:
     """``results`` are the sizes ``low..high`` tried; a size is accepted when it is exact (or,
-    with ``any_``, valid)."""
+    with ``any_``, valid). The text (table) format breaks its lines at spaces to ``width``."""
     accepted = [r for r in results if r.valid and (any_ or r.exact)]
     rejected = [r for r in results if not (r.valid and (any_ or r.exact))]
     if format_ == Format.json:
@@ -61,4 +63,4 @@ def render_sizes(name: str, low: int, high: int, any_: bool, rule: Optional[Exac
         if format_ == Format.csv:
             return csv_text(COLUMNS, rows)
         return "\n".join([f"## {name}: input sizes {low}..{high}", "", *markdown_table(COLUMNS, rows)]) + "\n"
-    return "\n".join(_text(name, low, high, any_, rule, accepted, rejected)) + "\n"
+    return "\n".join(_text(name, low, high, any_, rule, accepted, rejected, width)) + "\n"

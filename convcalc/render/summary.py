@@ -12,7 +12,7 @@ from convcalc.report import Report
 
 __all__ = ["FORMATS", "render_annotations", "render_summary", "summary_chunks"]
 
-FORMATS = (Format.table, Format.json, Format.csv, Format.markdown, Format.github)
+FORMATS = (Format.table, Format.json, Format.csv, Format.markdown, Format.github, Format.html)
 
 
 def summary_chunks(report: Report, extra: dict[str, Any]) -> Iterable[str]:
@@ -33,10 +33,14 @@ def render_annotations(report: Report) -> str:
 
 def render_summary(report: Report, format_: Format, extra: dict[str, Any], depth: Optional[int], layout: str) -> str:
     """JSON (the report, and ``extra``: validity conditions, exact sizes, a compat total), CSV
-    (the rows) or Markdown (the table and ``extra``)."""
+    (the rows), Markdown (the table and ``extra``) or the HTML report (:mod:`convcalc.render.html`)."""
     if format_ == Format.json:
         return "".join(summary_chunks(report, extra))
     if format_ == Format.csv:
         return render_csv(report, layout)
+    if format_ == Format.html:
+        from convcalc.render.html import render_html
+
+        return render_html(report)
     assert format_ == Format.markdown, format_
     return render_markdown(report, depth, layout) + render_extra(extra, markdown=True)

@@ -40,15 +40,18 @@ def render_sweep(reports: list[Report], name: str, format_: Format, layout: str)
 
 
 def draw_sweep(console, reports: list[Report], name: str, layout: str) -> None:
-    from rich import box
-    from rich.table import Table
+    """One row per size, fitted to the console (counts in K/M/G when the exact ones do not fit)."""
+    from convcalc.render.fit import Column, fit, print_table, width_of, with_compact
 
-    table = Table(title=f"{reports[0].name}: sweep over {name}", box=box.SIMPLE_HEAD, title_justify="left")
-    for column in ("input", "output", "params", "MACs", "FLOPs", "activation memory"):
-        table.add_column(column, justify="left" if column in ("input", "output") else "right", no_wrap=True)
-    for r in reports:
-        table.add_row(
-            format_shape(r.input_shape, layout), format_shape(r.output_shape, layout), format_count(r.totals.params),
-            format_count(r.totals.macs), format_count(r.totals.flops), format_count(r.activation_bytes, True) + "B",
-        )
-    console.print(table)
+    shapes = [(format_shape(r.input_shape, layout), format_shape(r.output_shape, layout)) for r in reports]
+    columns = [Column("input", "input", tuple(s[0] for s in shapes)), Column("output", "output", tuple(s[1] for s in shapes), drop=1)]
+    for key, header, values in (
+        ("params", "params", [r.totals.params for r in reports]), ("macs", "MACs", [r.totals.macs for r in reports]),
+        ("flops", "FLOPs", [r.totals.flops for r in reports]), ("bytes", "activation memory (bytes)", [r.activation_bytes for r in reports]),
+    ):
+        columns.append(with_compact(Column(key, header, tuple(format_count(v) for v in values), right=True, drop=2 if key == "flops" else 0), values))
+    fitted = fit(columns, width_of(console))
+    print_table(console, fitted, title=f"{reports[0].name}: sweep over {name}")
+    note = fitted.note()
+    if note:
+        console.print(f"[dim]{note}[/dim]", highlight=False)

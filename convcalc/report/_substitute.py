@@ -38,6 +38,7 @@ def substitute_report(report, values: dict[str, int]):
     rows = tuple(
         replace(
             r, input_shapes=tuple(shape(s) for s in r.input_shapes), output_shape=shape(r.output_shape),
+            output_shapes=tuple(shape(s) for s in r.output_shapes),
             params=_subs(r.params, mapping), buffers=_subs(r.buffers, mapping), macs=_subs(r.macs, mapping),
             flops=_subs(r.flops, mapping), rf=rf(r.rf),
         )

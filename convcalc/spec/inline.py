@@ -1,5 +1,6 @@
 """Layers written inline on a command line: ``KIND:ARG=VALUE,...@INPUT``, with a channels-first
-input, several layers joined by ``+``::
+input (channels last, ``@6x6x3``, with ``layout="hwc"``: ``compare --layout hwc``), several layers
+joined by ``+``::
 
     conv2d:out_channels=5,kernel_size=3@3x6x6
     conv2d:out_channels=3,kernel_size=3,groups=3+conv2d:out_channels=5,kernel_size=1@3x6x6
@@ -18,7 +19,7 @@ from convcalc.arith.dims import is_count
 from convcalc.errors import UsageError
 from convcalc.spec._yaml import MAX_INT
 
-__all__ = ["inline_spec", "is_inline"]
+__all__ = ["inline_input", "inline_spec", "is_inline"]
 
 _INT = re.compile(r"^-?\d+$")
 _KIND = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -29,12 +30,16 @@ def is_inline(target: str) -> bool:
     return "@" in target and not Path(target).exists()
 
 
-def inline_spec(target: str) -> dict[str, Any]:
-    """The spec data of an inline layer chain: ``conv2d:out_channels=5,kernel_size=3@3x6x6``."""
-    layers_text, _, input_text = target.rpartition("@")
+def inline_spec(target: str, layout: str = "chw") -> dict[str, Any]:
+    """The spec data of an inline layer chain: ``conv2d:out_channels=5,kernel_size=3@3x6x6``
+    (``@6x6x3`` with ``layout="hwc"``); its ``input`` is channels first."""
+    layers_text = target.rpartition("@")[0]
     layers = [_layer(part.strip(), target) for part in _split(layers_text, "+")]
     named = [{**layer, "name": f"layer{i}"} if isinstance(layer, dict) else {layer: None, "name": f"layer{i}"} for i, layer in enumerate(layers, 1)]
-    return {"name": layers_text, "input": _input(input_text, target), "layers": named}
+    dims = inline_input(target)
+    if layout == "hwc" and len(dims) > 1:
+        dims = dims[-1:] + dims[:-1]
+    return {"name": layers_text, "input": dims, "layers": named}
 
 
 def _layer(text: str, target: str) -> Any:
@@ -80,8 +85,10 @@ def _value(text: str, target: str) -> Any:
         return text
 
 
-def _input(text: str, target: str) -> list[int]:
+def inline_input(target: str) -> list[int]:
+    """The sizes after the ``@``, as written."""
+    text = target.rpartition("@")[2]
     parts = [p.strip() for p in re.split(r"[x×]", text)]
     if not 1 <= len(parts) <= 4 or not all(is_count(p) and 1 <= int(p) <= MAX_INT for p in parts):
-        raise UsageError("usage-input", f"{target!r}: the input {text!r} is not 1 to 4 positive sizes, channels first", hint="e.g. @3x6x6")
+        raise UsageError("usage-input", f"{target!r}: the input {text!r} is not 1 to 4 positive sizes", hint="e.g. @3x6x6, channels first; @6x6x3 with --layout hwc")
     return [int(p) for p in parts]

@@ -33,7 +33,7 @@ __all__ = [
 
 # The keys an item of `layers:` may carry besides its kind; the structural kinds; the tensor names
 # every scope knows (`previous`: the output before; `block_input`: what entered the block).
-META_KEYS = ("name", "id", "input", "expect", "repeat", "when", "functional")
+META_KEYS = ("name", "id", "input", "expect", "repeat", "when", "functional", "share")
 STRUCTURAL = ("seq", "residual", "parallel")
 PREVIOUS = "previous"
 BLOCK_INPUT = "block_input"

@@ -281,7 +281,7 @@ def pool_gradients(setup: PoolSetup, grad: Any = None) -> PoolGradients:
                     for cell in setup.cells(c, i, j):
                         if cell is not None:
                             share = Fraction(dy[c][i][j]) / window
-                            shares[c, *cell].append((f"{y_name(c, i, j)}/{window}", f"{_factor(dy[c][i][j])}/{window}", share))
+                            shares[(c, *cell)].append((f"{y_name(c, i, j)}/{window}", f"{_factor(dy[c][i][j])}/{window}", share))
                     continue
                 (r, q), tied = _winner(setup, c, i, j)
                 shares[c, r, q].append((y_name(c, i, j), _factor(dy[c][i][j]), dy[c][i][j]))

@@ -107,7 +107,7 @@ def resolve_kind(name: str, rank: int) -> str:
         if "{r}" not in template:
             return template
         if not 1 <= rank <= 3:
-            raise UsageError("usage-input", f"{name} needs spatial axes: --input LxC, HxWxC or DxHxWxC (channels last), got a feature vector")
+            raise UsageError("usage-input", f"{name} needs spatial axes: --input CxL, CxHxW or CxDxHxW (channels first; --layout hwc: LxC, HxWxC, DxHxWxC), got a feature vector")
         return template.format(r=rank)
     choices = [k for k in KINDS if k not in _MERGES] + list(FRIENDLY_KINDS)
     raise UsageError("usage-kind", f"unknown layer kind {name!r}", hint=did_you_mean(key, choices) or "see `convcalc schema` for every kind")
