@@ -159,3 +159,53 @@ def test_summary_github_annotates_the_diagnostics(run_cli, tmp_path):
 
 def test_check_human_is_table(run_cli):
     assert run_cli("check", "lenet5", "-f", "human") == run_cli("check", "lenet5", "-f", "table")
+
+
+ODD_NAMES = """\
+name: "Réseau \\u2014 \\"quoted\\"\\ttab"
+description: "ünïcödé, a newline\\nand a backslash \\\\"
+input: [3, 17, 17]
+layers:
+  - conv2d: {out_channels: 5, kernel_size: 3, stride: 2}
+    name: "é"
+  - conv_transpose2d: {out_channels: 2, kernel_size: 2, stride: 2}
+  - split: {split_size_or_sections: 1}
+    id: [a, b]
+  - add: {inputs: [a, b]}
+"""
+
+
+@pytest.mark.parametrize("name", sorted(__import__("convcalc.spec.zoo", fromlist=["x"]).builtin_names()))
+def test_the_fast_json_is_json_dumps_byte_for_byte(name):
+    """render/report.py writes the report's JSON from cached pieces: it must be json.dumps(indent=2)."""
+    import convcalc
+    from convcalc.render.report import report_to_dict
+    from convcalc.render.summary import summary_chunks
+
+    report = convcalc.analyze(convcalc.load_model(name))
+    extra = {"exact_sizes": "n = 0 (mod 32)", "valid_if": ["H >= 32"], "compat": {"tool": "fvcore", "total": 1.5, "rules": []}}
+    assert "".join(summary_chunks(report, extra)) == json.dumps({**report_to_dict(report), **extra}, indent=2) + "\n"
+
+
+@pytest.mark.parametrize("text, shape", [(ODD_NAMES, None), (BRANCHY, None), (BRANCHY, (4, "H", "W"))])
+def test_the_fast_json_escapes_and_symbols_as_json_does(text, shape):
+    import convcalc
+    from convcalc.render.report import render_json, report_to_dict
+
+    report = convcalc.analyze(convcalc.load_spec(text), input_shape=shape)
+    assert render_json(report) == json.dumps(report_to_dict(report), indent=2)
+
+
+def test_the_fast_json_with_training_is_the_document_it_extends():
+    import convcalc
+    from convcalc.arith.dims import to_json_dim
+    from convcalc.render.report import report_to_dict
+    from convcalc.render.summary import summary_chunks
+
+    report = convcalc.analyze(convcalc.load_model("resnet18"))
+    data = report_to_dict(report)
+    for layer, row in zip(data["layers"], report.rows):
+        layer["backward_macs"] = to_json_dim(row.backward_macs)
+    data["totals"]["backward_macs"] = to_json_dim(report.backward_macs)
+    data["totals"]["training_macs"] = to_json_dim(report.training_macs)
+    assert "".join(summary_chunks(report, {"training": True})) == json.dumps(data, indent=2) + "\n"

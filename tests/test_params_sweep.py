@@ -93,3 +93,27 @@ def test_sweep_refuses_what_the_spec_lacks(run_cli):
     assert code == 2 and "no parameter 'width'" in err
     code, _, err = run_cli("sweep", "efficientnet", "--grid", "width_mult=2..1")
     assert code == 2 and "LOW <= HIGH" in err
+
+
+def test_a_depth_sweep_shares_blocks_and_equals_separate_summaries(run_cli, tmp_path):
+    """Points that repeat blocks of others (the same block on the same input) are copied from
+    them: each point must still be what its own summary says."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from run import resnet_depths_spec
+
+    spec = tmp_path / "resnet_depths.yaml"
+    spec.write_text(resnet_depths_spec())
+    code, out, err = run_cli("sweep", str(spec), "--grid", "depth2=1,4", "--grid", "depth3=2,6", "--grid", "depth4=1..3", "-f", "json")
+    assert code == 0, err
+    points = json.loads(out)["points"]
+    assert len(points) == 2 * 2 * 3
+    resnet50 = next(p for p in points if (p["depth2"], p["depth3"], p["depth4"]) == (4, 6, 3))
+    assert (resnet50["params"], resnet50["macs"]) == (25_557_032, 4_089_184_256)
+    for p in points:
+        alone = summary_json(run_cli, str(spec), "--set", f"depth2={p['depth2']},depth3={p['depth3']},depth4={p['depth4']}")
+        assert (p["params"], p["macs"], p["flops"], p["output_shape"], p["peak_activation_bytes"]) == (
+            alone["totals"]["params"], alone["totals"]["macs"], alone["totals"]["flops"], alone["output_shape"], alone["memory"]["peak_activation_bytes"])
+        last = alone["layers"][-1]
+        assert p["receptive_field"] == ("global" if last["receptive_field_global"] else max(a["size"] for a in last["receptive_field"]))

@@ -47,3 +47,31 @@ def test_the_readme_lists_every_kind():
 
 def test_export_cases_name_real_kinds():
     assert set(KIND_CASES) <= set(KINDS) and all(isinstance(case, tuple) for case in FEATURE_CASES.values())
+
+
+def test_the_registry_table_is_the_classes():
+    """KINDS names each kind's module without importing it: the table must say what the modules define."""
+    import importlib
+    import pkgutil
+
+    import convcalc.kinds as kinds
+
+    defined, aliases = {}, {}
+    for info in pkgutil.iter_modules(kinds.__path__):
+        if not info.name.startswith("_"):
+            for kind, cls in kinds.classes_in(importlib.import_module(f"convcalc.kinds.{info.name}")).items():
+                defined[kind] = info.name
+                aliases.update({alias: kind for alias in cls.aliases})
+    assert kinds._MODULES == defined
+    assert ALIASES == aliases
+    assert all(KINDS[kind].kind == kind for kind in KINDS)
+
+
+def test_a_summary_imports_only_the_kinds_it_uses():
+    import subprocess
+    import sys
+
+    code = ("import sys, convcalc; convcalc.analyze(convcalc.load_model('resnet18')); "
+            "print(sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('convcalc.kinds.') and not m.rsplit('.', 1)[1].startswith('_')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["['activation',", "'conv',", "'linear',", "'merge',", "'norm',", "'pool',", "'tensor']"]

@@ -20,6 +20,7 @@ from convcalc.analysis.check import Budget, check_budget, parse_budget
 from convcalc.arith.dims import to_json_dim
 from convcalc.engine import analyze
 from convcalc.errors import ConvcalcError, UsageError
+from convcalc.graph.build import build_graph
 from convcalc.report import Report
 from convcalc.spec import Spec
 
@@ -129,10 +130,11 @@ def sweep_grid(spec: Spec, grids: list[tuple[str, list[Any]]], budgets: tuple[Bu
     if total > MAX_POINTS:
         raise UsageError("usage-grid", f"the grid has {total:,} points, more than {MAX_POINTS:,} (limit MAX_POINTS)")
     points = []
+    memo: dict = {}  # the folds of blocks, shared by the points: most points repeat most blocks of others
     for n, combination in enumerate(itertools.product(*(values for _, values in grids))):
         values = dict(zip(names, combination))
         try:
-            report = analyze(spec.with_params(values))
+            report = analyze(build_graph(spec.with_params(values), memo=memo))
         except ConvcalcError as exc:
             points.append(Point(values, {m: None for m in METRICS}, error=exc.render().split("\n")[0]))
         else:

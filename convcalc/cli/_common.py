@@ -15,7 +15,7 @@ import sys
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterable, Iterator, Optional
+from typing import Annotated, Any, Callable, Iterable, Iterator, Optional, Union
 
 import typer
 
@@ -236,16 +236,19 @@ def guarded(fn: Callable) -> Callable:
     return wrapper
 
 
-def write_output(text: str | bytes, output: Optional[Path]) -> None:
+def write_output(text: Union[str, bytes, Iterable[str]], output: Optional[Path]) -> None:
     """Print, or write the file atomically: a temp file in the same folder, then a rename.
-    ``bytes`` (a PNG) are written as they are."""
+    ``bytes`` (a PNG) are written as they are; text may come in pieces (a large JSON report),
+    written as they come."""
+    chunks = (text,) if isinstance(text, (str, bytes)) else text
     if output is None:
         if isinstance(text, bytes):
             sys.stdout.flush()
             sys.stdout.buffer.write(text)
             sys.stdout.buffer.flush()
         else:
-            sys.stdout.write(text)
+            for chunk in chunks:
+                sys.stdout.write(chunk)
         return
     folder = output.resolve().parent
     try:
@@ -257,7 +260,8 @@ def write_output(text: str | bytes, output: Optional[Path]) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # as open() would make it (mkstemp makes it private)
         with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w", **({} if isinstance(text, bytes) else {"encoding": "utf-8"})) as handle:
-            handle.write(text)
+            for chunk in chunks:
+                handle.write(chunk)
         os.replace(tmp, output)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

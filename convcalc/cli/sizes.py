@@ -32,12 +32,13 @@ def sizes_command(
     output: OutputOpt = None,
 ) -> None:
     """The input sizes a network accepts exactly (every strided layer and crop divides evenly), and why the others fail."""
-    from convcalc.analysis.sizes import exact_rule, scan_sizes
+    from convcalc.analysis.sizes import Sizer, exact_rule, scan_sizes
 
     chosen = choose_format(format_, FORMATS, "sizes")
     low, high = _range(range_)
     spec_obj = load(spec)
-    results = scan_sizes(spec_obj, tracked(range(low, high + 1), "trying size"))
+    sizer = Sizer(spec_obj)
+    results = scan_sizes(spec_obj, tracked(range(low, high + 1), "trying size"), sizer)
     with progress(f"finding the rule of {spec_obj.name}'s exact sizes"):
-        rule = exact_rule(spec_obj)
+        rule = exact_rule(spec_obj, sizer)
     write_output(render_sizes(spec_obj.name, low, high, any_, rule, results, chosen, text_width() if output is None else None), output)

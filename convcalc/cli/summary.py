@@ -3,6 +3,7 @@ size with ``--sweep``."""
 
 from __future__ import annotations
 
+import gc
 from enum import Enum
 from typing import Annotated, Any, Optional
 
@@ -108,6 +109,7 @@ def summary_command(
     if sizes:
         report = report.subs(sizes)
     extra = _extra(spec_obj, report, exact, compat, training)
+    gc.freeze()  # the report lives as long as the process: the collector need not walk its rows again while they are written
     if chosen in (Format.table, Format.github):
         after = render_extra(extra) + (rendered.render_annotations(report) if chosen == Format.github else "")
         emit_rich(lambda console: render_table(report, console, depth, layout.value, keys), output, after, wide)
@@ -115,5 +117,7 @@ def summary_command(
         with progress(f"drawing {report.name}"):
             page = rendered.render_summary(report, chosen, extra, depth, layout.value)
         write_output(page, output)
+    elif chosen == Format.json:
+        write_output(rendered.summary_chunks(report, extra), output)
     else:
         write_output(rendered.render_summary(report, chosen, extra, depth, layout.value), output)

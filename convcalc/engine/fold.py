@@ -54,43 +54,96 @@ def analyze(source: Union[Spec, Graph], *, input_shape: Optional[tuple] = None, 
     return report_of(graph, results, conditions, shape, batch_value, dtype)
 
 
-def fold(graph: Graph, shape: tuple) -> tuple[tuple, tuple]:
-    """The graph's results at another input shape, with the weights of the declared input."""
+def fold(graph: Graph, shape: tuple, steps: Optional[dict] = None) -> tuple[tuple, tuple]:
+    """The graph's results at another input shape, with the weights of the declared input.
+
+    ``steps`` (a dict, empty at first) keeps each layer's answer by its inputs across folds of one
+    graph: folds at many sizes share the layers that see the same input (a layer five stride-2
+    steps deep sees one size for 32 input sizes), as ``sizes`` does."""
     symbolic = not all(isinstance(d, int) for d in shape)
     if symbolic:
         from convcalc.arith._symbolic import start_work
 
         start_work()
+    steps = {} if steps is None else steps
+    tokens: dict[int, Any] = {-1: ("input", shape)}  # what stands for each node's outputs in a step's key
     outputs: dict[int, tuple[Tensor, ...]] = {-1: (Tensor(shape=shape, rf=tuple(RFAxis() for _ in shape[1:])),)}
     results, conditions = [], []
+    cuts = steps.get(_CUTS)
+    if cuts is None:
+        cuts = steps[_CUTS] = _cuts(graph)
+    seen: list[tuple] = []  # the states at the cuts passed, with how far the fold was there
     collecting = gc.isenabled()
     gc.disable()  # as in the builder: many small objects, none freed
     try:
         for node, declared in zip(graph.nodes, graph.results):
-            xs = [outputs[p.node][p.port] for p in node.inputs]
-            refs = [outputs[p.node][p.port] for p in node.refs]
-            try:
-                result, found = run(node.layer, xs, symbolic, refs)
-            except LayerError as exc:
-                raise SpecError(exc.code, f"{node.path} ({node.kind}): {exc.message}", node.pos, exc.hint) from None
-            if result.rf is None or result.is_global is None:
-                from dataclasses import replace
-
-                first = xs[0] if xs else refs[0]
-                result = replace(result, rf=first.rf if result.rf is None else result.rf,
-                                 is_global=first.is_global if result.is_global is None else result.is_global)
-            found = list(found)
+            frontier = cuts.get(node.index)
+            if frontier is not None:
+                # the rest of the fold reads only these outputs: if an earlier fold had them, it is that fold's rest
+                state = (_CUTS, node.index, *[tokens[j] for j in frontier])
+                rest = steps.get(state)
+                if rest is not None:
+                    done, at, done_conditions, at_condition = rest
+                    results.extend(done[at:])
+                    conditions.extend(done_conditions[at_condition:])
+                    break
+                seen.append((state, len(results), len(conditions)))
+            # the same step (node and inputs) answers the same: a step's inputs are known by the steps that made them
+            key = (node.index, *[(tokens[p.node], p.port) for p in node.inputs], None, *[(tokens[p.node], p.port) for p in node.refs])
+            step = steps.get(key)
+            if step is None:
+                step = steps[key] = _step(node, [outputs[p.node][p.port] for p in node.inputs], [outputs[p.node][p.port] for p in node.refs], symbolic, steps)
+            if isinstance(step, SpecError):
+                raise step.with_traceback(None)
+            result, found, made, token = step
             if (result.params, result.buffers) != (declared.params, declared.buffers):
-                found += _fixed_weights(graph, node, declared, result, xs, shape, symbolic)
+                xs = [outputs[p.node][p.port] for p in node.inputs]
+                found = [*found, *_fixed_weights(graph, node, declared, result, xs, shape, symbolic)]
             results.append(result)
             conditions += [(node.index, size, message) for size, message in found]
-            outputs[node.index] = tuple(
-                Tensor(s, result.rf, bool(result.is_global), node.index, port, 1) for port, s in enumerate(result.shapes)
-            )
+            tokens[node.index] = token
+            outputs[node.index] = made
     finally:
         if collecting:
             gc.enable()
-    return tuple(results), tuple(conditions)
+    results, conditions = tuple(results), tuple(conditions)
+    for state, at, at_condition in seen:
+        steps[state] = (results, at, conditions, at_condition)
+    return results, conditions
+
+
+def _cuts(graph: Graph) -> dict[int, tuple[int, ...]]:
+    """The nodes before which at most one earlier output is still to be read (-1: the input), with
+    it: the places where two folds that agree there agree on the rest."""
+    last: dict[int, int] = {graph.output.node: len(graph.nodes)}
+    for node in graph.nodes:
+        for p in (*node.inputs, *node.refs):
+            last[p.node] = max(last.get(p.node, -1), node.index)
+    cuts: dict[int, tuple[int, ...]] = {}
+    live: set[int] = {-1} if -1 in last else set()
+    for node in graph.nodes:
+        live = {j for j in live if last.get(j, -1) >= node.index}
+        if len(live) <= 1:
+            cuts[node.index] = tuple(live)
+        if last.get(node.index, -1) > node.index:
+            live.add(node.index)
+    return cuts
+
+
+def _step(node, xs: list, refs: list, symbolic: bool, steps: dict) -> Any:
+    """A node run on its inputs: (result, conditions, output tensors, the token of their value), or
+    the fault, located. Outputs of the same value get the same token, whichever fold made them."""
+    try:
+        result, found = run(node.layer, xs, symbolic, refs)
+    except LayerError as exc:
+        return SpecError(exc.code, f"{node.path} ({node.kind}): {exc.message}", node.pos, exc.hint)
+    values = steps.setdefault(_VALUES, {})
+    token = values.setdefault((result.shapes, result.rf, bool(result.is_global)), len(values))
+    return result, found, tuple(Tensor(s, result.rf, bool(result.is_global), node.index, port, 1) for port, s in enumerate(result.shapes)), token
+
+
+_VALUES = ("values",)  # the key, among a fold's steps, of the tokens of output values
+_CUTS = ("cuts",)  # the key of the graph's cuts, and the first item of the states at them
 
 
 def _fixed_weights(graph: Graph, node, declared, result, xs, shape, symbolic) -> list:
@@ -131,27 +184,39 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
     shapes: dict[int, tuple] = {-1: (shape,)}
     rows: list[Row] = []
     diagnostics: list[Diagnostic] = []
+    written: dict[int, tuple[Any, dict]] = {}  # a layer's arguments, once per layer (copies share layers)
     trained = {-1: False}  # whether a tensor depends on weights: then a training step needs its gradient
-    for node, result in zip(graph.nodes, results):
-        shapes[node.index] = result.shapes
-        needs = tuple(trained[p.node] for p in node.inputs)
-        trained[node.index] = any(needs) or bool(result.params) or node.shares is not None
-        row = Row(
-            index=node.index, path=node.path, name=node.name, kind=node.kind, depth=node.depth,
-            input_shapes=tuple(shapes[p.node][p.port] for p in node.inputs), output_shape=tuple(result.shape),
-            params=result.params, buffers=result.buffers, macs=result.macs, flops=result.flops,
-            rf=tuple(result.rf), is_global=bool(result.is_global), inputs=tuple(p.node for p in node.inputs),
-            pos=node.pos, notes=result.notes, derivations=result.formulas,
-            args={**node.layer.model_dump(exclude_defaults=True), **result.extra},
-            output_shapes=result.shapes, input_ports=tuple(p.port for p in node.inputs), layer=node.layer, functional=node.functional,
-            backward_macs=node.layer.backward_macs(tuple(shapes[p.node][p.port] for p in node.inputs), result, needs),
-        )
-        rows.append(row)
-        for note in result.notes:
-            if note.startswith("branches misaligned"):
-                diagnostics.append(Diagnostic("rf-misaligned", f"{row.path}: {note}", row.pos))
-        for code, message in result.diagnostics:
-            diagnostics.append(Diagnostic(code, f"{row.path} ({row.kind}): {message}", row.pos))
+    collecting = gc.isenabled()
+    gc.disable()  # as in the fold: a row is many small objects, none freed
+    try:
+        for node, result in zip(graph.nodes, results):
+            outputs = shapes[node.index] = result.shapes
+            inputs = node.inputs
+            needs = tuple([trained[p.node] for p in inputs])
+            trained[node.index] = any(needs) or bool(result.params) or node.shares is not None
+            if result.extra:
+                args = {**node.layer.model_dump(exclude_defaults=True), **result.extra}
+            else:
+                layer, args = written.get(id(node.layer), (None, None))
+                if layer is not node.layer:
+                    args = node.layer.model_dump(exclude_defaults=True)
+                    written[id(node.layer)] = (node.layer, args)
+            input_shapes = tuple([shapes[p.node][p.port] for p in inputs])
+            row = Row(
+                node.index, node.path, node.name, node.kind, node.depth, input_shapes, tuple(result.shape),
+                result.params, result.buffers, result.macs, result.flops, tuple(result.rf), bool(result.is_global), tuple([p.node for p in inputs]),
+                node.pos, result.notes, result.formulas, args, outputs, tuple([p.port for p in inputs]), node.layer, node.functional,
+                node.layer.backward_macs(input_shapes, result, needs),
+            )
+            rows.append(row)
+            for note in result.notes:
+                if note.startswith("branches misaligned"):
+                    diagnostics.append(Diagnostic("rf-misaligned", f"{row.path}: {note}", row.pos))
+            for code, message in result.diagnostics:
+                diagnostics.append(Diagnostic(code, f"{row.path} ({row.kind}): {message}", row.pos))
+    finally:
+        if collecting:
+            gc.enable()
     report_conditions = []
     for index, size, message in conditions:
         row = rows[index]

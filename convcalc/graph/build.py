@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
 
@@ -33,8 +34,6 @@ from convcalc.graph.model import BlockInfo, Expectation, Graph, GroupNode, Node,
 from convcalc.kinds import ALIASES, KINDS, LayerError, Result, RFAxis, Tensor
 from convcalc.kinds._base import format_shape
 from convcalc.kinds._run import run
-from convcalc.kinds.merge import Add, Concat, Multiply
-from convcalc.kinds.shape import CenterCrop
 from convcalc.spec import Expect, Spec, did_you_mean, spec_error_from_validation
 from convcalc.spec._expr import ExprError, substitute, truthy
 from convcalc.spec._yaml import Path
@@ -62,7 +61,7 @@ class _ParallelArgs(BaseModel):
     branches: Union[list[list[Any]], dict[str, list[Any]]]
 
 
-_MERGES = {"concat": Concat, "add": Add, "multiply": Multiply}
+_MERGES = ("concat", "add", "multiply")  # the merge kinds, also parallel's `merge:` values
 
 
 @dataclass
@@ -83,6 +82,70 @@ class _Item:
 _POISON = Tensor(shape=(), source=POISONED)
 
 
+@dataclass(frozen=True)
+class _Fold:
+    """What one fold of a structural item added, to be copied to another place (the memo)."""
+
+    prefix: str  # the path of its nodes and groups
+    depth: int
+    start: int  # its first node
+    x: Tensor  # the tensor that entered it
+    out: Tensor
+    nodes: tuple[Node, ...]
+    results: tuple[Result, ...]
+    groups: tuple[dict[str, Any], ...]
+    conditions: tuple[tuple[int, Any, Any], ...]
+    expectations: tuple[Expectation, ...]
+    defines: tuple[tuple[str, Port], ...]
+    fields: dict = field(default_factory=dict)  # (receptive field, is_global) entering -> (results, conditions) there
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for parameter values (lists as tuples); TypeError for anything else."""
+    if isinstance(value, list):
+        return ("list", *map(_frozen, value))
+    if isinstance(value, dict):
+        return ("dict", *((k, _frozen(v)) for k, v in value.items()))
+    hash(value)
+    return (type(value), value)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _names(value: Any) -> frozenset[str]:
+    """Every word of the expressions in a template: a superset of the parameters it reads."""
+    if isinstance(value, str):
+        return frozenset(_NAME.findall(value)) if "$" in value else frozenset()
+    if isinstance(value, list):
+        return frozenset().union(*map(_names, value))
+    if isinstance(value, dict):
+        return frozenset().union(*(_names(k) | _names(v) for k, v in value.items()))
+    return frozenset()
+
+
+def _words(value: Any) -> frozenset[str]:
+    """Every string and key of a template, for the blocks it may use."""
+    if isinstance(value, str):
+        return frozenset((value,))
+    if isinstance(value, list):
+        return frozenset().union(*map(_words, value))
+    if isinstance(value, dict):
+        return frozenset(map(str, value)).union(*map(_words, value.values()))
+    return frozenset()
+
+
+def _has_dollar(value: Any) -> bool:
+    """Whether a template holds an expression (``$x``, ``${...}``): else it reads no parameter."""
+    if isinstance(value, str):
+        return "$" in value
+    if isinstance(value, list):
+        return any(_has_dollar(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_dollar(k) or _has_dollar(v) for k, v in value.items())
+    return False
+
+
 def symbols_of(dims: tuple) -> tuple:
     """Sizes written as names (``H``) as sympy symbols; sympy is imported only when there is one."""
     if not any(isinstance(d, str) for d in dims):
@@ -93,12 +156,13 @@ def symbols_of(dims: tuple) -> tuple:
     return tuple(sp.Symbol(d, integer=True, positive=True) if isinstance(d, str) else d for d in dims)
 
 
-def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any = None) -> Graph:
+def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any = None, memo: Optional[dict] = None) -> Graph:
     """Build the spec's graph, folded at ``input_shape`` (the spec's ``input:`` by default).
-    Raises :class:`SpecError` at the first fault."""
+    Raises :class:`SpecError` at the first fault. ``memo`` (a dict, empty at first) carries the
+    folds of blocks from one build to the next builds of the same spec (``sweep``'s points)."""
     dims = tuple(input_shape) if input_shape is not None else spec.input
     raw_batch = batch if batch is not None else spec.batch
-    folder = _Folder(spec, symbolic=not all(isinstance(d, int) for d in (*dims, raw_batch)))
+    folder = _Folder(spec, symbolic=not all(isinstance(d, int) for d in (*dims, raw_batch)), memo=memo)
     estimated = folder.estimate(spec.layers, ())  # before sympy is imported: a refusal costs nothing
     if estimated > folder.max_layers:
         raise SpecError("limit-layers", f"the network expands to {estimated:,} layers, {folder.over_limit}", spec.pos(("layers",)))
@@ -119,22 +183,22 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
         if out.siblings > 1:
             raise folder.error("graph-outputs", f"the network ends in a layer with {out.siblings} outputs", ("layers", len(spec.layers) - 1),
                                hint="end it with a layer that reads one of them (`input:` an id), or a merge of them")
+        if spec.expect is not None:
+            folder.expect("", spec.expect, ("expect",))
+        return Graph(
+            name=spec.name, description=spec.description, input_shape=shape, batch=batch_value,
+            nodes=tuple(folder.nodes), groups=folder.frozen_groups(), output=Port(out.source, out.port),
+            results=tuple(folder.results), expectations=tuple(folder.expectations),
+            conditions=tuple(folder.conditions), file=spec.file, source="spec",
+            blocks={name: BlockInfo(name, b.description, dict(b.params)) for name, b in spec.blocks.items()}, names=folder.names,
+        )
     finally:
         if collecting:
             gc.enable()
-    if spec.expect is not None:
-        folder.expect("", spec.expect, ("expect",))
-    return Graph(
-        name=spec.name, description=spec.description, input_shape=shape, batch=batch_value,
-        nodes=tuple(folder.nodes), groups=folder.frozen_groups(), output=Port(out.source, out.port),
-        results=tuple(folder.results), expectations=tuple(folder.expectations),
-        conditions=tuple(folder.conditions), file=spec.file, source="spec",
-        blocks={name: BlockInfo(name, b.description, dict(b.params)) for name, b in spec.blocks.items()}, names=folder.names,
-    )
 
 
 class _Folder:
-    def __init__(self, spec: Spec, symbolic: bool = False):
+    def __init__(self, spec: Spec, symbolic: bool = False, memo: Optional[dict] = None):
         self.spec = spec
         self.symbolic = symbolic
         self.max_layers = MAX_SYMBOLIC_LAYERS if symbolic else MAX_LAYERS
@@ -154,6 +218,11 @@ class _Folder:
         self.seen: set[str] = set()  # ids defined so far, in any scope
         self.block_stack: list[tuple[str, Position]] = []
         self.declared = _declared_ids(spec)
+        self.memo: dict[tuple, _Fold] = memo if memo is not None else {}
+        self.dollars: dict[Path, bool] = {}  # whether an item's arguments hold an expression
+        # the parameters an item (or a block) may read: the same for every build of the spec
+        self.reads: dict[Any, tuple[str, ...]] = self.memo.setdefault(("reads",), {})
+        self.define_log: list[tuple[str, Port]] = []  # every id given, in order
 
     # -- errors -------------------------------------------------------------------------------
     def error(self, code: str, message: str, path: Path, *, key: bool = False, hint: str | None = None) -> SpecError:
@@ -329,7 +398,10 @@ class _Folder:
         each copy takes its own name, side by side, as torchvision names them."""
         names = [first.meta.get("name")]
         items = [first]
-        for r in range(1, repeat):
+        if not self.dollars.setdefault(("repeat", first.path), _has_dollar(raw)):
+            # no expression in it, so no `i`: every copy reads as the first
+            items, names = [first] * repeat, names * repeat
+        for r in range(len(items), repeat):
             item = self.split(raw, first.path, {**env, "i": r})
             items.append(item)
             name = item.meta.get("name")
@@ -356,17 +428,18 @@ class _Folder:
     def fold_one(self, item: _Item, x: Tensor, scope: _Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict) -> Tensor:
         full = (*prefix, segment)
         kind = ALIASES.get(item.kind, item.kind)
-        if kind in self.spec.blocks:
-            return self.fold_block(item, x, full, depth, scope)
-        if kind == "seq":
-            start = self.start()
-            out = self.fold_list(_raw(item, None), item.kind_path, x, scope, full, depth + 1, env)
-            self.group(full, item.meta.get("name", ""), "seq", depth, start, x, out, item.path, role="seq")
+        if kind in self.spec.blocks or kind in STRUCTURAL:
+            key = self.memo_key(kind, item, x, env)
+            done = self.memo.get(key) if key is not None else None
+            if done is not None:
+                out = self.replay(done, item, x, full, depth)
+                if out is not None:
+                    return out
+            mark = self.mark()
+            out = self.fold_structure(kind, item, x, scope, full, depth, env)
+            if key is not None:
+                self.remember(key, mark, kind in self.spec.blocks, x, out, full, depth)
             return out
-        if kind == "residual":
-            return self.fold_residual(item, x, scope, full, depth, env)
-        if kind == "parallel":
-            return self.fold_parallel(item, x, scope, full, depth, env)
         if kind not in KINDS:
             choices = [*KINDS, *ALIASES, *STRUCTURAL, *self.spec.blocks]
             meant = next((k for k, cls in KINDS.items() if item.kind.lower() in cls.related), None)
@@ -390,6 +463,174 @@ class _Folder:
             return self.merge(layer, xs, full, depth, item, names=list(inputs))
         self.check_widths(layer, x, item)
         return self.leaf(layer, [x], full, depth, item)
+
+    def fold_structure(self, kind: str, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
+        if kind in self.spec.blocks:
+            return self.fold_block(item, x, full, depth, scope)
+        if kind == "seq":
+            start = self.start()
+            out = self.fold_list(_raw(item, None), item.kind_path, x, scope, full, depth + 1, env)
+            self.group(full, item.meta.get("name", ""), "seq", depth, start, x, out, item.path, role="seq")
+            return out
+        if kind == "residual":
+            return self.fold_residual(item, x, scope, full, depth, env)
+        return self.fold_parallel(item, x, scope, full, depth, env)
+
+    # -- the memo of blocks, seqs, residuals and parallels ------------------------------------
+    # An item folded again on the same input shape (a block used with the same parameters, the
+    # copies of a `repeat`) makes the same nodes: they are copied, re-pathed, from the first fold.
+    # The same receptive field too: the same results, shared. Another one: the copies' layers are
+    # run again on it (what the engine's fold does), without reading, substituting and validating
+    # the items again. Anything the copy cannot reproduce exactly (a fault, a limit, a tensor read
+    # from outside, an id given to the caller's scope) is folded anew.
+    def memo_key(self, kind: str, item: _Item, x: Tensor, env: dict) -> Optional[tuple]:
+        if x.source < 0:
+            return None
+        try:
+            if kind in self.spec.blocks:  # its layers read its parameters, the width entering it and the spec's params
+                what = (kind, _frozen(item.args), *((n, _frozen(self.spec.params[n])) for n in self.block_reads(kind) if n in self.spec.params))
+            else:
+                reads = self.reads.get(item.path)
+                if reads is None:
+                    reads = self.reads[item.path] = tuple(sorted(_names(item.template)))
+                what = (kind, item.path, *((n, _frozen(env[n])) for n in reads if n in env))
+            key = (*what, item.meta.get("name"), x.shape, x.siblings, len(self.block_stack), self.network_input.shape, self.symbolic)
+            hash(key)
+        except TypeError:  # an unhashable value: fold it anew
+            return None
+        return key
+
+    def block_params(self, g: dict) -> dict:
+        """A copied block use's parameters with this spec's params (the memo may serve another
+        point of a sweep): those its own parameters do not shadow."""
+        own = {*self.spec.blocks[g["block"]].params, *(g["template"] or {}), "in_channels"}
+        return {k: self.spec.params[k] if k in self.spec.params and k not in own else v for k, v in g["params"].items()}
+
+    def block_reads(self, name: str) -> tuple[str, ...]:
+        """The words of the expressions of a block and of the blocks it uses (all of them when a
+        parameter names a kind)."""
+        reads = self.reads.get(("block", name))
+        if reads is None:
+            found, todo, words = {name}, [name], frozenset()
+            while todo:
+                layers = self.spec.blocks[todo.pop()].layers
+                words |= _names(layers)
+                used = set(self.spec.blocks) if any("$" in w for w in _words(layers) if isinstance(w, str)) else _words(layers) & set(self.spec.blocks)
+                todo += [b for b in used if b not in found]
+                found |= used
+            reads = self.reads[("block", name)] = tuple(sorted(words))
+        return reads
+
+    def mark(self) -> tuple[int, ...]:
+        return len(self.nodes), len(self.groups), len(self.expectations), len(self.define_log), len(self.errors)
+
+    def remember(self, key: tuple, mark: tuple[int, ...], block: bool, x: Tensor, out: Tensor, full: tuple[str, ...], depth: int) -> None:
+        n0, g0, e0, d0, faults = mark
+        if len(self.errors) != faults or out.source == POISONED or (self.define_log[d0:] and not block):
+            return
+        prefix = ".".join(full)
+        nodes, groups, expectations = self.nodes[n0:], self.groups[g0:], self.expectations[e0:]
+        if not groups or any(n.shares is not None for n in nodes) or any(not n.path.startswith(prefix) for n in nodes) \
+                or any(not g["path"].startswith(prefix) for g in groups) \
+                or any(not e.path.startswith(prefix) for e in expectations):
+            return
+        outside = {(x.source, x.port), (-1, 0)}
+        ports = [p for n in nodes for p in (*n.inputs, *n.refs)] + [p for g in groups for p in (g["input"], g["output"])] + [Port(out.source, out.port)]
+        if any(p.node < n0 and (p.node, p.port) not in outside for p in ports):
+            return
+        conditions = self.conditions[len(self.conditions) - self.conditions_since(n0):]
+        self.memo[key] = _Fold(prefix, depth, n0, x, out, tuple(nodes), tuple(self.results[n0:]), tuple(dict(g) for g in groups), tuple(conditions),
+                               tuple(expectations), tuple(self.define_log[d0:]))
+
+    def conditions_since(self, n0: int) -> int:
+        """How many of the last conditions belong to nodes from ``n0`` on."""
+        count = 0
+        for index, _, _ in reversed(self.conditions):
+            if index < n0:
+                break
+            count += 1
+        return count
+
+    def replay(self, done: "_Fold", item: _Item, x: Tensor, full: tuple[str, ...], depth: int) -> Optional[Tensor]:
+        start = len(self.nodes)
+        if start + len(done.nodes) > self.max_layers or len(self.groups) + len(done.groups) > self.max_layers:
+            return None  # folded anew, to be refused at its place
+        shift, lift = start - done.start, depth - done.depth
+        entered = Port(done.x.source, done.x.port)
+        here = Port(x.source, x.port)
+
+        def moved(p: Port) -> Port:
+            if p.node >= done.start:
+                return Port(p.node + shift, p.port)
+            return here if p == entered else p
+
+        entering = (x.rf, x.is_global)
+        if entering == (done.x.rf, done.x.is_global):
+            results, conditions = done.results, done.conditions
+        elif entering in done.fields:
+            results, conditions = done.fields[entering]
+        else:
+            fold = self.refold(done, x, moved)
+            if fold is None:
+                return None
+            results, conditions = done.fields[entering] = fold
+        conditions = [(index + shift, size, message) for index, size, message in conditions]
+        prefix, cut = ".".join(full), len(done.prefix)
+        for node, result in zip(done.nodes, results):
+            self.nodes.append(Node(
+                node.index + shift, prefix + node.path[cut:], node.name, node.kind, node.layer, tuple(map(moved, node.inputs)), node.depth + lift,
+                node.pos, node.outputs, node.group, node.written, node.template, node.synthetic, tuple(map(moved, node.refs)), node.functional, node.shares,
+            ))
+            self.results.append(result)
+        self.conditions.extend(conditions)
+        gshift = len(self.groups) - done.groups[0]["index"]
+        for g in done.groups:
+            self.groups.append({
+                **g, "index": g["index"] + gshift, "path": prefix + g["path"][cut:], "depth": g["depth"] + lift, "first": g["first"] + shift,
+                "end": g["end"] + shift, "input": moved(g["input"]), "output": moved(g["output"]),
+                "parent": None if g["parent"] is None else g["parent"] + gshift,
+            })
+        self.groups[-1].update(pos=self.spec.pos(item.path), template=item.template if self.groups[-1]["role"] == "block" else self.groups[-1]["template"])
+        for g in self.groups[len(self.groups) - len(done.groups):]:
+            if g["role"] == "block":
+                g["params"] = self.block_params(g)
+        for e in done.expectations:
+            self.expectations.append(Expectation(prefix + e.path[cut:], e.key, e.expected, e.pos))
+        for name, port in done.defines:
+            self.seen.add(name)
+            self.names.setdefault(moved(port), name)
+            self.define_log.append((name, moved(port)))
+        out = moved(Port(done.out.source, done.out.port))
+        if out == here:
+            return x
+        result = self.results[out.node]
+        return Tensor(result.shapes[out.port], result.rf, bool(result.is_global), out.node, out.port, done.out.siblings)
+
+    def refold(self, done: "_Fold", x: Tensor, moved) -> Optional[tuple[list, list]]:
+        """The copied nodes' results on ``x``, which has another receptive field; None when a layer
+        refuses it (folded anew, for the error at its place)."""
+        made: list[Result] = []
+        conditions: list[tuple[int, Any, Any]] = []  # by the indices of the first fold, as its own
+        first = len(self.nodes)
+
+        def tensor(p: Port) -> Tensor:
+            p = moved(p)
+            if p.node >= first:
+                result = made[p.node - first]
+                return Tensor(result.shapes[p.port], result.rf, bool(result.is_global), p.node, p.port, len(result.shapes))
+            return x if p == Port(x.source, x.port) else self.network_input
+
+        for node in done.nodes:
+            xs = [tensor(p) for p in node.inputs]
+            refs = [tensor(p) for p in node.refs]
+            try:
+                result, found = run(node.layer, xs, self.symbolic, refs)
+            except LayerError:
+                return None
+            index = done.start + len(made)
+            made.append(result)
+            conditions += [(index, size, message) for size, message in found]
+        return tuple(made), tuple(conditions)
 
     def check_widths(self, layer, x: Tensor, item: _Item) -> None:
         """``in_channels: 3`` (``in_features``, ``num_features``): what convcalc infers, written as
@@ -450,7 +691,7 @@ class _Folder:
             outputs=len(result.shapes), written=item.kind if not synthetic else layer.kind,
             template=item.template if not synthetic else None, synthetic=synthetic, refs=tuple(Port(t.source, t.port) for t in refs),
             functional=functional, shares=shares,
-        ), result, xs[0] if xs else refs[0], conditions)
+        ), result, conditions)
 
     def shared(self, item: _Item, layer, result: Result, full: tuple[str, ...]) -> tuple[int, Result]:
         """``share: NAME``: this layer uses the weights of an earlier one (tied weights): the same
@@ -475,12 +716,8 @@ class _Folder:
             )
         return owner, replace(result, params=0, buffers=0, notes=(*result.notes, f"weights of {first.path}"))
 
-    def add_node(self, node: Node, result: Result, x0: Tensor, conditions: tuple = ()) -> Tensor:
+    def add_node(self, node: Node, result: Result, conditions: tuple = ()) -> Tensor:
         """Record a node and its result; return its (first) output."""
-        if result.rf is None or result.is_global is None:
-            from dataclasses import replace
-
-            result = replace(result, rf=x0.rf if result.rf is None else result.rf, is_global=x0.is_global if result.is_global is None else result.is_global)
         self.nodes.append(node)
         self.results.append(result)
         for size, message in conditions:
@@ -493,7 +730,7 @@ class _Folder:
         return [Tensor(shape, result.rf, bool(result.is_global), x.source, port) for port, shape in enumerate(result.shapes)]
 
     def merge(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, names: list[str], *, synthetic: bool = False) -> Tensor:
-        if isinstance(layer, Concat) and layer.crop == "center":
+        if layer.kind == "concat" and layer.crop == "center":
             xs = self.crop_inputs(xs, full, depth, item, names)
         return self.leaf(layer, xs, full, depth, item, synthetic=synthetic)
 
@@ -510,7 +747,7 @@ class _Folder:
                 cropped.append(x)
                 continue
             others = [t for j, t in enumerate(xs) if j != i]
-            crop = CenterCrop()
+            crop = KINDS["center_crop"]()
             try:
                 result, conditions = run(crop, [x], self.symbolic, others)
             except LayerError as exc:
@@ -520,7 +757,7 @@ class _Folder:
                 inputs=(Port(x.source, x.port),), depth=depth, pos=self.spec.pos(item.path), written="center_crop", synthetic=True,
                 refs=tuple(Port(t.source, t.port) for t in others),
             )
-            cropped.append(self.add_node(node, result, x, conditions))
+            cropped.append(self.add_node(node, result, conditions))
         return cropped
 
     def fold_residual(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
@@ -541,7 +778,7 @@ class _Folder:
                 item.kind_path, key=True,
                 hint="a projection shortcut (1x1 conv with the body's stride and output channels, then batch norm) is probably missing",
             )
-        out = self.leaf(Add(), [body, shortcut], (*full, "add"), depth + 1, item, synthetic=True)
+        out = self.leaf(KINDS["add"](), [body, shortcut], (*full, "add"), depth + 1, item, synthetic=True)
         self.group(full, item.meta.get("name", ""), "residual", depth, start, x, out, item.path, role="residual")
         return out
 
@@ -570,8 +807,8 @@ class _Folder:
             outs.append(out)
         if any(o.source == POISONED for o in outs):
             return _POISON
-        merge_cls = _MERGES[args.merge]
-        layer = merge_cls(crop=args.crop) if merge_cls is Concat else merge_cls()
+        merge_cls = KINDS[args.merge]
+        layer = merge_cls(crop=args.crop) if args.merge == "concat" else merge_cls()
         out = self.merge(layer, outs, (*full, args.merge), depth + 1, item, names=list(branches), synthetic=True)
         self.group(full, item.meta.get("name", ""), "parallel", depth, start, x, out, item.path, role="parallel", merge=args.merge)
         return out
@@ -665,6 +902,7 @@ class _Folder:
             scope.tensors[one] = tensor
             self.seen.add(one)
             self.names.setdefault(Port(tensor.source, tensor.port), one)
+            self.define_log.append((one, Port(tensor.source, tensor.port)))
         return x
 
     # -- groups and expectations --------------------------------------------------------------

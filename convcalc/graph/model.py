@@ -27,7 +27,7 @@ from convcalc.kinds import LayerKind, Result
 __all__ = ["INPUT", "BlockInfo", "Expectation", "Graph", "GroupNode", "Node", "Port"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Port:
     """One tensor: output ``port`` of node ``node``; node -1 is the network input."""
 
@@ -38,7 +38,7 @@ class Port:
 INPUT = Port(-1, 0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     """One layer instance."""
 
@@ -60,7 +60,7 @@ class Node:
     shares: Optional[int] = None  # the node whose weights it uses (`share:`): its params are counted there
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupNode:
     """A block use, ``seq``, residual, parallel, branch, shortcut or repeat over nodes ``[first, end)``."""
 

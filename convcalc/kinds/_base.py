@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import typing
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Union
@@ -141,6 +143,9 @@ def register_helper(name: str, source: str, needs: tuple[str, ...] = ()) -> None
     TORCH_HELPERS[name] = (source.strip("\n"), needs)
 
 
+_EVALUATED: dict[tuple[str, str], Any] = {}  # (module, annotation text) -> its value
+
+
 class LayerKind(BaseModel):
     """Base of every layer kind: the arguments, named as PyTorch names them.
 
@@ -166,6 +171,25 @@ class LayerKind(BaseModel):
     input_width: ClassVar[dict[str, Any]] = {}
     torch_only: ClassVar[tuple[str, ...]] = ("device", "dtype")
     functional: ClassVar[str] = ""  # its torch.nn.functional form, "F.relu({0})", for `functional: true`
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # pydantic evaluates each string annotation (``from __future__ import annotations``) of
+        # each of ~80 kinds, compiling it anew; evaluated here, once per text and module, it costs
+        # a dict lookup. A text that does not evaluate yet is left to pydantic.
+        module = sys.modules.get(cls.__module__)
+        names = vars(module) if module is not None else {}
+        own = cls.__dict__.get("__annotations__", {})
+        for field_name, text in own.items():
+            if isinstance(text, str):
+                key = (cls.__module__, text)
+                value = _EVALUATED.get(key)
+                if value is None:
+                    try:
+                        value = _EVALUATED[key] = eval(text, names)  # noqa: S307 - our own annotations
+                    except NameError:
+                        continue
+                own[field_name] = value
+        super().__init_subclass__(**kwargs)
 
     @classmethod
     def short_name(cls) -> str:
@@ -207,6 +231,14 @@ class LayerKind(BaseModel):
                 f"{self.kind} needs a {want} input, got {format_shape(x.shape)}",
                 hint=f"use the {len(x.spatial)}d variant" if 1 <= len(x.spatial) <= 3 else None,
             )
+
+
+# pydantic evaluates the class variables' annotations of every base again for each subclass (~80
+# kinds): as strings (``from __future__ import annotations``) each is compiled anew. Evaluated once
+# here, they cost nothing there.
+_hints = typing.get_type_hints(LayerKind)
+LayerKind.__annotations__ = {name: _hints[name] for name in vars(LayerKind)["__annotations__"]}
+del _hints
 
 
 def format_shape(shape) -> str:

@@ -1,7 +1,8 @@
 """One inference step, the same for the graph builder and the engine: a layer on its inputs, with
 the bounds that keep sizes and formulas finite.
 
-``run(layer, xs, symbolic)`` returns the layer's :class:`Result` and, on the symbolic path, the
+``run(layer, xs, symbolic)`` returns the layer's :class:`Result` (a receptive field it leaves
+unchanged filled in from its first input) and, on the symbolic path, the
 ``size >= 1`` conditions its sizes depend on. Growth past the bounds is a :class:`LayerError`
 (``limit-int``, ``limit-expression``): repeated upsampling or striding can grow a size or a
 receptive field's jump without end, and Python would print neither past 4,300 digits.
@@ -28,11 +29,23 @@ def run(layer: LayerKind, xs: Sequence[Tensor], symbolic: bool, refs: Sequence[T
         with collect_conditions() as conditions:
             result = _infer(layer, xs, refs)
         _check_sizes(result)
-        return result, tuple(conditions)
+        return _filled(result, xs, refs), tuple(conditions)
     result = _infer(layer, xs, refs)
     if _too_large(result.shape) or any(_too_large(shape) for shape in result.more) or (result.rf and not _rf_within_bounds(result.rf)):
         _refuse_growth(result)
-    return result, ()
+    return _filled(result, xs, refs), ()
+
+
+def _filled(result: Result, xs: Sequence[Tensor], refs: Sequence[Tensor]) -> Result:
+    """The receptive field and globality a kind leaves unchanged (None) are its first input's."""
+    if result.rf is not None and result.is_global is not None:
+        return result
+    x0 = xs[0] if xs else refs[0]
+    # a copy with two fields changed, as dataclasses.replace makes it, at a tenth of its cost
+    filled = object.__new__(Result)
+    filled.__dict__.update(result.__dict__)
+    filled.__dict__.update(rf=x0.rf if result.rf is None else result.rf, is_global=x0.is_global if result.is_global is None else result.is_global)
+    return filled
 
 
 def _infer(layer: LayerKind, xs: Sequence[Tensor], refs: Sequence[Tensor]) -> Result:

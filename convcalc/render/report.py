@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterable, Optional, Sequence
 
-from convcalc.arith.dims import dsum, format_dim
+from convcalc.arith.dims import dsum, format_dim, to_json_dim
 from convcalc.kinds import RFAxis
 from convcalc.report import SCHEMA_VERSION, Group, Report, Row
+from convcalc.report.model import head_dict, layer_dict, tail_dict
 from convcalc.report.model import rf_json as _rf_json
 from convcalc.report.model import shape_json as _shape_json
 
@@ -28,6 +29,8 @@ __all__ = [
     "format_count",
     "format_rf",
     "format_shape",
+    "indented",
+    "json_chunks",
     "ordered",
     "parse_columns",
     "print_formula",
@@ -153,7 +156,135 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report_to_dict(report), indent=2)
+    return "".join(json_chunks(report))
+
+
+# -- JSON, fast --------------------------------------------------------------------------------
+# ``json.dumps(indent=2)`` runs the pure-Python encoder (the C one only writes compact JSON): about
+# 50 us a layer. A network's rows repeat themselves (the same kind, shapes and counts at another
+# path), so each layer's text is written from pieces kept by value: the same bytes as
+# ``json.dumps(report_to_dict(report), indent=2)`` (tests/test_formats.py holds them equal), at a
+# few microseconds a layer, written out in chunks rather than held whole.
+
+_CHUNK_ROWS = 2_000
+
+
+_key = json.encoder.encode_basestring_ascii  # the C encoder of a string, as json.dumps writes it
+
+
+def indented(value: Any, level: int) -> str:
+    """``json.dumps(value, indent=2)`` as it reads nested ``level`` deep in a larger document."""
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is str:
+        return _key(value)
+    if kind is list and all(type(v) is int or type(v) is list for v in value):  # shapes, the inputs
+        if not value:
+            return "[]"
+        pad = "\n" + "  " * (level + 1)
+        return "[" + pad + ("," + pad).join(int.__repr__(v) if type(v) is int else indented(v, level + 1) for v in value) + "\n" + "  " * level + "]"
+    text = json.dumps(value, indent=2)
+    return text.replace("\n", "\n" + "  " * level) if level and "\n" in text else text
+
+
+def json_chunks(report: Report, extra: Optional[dict[str, Any]] = None) -> Iterable[str]:
+    """The report as JSON (``report_to_dict`` and ``extra`` after it), in pieces. ``extra``'s
+    ``training`` adds each layer's ``backward_macs`` and the training totals."""
+    extra = dict(extra or {})
+    training = bool(extra.pop("training", None))
+    head = ",\n".join(f"  {_key(k)}: {indented(v, 1)}" for k, v in head_dict(report).items())
+    yield "{\n" + head + ",\n  \"layers\": "
+    yield from _items(report.rows, _LayerText(report, training), 2)
+    yield ",\n  \"groups\": "
+    yield from _items(report.groups, _GroupText(), 2)
+    tail = {**tail_dict(report), **extra}
+    if training:
+        tail["totals"] = {**tail["totals"], "backward_macs": to_json_dim(report.backward_macs), "training_macs": to_json_dim(report.training_macs)}
+    yield "".join(f",\n  {_key(k)}: {indented(v, 1)}" for k, v in tail.items()) + "\n}"
+
+
+def _items(items, text_of, level: int) -> Iterable[str]:
+    """A list of objects ``level`` deep, ``_CHUNK_ROWS`` at a time."""
+    if not items:
+        yield "[]"
+        return
+    pad = "  " * level
+    sep = ",\n" + pad
+    for start in range(0, len(items), _CHUNK_ROWS):
+        part = sep.join(text_of(item) for item in items[start:start + _CHUNK_ROWS])
+        yield ("[\n" + pad if start == 0 else sep) + part
+    yield "\n" + "  " * (level - 1) + "]"
+
+
+class _GroupText:
+    """Writes one group's object, at the depth of a layer's."""
+
+    def __init__(self):
+        self.shapes: dict[tuple, str] = {}
+
+    def __call__(self, g: Group) -> str:
+        shape = self.shapes.get(g.output_shape)
+        if shape is None:
+            shape = self.shapes[g.output_shape] = indented(_shape_json(g.output_shape), 3)
+        return (
+            f"{{\n      \"path\": {_key(g.path)},\n      \"kind\": {_key(g.kind)},\n      \"depth\": {g.depth},\n      \"first\": {g.first},\n"
+            f"      \"end\": {g.end},\n      \"output_shape\": {shape}\n    }}"
+        )
+
+
+class _LayerText:
+    """Writes one layer's object (three levels deep: the document, ``layers``, the object)."""
+
+    def __init__(self, report: Report, training: bool = False):
+        self.report = report
+        self.training = training
+        self.bodies: dict[tuple, str] = {}
+        self.notes: dict[tuple, str] = {}
+
+    def __call__(self, r: Row) -> str:
+        key = (r.kind, r.depth, r.input_shapes, r.output_shape, r.output_shapes, r.params, r.buffers, r.macs, r.flops)
+        body = self.bodies.get(key)
+        if body is None:
+            data = layer_dict(self.report, r)
+            for name in ("path", "name", "receptive_field", "receptive_field_global", "inputs", "notes"):
+                del data[name]
+            body = self.bodies[key] = ",\n      ".join(f"{_key(k)}: {indented(v, 3)}" for k, v in data.items())
+        notes = self.notes.get(r.notes)
+        if notes is None:
+            notes = self.notes[r.notes] = indented(list(r.notes), 3)
+        inputs = indented(list(r.inputs), 3)
+        return (
+            f"{{\n      \"path\": {_key(r.path)},\n      \"name\": {_key(r.name or r.path.rsplit('.', 1)[-1])},\n      {body},\n"
+            f"      \"receptive_field\": {_rf_text(r.rf)},\n      \"receptive_field_global\": {'true' if r.is_global else 'false'},\n"
+            f"      \"inputs\": {inputs},\n      \"notes\": {notes}"
+            + (f",\n      \"backward_macs\": {indented(to_json_dim(r.backward_macs), 3)}\n    }}" if self.training else "\n    }")
+        )
+
+
+def _dim_text(x: Any) -> str:
+    value = to_json_dim(x)
+    return str(value) if type(value) is int else json.dumps(value)
+
+
+def _padding_text(a: RFAxis) -> str:
+    """``a.padding``, (size - 1) / 2 - start, on an integer grid without the Fractions it takes."""
+    if type(a.size) is int and type(a.start) is int:
+        twice = a.size - 1 - 2 * a.start
+        return str(twice // 2) if twice % 2 == 0 else f'"{twice}/2"'
+    return _dim_text(a.padding)
+
+
+def _rf_text(rf: tuple[RFAxis, ...]) -> str:
+    """``receptive_field``'s list, four levels deep."""
+    if not rf:
+        return "[]"
+    axes = (
+        f"{{\n          \"size\": {_dim_text(a.size)},\n          \"jump\": {_dim_text(a.jump)},\n          \"start\": {_dim_text(a.start)},\n"
+        f"          \"padding\": {_padding_text(a)}\n        }}"
+        for a in rf
+    )
+    return "[\n        " + ",\n        ".join(axes) + "\n      ]"
 
 
 CSV_COLUMNS = ("path", "kind", "input_shape", "output_shape", "params", "buffers", "macs", "flops", "activations", "rf_size", "rf_jump", "rf_start")

@@ -3,18 +3,22 @@ JSON, CSV, Markdown, and GitHub workflow annotations for the report's diagnostic
 
 from __future__ import annotations
 
-import json
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from convcalc.render.formats import Format
 from convcalc.render.github import annotation
-from convcalc.render.report import render_csv, render_extra, render_markdown, report_to_dict
-from convcalc.arith.dims import to_json_dim
+from convcalc.render.report import json_chunks, render_csv, render_extra, render_markdown
 from convcalc.report import Report
 
-__all__ = ["FORMATS", "render_annotations", "render_summary"]
+__all__ = ["FORMATS", "render_annotations", "render_summary", "summary_chunks"]
 
 FORMATS = (Format.table, Format.json, Format.csv, Format.markdown, Format.github, Format.html)
+
+
+def summary_chunks(report: Report, extra: dict[str, Any]) -> Iterable[str]:
+    """The JSON summary in pieces, to be written as they come (100,000 layers make ~90 MB)."""
+    yield from json_chunks(report, extra)
+    yield "\n"
 
 
 def render_annotations(report: Report) -> str:
@@ -31,14 +35,7 @@ def render_summary(report: Report, format_: Format, extra: dict[str, Any], depth
     """JSON (the report, and ``extra``: validity conditions, exact sizes, a compat total), CSV
     (the rows), Markdown (the table and ``extra``) or the HTML report (:mod:`convcalc.render.html`)."""
     if format_ == Format.json:
-        data = report_to_dict(report)
-        if extra.get("training"):
-            for layer, row in zip(data["layers"], report.rows):
-                layer["backward_macs"] = to_json_dim(row.backward_macs)
-            data["totals"]["backward_macs"] = to_json_dim(report.backward_macs)
-            data["totals"]["training_macs"] = to_json_dim(report.training_macs)
-        data.update({k: v for k, v in extra.items() if k != "training"})
-        return json.dumps(data, indent=2) + "\n"
+        return "".join(summary_chunks(report, extra))
     if format_ == Format.csv:
         return render_csv(report, layout)
     if format_ == Format.html:

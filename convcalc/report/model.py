@@ -19,7 +19,7 @@ __all__ = ["SCHEMA_VERSION", "Condition", "Diagnostic", "Expectation", "Group", 
 SCHEMA_VERSION = 1  # of every JSON document convcalc writes; bumped only when a key changes meaning
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     """One leaf layer: what went in, what came out, and what it cost (per sample)."""
 
@@ -60,7 +60,7 @@ class Row:
         return tuple(self.derivations()) if callable(self.derivations) else tuple(self.derivations)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Group:
     """A block, residual, branch set or repeat: rows ``[first, end)`` of the report."""
 
@@ -292,8 +292,16 @@ def shape_json(shape: tuple) -> list:
 
 def report_dict(report: Report) -> dict[str, Any]:
     """The JSON contract (the README's "The JSON report"): these keys are stable within a
-    schema_version."""
-    totals = report.totals
+    schema_version. ``render.report.json_chunks`` writes the same document from these pieces."""
+    data = head_dict(report)
+    data["layers"] = [layer_dict(report, r) for r in report.rows]
+    data["groups"] = [group_dict(g) for g in report.groups]
+    data.update(tail_dict(report))
+    return data
+
+
+def head_dict(report: Report) -> dict[str, Any]:
+    """The keys before ``layers``."""
     return {
         "schema_version": SCHEMA_VERSION,
         "name": report.name,
@@ -302,32 +310,39 @@ def report_dict(report: Report) -> dict[str, Any]:
         "batch": to_json_dim(report.batch),
         "dtype": report.dtype,
         "output_shape": shape_json(report.output_shape),
-        "layers": [
-            {
-                "path": r.path,
-                "name": r.name or r.path.rsplit(".", 1)[-1],
-                "kind": r.kind,
-                "depth": r.depth,
-                "input_shape": shape_json(r.input_shapes[0]) if r.input_shapes else None,  # a parameter reads no input
-                "input_shapes": [shape_json(s) for s in r.input_shapes],
-                "output_shape": shape_json(r.output_shape),
-                "params": to_json_dim(r.params),
-                "buffers": to_json_dim(r.buffers),
-                "macs": to_json_dim(r.macs),
-                "flops": to_json_dim(r.flops),
-                "activations": to_json_dim(r.activations),
-                "activation_bytes": to_json_dim(report.bytes_of(r.activations)),
-                "receptive_field": rf_json(r),
-                "receptive_field_global": r.is_global,
-                "inputs": list(r.inputs),
-                "notes": list(r.notes),
-            }
-            for r in report.rows
-        ],
-        "groups": [
-            {"path": g.path, "kind": g.kind, "depth": g.depth, "first": g.first, "end": g.end, "output_shape": shape_json(g.output_shape)}
-            for g in report.groups
-        ],
+    }
+
+
+def layer_dict(report: Report, r: Row) -> dict[str, Any]:
+    return {
+        "path": r.path,
+        "name": r.name or r.path.rsplit(".", 1)[-1],
+        "kind": r.kind,
+        "depth": r.depth,
+        "input_shape": shape_json(r.input_shapes[0]) if r.input_shapes else None,  # a parameter reads no input
+        "input_shapes": [shape_json(s) for s in r.input_shapes],
+        "output_shape": shape_json(r.output_shape),
+        "params": to_json_dim(r.params),
+        "buffers": to_json_dim(r.buffers),
+        "macs": to_json_dim(r.macs),
+        "flops": to_json_dim(r.flops),
+        "activations": to_json_dim(r.activations),
+        "activation_bytes": to_json_dim(report.bytes_of(r.activations)),
+        "receptive_field": rf_json(r),
+        "receptive_field_global": r.is_global,
+        "inputs": list(r.inputs),
+        "notes": list(r.notes),
+    }
+
+
+def group_dict(g: Group) -> dict[str, Any]:
+    return {"path": g.path, "kind": g.kind, "depth": g.depth, "first": g.first, "end": g.end, "output_shape": shape_json(g.output_shape)}
+
+
+def tail_dict(report: Report) -> dict[str, Any]:
+    """The keys after ``groups``."""
+    totals = report.totals
+    return {
         "totals": {
             "params": to_json_dim(totals.params),
             "buffers": to_json_dim(totals.buffers),

@@ -6,6 +6,7 @@ because a reusable block's items only become concrete once the block's parameter
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -102,8 +103,11 @@ class Spec:
     params: dict[str, Any] = field(default_factory=dict)  # top-level parameters, after --set
 
     def with_params(self, values: dict[str, Any]) -> "Spec":
-        """The spec with some of its top-level ``params:`` given other values (``--set``)."""
-        return parse_spec(self.data, self.source, values)
+        """The spec with some of its top-level ``params:`` given other values (``--set``). The
+        rest was validated already: only the input and the batch, which may read params, are
+        read again (a sweep makes one spec per point)."""
+        params, dims, batch = _with_params(self.data.get("params") or {}, self.data["input"], self.data.get("batch", 1), values, self.source)
+        return dataclasses.replace(self, input=dims, batch=batch, params=params)
 
     @property
     def file(self) -> str:
@@ -270,17 +274,31 @@ def parse_spec(data: Any, source: Source, overrides: Optional[dict[str, Any]] = 
         model = SpecModel.model_validate(data)
     except ValidationError as exc:
         raise spec_error_from_validation(exc, source, (), "the spec", SpecModel) from None
-    params = dict(model.params)
+    params, dims, batch = _with_params(model.params, model.input, model.batch, overrides, source)
+    blocks = {name: BlockDef(name, b.description, dict(b.params), b.layers) for name, b in model.blocks.items()}
+    budget = dict(model.budget or {})
+    for key in budget:
+        if key.rsplit(".", 1)[-1] not in BUDGET_KEYS:  # `features.stage4.params`: a layer's budget
+            raise SpecError("spec-budget-key", f"unknown budget {key!r}", source.pos(("budget", key), key=True), did_you_mean(key, BUDGET_KEYS))
+    return Spec(
+        name=model.name, description=model.description, input=dims, batch=batch,
+        layers=model.layers, blocks=blocks, expect=model.expect, budget=budget, source=source, data=data, params=params,
+    )
+
+
+def _with_params(defaults: dict, raw_input: list, raw_batch: Any, overrides: Optional[dict[str, Any]], source: Source) -> tuple[dict, tuple, Any]:
+    """The params with ``overrides``, and the input and batch they give."""
+    params = dict(defaults)
     for name, value in (overrides or {}).items():
         if name not in params:
             from convcalc.errors import UsageError
 
             raise UsageError("usage-set", f"--set {name}={value}: the spec has no parameter {name!r} (its parameters: {', '.join(params) or 'none'})")
         params[name] = value
-    model.input = [_resolve_top(d, params, source, ("input", i)) for i, d in enumerate(model.input)]
-    model.batch = _resolve_top(model.batch, params, source, ("batch",))
+    sizes = [_resolve_top(d, params, source, ("input", i)) for i, d in enumerate(raw_input)]
+    batch = _resolve_top(raw_batch, params, source, ("batch",))
     dims = []
-    for i, d in enumerate(model.input):
+    for i, d in enumerate(sizes):
         if isinstance(d, str) and not SYMBOL.match(d):
             raise SpecError("spec-symbol", f"input[{i}]: {d!r} is neither a size nor a symbol name", source.pos(("input", i)))
         if isinstance(d, int) and d < 1:
@@ -288,15 +306,7 @@ def parse_spec(data: Any, source: Source, overrides: Optional[dict[str, Any]] = 
         dims.append(d)
     if isinstance(dims[0], str):
         raise SpecError("spec-symbol", "the channel count must be a number (only spatial sizes and the batch may be symbols)", source.pos(("input", 0)))
-    blocks = {name: BlockDef(name, b.description, dict(b.params), b.layers) for name, b in model.blocks.items()}
-    budget = dict(model.budget or {})
-    for key in budget:
-        if key.rsplit(".", 1)[-1] not in BUDGET_KEYS:  # `features.stage4.params`: a layer's budget
-            raise SpecError("spec-budget-key", f"unknown budget {key!r}", source.pos(("budget", key), key=True), did_you_mean(key, BUDGET_KEYS))
-    return Spec(
-        name=model.name, description=model.description, input=tuple(dims), batch=model.batch,
-        layers=model.layers, blocks=blocks, expect=model.expect, budget=budget, source=source, data=data, params=params,
-    )
+    return params, tuple(dims), batch
 
 
 def _resolve_top(value: Any, params: dict[str, Any], source: Source, path: Path) -> Any:
