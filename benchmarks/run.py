@@ -12,14 +12,21 @@ What is measured (issue "Benchmarks: fast enough to run on every save and every 
 2. resolution independence: ``summary unet --input 1x572x572`` vs ``--input 1x4096x4096``;
 3. scaling: in-process ``load_spec`` + ``analyze`` of generated networks of 1k, 10k and 100k
    layers (chains and residual stacks), with the time per layer;
+7. big networks: whole-process ``summary FILE --format json`` of a chain and a residual stack of
+   10k and 100k layers: CPU time per layer (the start-up of a 20-layer run taken off), its growth
+   from 10k to 100k, peak RSS, and the 10k table next to its JSON (paired ratio);
+8. ``sizes resnet50 --range 1..1024`` next to one ``summary resnet50`` (paired ratio);
+9. ``sweep`` of a ResNet-50 whose stage depths are params, 1,000 points in one process:
+   configurations per second;
 4. symbolic: whole-process ``summary resnet50 --input 3xHxW``;
 5. ``convcalc check`` over 200 spec files in one process;
 6. ``torchinfo.summary`` of the same models, in a fresh process and in-process, when torch and
    torchinfo are installed (``benchmarks/torch_models.py`` defines the models).
 
 Whole-process times run the ``convcalc`` console script next to this Python, with stdout thrown
-away, the commands of one group taking turns so that a slow moment of the machine hits them all
-alike. Child processes may write bytecode caches (``PYTHONDONTWRITEBYTECODE`` is dropped from their
+away, the commands of one group taking turns (in reversed order every other round) so that a slow
+moment of the machine hits them all alike; ratios are the medians of the round-by-round ratios of
+CPU times (user + system of the child), which a busy machine disturbs less than wall times. Child processes may write bytecode caches (``PYTHONDONTWRITEBYTECODE`` is dropped from their
 environment), as after any ``pip install``; a warm-up run of each command fills the caches first.
 Something that cannot run is recorded with its status and first error line, never as a time.
 """
@@ -63,8 +70,12 @@ CHECK_FILES = 200
 QUICK_CHECK_FILES = 10
 
 # The issue's targets, on a 2-core machine.
-TARGET_STARTUP_S = 0.20
-TARGET_STARTUP_RATIO = 1.35
+TARGET_TYPER_RATIO = 1.10  # issue 19: summary resnet50 --format json next to benchmarks/typer_floor.py
+TARGET_PER_LAYER_GROWTH = 1.2  # per-layer cost at 100k layers over that at 10k
+TARGET_BIG_S = 2.0  # a 100k-layer network, the whole process, on a quiet machine
+TARGET_BIG_RSS_MB = 300
+TARGET_TABLE_RATIO = 2.0  # a 10k-layer table over its JSON
+TARGET_SIZES_RATIO = 2.0  # sizes resnet50 --range 1..1024 over one summary resnet50
 TARGET_RESOLUTION_SPREAD = 0.10
 TARGET_100K_S = 1.0
 TARGET_SYMBOLIC_S = 2.0
@@ -152,39 +163,78 @@ def error_line(stderr: str) -> str:
     return lines[-1] if lines else "no message"
 
 
-def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
+@dataclass
+class Run:
+    """One whole process: wall time, CPU time (user + system, its own) and peak RSS in MB."""
+
+    wall: float
+    cpu: float
+    rss_mb: float
+    returncode: int
+    stderr: str
+
+
+def run_once(argv: list[str], env: dict[str, str]) -> Run:
+    """On a busy machine the CPU time of the child varies less than its wall time: both are kept."""
     start = time.perf_counter()
-    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    return time.perf_counter() - start, done
+    with tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=ROOT)
+        if hasattr(os, "wait4"):
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+            cpu, rss = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+        else:  # pragma: no cover - no wait4 (Windows): wall time only
+            child.wait()
+            cpu, rss = float("nan"), float("nan")
+        wall = time.perf_counter() - start
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    return Run(wall, cpu, rss, child.returncode, stderr)
 
 
-def time_processes(commands: dict[str, list[str]], repeats: int, warmup: bool, ok_codes=(0,)) -> dict[str, tuple[list[float], str]]:
-    """Run each command ``repeats`` times, taking turns; a command that fails is run no more.
+def time_processes(commands: dict[str, list[str]], repeats: int, warmup: bool, ok_codes=(0,)) -> dict[str, tuple[list[float], str, list[Run]]]:
+    """Run each command ``repeats`` times, taking turns (the order reversed every other round, so
+    that neither runs first always); a command that fails is run no more.
 
-    Returns, by label, the samples and an error line (empty when every run exited in ``ok_codes``).
+    Returns, by label, the wall-time samples, an error line (empty when every run exited in
+    ``ok_codes``) and the runs themselves (CPU time, peak memory).
     """
     env = child_env()
-    samples: dict[str, list[float]] = {label: [] for label in commands}
+    runs: dict[str, list[Run]] = {label: [] for label in commands}
     errors: dict[str, str] = {label: "" for label in commands}
     for round_ in range(repeats + (1 if warmup else 0)):
-        for label, argv in commands.items():
+        for label, argv in (list(commands.items()) if round_ % 2 == 0 else list(commands.items())[::-1]):
             if errors[label]:
                 continue
-            elapsed, done = run_once(argv, env)
+            done = run_once(argv, env)
             if done.returncode not in ok_codes:
                 errors[label] = f"exit {done.returncode}: {error_line(done.stderr)}"
             elif not (warmup and round_ == 0):
-                samples[label].append(elapsed)
-    return {label: (samples[label], errors[label]) for label in commands}
+                runs[label].append(done)
+    return {label: ([r.wall for r in runs[label]], errors[label], runs[label]) for label in commands}
 
 
-def process_measurement(item: str, label: str, result: tuple[list[float], str], missing: str = "") -> Measurement:
-    samples, error = result
+def process_measurement(item: str, label: str, result: tuple, missing: str = "") -> Measurement:
+    samples, error = result[:2]
     if missing:
         return Measurement(item, label, status="missing", note=missing)
     if error:
         return Measurement(item, label, status="failed", note=error)
-    return Measurement(item, label, median_s=statistics.median(samples), samples=samples)
+    m = Measurement(item, label, median_s=statistics.median(samples), samples=samples)
+    runs = result[2] if len(result) > 2 else []
+    if runs:
+        m.extra["cpu_samples"] = [r.cpu for r in runs]
+        m.extra["cpu_median_s"] = statistics.median(r.cpu for r in runs)
+        m.extra["peak_rss_mb"] = max(r.rss_mb for r in runs)
+    return m
+
+
+def paired_ratio(a: Measurement, b: Measurement, key: str = "cpu_samples") -> Optional[float]:
+    """The median of the round-by-round ratios a/b (the rounds took turns, so a slow moment of the
+    machine hits both), of CPU times where they were measured, else of wall times."""
+    xs, ys = a.extra.get(key) or a.samples, b.extra.get(key) or b.samples
+    pairs = [x / y for x, y in zip(xs, ys) if y]
+    return statistics.median(pairs) if pairs else None
 
 
 def shown(argv: list[str]) -> str:
@@ -226,9 +276,12 @@ def bench_startup(repeats: int, warmup: bool, models: set[str]) -> list[Measurem
             m.compare = f"{r:.2f}x floor"
             m.extra["ratio_to_floor"] = r
     resnet = out["resnet50"]
-    resnet.target = f"<= {TARGET_STARTUP_S:.2f} s, <= {TARGET_STARTUP_RATIO}x floor"
-    if resnet.median_s is not None:
-        resnet.met = resnet.median_s <= TARGET_STARTUP_S and resnet.extra.get("ratio_to_floor", 0) <= TARGET_STARTUP_RATIO
+    resnet.target = f"<= {TARGET_TYPER_RATIO}x typer alone (paired, CPU time)"
+    if resnet.median_s is not None and typer_app.median_s is not None:
+        paired = paired_ratio(resnet, typer_app)
+        resnet.extra["ratio_to_typer"] = paired
+        resnet.compare += f", {paired:.2f}x typer alone"
+        resnet.met = paired <= TARGET_TYPER_RATIO
 
     small, large = out["unet572"], out["unet4096"]
     small.item = large.item = "2 resolution"
@@ -346,6 +399,23 @@ def written_chain_spec(layers: int) -> str:
     return f"name: written-chain-{layers}\ninput: [16, 32, 32]\nlayers:\n{items}"
 
 
+def resnet_depths_spec() -> str:
+    """ResNet-50 with its stage depths and classes as top-level params (defaults: ResNet-50's),
+    for ``sweep``: a design space of ResNet-50-sized networks."""
+    text, _ = read_source("resnet50")
+    text = text.replace("input: [3, 224, 224]\n", "params: {depth1: 3, depth2: 4, depth3: 6, depth4: 3, classes: 1000}\ninput: [3, 224, 224]\n", 1)
+    for stage, depth in (("layer1", 3), ("layer2", 4), ("layer3", 6), ("layer4", 3)):
+        text = text.replace(f"    name: {stage}\n    repeat: {depth}\n", f"    name: {stage}\n    repeat: $depth{stage[-1]}\n", 1)
+    text = text.replace("linear: {out_features: 1000}", "linear: {out_features: $classes}", 1)
+    return text.split("\nexpect:", 1)[0] + "\n"
+
+
+# the sweep: 10 x 10 x 10 points, ResNet-50 (depths 4, 6, 3 of its last stages) among them
+SWEEP_GRID = ("depth2=1..10", "depth3=1..10", "depth4=1..10")
+QUICK_SWEEP_GRID = ("depth2=3..4", "depth3=5..6")
+TARGET_SWEEP_RATE = 500.0
+
+
 FAMILIES: dict[str, Callable[[int], str]] = {
     "chain (repeat)": chain_spec,
     "residual stack (repeat of a block)": residual_spec,
@@ -401,6 +471,95 @@ def bench_scaling(sizes: tuple[int, ...], repeats: int) -> list[Measurement]:
                 m.met = median <= TARGET_100K_S
             out.append(m)
     return out
+
+
+# -- item 7: big networks, whole processes ----------------------------------------------------
+BIG_SIZES = (10_000, 100_000)
+QUICK_BIG_SIZES = (200, 2_000)
+
+
+def bench_big(repeats: int, warmup: bool, sizes: tuple[int, int]) -> list[Measurement]:
+    """``summary FILE --format json`` of a chain and a residual stack at two sizes, each next to
+    the same command on a 20-layer network (the start-up, taken off to get the cost per layer),
+    and the smaller one's table next to its JSON."""
+    cc = convcalc_command()
+    out = []
+    with tempfile.TemporaryDirectory(prefix="convcalc-big-") as tmp:
+        for family, make in (("chain", chain_spec), ("residual stack", residual_spec)):
+            files = {n: Path(tmp) / f"{family.split()[0]}-{n}.yaml" for n in (20, *sizes)}
+            for n, path in files.items():
+                path.write_text(make(n), encoding="utf-8")
+            commands = {n: [*cc, "summary", str(path), "--format", "json"] for n, path in files.items()}
+            commands["table"] = [*cc, "summary", str(files[sizes[0]])]
+            results = time_processes(commands, repeats, warmup)
+            ms = {k: process_measurement("7 big networks", f"{family}, {k:,} layers, JSON" if k != "table" else f"{family}, {sizes[0]:,} layers, table",
+                                         results[k]) for k in commands}
+            start = ms[20].extra.get("cpu_median_s")
+            per_layer = {}
+            for n in sizes:
+                m = ms[n]
+                if m.status != "ok" or start is None:
+                    continue
+                per_layer[n] = (m.extra["cpu_median_s"] - start) / n
+                m.extra["cpu_us_per_layer"] = 1e6 * per_layer[n]
+                m.compare = f"{1e6 * per_layer[n]:.1f} us/layer (CPU, start-up off), {m.extra['peak_rss_mb']:.0f} MB peak"
+            small, large = sizes
+            if small in per_layer and large in per_layer:
+                growth = per_layer[large] / per_layer[small]
+                m = ms[large]
+                m.extra["per_layer_growth"] = growth
+                m.compare += f", {growth:.2f}x the cost per layer at {small:,}"
+                m.target = f"<= {TARGET_PER_LAYER_GROWTH}x per layer, <= {TARGET_BIG_S:.0f} s quiet, <= {TARGET_BIG_RSS_MB} MB"
+                m.met = growth <= TARGET_PER_LAYER_GROWTH and m.extra["peak_rss_mb"] <= TARGET_BIG_RSS_MB and m.median_s <= TARGET_BIG_S
+            table = ms["table"]
+            if table.status == "ok" and ms[small].status == "ok":
+                r = paired_ratio(table, ms[small])
+                table.extra["ratio_to_json"] = r
+                table.compare = f"{r:.2f}x its JSON (paired, CPU)"
+                table.target = f"<= {TARGET_TABLE_RATIO:.0f}x its JSON"
+                table.met = r <= TARGET_TABLE_RATIO
+            ms[20].compare = "its start-up is taken off the larger ones"
+            out += [ms[20], *(ms[n] for n in sizes), table]
+    return out
+
+
+# -- item 8: sizes from the rule ---------------------------------------------------------------
+def bench_sizes(repeats: int, warmup: bool, models: set[str]) -> list[Measurement]:
+    cc = convcalc_command()
+    if "resnet50" not in models:
+        return [Measurement("8 sizes", "sizes resnet50", status="missing", note="no built-in model 'resnet50'")]
+    commands = {"summary": [*cc, "summary", "resnet50"], "sizes": [*cc, "sizes", "resnet50", "--range", "1..1024"]}
+    results = time_processes(commands, repeats, warmup)
+    summary, sizes = (process_measurement("8 sizes", shown(commands[k]), results[k]) for k in commands)
+    if summary.status == sizes.status == "ok":
+        r = paired_ratio(sizes, summary)
+        sizes.extra["ratio_to_summary"] = r
+        sizes.compare = f"{r:.2f}x one summary resnet50 (paired, CPU)"
+        sizes.target = f"<= {TARGET_SIZES_RATIO:.0f}x one summary"
+        sizes.met = r <= TARGET_SIZES_RATIO
+    return [summary, sizes]
+
+
+# -- item 9: sweep -----------------------------------------------------------------------------
+def bench_sweep(repeats: int, grid: tuple[str, ...]) -> Measurement:
+    """``sweep_grid`` over ResNet-50's stage depths, in this process: configurations per second."""
+    from convcalc.analysis.grid import parse_grid, sweep_grid
+
+    spec = convcalc.load_spec(resnet_depths_spec(), "resnet_depths.yaml")
+    grids = [parse_grid(g) for g in grid]
+    samples, points = [], []
+    for _ in range(repeats):
+        start = time.process_time()
+        points = sweep_grid(spec, grids)
+        samples.append(time.process_time() - start)
+    median = statistics.median(samples)
+    rate = len(points) / median
+    rows = sorted(len(convcalc.analyze(spec.with_params(dict(zip([g.split("=")[0] for g in grid], v)))).rows) for v in ((1,) * len(grid), (10,) * len(grid)))
+    return Measurement(
+        "9 sweep", f"sweep of ResNet-50's depths ({' '.join(f'--grid {g}' for g in grid)}), {len(points):,} points, one process", median_s=median, samples=samples,
+        compare=f"{rate:,.0f} configurations per second (CPU time)", target=f">= {TARGET_SWEEP_RATE:.0f} per second", met=rate >= TARGET_SWEEP_RATE,
+        extra={"points": len(points), "per_second": rate, "rows_fewest_most": rows, "errors": sum(p.error is not None for p in points)},
+    )
 
 
 # -- item 6: torchinfo ------------------------------------------------------------------------
@@ -549,6 +708,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     results += bench_scaling(sizes, inprocess)
     results.append(bench_symbolic(repeats, warmup, models))
     results.append(bench_check(max(1, repeats // 3), warmup, QUICK_CHECK_FILES if args.quick else CHECK_FILES))
+    results += bench_big(1 if args.quick else 3, warmup, QUICK_BIG_SIZES if args.quick else BIG_SIZES)
+    results += bench_sizes(1 if args.quick else max(3, repeats // 3), warmup, models)
+    results.append(bench_sweep(1 if args.quick else 3, QUICK_SWEEP_GRID if args.quick else SWEEP_GRID))
     if args.no_torch:
         results.append(Measurement("6 torchinfo", "torchinfo.summary", status="skipped", note="--no-torch"))
     else:

@@ -48,9 +48,15 @@ _LAZY = {
 }
 
 
+# How results show in a notebook: the renderers register it (convcalc.report._display), loaded
+# with the first result type or function asked for here, since the report layer may not import them.
+_DISPLAYS = ".render.notebook"
+
+
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    importlib.import_module(_DISPLAYS, __name__)
     value = getattr(importlib.import_module(_LAZY[name], __name__), name)
     globals()[name] = value
     return value

@@ -21,7 +21,7 @@ FLOPs
     ``2 * MACs`` (one multiply and one add each), plus the rules in ``ELEMENTWISE_FLOPS`` and:
     bias: 1 add per output element of a conv / linear with bias.
     batch norm (inference, statistics frozen): 2 per element (``x * scale + shift``).
-    layer / group norm: 5 per element (mean 1, variance 2, normalise 2), + 2 when affine.
+    layer / group / instance norm: 5 per element (mean 1, variance 2, normalise 2), + 2 when affine.
     local response norm: ``2 * size + 3`` per element (sum of squares, then scale, power, divide).
     max pool: ``window - 1`` comparisons per output, where ``window`` counts the input elements
     actually inside the window (padding and the part of a ceil_mode window past the input
@@ -76,6 +76,14 @@ ELEMENTWISE_FLOPS: dict[str, int] = {
     "tanh": 1,
     "hardswish": 4,  # add 3, clamp, multiply, divide by 6
     "hardsigmoid": 3,  # add 3, clamp, divide by 6
+    "prelu": 2,  # compare, multiply by the learned slope
+    "mish": 3,  # softplus, tanh, multiply
+    "selu": 4,  # compare, exp, multiply-subtract, scale
+    "celu": 3,  # compare, exp, multiply-subtract
+    "softplus": 1,
+    "hardtanh": 2,  # min, max
+    "log_sigmoid": 1,
+    "tanhshrink": 2,  # tanh, subtract
 }
 
 NORM_FLOPS = 5  # layer / group norm: mean 1, variance 2, normalise 2 per element

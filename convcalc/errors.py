@@ -12,9 +12,11 @@ from dataclasses import dataclass
 __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
+    "EXIT_PARTIAL",
     "EXIT_USAGE",
     "ConvcalcError",
     "LayerError",
+    "SpecErrors",
     "Position",
     "SpecError",
     "UsageError",
@@ -24,6 +26,7 @@ __all__ = [
 EXIT_OK = 0
 EXIT_FAILED = 1  # the thing being checked is wrong: invalid spec, failed expectation or budget
 EXIT_USAGE = 2  # convcalc could not do its job: bad usage, unreadable path, internal error
+EXIT_PARTIAL = 3  # the report was written but is incomplete: an imported model has operations convcalc has no kind for
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,19 @@ class SpecError(ConvcalcError):
     """The spec is wrong: exit 1."""
 
     exit_code = EXIT_FAILED
+
+
+class SpecErrors(SpecError):
+    """Several faults of one spec, each located: the first is this error's code and position;
+    ``render`` gives one line each."""
+
+    def __init__(self, errors: list[SpecError]):
+        first = errors[0]
+        super().__init__(first.code, first.message, first.pos, first.hint)
+        self.errors = list(errors)
+
+    def render(self) -> str:
+        return "\n".join(error.render() for error in self.errors)
 
 
 class UsageError(ConvcalcError):

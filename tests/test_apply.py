@@ -20,19 +20,22 @@ from convcalc.teach.handcalc import (
     cross_correlate,
     explain_element,
     explain_pool_element,
+    flip_kernel,
     format_number,
+    im2col,
     load_file,
     named_kernel,
     pad,
     parse_array,
     parse_number,
     parse_padding,
+    parse_pair,
     pool,
     resolve_kernel,
     to_array,
 )
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "walkthroughs.yaml"
+REFERENCE = Path(__file__).parent / "reference" / "walkthroughs.yaml"  # a copy of ../shared/reference's
 
 # walkthroughs.yaml numeric_examples, written out so that each test shows its numbers.
 IMAGE_6X6 = [
@@ -125,8 +128,6 @@ def test_replication_padding_first_rows():
 
 def test_literals_match_the_reference_file():
     """The matrices written above are the ones in walkthroughs.yaml (floats read as exact decimals)."""
-    if not REFERENCE.exists():
-        pytest.skip(f"{REFERENCE} is not present")
     reference = yaml.safe_load(REFERENCE.read_text())["numeric_examples"]
     cases = reference["cases"]
     written = {  # (case index, key) -> the literal above
@@ -425,6 +426,7 @@ def conv_cases(draw):
     return image, kernel, draw(st.integers(1, 3)), padding, mode, draw(st.integers(1, 2)), draw(small_ints)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(conv_cases())
 def test_cross_correlate_matches_torch(case):
@@ -444,6 +446,7 @@ def test_cross_correlate_matches_torch(case):
     assert lists(ours) == theirs[0, 0].to(torch.int64).tolist()
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(
     st.integers(1, 3).flatmap(
@@ -557,6 +560,148 @@ def test_command_pool_only_and_padding_mode(tmp_path):
     ],
 )
 def test_command_errors_propagate(args, code):
+    result = run(*args, code=1)
+    assert isinstance(result.exception, UsageError), result.output
+    assert result.exception.code == code
+
+
+# --- true convolution, im2col, per-axis geometry, any element --------------------------------------
+
+SIX_BY_SIX_OUTPUT = NUMERIC_EXAMPLES[0].values[3]
+
+
+def test_flip_on_the_6x6_edge_example_negates_it():
+    """The vertical-edge kernel turned by 180 degrees is its negative (columns 1,0,-1 -> -1,0,1),
+    so the true convolution of the 6x6 example is minus its cross-correlation."""
+    assert lists(flip_kernel(VERTICAL_EDGE)) == [[-1, 0, 1]] * 3
+    assert lists(cross_correlate(IMAGE_6X6, VERTICAL_EDGE, flip=True)) == [[-v for v in row] for row in SIX_BY_SIX_OUTPUT]
+    assert lists(flip_kernel([[1, 2], [3, 4]])) == [[4, 3], [2, 1]]
+    assert explain_element([[1, 2], [3, 4]], [[1, 2], [3, 4]], flip=True) == "out[0,0] = 1*4 + 2*3 + 3*2 + 4*1 = 20"
+
+
+def test_im2col_on_the_6x6_edge_example():
+    """16 output positions, 9 taps: column (i, j) is the 3x3 window at (i, j) read row by row."""
+    (group,) = im2col(IMAGE_6X6, VERTICAL_EDGE)
+    assert (len(group.patches), len(group.patches[0])) == (3 * 3, 4 * 4)
+    assert [row[0] for row in group.patches] == [3, 0, 1, 1, 5, 8, 2, 7, 2]
+    assert [row[15] for row in group.patches] == [1, 7, 8, 6, 2, 8, 2, 3, 9]
+    assert lists(group.kernel) == [[1, 0, -1, 1, 0, -1, 1, 0, -1]]
+    assert lists(group.product) == [[v for row in SIX_BY_SIX_OUTPUT for v in row]]
+    assert group.taps[:4] == ((0, 0, 0), (0, 0, 1), (0, 0, 2), (0, 1, 0))
+    assert group.positions[:5] == ((0, 0), (0, 1), (0, 2), (0, 3), (1, 0))
+
+
+def test_per_axis_stride_and_dilation():
+    """Stride (3, 2): out = (floor(3/3) + 1) x (floor(3/2) + 1) = 2x2, rows 0 and 3 and columns 0 and 2
+    of the stride-1 output."""
+    assert lists(cross_correlate(IMAGE_6X6, VERTICAL_EDGE, stride=(3, 2))) == [
+        [SIX_BY_SIX_OUTPUT[i][j] for j in (0, 2)] for i in (0, 3)
+    ]
+    # dilation (2, 1) on a 3x1 kernel reaches rows 0, 2, 4
+    assert lists(cross_correlate(IMAGE_6X6, [[1], [1], [1]], dilation=(2, 1)))[0] == [
+        IMAGE_6X6[0][j] + IMAGE_6X6[2][j] + IMAGE_6X6[4][j] for j in range(6)
+    ]
+    assert lists(pool(BLOCKS, (2, 4))) == [[8], [3]]
+    assert parse_pair("3,2", "--stride") == (3, 2) and parse_pair("2", "--stride") == 2
+
+
+def test_filter_bank_with_groups():
+    """Two filters, groups 2: filter o reads channel o only; the output has one channel per filter."""
+    out = cross_correlate([STEP_EDGE, QUADRANT], [[VERTICAL_EDGE], [HORIZONTAL_EDGE]], groups=2, bias=(1, -1))
+    assert lists(out) == [[[v + 1 for v in row] for row in [[0, 30, 30, 0]] * 4], [[v - 1 for v in row] for row in [[0, 0, 0, 0], [30, 10, -10, -30], [30, 10, -10, -30], [0, 0, 0, 0]]]]
+    assert explain_element([[[1]], [[5]]], [[[[2]]], [[[3]]]], groups=2, out_channel=1) == "out[1,0,0] = 5*3 = 15"
+    with pytest.raises(UsageError, match="C_in / groups = 2 / 2 = 1"):
+        cross_correlate([STEP_EDGE, QUADRANT], [[VERTICAL_EDGE, VERTICAL_EDGE]] * 2, groups=2)
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None)
+@given(conv_cases())
+def test_im2col_matches_torch_unfold(case):
+    torch = pytest.importorskip("torch")
+    image, kernel, stride, padding, mode, dilation, _ = case
+    try:
+        (group,) = im2col(image, kernel, stride=stride, padding=padding, padding_mode=mode, dilation=dilation)
+    except UsageError as raised:
+        assert raised.code == "apply-kernel-too-large"
+        return
+    top, bottom, left, right = padding
+    x = torch.nn.functional.pad(torch.tensor([image], dtype=torch.float64), (left, right, top, bottom), mode="constant" if mode == "zeros" else mode)
+    kh, kw = len(kernel[0]), len(kernel[0][0])
+    theirs = torch.nn.functional.unfold(x, (kh, kw), dilation=dilation, stride=stride)[0]
+    assert lists(group.patches) == theirs.to(torch.int64).tolist()
+    assert lists(group.product)[0] == [v for row in lists(cross_correlate(image, kernel, stride, padding, mode, dilation)) for v in row]
+
+
+def test_command_flip_names_the_convention_and_prints_the_flipped_kernel():
+    output = run("--input", IMAGE_TEXT, "--kernel", "vertical_edge", "--flip").output
+    assert output.splitlines()[0] == "true convolution (the kernel flipped in both axes, then slid as PyTorch's conv2d slides it)"
+    assert "flipped kernel, applied (3x3)" in output
+    assert "out[0,0] = 3*(-1) + 0*0 + 1*1 + 1*(-1) + 5*0 + 8*1 + 2*(-1) + 7*0 + 2*1 = 5" in output
+    document = json.loads(run("--input", IMAGE_TEXT, "--kernel", "vertical_edge", "--flip", "--format", "json").output)
+    assert document["convention"] == "convolution"
+    assert document["flipped_kernel"] == [[-1, 0, 1]] * 3
+    assert document["output"] == [[-v for v in row] for row in SIX_BY_SIX_OUTPUT]
+    plain = json.loads(run("--input", IMAGE_TEXT, "--kernel", "vertical_edge", "--format", "json").output)
+    assert (plain["convention"], plain["flipped_kernel"]) == ("cross-correlation", None)
+
+
+def test_command_im2col():
+    document = json.loads(run("--input", IMAGE_TEXT, "--kernel", "vertical_edge", "--im2col", "--format", "json").output)
+    (group,) = document["im2col"]
+    assert group["product"] == [[v for row in SIX_BY_SIX_OUTPUT for v in row]]
+    assert len(group["patches"]) == 9 and len(group["patches"][0]) == 16
+    output = run("--input", IMAGE_TEXT, "--kernel", "vertical_edge", "--im2col").output
+    assert "patch matrix: row = tap (u,v), column = output (i,j) (9x16)" in output
+    assert "kernel matrix x patch matrix (1x16)" in output
+
+
+def test_command_at_one_element_or_all():
+    at = run("--input", IMAGE_TEXT, "--kernel", "vertical_edge", "--at", "3,3").output
+    assert "out[3,3] = 1*1 + 7*0 + 8*(-1) + 6*1 + 2*0 + 8*(-1) + 2*1 + 3*0 + 9*(-1) = -16" in at
+    assert "out[0,0]" not in at
+    every = json.loads(run("--input", IMAGE_TEXT, "--kernel", "vertical_edge", "--at", "all", "--format", "json").output)
+    assert len(every["steps"]["output"]) == 16 and every["steps"]["output"][15].endswith("= -16")
+    # with pooling, --at names a pooled element; the convolution's elements in its window are worked out
+    pooled = json.loads(run("--input", IMAGE_TEXT, "--kernel", "vertical_edge", "--pool", "max", "--at", "1,1", "--format", "json").output)
+    assert pooled["steps"]["pooled"] == ["pooled[1,1] = max(-4, -7, -3, -16) = -3"]
+    assert [s.split(" = ")[0] for s in pooled["steps"]["output"]] == ["out[2,2]", "out[2,3]", "out[3,2]", "out[3,3]"]
+
+
+def test_command_per_axis_stride_and_backward():
+    document = json.loads(run("-i", "1,2,3;4,5,6;7,8,9", "-k", "1,2;3,4", "--backward", "--grad", "1,-1;2,0", "--format", "json").output)
+    conv = document["backward"]["conv"]
+    assert (conv["grad_weight"], conv["grad_bias"]) == ([[7, 9], [13, 15]], 2)
+    assert conv["grad_input"] == [[1, 1, -2], [5, 5, -4], [6, 8, 0]]
+    assert document["backward"]["pool"] is None
+    strided = json.loads(run("--input", IMAGE_TEXT, "--kernel", "vertical_edge", "--stride", "3,2", "--format", "json").output)
+    assert strided["output"] == [[SIX_BY_SIX_OUTPUT[i][j] for j in (0, 2)] for i in (0, 3)]
+
+
+def test_command_backward_through_pooling_then_convolution():
+    """L = the pooled output's sum: max pooling routes the ones to the window maxima of the
+    convolution's output, and that is the convolution's upstream gradient."""
+    document = json.loads(run("-i", IMAGE_TEXT, "-k", "vertical_edge", "--pool", "max", "--backward", "--format", "json").output)
+    pool_grads = document["backward"]["pool"]
+    # the maxima of the 2x2 windows of the 4x4 output: -2 at (1,1), 8 at (0,3), 0 at (2,0), -3 at (3,2)
+    assert pool_grads["grad_input"] == [[0, 0, 0, 1], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]]
+    assert document["backward"]["conv"]["grad_output"] == pool_grads["grad_input"]
+    assert document["backward"]["conv"]["grad_bias"] == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        pytest.param(["-i", "1,2;3,4", "-k", "1", "--grad", "1"], "apply-bad-option", id="grad without backward"),
+        pytest.param(["-i", "1,2;3,4", "--pool", "max", "--im2col"], "apply-bad-option", id="im2col without kernel"),
+        pytest.param(["-i", "1,2;3,4", "--pool", "max", "--flip"], "apply-bad-option", id="flip without kernel"),
+        pytest.param(["-i", "1,2;3,4", "-k", "1", "--at", "2,0"], "apply-bad-option", id="at outside"),
+        pytest.param(["-i", "1,2;3,4", "-k", "1", "--at", "x"], "apply-bad-option", id="at unreadable"),
+        pytest.param(["-i", "1,2;3,4", "-k", "1", "--stride", "1,2,3"], "apply-bad-option", id="three strides"),
+        pytest.param(["-i", "1,2;3,4", "-k", "1", "--backward", "--grad", "1,2"], "apply-bad-grad", id="grad shape"),
+    ],
+)
+def test_command_new_option_errors(args, code):
     result = run(*args, code=1)
     assert isinstance(result.exception, UsageError), result.output
     assert result.exception.code == code

@@ -23,7 +23,7 @@ def test_quick_run_writes_every_item(tmp_path):
     assert data["schema_version"] == 1
     assert {"cpu", "cores", "python"} <= set(data["machine"])
     results = data["results"]
-    assert {r["item"].split()[0] for r in results} == {"1", "2", "3", "4", "5", "6"}
+    assert {r["item"].split()[0] for r in results} == {"1", "2", "3", "4", "5", "6", "7", "8", "9"}
     for r in results:
         assert r["status"] in STATUSES, r
         assert (r["median_s"] is not None) == (r["status"] == "ok"), r
@@ -32,8 +32,12 @@ def test_quick_run_writes_every_item(tmp_path):
     scaling = [r for r in results if r["item"] == "3 scaling" and r["status"] == "ok"]
     # quick sizes: 20 and 200 rows for the chains; 7 rows per residual block, 2 and 28 blocks
     assert sorted(r["extra"]["layers"] for r in scaling) == sorted([20, 200, 2 * 7, 28 * 7, 20, 200])
-    assert results[-1]["status"] == "skipped"
+    assert [r["status"] for r in results if r["item"] == "6 torchinfo"] == ["skipped"]
     assert "6 torchinfo" in done.stdout
+    big = [r for r in results if r["item"] == "7 big networks"]
+    assert len(big) == 2 * 4 and all("peak_rss_mb" in r["extra"] for r in big if r["status"] == "ok")
+    sweep = next(r for r in results if r["item"] == "9 sweep")
+    assert sweep["extra"]["points"] == 4 and sweep["extra"]["errors"] == 0
 
 
 def test_hostile_quick_run_gets_the_expected_answers(tmp_path):

@@ -8,8 +8,9 @@ from fractions import Fraction
 
 import pytest
 
-from convcalc.cli.compare import inline_spec
-from convcalc.analysis.compare import Bottleneck, Separable, compare, ratio_text
+from convcalc.spec.inline import inline_spec
+from convcalc.analysis.compare import Bottleneck, Separable, compare, decimal_text
+from convcalc.render.compare import ratio_cell
 from helpers import analyze_model, analyze_text
 
 NORMAL = "conv2d:out_channels=5,kernel_size=3@3x6x6"
@@ -22,7 +23,7 @@ def test_inception_bottleneck_walkthrough(run_cli):
     lines = out.splitlines()
     assert lines[0] == "A: inception_direct  (Inception 5x5, direct; (192, 28, 28) -> (32, 28, 28))"
     macs = next(line for line in lines if line.strip().startswith("MACs")).split()
-    assert macs == ["MACs", "120,422,400", "12,443,648", "31/300", "(0.103)"]
+    assert macs == ["MACs", "120,422,400", "12,443,648", "0.103"]
     assert Fraction(12_443_648, 120_422_400) == Fraction(31, 300)
     assert lines[-2:] == [
         "B vs A (bottleneck): 1x1 conv 192 -> 16 channels, then the same 5x5 conv: 2,408,448 + 10,035,200 = 12,443,648 MACs",
@@ -36,7 +37,7 @@ def test_depthwise_separable_walkthrough(run_cli):
     assert code == 0, err
     lines = out.splitlines()
     macs = next(line for line in lines if line.strip().startswith("MACs")).split()
-    assert macs == ["MACs", "2,160", "672", "14/45", "(0.311)"]
+    assert macs == ["MACs", "2,160", "672", "0.311"]
     assert lines[-2:] == [
         "B vs A (depthwise-separable): depthwise 432 + pointwise 240 = 672 MACs vs 2,160 for the normal conv",
         "  separable/normal = 1/N + 1/k^2 = 1/5 + 1/9 = 14/45 (0.311; N = 5 output channels, kernel 3x3)",
@@ -146,10 +147,29 @@ def test_inline_values():
     ]
 
 
-def test_ratio_text():
-    assert ratio_text(Fraction(14, 45)) == "14/45 (0.311)"
-    assert ratio_text(Fraction(3)) == "3 (3.000)"
-    assert ratio_text(None) == "-"
+@pytest.mark.parametrize(
+    ("ratio", "text"),
+    [
+        (Fraction(14, 45), "0.311"),  # 0.3111...
+        (Fraction(8, 5), "1.60"),  # trailing zeros kept: three significant digits
+        (Fraction(3), "3.00"),
+        (Fraction(828113, 7797293), "0.106"),  # 0.10620...
+        (Fraction(1, 12345), "0.0000810"),  # 0.000081004...: no exponent
+        (Fraction(2499, 2500), "1.00"),  # 0.9996 rounds into one more digit
+        (Fraction(9995, 1000), "10.0"),  # a tie, to even: 999.5 -> 1000
+        (Fraction(10005, 1000), "10.0"),  # a tie, to even: 1000.5 -> 1000
+        (Fraction(2048, 3), "683"),  # from 100 on, the nearest integer
+        (Fraction(1234), "1,234"),
+        (Fraction(0), "0"),
+    ],
+)
+def test_decimal_text_three_significant_digits(ratio, text):
+    assert decimal_text(ratio) == text
+
+
+def test_ratio_cell():
+    assert ratio_cell(Fraction(14, 45)) == "0.311"
+    assert ratio_cell(None) == "-"
 
 
 def test_ratio_to_zero_is_undefined():

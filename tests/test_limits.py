@@ -4,7 +4,7 @@ The bounds (DESIGN.md, "Errors and exit codes"): a safe loader that refuses ever
 YAML types; file size (``MAX_FILE_BYTES``), values after alias expansion (``MAX_NODES``), nesting
 depth (``MAX_DEPTH``) and integers (``MAX_INT``, ``MAX_INT_CHARS``) in ``convcalc/_yaml.py``;
 layers after expanding repeats and blocks (``MAX_LAYERS``) and block nesting
-(``MAX_BLOCK_DEPTH``) in ``convcalc/engine.py``; expression text and values in
+(``MAX_BLOCK_DEPTH``) in ``convcalc/graph/build.py``; expression text and values in
 ``convcalc/_expr.py``; symbolic formulas (``MAX_EXPR_NODES``, ``MAX_EXPR_DEPTH``, ``MAX_EXPR_BITS``,
 ``MAX_SYMBOLIC_WORK``) in ``convcalc/_symbolic.py`` and symbolic layers (``MAX_SYMBOLIC_LAYERS``).
 Each test asserts the refusal, its code and the limit named in its message; none measures time.
@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 import convcalc
-from convcalc.engine import fold as engine
+from convcalc.graph import build as engine
 from convcalc.spec._yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_INT, MAX_INT_CHARS, MAX_NODES, load_yaml
 from convcalc.cli import app
 from convcalc.errors import SpecError

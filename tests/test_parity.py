@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 
 from convcalc import analyze, load_model, load_spec
 from convcalc.errors import SpecError
-from convcalc.interop.torch_export import export_torch, torch_source
+from convcalc.interop.torch_export import export_torch, layer_source
 from convcalc.spec.zoo import builtin_names
 
 from strategies import LayerCase, adaptive_pools, conv_transposes, convs, group_norms, layer_spec, linears, pools, upsamples, zero_pads
@@ -37,7 +37,7 @@ REGRESSIONS = yaml.safe_load((Path(__file__).parent / "regressions" / "layers.ya
 def test_builtin_model_matches_pytorch(name):
     spec = load_model(name)
     report = analyze(spec)
-    export = export_torch(spec, report)
+    export = export_torch(report)
     result = probe(export, report)
     assert mismatches(report, result) == []
     modules = [m for m in export.modules if m is not None]
@@ -48,7 +48,7 @@ def test_resnet50_is_the_published_network():
     """The issue's acceptance numbers: torchvision resnet50 has 25,557,032 parameters, output 1x1000."""
     spec = load_model("resnet50")
     report = analyze(spec)
-    result = probe(export_torch(spec, report), report)
+    result = probe(export_torch(report), report)
     assert (result.params, result.output_shape) == (25_557_032, (1000,))
     assert result.macs == 4_089_184_256
 
@@ -58,7 +58,7 @@ def test_transposed_conv_macs_count_input_positions_in_flop_counter():
     2 * (4*4 input positions) * 8 in * (3 out / 1) * (2*2 kernel) FLOPs."""
     spec = load_spec(yaml.safe_dump({"name": "t", "input": [8, 4, 4], "layers": [{"conv_transpose2d": {"out_channels": 3, "kernel_size": 2, "stride": 2}}]}))
     report = analyze(spec)
-    result = probe(export_torch(spec, report), report)
+    result = probe(export_torch(report), report)
     assert result.macs == report.totals.macs == 4 * 4 * 8 * 3 * 2 * 2
 
 
@@ -68,9 +68,9 @@ def pytorch_says(case: LayerCase, spec, report) -> tuple:
     size is exactly 0 returns an empty tensor; convcalc calls every size below 1 an error). The
     export reads the report when convcalc has one (``linear`` on the last axis takes its size there)."""
     if report is None:
-        source, name = torch_source(spec)
+        source, name = layer_source(case.kind, case.args, case.input), "Case"
     else:
-        export = export_torch(spec, report)
+        export = export_torch(report)
         source, name = export.source, export.class_name
     try:
         with warnings.catch_warnings():
@@ -117,36 +117,42 @@ def test_regression(entry):
 
 
 @RANDOM
+@pytest.mark.slow
 @given(convs())
 def test_conv_matches_pytorch(case):
     check(case)
 
 
 @RANDOM
+@pytest.mark.slow
 @given(conv_transposes())
 def test_conv_transpose_matches_pytorch(case):
     check(case)
 
 
 @RANDOM
+@pytest.mark.slow
 @given(pools())
 def test_pool_matches_pytorch(case):
     check(case)
 
 
 @RANDOM
+@pytest.mark.slow
 @given(adaptive_pools())
 def test_adaptive_pool_matches_pytorch(case):
     check(case)
 
 
 @RANDOM
+@pytest.mark.slow
 @given(linears())
 def test_linear_matches_pytorch(case):
     check(case)
 
 
 @RANDOM
+@pytest.mark.slow
 @given(upsamples())
 def test_upsample_matches_pytorch(case):
     check(case)

@@ -1,10 +1,12 @@
 """Every built-in's JSON report keeps every number: params, buffers, MACs, FLOPs, activations,
 shapes, receptive fields, totals, memory and row order, as taken before the network-graph rewrite
 (``tests/snapshots/builtins.json``; ``python tests/test_snapshots.py --write`` takes them anew, which
-a change must never need).
+a change must never need; ``--add`` stores the built-ins added since and leaves the rest alone).
 
-Row paths are compared too; ``RENAMED`` lists the paths changed on purpose (to follow torchvision's
-module names), old -> new, per model.
+Row paths are compared too. ``tests/snapshots/renamed.json`` lists the paths changed on purpose, old
+-> new, and the groups since, per model: a ``when:``-dropped layer no longer takes a number, and a
+parallel branch of one layer is that layer, named as the branch (torchvision's names: MobileNet v2's
+``features.1.conv.0.0`` is the depthwise conv, GoogLeNet's ``inception3a.branch1.conv``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ COLUMNS = (
     "receptive_field", "receptive_field_global", "inputs",
 )
 SYMBOLIC = {"resnet50": "3xHxW", "lenet5": "3xHxW", "unet": "1xHxW", "googlenet": "3xHxW"}
-RENAMED: dict[str, dict[str, str]] = {}
+RENAMED: dict[str, dict] = json.loads((Path(__file__).parent / "snapshots" / "renamed.json").read_text())
 
 
 def snapshot(name: str, *extra: str) -> dict:
@@ -54,15 +56,15 @@ def _stored() -> dict:
 
 
 def _compare(name: str, now: dict, then: dict) -> None:
-    renamed = RENAMED.get(name, {})
-    then = {**then, "paths": [renamed.get(p, p) for p in then["paths"]]}
+    change = RENAMED.get(name, {})
+    renamed = change.get("paths", {})
+    then = {**then, "paths": [renamed.get(p, p) for p in then["paths"]], "groups": change.get("groups", then["groups"])}
     for key in ("input_shape", "output_shape", "totals", "memory", "paths"):
         assert now[key] == then[key], f"{name}: {key} changed"
     assert len(now["layers"]) == len(then["layers"]), f"{name}: {len(then['layers'])} rows before, {len(now['layers'])} now"
     for i, (row_now, row_then) in enumerate(zip(now["layers"], then["layers"])):
         assert row_now == row_then, f"{name}: row {i} ({now['paths'][i]}) changed: {dict(zip(COLUMNS, row_then))} -> {dict(zip(COLUMNS, row_now))}"
-    groups_then = [[renamed.get(g[0], g[0]), *g[1:]] for g in then["groups"]]
-    assert now["groups"] == groups_then, f"{name}: groups changed"
+    assert now["groups"] == then["groups"], f"{name}: groups changed"
 
 
 @pytest.mark.parametrize("name", sorted(_stored()["models"]))
@@ -72,14 +74,24 @@ def test_builtin_numbers_unchanged(name):
 
 @pytest.mark.parametrize("name", sorted(SYMBOLIC))
 def test_symbolic_builtin_formulas_unchanged(name):
-    _compare(name, snapshot(name, "--input", SYMBOLIC[name]), _stored()["symbolic"][name])
+    _compare(f"{name} {SYMBOLIC[name]}", snapshot(name, "--input", SYMBOLIC[name]), _stored()["symbolic"][name])
 
 
-def _write() -> None:  # pragma: no cover - run by hand, never by a change
+def test_every_builtin_has_a_snapshot():
     from convcalc.spec.zoo import builtin_names
 
-    stored = {"columns": list(COLUMNS), "models": {n: snapshot(n) for n in builtin_names()},
-              "symbolic": {n: snapshot(n, "--input", s) for n, s in SYMBOLIC.items()}}
+    missing = sorted(set(builtin_names()) - set(_stored()["models"]))
+    assert not missing, f"no snapshot for {missing}: python tests/test_snapshots.py --add"
+
+
+def _write(add_only: bool) -> None:  # pragma: no cover - run by hand, never by a change
+    """``--add`` snapshots the built-ins not stored yet and keeps every stored entry as it is."""
+    from convcalc.spec.zoo import builtin_names
+
+    old = _stored() if add_only else {"models": {}, "symbolic": {}}
+    stored = {"columns": list(COLUMNS),
+              "models": {n: old["models"].get(n) or snapshot(n) for n in sorted(builtin_names())},
+              "symbolic": {n: old["symbolic"].get(n) or snapshot(n, "--input", s) for n, s in SYMBOLIC.items()}}
     lines = ["{", f' "columns": {json.dumps(stored["columns"])},']
     for section in ("models", "symbolic"):
         lines.append(f' "{section}": {{')
@@ -100,5 +112,5 @@ def _write() -> None:  # pragma: no cover - run by hand, never by a change
     SNAPSHOTS.write_text("\n".join(lines) + "\n")
 
 
-if __name__ == "__main__" and "--write" in sys.argv:  # pragma: no cover
-    _write()
+if __name__ == "__main__" and ("--write" in sys.argv or "--add" in sys.argv):  # pragma: no cover
+    _write(add_only="--add" in sys.argv)

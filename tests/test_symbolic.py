@@ -61,7 +61,12 @@ def test_resnet50_formulas_read_as_ceilings():
 def test_validity_conditions():
     from convcalc.report._substitute import requirements
 
-    assert requirements(analyze_model("lenet5", input_shape=(3, "H", "W"))) == ["H >= 16", "W >= 16"]
+    # LeNet's FC3 was made for the 400 features of a 32x32 input: at other sizes its input must
+    # still be 16*5*5 (floor(H/4) - 3 = 5 holds for H = 32..35)
+    assert requirements(analyze_model("lenet5", input_shape=(3, "H", "W"))) == [
+        "H >= 16", "W >= 16",
+        "FC3 (linear): input ((16*floor(H/4) - 48)*(floor(W/4) - 3),) must be (400,), the input its weights were made for",
+    ]
     assert requirements(analyze_model("unet", input_shape=(1, "H", "W"))) == ["H >= 188", "W >= 188"]
     assert requirements(analyze_model("resnet50", input_shape=(3, "H", "W"))) == []
     too_small = analyze_model("lenet5", input_shape=(3, "H", "W"))
@@ -101,9 +106,9 @@ def test_cli_set_gives_the_integer_report(run_cli):
 def test_cli_symbolic_json_and_table(run_cli):
     data = json.loads(run_cli("summary", "lenet5", "--input", "3xHxW", "-f", "json")[1])
     assert data["layers"][0]["output_shape"] == [6, "H - 4", "W - 4"]
-    assert data["valid_if"] == ["H >= 16", "W >= 16"]
+    assert data["valid_if"][:2] == ["H >= 16", "W >= 16"] and data["valid_if"][2].startswith("FC3 (linear): input (")
     code, out, _ = run_cli("summary", "resnet50", "--input", "3xHxW")
-    assert code == 0 and "ceiling(H/32)" in out and "valid for: every input size" in out
+    assert code == 0 and "⌈H/32⌉" in out and "valid for: every input size" in out  # ceiling(H/32), as textbooks write it
 
 
 def test_cli_sweep(run_cli):
@@ -296,3 +301,27 @@ def test_a_budget_on_an_unwritable_symbolic_peak_cannot_be_decided(run_cli, tmp_
     assert code == 1
     assert f"{spec}:4:26: error[check-budget]: model peak_activation_bytes: expected <= 1GiB (<= 1073741824), got unknown, which depends on H, W: cannot decide" in text
     assert "peak: no short formula for these symbols" in text
+
+
+def test_lenet_accepts_only_the_sizes_its_weights_allow(run_cli):
+    """FC3's 48,120 weights were made for the 400 features of a 32x32 input: at 36 the flatten gives
+    16*6*6 = 576 features, and the size is refused, naming the layer and both numbers."""
+    import json as _json
+
+    code, out, err = run_cli("sizes", "lenet5", "--range", "1..64", "--any", "-f", "json")
+    assert code == 0, err
+    data = _json.loads(out)
+    assert [a["size"] for a in data["accepted"]] == [32, 33, 34, 35]
+    assert [a["size"] for a in data["accepted"] if a["exact"]] == [32]
+    at_36 = next(r for r in data["rejected"] if r["size"] == 36)
+    assert at_36["reason"].startswith("FC3 (linear): its 48,120 parameters were made for input (400,)") and "(576,)" in at_36["reason"]
+
+
+def test_sizes_groups_invalid_apart_from_not_exact(run_cli):
+    """33 and 35 fail only exactness (POOL1 leaves a row uncovered); 5 fails the network (POOL1's
+    window is larger than its input). The table keeps them in separate groups, each with its reason."""
+    code, out, err = run_cli("sizes", "lenet5", "--range", "1..64")
+    assert code == 0, err
+    assert "  rejected 1 size(s) (5), invalid: at 5: POOL1 (avg_pool2d): window larger than the padded input along H" in out
+    assert "  rejected 2 size(s) (33, 35), valid, not exact: at 33: POOL1 (avg_pool2d): along H the last 1 row(s) of the padded input 29 are not covered by a stride-2 window" in out
+    assert "  rejected 1 size(s) (34), valid, not exact: at 34: POOL2 (avg_pool2d)" in out

@@ -111,9 +111,11 @@ def test_projection_only_where_the_shape_changes(model, with_projection, without
 
 def test_googlenet_inception3a():
     assert group("googlenet", "inception3a").output_shape == (256, 28, 28)
+    # a branch of one block is that block, named as the branch (torchvision's inception3a.branch1.conv)
     assert [g.path for g in report("googlenet").groups if g.kind == "branch" and g.path.startswith("inception3a.")] == [
-        "inception3a.branch1", "inception3a.branch2", "inception3a.branch3", "inception3a.branch4",
+        "inception3a.branch2", "inception3a.branch3", "inception3a.branch4",
     ]
+    assert row("googlenet", "inception3a.branch1.conv").params == 64 * 192
     # torchvision's quirk: the branch drawn as 5x5 in the paper is a 3x3 conv, 16 -> 32 channels
     conv = row("googlenet", "inception3a.branch3.1.conv")
     assert (conv.args["kernel_size"], conv.params) == (3, 32 * 16 * 3 * 3)
@@ -171,5 +173,5 @@ def test_a_block_of_one_unnamed_item_adds_no_path_segment():
             name: p
         """
     )
-    assert [r.path for r in report.rows] == ["p.left.0", "p.right.0", "p.concat"]
+    assert [r.path for r in report.rows] == ["p.left", "p.right", "p.concat"]  # a branch of one layer is that layer
     assert [(g.path, g.kind) for g in report.groups if g.path == "p"] == [("p", "pair")]

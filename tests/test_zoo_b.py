@@ -81,7 +81,7 @@ def test_mobilenet_v2_residual_only_at_stride_1_and_same_width():
     """Table 2: the first block of each sequence changes width or stride; the n - 1 others add."""
     report = analyze("mobilenet_v2")
     residual_blocks = [1, 2, 3, 2, 2]  # n - 1 for the sequences of 24, 32, 64, 96 and 160 channels
-    expected = [f"features.{i}.conv.add" for i in (3, 5, 6, 8, 9, 10, 12, 13, 15, 16)]
+    expected = [f"features.{i}.add" for i in (3, 5, 6, 8, 9, 10, 12, 13, 15, 16)]  # x + self.conv(x)
     assert paths_of(report, "add") == expected
     assert len(expected) == sum(residual_blocks)
 
@@ -93,9 +93,10 @@ def test_mobilenet_v2_inverted_residual_layers():
     assert report.row("features.2.conv.1.0").output_shape == (96, 56, 56)
     assert report.row("features.2.conv.1.0").params == 3 * 3 * 96
     assert report.row("features.2.conv.2").params == 96 * 24
-    # features.1 has t = 1: no expansion, the depthwise conv reads the stem's 32 channels
-    assert report.row("features.1.conv.0.0") is None
-    assert report.row("features.1.conv.1.0").params == 3 * 3 * 32
+    # features.1 has t = 1: no expansion, the depthwise conv reads the stem's 32 channels; the
+    # expansion dropped by `when:` takes no index, so it is conv.0, as in torchvision
+    assert report.row("features.1.conv.0.0").params == 3 * 3 * 32
+    assert report.row("features.1.conv.1").params == 32 * 16
     assert report.row("classifier.1").params == 1280 * 1000 + 1000
 
 

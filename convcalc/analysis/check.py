@@ -43,10 +43,21 @@ Baseline
     must agree exactly. Each drifted total and each added, removed or changed layer is one
     ``check-baseline`` error.
 
+Against a model
+    ``--against MODEL``: an ONNX file or a PyTorch model (``FILE.py:FACTORY``, traced at the spec's
+    input). The spec and the model are compared layer by layer, matched by path (a spec written by
+    ``convcalc import`` has the model's paths): each layer's output shape, parameters and MACs,
+    then the input shape, the output shape and the totals. Each difference is one
+    ``check-against`` error, the first :data:`MAX_AGAINST` in the order of the spec's layers, then
+    how many more. An ONNX file checked by itself has no expectations; an operation in it that
+    convcalc has no kind for fails the check (``import-unknown-op``): a guard must not pass on a
+    partial count.
+
 Codes
     ``check-expect`` (a wrong value), ``check-expect-syntax``, ``check-budget`` (a budget broken,
     or undecidable for symbolic sizes), ``check-budget-syntax``, ``check-unknown-layer``,
-    ``check-baseline``; a spec that cannot be analysed keeps its own code (``spec-...``).
+    ``check-baseline``, ``check-against``, ``import-unknown-op``; a spec that cannot be analysed keeps
+    its own code (``spec-...``).
 """
 
 from __future__ import annotations
@@ -64,17 +75,20 @@ from typing import Any, Callable, Optional
 from convcalc.spec._expr import ExprError, evaluate
 from convcalc.arith.dims import dsum, sympy_module, to_json_dim
 from convcalc.engine import analyze
-from convcalc.errors import EXIT_FAILED, EXIT_OK, ConvcalcError, Position, SpecError, UsageError
+from convcalc.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConvcalcError, Position, SpecError, UsageError
 from convcalc.kinds import RFAxis
 from convcalc.report import Expectation, Report, Row
+from convcalc.report._display import Displayed
 from convcalc.spec import BUDGET_KEYS, Spec, did_you_mean, load_spec
-from convcalc.spec.zoo import read_source
+from convcalc.spec.files import not_a_spec, spec_files
+from convcalc.spec.zoo import STDIN, read_source
 
 __all__ = [
     "BASELINE_TOTALS",
     "BYTE_KEYS",
     "BYTE_UNITS",
     "COUNT_UNITS",
+    "MAX_AGAINST",
     "MAX_EXPONENT",
     "Baseline",
     "BaselineLayer",
@@ -84,9 +98,12 @@ __all__ = [
     "check_budget",
     "check_expectation",
     "check_file",
+    "check_paths",
     "check_report",
+    "compare_against",
     "compare_baseline",
     "load_baseline",
+    "load_reference",
     "parse_budget",
     "parse_budgets",
     "parse_quantity",
@@ -102,6 +119,7 @@ BYTE_UNITS = {
 BYTE_KEYS = ("activation_bytes", "peak_activation_bytes")
 BASELINE_TOTALS = ("params", "buffers", "macs", "flops", "activations")  # per sample: not the bytes
 MAX_EXPONENT = 30  # 1e30 is past any network; a huge exponent would build a huge int
+MAX_AGAINST = 10  # layer differences listed one by one by --against; the rest are counted
 _SUM_TERMS_SHOWN = 12  # a longer sum shows its first and last terms
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
@@ -111,7 +129,7 @@ _BUDGET = re.compile(
 _LABELS = {"params": "params", "buffers": "buffers", "macs": "MACs", "flops": "FLOPs", "activations": "activations"}
 _SHAPE_KEYS = ("shape", "output")
 _GLOBAL = "global"
-_UNKNOWN = "unknown"  # a symbolic peak too long to write (Report.peak_activations)
+_UNKNOWN = "unknown"  # a symbolic peak too long to write (Report.peak_activations), a field not known
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -137,13 +155,14 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class FileResult:
-    """Everything ``check`` found in one file."""
+class FileResult(Displayed):
+    """Everything ``check`` found in one file; a notebook shows it as ``check`` prints it."""
 
     file: str
     verdicts: tuple[Verdict, ...] = ()
     error: Optional[Verdict] = None  # the file could not be checked at all
     error_exit: int = EXIT_OK
+    skipped: Optional[str] = None  # why a YAML file was not checked: it is plainly not a spec
 
     @property
     def failures(self) -> tuple[Verdict, ...]:
@@ -157,6 +176,8 @@ class FileResult:
 
     @property
     def status(self) -> str:
+        if self.skipped:
+            return "skipped"
         return "error" if self.error else ("failed" if self.failures else "ok")
 
     def count(self, kind: str) -> int:
@@ -164,8 +185,12 @@ class FileResult:
 
     @property
     def checked(self) -> int:
-        """Expectations + budgets, + 1 for a baseline comparison (however many drifts it found)."""
-        return self.count("expect") + self.count("budget") + (1 if self.count("baseline") else 0)
+        """Expectations + budgets, + 1 for a baseline and for a model comparison (however many
+        differences they found)."""
+        return self.count("expect") + self.count("budget") + (1 if self.count("baseline") else 0) + (1 if self.count("against") else 0)
+
+    def __repr__(self) -> str:
+        return f"<FileResult {self.file}: {self.status}, {self.checked} checked, {len(self.failures)} failed>"
 
 
 def worst_exit(results) -> int:
@@ -366,7 +391,7 @@ def _shape_formulas(target: _Target) -> tuple[str, ...]:
         lines = _shape_lines(row)
         if lines:
             return tuple(lines if target.is_row else (f"{row.path}: {line}" for line in lines))
-        if row.input_shapes[0] != row.output_shape:
+        if row.input_shapes and row.input_shapes[0] != row.output_shape:
             return (f"{row.path} ({row.kind}): {_text(row.input_shapes[0])} -> {_text(row.output_shape)}",)
     return ()
 
@@ -377,23 +402,29 @@ def _input_rf(report: Report, row: Optional[Row]) -> tuple[RFAxis, ...]:
 
 
 def _rf_formulas(report: Report, target: _Target) -> tuple[str, ...]:
-    """How the last layer's field follows from its input's: r_out = r_in + (k_eff-1)*j_in."""
+    """How the last layer's field follows from its input's: r_out = r_in + (k_eff-1)*j_in where
+    that rule holds exactly, else the exact field composed through the layers (kinds/_rf.py)."""
     row = target.last
     if row is None:
         return ("no layer: the field of the input, 1 pixel",)
     if row.is_global:
         return (f"{row.path} ({row.kind}) sees the whole input: a global receptive field",)
+    unknown = next((a.unknown for a in row.rf if not a.known), None)
+    prefix = "" if target.is_row else f"{row.path}: "
+    if unknown is not None:
+        return (f"{prefix}the field is not known: {unknown}",)
     if len(row.inputs) > 1:
-        return (f"r = the largest of the {len(row.inputs)} merged inputs' fields = {_text(_rf_value(report, row))}",)
+        return (f"r = the largest field of the union of the {len(row.inputs)} merged inputs' fields = {_text(_rf_value(report, row))}",)
     lines = []
     for before, after in zip(_input_rf(report, row), row.rf):
-        if after.size == before.size:
+        if after.size == before.size and after.is_simple:
             lines.append(f"r = r_in = {_text(after.size)} ({row.kind} does not widen the field)")
-        else:
+        elif before.is_simple and after.is_simple and _exact(before.jump):
             grow = Fraction(after.size - before.size) / Fraction(before.jump)
             lines.append(f"r_out = r_in + (k_eff-1)*j_in = {_text(before.size)} + {_text(grow)}*{_text(before.jump)} = {_text(after.size)}")
+        else:
+            lines.append(f"r = {_text(after.size)}, the largest field over the outputs (they differ from one output to the next)")
     unique = list(dict.fromkeys(lines))
-    prefix = "" if target.is_row else f"{row.path}: "
     return tuple(prefix + line for line in unique)
 
 
@@ -401,7 +432,11 @@ def _rf_value(report: Report, row: Optional[Row]) -> Any:
     """The field size per spatial axis, or ``"global"``."""
     if row is None:
         return tuple(a.size for a in _input_rf(report, None))
-    return _GLOBAL if row.is_global else tuple(a.size for a in row.rf)
+    if row.is_global:
+        return _GLOBAL
+    if any(not a.known for a in row.rf):
+        return _UNKNOWN
+    return tuple(a.size for a in row.rf)
 
 
 def _measure(report: Report, target: _Target, key: str) -> tuple[Any, tuple[str, ...]]:
@@ -715,22 +750,149 @@ def _drift(message: str, pos: Position, expected: Any, actual: Any) -> Verdict:
     return Verdict("baseline", False, "check-baseline", message, pos, _json(expected), _json(actual))
 
 
+# -- against a model -------------------------------------------------------------------------------
+
+
+def load_reference(target: str, input_shape: tuple) -> Report:
+    """The report of the model a spec is checked against: an ONNX file, or a PyTorch model traced at
+    the spec's input (``input_shape``)."""
+    from convcalc.interop.onnx_import import is_onnx_path, load_onnx
+    from convcalc.interop.torch_import import import_torch, is_factory
+
+    if is_onnx_path(target):
+        return analyze(load_onnx(target))
+    if is_factory(target):
+        return analyze(import_torch(target, input_shape))
+    raise UsageError("usage-against", f"--against {target!r}: give an ONNX file (*.onnx) or a PyTorch model (FILE.py:FACTORY)")
+
+
+def compare_against(report: Report, model: Report, label: str, where: Position) -> tuple[Verdict, ...]:
+    """Every difference between a spec's report and a model's: one ``check-against`` error per
+    layer (matched by path, in the spec's order) and per model-level number, or one passing verdict."""
+    found: list[Verdict] = []
+    mine, theirs = tuple(_json(report.input_shape)), tuple(_json(model.input_shape))
+    if mine != theirs:
+        found.append(_against(f"input shape: {_text(mine)} in the spec, {_text(theirs)} in {label}", where, theirs, mine))
+    layers = _layer_differences(report, model, label, where)
+    found += layers[:MAX_AGAINST]
+    if len(layers) > MAX_AGAINST:
+        found.append(_against(f"and {len(layers) - MAX_AGAINST} more layers differ from {label}", where, None, None))
+    for what, ours, other in (("output shape", _json(report.output_shape), _json(model.output_shape)),
+                              ("total params", _json(report.totals.params), _json(model.totals.params)),
+                              ("total MACs", _json(report.totals.macs), _json(model.totals.macs))):
+        if ours != other:
+            found.append(_against(f"{what}: {_text(ours)} in the spec, {_text(other)} in {label}", where, other, ours))
+    if found:
+        return tuple(found)
+    return (Verdict("against", True, "check-against", f"every layer as in {label}: {len(report.rows)} layers, shapes, params and MACs", where),)
+
+
+def _layer_differences(report: Report, model: Report, label: str, where: Position) -> list[Verdict]:
+    theirs = dict(zip(_keyed(row.path for row in model.rows), model.rows))
+    found = []
+    seen = set()
+    for key, row in zip(_keyed(r.path for r in report.rows), report.rows):
+        other = theirs.get(key)
+        seen.add(key)
+        if other is None:
+            found.append(_against(f"layer {row.path} ({row.kind}) is in the spec, not in {label}", row.pos or where, None, _layer_of(row)))
+            continue
+        changes = []
+        for name, ours, them in (("output shape", tuple(_json(row.output_shape)), tuple(_json(other.output_shape))),
+                                 ("params", _json(row.params), _json(other.params)), ("MACs", _json(row.macs), _json(other.macs))):
+            if ours != them:
+                changes.append(f"{name} {_text(ours)} in the spec, {_text(them)} in {label}")
+        if changes:
+            found.append(_against(f"layer {row.path} ({row.kind}): " + "; ".join(changes), row.pos or where, _layer_of(other), _layer_of(row)))
+    for key, other in theirs.items():
+        if key not in seen:
+            found.append(_against(f"layer {other.path} ({other.kind}) of {label} is not in the spec", where, _layer_of(other), None))
+    return found
+
+
+def _against(message: str, pos: Position, expected: Any, actual: Any) -> Verdict:
+    return Verdict("against", False, "check-against", message, pos, _json(expected), _json(actual))
+
+
+def _unknown_verdicts(report: Report) -> tuple[Verdict, ...]:
+    from convcalc.interop._imported import partial_message
+
+    message = partial_message(report.graph) if report.graph is not None else None
+    return (Verdict("import", False, "import-unknown-op", message, Position(report.file or report.name)),) if message else ()
+
+
 # -- one file -----------------------------------------------------------------------------------
 
 
-def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0)) -> FileResult:
-    """Load, analyse and check one spec file (or built-in model name). Never raises a
-    :class:`ConvcalcError`: a spec or file fault becomes the result's ``error``."""
+def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0), skip_non_specs: bool = False,
+               against: Optional[str] = None) -> FileResult:
+    """Load, analyse and check one spec file (or built-in model name, or ``-``; or an ONNX file).
+    Never raises a :class:`ConvcalcError`: a spec or file fault becomes the result's ``error``.
+    With ``skip_non_specs``, a YAML file that is plainly not a spec
+    (:func:`convcalc.spec.files.not_a_spec`) is skipped. ``against``: a model to compare with."""
     shown = target
     try:
+        from convcalc.interop.onnx_import import is_onnx_path, load_onnx
+
+        if is_onnx_path(target):
+            report = analyze(load_onnx(target))
+            verdicts = check_report(report) + _unknown_verdicts(report)
+            where = Position(target)
+            if baseline is not None:
+                verdicts += compare_baseline(report, baseline, tolerance, where)
+            if against is not None:
+                verdicts += compare_against(report, load_reference(against, report.input_shape), against, where)
+            return FileResult(shown, verdicts)
         text, shown = read_source(target)
+        if _is_answers_file(text):
+            return FileResult(shown, _grade_answers(text, shown))
+        reason = not_a_spec(text) if skip_non_specs else None
+        if reason:
+            return FileResult(shown, skipped=reason)
         spec = load_spec(text, shown)
         budgets = parse_budgets(spec)
         report = analyze(spec)
         verdicts = check_report(report, budgets)
         if baseline is not None:
             verdicts += compare_baseline(report, baseline, tolerance, spec.pos(()))
+        if against is not None:
+            verdicts += compare_against(report, load_reference(against, spec.input), against, spec.pos(()))
     except ConvcalcError as exc:
         message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
         return FileResult(shown, error=Verdict("error", False, exc.code, message, exc.pos), error_exit=exc.exit_code)
     return FileResult(shown, verdicts)
+
+
+def _is_answers_file(text: str) -> bool:
+    from convcalc.teach.exercises import is_answers_file
+
+    return is_answers_file(text)
+
+
+def _grade_answers(text: str, shown: str) -> tuple[Verdict, ...]:
+    """A filled-in ``convcalc exercises`` answers file, graded by :func:`convcalc.teach.exercises.grade`:
+    one expectation per question."""
+    from convcalc.teach.exercises import grade
+
+    return tuple(
+        Verdict("expect", g.ok, g.code, g.message, g.pos, g.expected, g.actual, (g.derivation,) if g.derivation else ())
+        for g in grade(text, shown)
+    )
+
+
+def check_paths(targets: list[str], baseline: Optional[Baseline] = None, tolerance: Fraction = Fraction(0), skip_non_specs: bool = False,
+                against: Optional[str] = None) -> list[FileResult]:
+    """:func:`check_file` for each target; a directory stands for its ``*.yaml`` and ``*.yml``
+    files (:func:`convcalc.spec.files.spec_files`), which are checked with ``skip_non_specs``. A directory without
+    one is an ``io-no-specs`` error (exit 2): a guard that checks nothing must not pass."""
+    results = []
+    for target in targets:
+        if target != STDIN and Path(target).is_dir():
+            found = spec_files(Path(target))
+            if not found:
+                error = Verdict("error", False, "io-no-specs", "no *.yaml or *.yml file in this directory (hidden ones are not read)", Position(target))
+                results.append(FileResult(target, error=error, error_exit=EXIT_USAGE))
+            results += [check_file(str(path), baseline, tolerance, skip_non_specs=True, against=against) for path in found]
+        else:
+            results.append(check_file(target, baseline, tolerance, skip_non_specs, against))
+    return results

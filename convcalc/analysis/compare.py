@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, ClassVar, Optional, Sequence
 
-from convcalc.interop.compat import layer_arg
+from convcalc.kinds._compat import layer_arg
 from convcalc.arith.dims import Dim, prod, to_json_dim
 from convcalc.report import Report, Row
+from convcalc.report._display import Displayed
 
 __all__ = [
     "METRICS",
+    "SIGNIFICANT_DIGITS",
     "Bottleneck",
     "Comparison",
     "Entry",
@@ -35,11 +37,11 @@ __all__ = [
     "compare",
     "comparison_to_dict",
     "decimal_text",
-    "ratio_text",
     "separable",
 ]
 
 METRICS: tuple[str, ...] = ("params", "macs", "flops", "activation_bytes")
+SIGNIFICANT_DIGITS = 3  # of a ratio written as a decimal
 _CONV = ("conv1d", "conv2d", "conv3d")
 
 
@@ -148,9 +150,19 @@ class Bottleneck:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Displayed):
+    """Reports side by side; a notebook shows it as the compare table."""
+
     entries: tuple[Entry, ...]
     savings: tuple[Separable | Bottleneck, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly ``convcalc compare --format json``."""
+        return comparison_to_dict(self)
+
+    def __repr__(self) -> str:
+        labels = ", ".join(entry.label for entry in self.entries)
+        return f"<Comparison of {len(self.entries)}: {labels}; {len(self.savings)} saving(s) found>"
 
     def ratio(self, index: int, metric: str) -> Optional[Fraction]:
         """Entry ``index`` over the first entry, exactly; None when undefined (a 0 or a symbol)."""
@@ -172,15 +184,34 @@ def compare(entries: Sequence[tuple[str, Report]]) -> Comparison:
     return Comparison(items, tuple(savings))
 
 
-def ratio_text(ratio: Optional[Fraction]) -> str:
-    """``14/45 (0.311)``; ``-`` when there is no ratio."""
-    if ratio is None:
-        return "-"
-    return f"{_fraction(ratio)} ({decimal_text(ratio)})"
+def decimal_text(x: Fraction, digits: int = SIGNIFICANT_DIGITS) -> str:
+    """``x`` to ``digits`` significant digits, rounded half to even from the exact fraction and
+    written out without an exponent: 14/45 -> ``0.311``, 8/5 -> ``1.60``, 1/12345 ->
+    ``0.0000810``. From 10**(digits-1) on, the nearest integer: 2048/3 -> ``683``, ``1,234``."""
+    if x == 0:
+        return "0"
+    sign, x = ("-" if x < 0 else ""), abs(x)
+    exponent = _exponent(x)
+    decimals = digits - 1 - exponent
+    if decimals <= 0:
+        return f"{sign}{round(x):,}"
+    rounded = round(x * 10**decimals)  # Fraction rounds half to even, exactly
+    if rounded == 10**digits:  # 0.9996 -> 1.00: the rounding carried into one more digit
+        rounded, decimals = rounded // 10, decimals - 1
+        if decimals == 0:
+            return f"{sign}{rounded:,}"
+    text = str(rounded).rjust(decimals + 1, "0")
+    return f"{sign}{int(text[:-decimals]):,}.{text[-decimals:]}"
 
 
-def decimal_text(x: Fraction) -> str:
-    return f"{float(x):,.1f}" if x >= 100 else f"{float(x):.3f}" if x >= Fraction(1, 100) else f"{float(x):.3g}"
+def _exponent(x: Fraction) -> int:
+    """The power of ten of the first significant digit of ``x`` > 0: 10**e <= x < 10**(e+1)."""
+    exponent = len(str(x.numerator)) - len(str(x.denominator))
+    while Fraction(10) ** exponent > x:
+        exponent -= 1
+    while Fraction(10) ** (exponent + 1) <= x:
+        exponent += 1
+    return exponent
 
 
 def comparison_to_dict(comparison: Comparison) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from fractions import Fraction
 from typing import Any, Union
 
 __all__ = [
+    "MAX_INT",
     "Dim",
     "ceil_div",
     "collect_conditions",
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 Dim = Union[int, Any]  # an int, or a sympy expression on the symbolic path
+
+MAX_INT = 2**48  # larger than any tensor dimension or channel count anyone needs (limit-int)
 
 
 def sympy_module():

@@ -15,18 +15,29 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Union
 
 from convcalc.errors import UsageError, quote_path
 
 __all__ = ["write_output"]
 
 
-def write_output(text: str, output: Optional[Path], inputs: Iterable = ()) -> None:
-    """Print ``text``, or write it to ``output`` (see the module docstring). ``inputs`` are the
-    paths the command read (a built-in model's name, or ``-``, is not a file and is skipped)."""
+Text = Union[str, bytes, Iterable[str]]
+
+
+def write_output(text: Text, output: Optional[Path], inputs: Iterable = ()) -> None:
+    """Print ``text``, or write it to ``output`` (see the module docstring). ``bytes`` (a PNG) are
+    written as they are; text may come in pieces (a large JSON report), written as they come.
+    ``inputs`` are the paths the command read (a built-in model's name, or ``-``, is not a file
+    and is skipped)."""
     if output is None:
-        sys.stdout.write(text)
+        if isinstance(text, bytes):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)
+            sys.stdout.buffer.flush()
+        else:
+            for chunk in _chunks(text):
+                sys.stdout.write(chunk)
         return
     output = Path(output)
     shown = quote_path(output)
@@ -48,6 +59,17 @@ def write_output(text: str, output: Optional[Path], inputs: Iterable = ()) -> No
     _replace(text, target, mode, shown)
 
 
+def _chunks(text: Text) -> Iterable:
+    return (text,) if isinstance(text, (str, bytes)) else text
+
+
+def _open(target, text: Text):
+    """``target`` (a path or a descriptor) opened for ``text``: binary for bytes, else UTF-8."""
+    if isinstance(text, bytes):
+        return open(target, "wb")
+    return open(target, "w", encoding="utf-8")
+
+
 def _refuse_inputs(output: Path, info: os.stat_result, inputs: Iterable, shown: str) -> None:
     for source in inputs:
         if source is None or str(source) == "-":
@@ -63,11 +85,12 @@ def _refuse_inputs(output: Path, info: os.stat_result, inputs: Iterable, shown: 
             )
 
 
-def _write_in_place(text: str, output: Path, shown: str) -> None:
+def _write_in_place(text: Text, output: Path, shown: str) -> None:
     """A device, FIFO or socket: opened and written like ``>`` does, never replaced."""
     try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with _open(output, text) as handle:
+            for chunk in _chunks(text):
+                handle.write(chunk)
     except OSError as exc:
         raise UsageError("io-write", f"cannot write {shown}: {exc.strerror or exc}") from None
 
@@ -78,14 +101,15 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def _replace(text: str, target: Path, mode: int, shown: str) -> None:
+def _replace(text: Text, target: Path, mode: int, shown: str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise UsageError("io-write", f"cannot write {shown}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with _open(fd, text) as handle:
+            for chunk in _chunks(text):
+                handle.write(chunk)
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except OSError as exc:

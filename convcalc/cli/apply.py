@@ -1,95 +1,50 @@
-"""``convcalc apply``: a small cross-correlation and/or pooling worked out exactly (rules in
-:mod:`convcalc.handcalc`).
+"""``convcalc apply``: a small convolution and/or pooling worked out exactly (rules in
+:mod:`convcalc.teach.handcalc` and :mod:`convcalc.teach.backward`; rendering in
+:mod:`convcalc.render.apply`).
 
     convcalc apply --input "3,0,1,2,7,4;1,5,8,9,3,1;..." --kernel vertical_edge
-                   [--stride 1] [--padding 1] [--padding-mode zeros] [--dilation 1] [--bias 0]
-                   [--pool max --pool-size 2 [--pool-stride 2] [--pool-padding 0]]
+                   [--stride 1|3,2] [--padding 1] [--padding-mode zeros] [--dilation 1|1,2]
+                   [--groups 1] [--bias 0|1,2] [--flip] [--im2col] [--at i,j|all]
+                   [--backward [--grad MATRIX]]
+                   [--pool max --pool-size 2|2,3 [--pool-stride 2] [--pool-padding 0]]
                    [--file matrices.yaml] [--format table|json]
+
+Channels first, as every shape in convcalc: a list of matrices is C x H x W (one matrix per
+channel), a list of filters C_out x C_in/groups x kh x kw as PyTorch stores ``Conv2d.weight``, an
+element ``c,i,j``. An input whose matrices look like rows of H x W x C pixels gets a warning.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass
-from enum import Enum
-from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich import box
-from rich.console import Console, Group
-from rich.table import Table
 from rich.text import Text
 
+from convcalc.cli._common import console, format_option, warn
 from convcalc.errors import UsageError
+from convcalc.render.apply import render_table, to_json
+from convcalc.render.formats import Format, choose_format
+from convcalc.teach.apply import ConvSettings, PoolSettings, compute, parse_at
 from convcalc.teach.handcalc import (
-    Array,
-    Matrix,
     MatrixFile,
-    Number,
-    Padding,
     PaddingMode,
     PoolMode,
-    cross_correlate,
-    explain_element,
-    explain_pool_element,
-    format_number,
-    is_stack,
+    depth,
     load_file,
-    pad,
-    padding_sides,
     parse_array,
     parse_number,
     parse_padding,
-    pool,
+    parse_pair,
     resolve_kernel,
 )
 
-__all__ = [
-    "Applied",
-    "ConvSettings",
-    "ConvStep",
-    "OutputFormat",
-    "PoolSettings",
-    "PoolStep",
-    "apply_command",
-    "compute",
-    "render_table",
-    "to_json",
-]
-
-from convcalc.report import SCHEMA_VERSION as JSON_SCHEMA_VERSION
-TITLE = "cross-correlation (what PyTorch's conv2d computes; true convolution flips the kernel)"
+__all__ = ["FORMATS", "apply_command"]
 
 
-class OutputFormat(str, Enum):
-    """How to print the result."""
-
-    table = "table"
-    json = "json"
-
-
-@dataclass(frozen=True)
-class ConvSettings:
-    """Keyword arguments of ``cross_correlate``, defaults filled in."""
-
-    stride: int = 1
-    padding: Padding = 0
-    padding_mode: PaddingMode = PaddingMode.ZEROS
-    dilation: int = 1
-    bias: Number = 0
-
-
-@dataclass(frozen=True)
-class PoolSettings:
-    """Keyword arguments of ``pool``; the stride defaults to the window."""
-
-    mode: PoolMode
-    kernel_size: int = 2
-    stride: int | None = None
-    padding: int = 0
+FORMATS = (Format.table, Format.json)
 
 
 _CONV_FLAGS = {
@@ -98,56 +53,36 @@ _CONV_FLAGS = {
     "padding_mode": "--padding-mode",
     "dilation": "--dilation",
     "bias": "--bias",
+    "groups": "--groups",
+    "flip": "--flip",
 }
 _POOL_FLAGS = {"kernel_size": "--pool-size", "stride": "--pool-stride", "padding": "--pool-padding"}
 
 
-@dataclass(frozen=True)
-class ConvStep:
-    """The cross-correlation: its settings, kernel, padded input (if padded) and output."""
-
-    settings: ConvSettings
-    kernel: Array
-    padded: Array | None
-    output: Matrix
-    worked: str
-
-
-@dataclass(frozen=True)
-class PoolStep:
-    """The pooling of the input, or of the cross-correlation's output."""
-
-    settings: PoolSettings
-    pooled: Array
-    worked: str
-
-
-@dataclass(frozen=True)
-class Applied:
-    """What the command computed, in order."""
-
-    input: Array
-    conv: ConvStep | None
-    pool: PoolStep | None
+def _bias(text: str) -> Any:
+    """One bias for every filter, or one per filter: ``"1"``, ``"0.5,-1"``."""
+    values = [parse_number(part) for part in text.split(",")]
+    return values[0] if len(values) == 1 else tuple(values)
 
 
 def apply_command(
     input_text: Annotated[
         str | None,
         typer.Option("--input", "-i", help='Input matrix: "3,0,1;1,5,8" (rows split by ;) or "[[3,0],[1,5]]"; '
-                     "a list of matrices is channels first."),
+                     "a list of matrices is channels first, C x H x W: one matrix per channel."),
     ] = None,
     kernel: Annotated[
         str | None,
         typer.Option("--kernel", "-k", help="Kernel matrix, written like --input, or a name: sobel_x, gaussian3, "
-                     "vertical_edge, ..."),
+                     "vertical_edge, ...; one matrix per input channel, or a list of filters "
+                     "(C_out x C_in/groups x kh x kw, four levels of nesting) for several output channels."),
     ] = None,
     file: Annotated[
         Path | None,
-        typer.Option("--file", "-f", help="YAML file with `input` and/or `kernel`, or a CSV file with the input; "
-                     "--input and --kernel override it."),
+        typer.Option("--file", "-f", help="YAML file with `input`, `kernel` and/or `grad`, or a CSV file with the "
+                     "input; --input, --kernel and --grad override it."),
     ] = None,
-    stride: Annotated[int | None, typer.Option("--stride", "-s", help="Stride of the kernel (default 1).")] = None,
+    stride: Annotated[str | None, typer.Option("--stride", "-s", help='Stride: "2" or "height,width" (default 1).')] = None,
     padding: Annotated[
         str | None,
         typer.Option("--padding", "-p", help='Padding: "1", "ph,pw" or "top,bottom,left,right" (default 0).'),
@@ -156,48 +91,103 @@ def apply_command(
         PaddingMode | None, typer.Option("--padding-mode", help="How the border is filled (default zeros).")
     ] = None,
     dilation: Annotated[
-        int | None, typer.Option("--dilation", "-d", help="Dilation of the kernel (default 1).")
+        str | None, typer.Option("--dilation", "-d", help='Dilation: "2" or "height,width" (default 1).')
     ] = None,
-    bias: Annotated[str | None, typer.Option("--bias", help="Added to every output element (default 0).")] = None,
+    groups: Annotated[int | None, typer.Option("--groups", "-g", help="Groups of a list of filters (default 1).")] = None,
+    bias: Annotated[
+        str | None, typer.Option("--bias", help='Added to every output element: one value, or one per filter "1,2" (default 0).')
+    ] = None,
+    flip: Annotated[
+        bool, typer.Option("--flip", help="True convolution: flip the kernel in both axes first (default: "
+                           "cross-correlation, as PyTorch).")
+    ] = False,
+    im2col: Annotated[
+        bool, typer.Option("--im2col", help="Show the convolution as one matrix product: patches, reshaped kernel, product.")
+    ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help='The element worked out step by step: "i,j" ("c,i,j" with channels) of the final '
+                     'result, or "all" (default: the first).'),
+    ] = None,
+    backward: Annotated[
+        bool, typer.Option("--backward", help="Also the backward pass: dL/dW, dL/db and dL/dX, every element worked out.")
+    ] = False,
+    grad: Annotated[
+        str | None,
+        typer.Option("--grad", help="The upstream gradient dL/dY, shaped like the final result, written like --input "
+                     "(default all ones: L = the sum of the result)."),
+    ] = None,
     pool_mode: Annotated[
         PoolMode | None, typer.Option("--pool", help="Pool the input, or the output of --kernel.")
     ] = None,
-    pool_size: Annotated[int | None, typer.Option("--pool-size", help="Pooling window (default 2).")] = None,
+    pool_size: Annotated[str | None, typer.Option("--pool-size", help='Pooling window: "2" or "height,width" (default 2).')] = None,
     pool_stride: Annotated[
-        int | None, typer.Option("--pool-stride", help="Pooling stride (default: the window).")
+        str | None, typer.Option("--pool-stride", help='Pooling stride: "2" or "height,width" (default: the window).')
     ] = None,
-    pool_padding: Annotated[int | None, typer.Option("--pool-padding", help="Pooling padding (default 0).")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    pool_padding: Annotated[
+        str | None, typer.Option("--pool-padding", help='Pooling padding: "1" or "height,width" (default 0).')
+    ] = None,
+    format_: Annotated[str, format_option(FORMATS, short=False)] = "table",  # -f is --file
 ) -> None:
-    """Work out a small cross-correlation (what deep-learning libraries call convolution) and/or
-    pooling by hand, exactly: fractions stay fractions.
+    """Work out a small cross-correlation (what deep-learning libraries call convolution; --flip
+    for a true convolution) and/or pooling by hand, exactly: fractions stay fractions; --im2col
+    and --backward show the matrix product and the gradients.
     """
+    chosen = choose_format(format_, FORMATS, "apply")
     conv_options = {
-        "stride": stride,
+        "stride": None if stride is None else parse_pair(stride, "--stride"),
         "padding": None if padding is None else parse_padding(padding),
         "padding_mode": padding_mode,
-        "dilation": dilation,
-        "bias": None if bias is None else parse_number(bias),
+        "dilation": None if dilation is None else parse_pair(dilation, "--dilation"),
+        "bias": None if bias is None else _bias(bias),
+        "groups": groups,
+        "flip": flip or None,
     }
-    pool_options = {"kernel_size": pool_size, "stride": pool_stride, "padding": pool_padding}
+    pool_options = {
+        "kernel_size": None if pool_size is None else parse_pair(pool_size, "--pool-size"),
+        "stride": None if pool_stride is None else parse_pair(pool_stride, "--pool-stride"),
+        "padding": None if pool_padding is None else parse_pair(pool_padding, "--pool-padding"),
+    }
     stored = load_file(file) if file is not None else MatrixFile(None, None)
     matrix = parse_array(input_text, "input") if input_text is not None else stored.input
     weights = resolve_kernel(kernel) if kernel is not None else stored.kernel
+    upstream = parse_array(grad, "grad") if grad is not None else stored.grad
     if matrix is None:
         raise UsageError("apply-missing-option", "give the input matrix with --input or in --file")
+    _warn_channels_last(matrix)
     if weights is None and pool_mode is None:
         raise UsageError("apply-missing-option", "give --kernel, --pool or both (the kernel runs first)")
     _check_unused("--kernel", weights, conv_options, _CONV_FLAGS)
     _check_unused("--pool", pool_mode, pool_options, _POOL_FLAGS)
+    if grad is not None and not backward:
+        raise UsageError("apply-bad-option", "--grad: only used with --backward")
     applied = compute(
         matrix,
         None if weights is None else (weights, ConvSettings(**_given(conv_options))),
         None if pool_mode is None else PoolSettings(pool_mode, **_given(pool_options)),
+        at=None if at is None else parse_at(at),
+        im2col=im2col,
+        backward=backward,
+        grad=upstream if backward else None,
     )
-    if output_format is OutputFormat.json:
+    if chosen == Format.json:
         typer.echo(json.dumps(to_json(applied), indent=2))
     else:
-        Console().print(render_table(applied), soft_wrap=True)
+        out = console()
+        for part in render_table(applied).renderables:  # sentences wrap at words, grids keep their titles whole
+            out.print(part, soft_wrap=not isinstance(part, Text))
+
+
+def _warn_channels_last(matrix: Any) -> None:
+    """A stack written as rows of pixels, each a list of its channels (H x W x C, as numpy and
+    image libraries hold images), reads as H matrices of W x C: say so."""
+    from convcalc.spec.layout import looks_other_layout, read_as
+
+    if depth(matrix) == 3:
+        dims = (len(matrix), len(matrix[0]), len(matrix[0][0]))
+        if looks_other_layout(dims):
+            hint = f"give one matrix per channel: {dims[2]} matrices of {dims[0]}x{dims[1]}"
+            warn("input-layout", f"the input ({dims[0]} matrices of {dims[1]}x{dims[2]}) is {read_as(dims)}", hint=hint)
 
 
 def _given(options: dict[str, Any]) -> dict[str, Any]:
@@ -209,97 +199,3 @@ def _check_unused(needs: str, present: object, options: dict[str, Any], flags: d
     unused = [flags[name] for name in _given(options)]
     if present is None and unused:
         raise UsageError("apply-bad-option", f"{', '.join(unused)}: only used with {needs}")
-
-
-def compute(
-    matrix: Array,
-    conv: tuple[Array, ConvSettings] | None,
-    pooling: PoolSettings | None,
-) -> Applied:
-    """Run the cross-correlation (given a kernel and its settings), then the pooling (if asked for).
-
-    The worked elements are out[0,0] and pooled[0,0] (channel 0 first for a stack).
-    """
-    conv_step = None
-    if conv is not None:
-        weights, settings = conv
-        options = dataclasses.asdict(settings)
-        padded = pad(matrix, settings.padding, settings.padding_mode) if any(padding_sides(settings.padding)) else None
-        output = cross_correlate(matrix, weights, **options)
-        conv_step = ConvStep(settings, weights, padded, output, explain_element(matrix, weights, **options))
-    pool_step = None
-    if pooling is not None:
-        source = matrix if conv_step is None else conv_step.output
-        options = dataclasses.asdict(pooling)
-        pool_step = PoolStep(pooling, pool(source, **options), explain_pool_element(source, **options))
-    return Applied(matrix, conv_step, pool_step)
-
-
-def _json_value(value: Any) -> Any:
-    """Nested lists; ints stay ints, a Fraction becomes the string "p/q"."""
-    if isinstance(value, tuple):
-        return [_json_value(item) for item in value]
-    if isinstance(value, Fraction):
-        return f"{value.numerator}/{value.denominator}"
-    return value
-
-
-def to_json(applied: Applied) -> dict[str, Any]:
-    """The JSON document: every matrix (null when not computed) with a schema version."""
-    conv, pooled = applied.conv, applied.pool
-    return {
-        "schema_version": JSON_SCHEMA_VERSION,
-        "input": _json_value(applied.input),
-        "padded": None if conv is None else _json_value(conv.padded),
-        "kernel": None if conv is None else _json_value(conv.kernel),
-        "output": None if conv is None else _json_value(conv.output),
-        "pooled": None if pooled is None else _json_value(pooled.pooled),
-    }
-
-
-def _grid(title: str, matrix: Matrix) -> Table:
-    """A matrix as a light grid with row and column indices."""
-    table = Table(title=f"{title} ({len(matrix)}x{len(matrix[0])})", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("", style="dim", justify="right")
-    for c in range(len(matrix[0])):
-        table.add_column(str(c), justify="right", header_style="dim", overflow="fold")
-    for r, row in enumerate(matrix):
-        table.add_row(str(r), *(format_number(v) for v in row))
-    return table
-
-
-def _grids(title: str, array: Array) -> list[Table]:
-    if is_stack(array):
-        return [_grid(f"{title}, channel {c}", matrix) for c, matrix in enumerate(array)]
-    return [_grid(title, array)]
-
-
-def _describe_conv(settings: ConvSettings) -> str:
-    padding = ",".join(map(str, settings.padding)) if isinstance(settings.padding, tuple) else settings.padding
-    return (
-        f"stride {settings.stride}, padding {padding} ({settings.padding_mode.value}), "
-        f"dilation {settings.dilation}, bias {format_number(settings.bias)}"
-    )
-
-
-def _describe_pool(settings: PoolSettings) -> str:
-    size = settings.kernel_size
-    stride = size if settings.stride is None else settings.stride
-    return f"{settings.mode.value} pooling {size}x{size}, stride {stride}, padding {settings.padding}"
-
-
-def render_table(applied: Applied) -> Group:
-    """Input, padded input, kernel and output grids and one worked element; then the pooling."""
-    conv, pooled = applied.conv, applied.pool
-    parts: list[Any] = []
-    if conv is not None:
-        parts += [Text(TITLE, style="bold"), Text(_describe_conv(conv.settings))]
-    parts += _grids("input", applied.input)
-    if conv is not None:
-        if conv.padded is not None:
-            parts += _grids(f"padded input, {conv.settings.padding_mode.value}", conv.padded)
-        parts += [*_grids("kernel", conv.kernel), *_grids("output", conv.output), Text(conv.worked)]
-    if pooled is not None:
-        parts += [Text(_describe_pool(pooled.settings), style="bold"), *_grids("pooled", pooled.pooled)]
-        parts.append(Text(pooled.worked))
-    return Group(*parts)

@@ -1,4 +1,4 @@
-"""``convcalc export``: a spec as readable PyTorch source (how it is written: :mod:`convcalc.export`).
+"""``convcalc export``: a spec as readable PyTorch source (how it is written: :mod:`convcalc.interop.torch_export`).
 
     convcalc export SPEC_OR_MODEL [--to torch] [-o model.py] [--input 3x224x224]
 
@@ -10,10 +10,11 @@ in the spec (``export-unsupported``, exit 2); nothing is left out silently.
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from convcalc.cli._common import Layout, OutputOpt, SpecArg, analyze_target, write_output
 
 __all__ = ["Target", "export_command"]
 
@@ -25,16 +26,15 @@ class Target(str, Enum):
 
 
 def export_command(
-    spec: Annotated[str, typer.Argument(help="A spec file, or the name of a built-in model (see `convcalc models`).", metavar="SPEC_OR_MODEL")],
+    spec: SpecArg,
     to: Annotated[Target, typer.Option("--to", help="torch: a PyTorch nn.Module, one class per block of the spec.")] = Target.torch,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the module to this file (atomically) instead of stdout.")] = None,
-    input_: Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape for the totals and the test run, channels first: 3x224x224.")] = None,
+    output: OutputOpt = None,
+    input_: Annotated[Optional[str], typer.Option("--input", "-i", help="Input shape for the totals and the test run, channels first: 3x224x224 (224x224x3 with --layout hwc).")] = None,
+    layout: Annotated[Layout, typer.Option("--layout", help="How --input is written: channels first (chw, as PyTorch) or last (hwc, as textbooks).")] = Layout.chw,
 ) -> None:
     """Write the spec as a PyTorch module that builds and runs with PyTorch alone."""
-    from convcalc.cli import Layout, load, parse_input, write_output
-    from convcalc.engine import analyze
+    from convcalc.conventions import DType
     from convcalc.interop.torch_export import export_torch
 
-    model = load(spec)
-    report = analyze(model, input_shape=parse_input(input_, Layout.chw))
-    write_output(export_torch(model, report).source, output, inputs=(spec,))
+    model, report = analyze_target(spec, input_, None, layout, DType.float32)
+    write_output(export_torch(report).source, output, inputs=(spec,))

@@ -17,9 +17,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from convcalc.cli._common import format_option
 from convcalc.errors import UsageError
+from convcalc.render.formats import Format, choose_format
+from convcalc.render.solve import render_table
 from convcalc.teach.solve import (
     MAX_KERNEL,
     MAX_STRIDE,
@@ -30,7 +32,7 @@ from convcalc.teach.solve import (
     solve_padding,
 )
 
-__all__ = ["OutputFormat", "Question", "solve_command"]
+__all__ = ["FORMATS", "Question", "solve_command"]
 
 
 class Question(str, Enum):
@@ -42,11 +44,7 @@ class Question(str, Enum):
     adaptive = "adaptive"
 
 
-class OutputFormat(str, Enum):
-    """How to print the solutions."""
-
-    table = "table"
-    json = "json"
+FORMATS = (Format.table, Format.json)
 
 
 _FLAGS = {
@@ -97,7 +95,7 @@ def solve_command(
     max_padding: Annotated[
         int | None, typer.Option("--max-padding", help="geometry: largest padding tried (default d*(k-1)).")
     ] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    format_: Annotated[str, format_option(FORMATS)] = "table",
 ) -> None:
     """Solve convolution arithmetic backwards: padding, geometry, input size or adaptive window.
 
@@ -119,26 +117,16 @@ def solve_command(
         }.items()
         if value is not None
     }
+    chosen = choose_format(format_, FORMATS, "solve")
     _check_options(question, options)
     solver = _SOLVERS[question][0]
     solutions = solver(**options)
-    if output_format is OutputFormat.json:
+    if chosen == Format.json:
         typer.echo(json.dumps([dataclasses.asdict(solution) for solution in solutions], indent=2))
     elif solutions:
-        Console().print(_render_table(question, solutions))
+        Console().print(render_table(question.value, solutions))
     else:
         typer.echo(f"no integer solution within bounds ({_describe_bounds(question, options)})")
-
-
-def _render_table(question: Question, solutions: Sequence[Any]) -> Table:
-    """One row per solution, one column per field, the derivation last."""
-    table = Table(title=f"solve {question.value}")
-    names = [field.name for field in dataclasses.fields(solutions[0])]
-    for name in names:
-        table.add_column(name, justify="left" if name in ("kind", "derivation") else "right")
-    for solution in solutions:
-        table.add_row(*(_cell(getattr(solution, name)) for name in names))
-    return table
 
 
 def _describe_bounds(question: Question, options: dict[str, int]) -> str:
@@ -172,8 +160,3 @@ def _check_options(question: Question, options: dict[str, int]) -> None:
     if unused:
         raise UsageError("solve-bad-argument", f"solve {question.value} does not use {', '.join(unused)}")
 
-
-def _cell(value: object) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)

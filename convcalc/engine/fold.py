@@ -1,552 +1,242 @@
-"""The engine: fold a spec's items over (shape, receptive field) and collect frozen rows.
+"""The engine: fold a network graph over (shape, receptive field) and collect frozen rows.
 
-Each item of ``layers:`` is one of
-- a layer kind (``conv2d``, ``relu``, ``concat`` ...), a leaf that becomes one row;
-- ``seq: [...]``, a named group of items;
-- ``residual: {body: [...], shortcut: [...]}``: body plus shortcut (identity when absent), added;
-- ``parallel: {merge: concat|add|multiply, branches: [[...], [...]]}``: branches from one input;
-- the name of a reusable block from ``blocks:``, with the block's parameters as its mapping.
-Any item may carry ``name``, ``id`` (names its output), ``input`` (reads a named tensor instead of
-the previous output), ``repeat``, ``when`` (inside blocks) and ``expect``. Inside a block, the id
-``block_input`` names the tensor entering the block (a shortcut reads it after the body's layers).
-A block whose layers are one unnamed item is that item: its rows have no path segment of its own.
+``analyze(spec)`` builds the spec's graph (:mod:`convcalc.graph.build`, which folds it at the
+declared input as it goes) and turns the fold into a :class:`Report`. With another
+``input_shape`` the same graph is folded again, node by node, in order: its weights stay those the
+declared input gave them (a layer's ``in_features`` does not follow the input), so a size at which
+a layer would need different weights is refused, naming the layer and both numbers; on a symbolic
+size it becomes a condition of the report ("valid if"). A spec whose declared input is itself
+symbolic has no fixed weights: its graph is built at the size asked for.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
-
-import functools
 import gc
-from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, Union
+from typing import Any, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-from convcalc.arith._exact import off_centre_notes
-from convcalc.spec._expr import ExprError, substitute, truthy
-from convcalc.spec._yaml import MAX_INT, Path
-from convcalc.arith.dims import Lazy, collect_conditions, dmin
-from convcalc.errors import Position, SpecError
-from convcalc.kinds import ALIASES, KINDS, LayerError, RFAxis, Tensor
-from convcalc.kinds._window import axis_names
-from convcalc.kinds.merge import Add, Concat, Multiply
-from convcalc.kinds.norm import running_batch
-from convcalc.kinds.shape import center_crop
+from convcalc.arith.dims import Lazy
+from convcalc.errors import LayerError, SpecError
+from convcalc.graph.build import MAX_BLOCK_DEPTH, MAX_LAYERS, MAX_SYMBOLIC_LAYERS, build_graph, symbols_of
+from convcalc.graph.model import Graph, Port
+from convcalc.kinds import RFAxis, Tensor
+from convcalc.kinds._run import run, running_batch
 from convcalc.report import Condition, Diagnostic, Expectation, Group, Report, Row
-from convcalc.spec import Expect, Spec, did_you_mean, spec_error_from_validation
-from convcalc.spec.model import BLOCK_INPUT, META_KEYS, PREVIOUS, STRUCTURAL
+from convcalc.spec import Spec
 
-__all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "analyze"]
-
-MAX_LAYERS = 100_000  # rows after expanding every repeat and block (real networks: < 10,000)
-MAX_SYMBOLIC_LAYERS = 2_000  # the same with symbolic sizes, whose rows cost ~100x more (ResNet-152: 515)
-MAX_BLOCK_DEPTH = 32
+__all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "analyze", "fold", "report_of"]
 
 
-class _ResidualArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    body: list[Any]
-    shortcut: list[Any] = []
+def analyze(source: Union[Spec, Graph], *, input_shape: Optional[tuple] = None, batch: Any = None, dtype: str = "float32") -> Report:
+    """The report of a spec (or of a graph already built) at its declared input, or at
+    ``input_shape``. Raises :class:`SpecError` at the first fault.
+
+    Another channel count is another network (its first layers get other weights): the graph is
+    built for it, at the declared spatial size. Other spatial sizes fold the same graph again
+    (``fold``), its weights fixed.
+    """
+    if isinstance(source, Spec):
+        declared = source.input
+        if input_shape is None or input_shape[0] == declared[0]:
+            build_at = None
+        else:
+            build_at = (input_shape[0], *declared[1:]) if len(input_shape) == len(declared) else tuple(input_shape)
+        if not all(isinstance(d, int) for d in declared):  # a symbolic spec: no weights fixed by a size
+            build_at = input_shape
+        graph = build_graph(source, input_shape=build_at, batch=batch)
+    else:
+        graph = source
+    shape = symbols_of(tuple(input_shape)) if input_shape is not None else graph.input_shape
+    if shape == graph.input_shape:
+        results, conditions = graph.results, graph.conditions
+    else:
+        results, conditions = fold(graph, shape)
+    batch_value = symbols_of((batch,))[0] if batch is not None else graph.batch
+    return report_of(graph, results, conditions, shape, batch_value, dtype)
 
 
-class _ParallelArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    merge: Literal["concat", "add", "multiply"]
-    crop: Literal["none", "center"] = "none"
-    branches: Union[list[list[Any]], dict[str, list[Any]]]
+def fold(graph: Graph, shape: tuple, steps: Optional[dict] = None) -> tuple[tuple, tuple]:
+    """The graph's results at another input shape, with the weights of the declared input.
 
-
-_MERGES = {"concat": Concat, "add": Add, "multiply": Multiply}
-
-
-@dataclass
-class _Scope:
-    tensors: dict[str, Tensor] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Item:
-    kind: str
-    args: Any
-    meta: dict[str, Any]
-    path: Path  # of the item in the source
-    kind_path: Path  # of the kind's value
-
-
-def _symbols(spec: Spec, dims: tuple) -> tuple:
-    if not any(isinstance(d, str) for d in dims):
-        return dims
-    from convcalc.arith.dims import sympy_module
-
-    sp = sympy_module()
-    return tuple(sp.Symbol(d, integer=True, positive=True) if isinstance(d, str) else d for d in dims)
-
-
-def analyze(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any = None, dtype: str = "float32") -> Report:
-    """Fold the spec into a :class:`Report`. Raises :class:`SpecError` at the first fault."""
-    dims = tuple(input_shape) if input_shape is not None else spec.input
-    raw_batch = batch if batch is not None else spec.batch
-    folder = _Folder(spec, symbolic=not all(isinstance(d, int) for d in (*dims, raw_batch)))
-    estimated = folder.estimate(spec.layers, ())  # before sympy is imported: a refusal costs nothing
-    if estimated > folder.max_layers:
-        raise SpecError("limit-layers", f"the network expands to {estimated:,} layers, {folder.over_limit}", spec.pos(("layers",)))
-    shape = _symbols(spec, dims)
-    batch_value = _symbols(spec, (raw_batch,))[0]
-    if folder.symbolic:
+    ``steps`` (a dict, empty at first) keeps each layer's answer by its inputs across folds of one
+    graph: folds at many sizes share the layers that see the same input (a layer five stride-2
+    steps deep sees one size for 32 input sizes), as ``sizes`` does."""
+    symbolic = not all(isinstance(d, int) for d in shape)
+    if symbolic:
         from convcalc.arith._symbolic import start_work
 
         start_work()
-    x = Tensor(shape=shape, rf=tuple(RFAxis() for _ in shape[1:]))
+    steps = {} if steps is None else steps
+    tokens: dict[int, Any] = {-1: ("input", shape)}  # what stands for each node's outputs in a step's key
+    outputs: dict[int, tuple[Tensor, ...]] = {-1: (Tensor(shape=shape, rf=tuple(RFAxis() for _ in shape[1:])),)}
+    results, conditions = [], []
+    cuts = steps.get(_CUTS)
+    if cuts is None:
+        cuts = steps[_CUTS] = _cuts(graph)
+    seen: list[tuple] = []  # the states at the cuts passed, with how far the fold was there
     collecting = gc.isenabled()
-    gc.disable()  # the fold makes many small objects and frees none: cycle collection only slows it
+    gc.disable()  # as in the builder: many small objects, none freed
     try:
-        with running_batch(batch_value):
-            out = folder.fold_list(spec.layers, ("layers",), x, _Scope(), (), 0, {})
+        with running_batch(graph.batch):  # group norm's rule counts the batch
+            for node, declared in zip(graph.nodes, graph.results):
+                frontier = cuts.get(node.index)
+                if frontier is not None:
+                    # the rest of the fold reads only these outputs: if an earlier fold had them, it is that fold's rest
+                    state = (_CUTS, node.index, *[tokens[j] for j in frontier])
+                    rest = steps.get(state)
+                    if rest is not None:
+                        done, at, done_conditions, at_condition = rest
+                        results.extend(done[at:])
+                        conditions.extend(done_conditions[at_condition:])
+                        break
+                    seen.append((state, len(results), len(conditions)))
+                # the same step (node and inputs) answers the same: a step's inputs are known by the steps that made them
+                key = (node.index, *[(tokens[p.node], p.port) for p in node.inputs], None, *[(tokens[p.node], p.port) for p in node.refs])
+                step = steps.get(key)
+                if step is None:
+                    step = steps[key] = _step(node, [outputs[p.node][p.port] for p in node.inputs], [outputs[p.node][p.port] for p in node.refs], symbolic, steps)
+                if isinstance(step, SpecError):
+                    raise step.with_traceback(None)
+                result, found, made, token = step
+                if (result.params, result.buffers) != (declared.params, declared.buffers):
+                    xs = [outputs[p.node][p.port] for p in node.inputs]
+                    found = [*found, *_fixed_weights(graph, node, declared, result, xs, shape, symbolic)]
+                results.append(result)
+                conditions += [(node.index, size, message) for size, message in found]
+                tokens[node.index] = token
+                outputs[node.index] = made
     finally:
         if collecting:
             gc.enable()
-    if spec.expect is not None:
-        folder.expect("", spec.expect, ("expect",))
+    results, conditions = tuple(results), tuple(conditions)
+    for state, at, at_condition in seen:
+        steps[state] = (results, at, conditions, at_condition)
+    return results, conditions
+
+
+def _cuts(graph: Graph) -> dict[int, tuple[int, ...]]:
+    """The nodes before which at most one earlier output is still to be read (-1: the input), with
+    it: the places where two folds that agree there agree on the rest."""
+    last: dict[int, int] = {graph.output.node: len(graph.nodes)}
+    for node in graph.nodes:
+        for p in (*node.inputs, *node.refs):
+            last[p.node] = max(last.get(p.node, -1), node.index)
+    cuts: dict[int, tuple[int, ...]] = {}
+    live: set[int] = {-1} if -1 in last else set()
+    for node in graph.nodes:
+        live = {j for j in live if last.get(j, -1) >= node.index}
+        if len(live) <= 1:
+            cuts[node.index] = tuple(live)
+        if last.get(node.index, -1) > node.index:
+            live.add(node.index)
+    return cuts
+
+
+def _step(node, xs: list, refs: list, symbolic: bool, steps: dict) -> Any:
+    """A node run on its inputs: (result, conditions, output tensors, the token of their value), or
+    the fault, located. Outputs of the same value get the same token, whichever fold made them."""
+    try:
+        result, found = run(node.layer, xs, symbolic, refs)
+    except LayerError as exc:
+        return SpecError(exc.code, f"{node.path} ({node.kind}): {exc.message}", node.pos, exc.hint)
+    values = steps.setdefault(_VALUES, {})
+    token = values.setdefault((result.shapes, result.rf, bool(result.is_global)), len(values))
+    return result, found, tuple(Tensor(s, result.rf, bool(result.is_global), node.index, port, 1) for port, s in enumerate(result.shapes)), token
+
+
+_VALUES = ("values",)  # the key, among a fold's steps, of the tokens of output values
+_CUTS = ("cuts",)  # the key of the graph's cuts, and the first item of the states at them
+
+
+def _fixed_weights(graph: Graph, node, declared, result, xs, shape, symbolic) -> list:
+    """A layer whose weights would differ from those the declared input gave it."""
+    was = _input_text(graph, node)
+    now = ", ".join(str(tuple(x.shape)) for x in xs)
+    if not symbolic:
+        raise SpecError(
+            "shape-fixed-weights",
+            f"{node.path} ({node.kind}): its {declared.params:,} parameters were made for input {was} (the spec's input "
+            f"{tuple(graph.input_shape)}); at input {tuple(shape)} it gets {now}, which would need {result.params:,}",
+            node.pos,
+            "a network's weights are fixed by its input: change the spec's input, or make this layer's input independent of the size (an adaptive pool)",
+        )
+    difference = (result.params - declared.params) + (result.buffers - declared.buffers)
+    return [(_Equal(difference), Lazy(lambda: f"input {now} must be {was}, the input its weights were made for"))]
+
+
+class _Equal:
+    """A condition that a symbolic difference be 0 (not >= 1): the weights fixed by the declared input."""
+
+    __slots__ = ("expr",)
+
+    def __init__(self, expr: Any):
+        self.expr = expr
+
+    def __repr__(self) -> str:
+        return f"{self.expr} == 0"
+
+
+def _input_text(graph: Graph, node) -> str:
+    shapes = [graph.input_shape if p.node < 0 else graph.results[p.node].shapes[p.port] for p in node.inputs]
+    return ", ".join(str(tuple(s)) for s in shapes)
+
+
+def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, batch: Any, dtype: str) -> Report:
+    """Rows, groups, diagnostics and conditions of one fold of the graph."""
+    shapes: dict[int, tuple] = {-1: (shape,)}
+    rows: list[Row] = []
+    diagnostics: list[Diagnostic] = []
+    written: dict[int, tuple[Any, dict]] = {}  # a layer's arguments, once per layer (copies share layers)
+    trained = {-1: False}  # whether a tensor depends on weights: then a training step needs its gradient
+    collecting = gc.isenabled()
+    gc.disable()  # as in the fold: a row is many small objects, none freed
+    try:
+        for node, result in zip(graph.nodes, results):
+            outputs = shapes[node.index] = result.shapes
+            inputs = node.inputs
+            needs = tuple([trained[p.node] for p in inputs])
+            trained[node.index] = any(needs) or bool(result.params) or node.shares is not None
+            if result.extra:
+                args = {**node.layer.model_dump(exclude_defaults=True), **result.extra}
+            else:
+                layer, args = written.get(id(node.layer), (None, None))
+                if layer is not node.layer:
+                    args = node.layer.model_dump(exclude_defaults=True)
+                    written[id(node.layer)] = (node.layer, args)
+            input_shapes = tuple([shapes[p.node][p.port] for p in inputs])
+            row = Row(
+                node.index, node.path, node.name, node.kind, node.depth, input_shapes, tuple(result.shape),
+                result.params, result.buffers, result.macs, result.flops, tuple(result.rf), bool(result.is_global), tuple([p.node for p in inputs]),
+                node.pos, result.notes, result.formulas, args, outputs, tuple([p.port for p in inputs]), node.layer, node.functional,
+                node.layer.backward_macs(input_shapes, result, needs),
+            )
+            rows.append(row)
+            for note in result.notes:
+                if note.startswith("branches misaligned"):
+                    diagnostics.append(Diagnostic("rf-misaligned", f"{row.path}: {note}", row.pos))
+            for code, message in result.diagnostics:
+                diagnostics.append(Diagnostic(code, f"{row.path} ({row.kind}): {message}", row.pos))
+    finally:
+        if collecting:
+            gc.enable()
+    report_conditions = []
+    for index, size, message in conditions:
+        row = rows[index]
+        text = Lazy(lambda m=message, r=row: f"{r.path} ({r.kind}): {m}")
+        if isinstance(size, _Equal):
+            report_conditions.append(Condition(row.path, size.expr, text, row.pos, equal=True))
+        else:
+            report_conditions.append(Condition(row.path, size, text, row.pos))
+    groups = tuple(
+        Group(g.path, g.name, g.kind, g.depth, g.first, g.end, _tensor_shape(shapes, g.output), g.pos)
+        for g in graph.groups
+    )
     return Report(
-        name=spec.name, description=spec.description, input_shape=shape, batch=batch_value,
-        output_shape=out.shape, rows=tuple(folder.rows), groups=tuple(folder.groups),
-        diagnostics=tuple(folder.diagnostics), expectations=tuple(folder.expectations),
-        conditions=tuple(folder.conditions), dtype=dtype, file=spec.file,
+        name=graph.name, description=graph.description, input_shape=shape, batch=batch,
+        output_shape=_tensor_shape(shapes, graph.output), rows=tuple(rows), groups=groups,
+        diagnostics=tuple(diagnostics), expectations=tuple(Expectation(e.path, e.key, e.expected, e.pos) for e in graph.expectations),
+        conditions=tuple(report_conditions), dtype=dtype, file=graph.file, graph=graph,
     )
 
 
-class _Folder:
-    def __init__(self, spec: Spec, symbolic: bool = False):
-        self.spec = spec
-        self.symbolic = symbolic
-        self.max_layers = MAX_SYMBOLIC_LAYERS if symbolic else MAX_LAYERS
-        self.over_limit = (
-            f"more than {MAX_SYMBOLIC_LAYERS:,} with symbolic sizes (limit MAX_SYMBOLIC_LAYERS; give the input size as a number)"
-            if symbolic else f"more than {MAX_LAYERS:,} (limit MAX_LAYERS)"
-        )
-        self.rows: list[Row] = []
-        self.groups: list[Group] = []
-        self.diagnostics: list[Diagnostic] = []
-        self.expectations: list[Expectation] = []
-        self.conditions: list[Condition] = []
-        self.block_stack: list[tuple[str, Position]] = []
-        self.declared = _declared_ids(spec)
-
-    # -- errors -------------------------------------------------------------------------------
-    def error(self, code: str, message: str, path: Path, *, key: bool = False, hint: str | None = None) -> SpecError:
-        if self.block_stack:
-            name, used_at = self.block_stack[-1]
-            context = f"in block {name!r} used at line {used_at.line}"
-            hint = f"{hint}; {context}" if hint else context
-        return SpecError(code, message, self.spec.pos(path, key=key), hint)
-
-    # -- size guard ---------------------------------------------------------------------------
-    def estimate(self, items: Any, stack: tuple[str, ...]) -> int:
-        """Rows an item list expands to, counted before any work (repeats multiply)."""
-        if not isinstance(items, list):
-            return 1
-        total = 0
-        for raw in items:
-            if isinstance(raw, str):
-                total += self.estimate_block(raw, stack)
-                continue
-            if not isinstance(raw, dict):
-                total += 1
-                continue
-            repeat = raw.get("repeat", 1)
-            repeat = repeat if isinstance(repeat, int) and not isinstance(repeat, bool) and repeat > 0 else 1
-            inner = 1
-            for key, value in raw.items():
-                if key in META_KEYS:
-                    continue
-                if key in self.spec.blocks:
-                    inner = self.estimate_block(key, stack)
-                elif key == "seq":
-                    inner = self.estimate(value, stack)
-                elif key in ("residual", "parallel") and isinstance(value, dict):
-                    parts = [value.get("body"), value.get("shortcut")]
-                    branches = value.get("branches")
-                    parts += list(branches.values()) if isinstance(branches, dict) else (branches or [])
-                    inner = 1 + sum(self.estimate(p, stack) for p in parts if isinstance(p, list))
-            total += repeat * max(inner, 1)  # an empty seq or block still costs a step per repeat
-            if total > self.max_layers:
-                return total
-        return total
-
-    def estimate_block(self, name: str, stack: tuple[str, ...]) -> int:
-        if name not in self.spec.blocks or name in stack:
-            return 1
-        return self.estimate(self.spec.blocks[name].layers, (*stack, name))
-
-    # -- items --------------------------------------------------------------------------------
-    def fold_list(self, items: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict) -> Tensor:
-        if not isinstance(items, list):
-            raise self.error("spec-type", "expected a list of layers", path)
-        for i, raw in enumerate(items):
-            x = self.fold_item(raw, (*path, i), x, scope, prefix, depth, env, str(i))
-        return x
-
-    def split(self, raw: Any, path: Path, env: dict) -> _Item:
-        if isinstance(raw, str):
-            return _Item(raw, None, {}, path, path)
-        if not isinstance(raw, dict):
-            raise self.error("spec-layer", f"a layer is a kind name or a one-key mapping, got {'nothing (null)' if raw is None else type(raw).__name__}", path)
-        kinds = [k for k in raw if k not in META_KEYS]
-        if len(kinds) != 1:
-            if not kinds:
-                raise self.error("spec-layer", f"no layer kind in this item (only {', '.join(map(str, raw))})", path)
-            raise self.error(
-                "spec-layer", f"one layer per item, found {len(kinds)} kinds: {', '.join(map(str, kinds))}",
-                (*path, kinds[1]), key=True, hint="start a new list item with `-` for each layer",
-            )
-        kind = str(kinds[0])
-        meta = {}
-        for key in META_KEYS:
-            if key in raw:
-                meta[key] = self.resolve(raw[key], (*path, key), env) if key != "expect" else raw[key]
-        args = raw[kinds[0]]
-        if kind not in self.spec.blocks:
-            args = self.resolve(args, (*path, kinds[0]), env)
-        else:
-            args = self.resolve(args, (*path, kinds[0]), env) if args is not None else None
-        return _Item(kind, args, meta, path, (*path, kinds[0]))
-
-    def resolve(self, value: Any, path: Path, env: dict) -> Any:
-        try:
-            return substitute(value, env)
-        except ExprError as exc:
-            raise self.error("spec-expression", exc.message, (*path, *exc.path)) from None
-
-    def fold_item(self, raw: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict, segment: str) -> Tensor:
-        item = self.split(raw, path, env)
-        meta = item.meta
-        try:
-            skip = "when" in meta and not truthy(meta["when"])
-        except ExprError as exc:
-            raise self.error("spec-type", exc.message, (*path, "when")) from None
-        if skip:
-            return x
-        name = meta.get("name")
-        if name is not None and (not isinstance(name, str) or not name or "." in name):
-            raise self.error("spec-name", f"a layer name is a non-empty string without dots, got {name!r}", (*path, "name"))
-        segment = name or segment
-        if "input" in meta:
-            x = self.lookup(meta["input"], (*path, "input"), x, scope)
-        repeat = meta.get("repeat", 1)
-        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
-            raise self.error("spec-repeat", f"repeat must be an integer >= 1, got {repeat!r}", (*path, "repeat"))
-        if repeat > 1 and isinstance(raw, dict) and not isinstance(raw.get("repeat"), int):
-            # a block parameter the estimate counted once: count it now, before any copy is built
-            once = self.estimate([{k: v for k, v in raw.items() if k != "repeat"}], ())
-            total = len(self.rows) + repeat * once
-            if total > self.max_layers:
-                raise self.error("limit-layers", f"repeat {repeat:,} makes {total:,} layers, {self.over_limit}", (*path, "repeat"))
-        full = (*prefix, segment)
-        if repeat == 1:
-            x = self.fold_one(item, x, scope, prefix, segment, depth, env)
-        else:
-            first = len(self.rows)
-            for r in range(repeat):
-                x = self.fold_one(item, x, scope, full, str(r), depth + 1, env)
-            self.group(full, name or "", f"{item.kind} x{repeat}", depth, first, x, path)
-        if "id" in meta:
-            self.define(meta["id"], x, (*path, "id"), scope)
-        if "expect" in meta:
-            self.expect(".".join(full), meta["expect"], (*path, "expect"))
-        return x
-
-    def fold_one(self, item: _Item, x: Tensor, scope: _Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict) -> Tensor:
-        full = (*prefix, segment)
-        kind = ALIASES.get(item.kind, item.kind)
-        if kind in self.spec.blocks:
-            return self.fold_block(item, x, full, depth)
-        if kind == "seq":
-            first = len(self.rows)
-            x = self.fold_list(item.args, item.kind_path, x, scope, full, depth + 1, env)
-            self.group(full, item.meta.get("name", ""), "seq", depth, first, x, item.path)
-            return x
-        if kind == "residual":
-            return self.fold_residual(item, x, scope, full, depth, env)
-        if kind == "parallel":
-            return self.fold_parallel(item, x, scope, full, depth, env)
-        if kind not in KINDS:
-            choices = [*KINDS, *ALIASES, *STRUCTURAL, *self.spec.blocks]
-            raise self.error("spec-unknown-kind", f"unknown layer kind {item.kind!r}", item.kind_path, key=True, hint=did_you_mean(item.kind, choices))
-        layer = self.validate(KINDS[kind], item)
-        if kind in _MERGES:
-            inputs = layer.inputs
-            if not inputs:
-                raise self.error("spec-missing-arg", f"{kind} needs `inputs:` (tensor ids; `previous` is the layer before)", item.kind_path, key=True)
-            xs = [self.lookup(name, (*item.kind_path, "inputs", i), x, scope) for i, name in enumerate(inputs)]
-            return self.merge(layer, xs, full, depth, item, names=list(inputs))
-        return self.leaf(layer, [x], full, depth, item)
-
-    def validate(self, cls, item: _Item):
-        args = item.args
-        if args is None:
-            args = {}
-        if not isinstance(args, dict):
-            raise self.error("spec-type", f"the arguments of {item.kind} are a mapping, got {type(args).__name__}", item.kind_path)
-        try:
-            return cls.model_validate(args)
-        except ValidationError as exc:
-            err = spec_error_from_validation(exc, self.spec.source, item.kind_path, item.kind, [f for f in cls.model_fields])
-            context = self.error(err.code, err.message, item.kind_path, hint=err.hint)  # names the block in use
-            raise SpecError(err.code, err.message, err.pos, context.hint) from None
-
-    def leaf(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, kind: str | None = None) -> Tensor:
-        many = len(xs) > 1 or hasattr(type(layer), "infer_many")  # on the class: pydantic's __getattr__ is slow
-        try:
-            if self.symbolic:
-                with collect_conditions() as conditions:
-                    result = layer.infer_many(xs) if many else layer.infer(xs[0])
-                _check_sizes(result)
-            else:
-                conditions = ()
-                result = layer.infer_many(xs) if many else layer.infer(xs[0])
-                if max(result.shape) > MAX_INT or (result.rf and not _rf_within_bounds(result.rf)):
-                    _refuse_growth(result)
-        except LayerError as exc:
-            where = item.kind_path if exc.field is None else (*item.kind_path, *((exc.field,) if isinstance(exc.field, str) else exc.field))
-            label = ".".join(full)
-            raise self.error(exc.code, f"{label} ({layer.kind}): {exc.message}", where, hint=exc.hint) from None
-        x0 = xs[0]
-        rf = result.rf if result.rf is not None else x0.rf
-        is_global = result.is_global if result.is_global is not None else x0.is_global
-        index = len(self.rows)
-        if index >= self.max_layers:
-            raise self.error("limit-layers", f"{index + 1:,} layers, {self.over_limit}", item.path)
-        name = item.meta.get("name") if full and item.meta.get("name") == full[-1] else ""
-        row = Row(
-            index=index, path=".".join(full), name=name or "", kind=kind or layer.kind, depth=depth,
-            input_shapes=tuple(t.shape for t in xs), output_shape=tuple(result.shape),
-            params=result.params, buffers=result.buffers, macs=result.macs, flops=result.flops,
-            rf=tuple(rf), is_global=bool(is_global), inputs=tuple(t.source for t in xs),
-            pos=self.spec.pos(item.path), notes=result.notes, derivations=result.formulas,
-            args={**layer.model_dump(exclude_defaults=True), **result.extra},
-        )
-        self.rows.append(row)
-        for size, message in conditions:
-            self.conditions.append(Condition(row.path, size, Lazy(lambda m=message, r=row: f"{r.path} ({r.kind}): {m}"), row.pos))
-        for note in result.notes:
-            if note.startswith("branches misaligned"):
-                self.diagnostics.append(Diagnostic("rf-misaligned", f"{row.path}: {note}", row.pos))
-        return Tensor(shape=row.output_shape, rf=row.rf, is_global=row.is_global, source=index)
-
-    def merge(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, names: list[str]) -> Tensor:
-        if isinstance(layer, Concat) and layer.crop == "center":
-            xs = self.crop_inputs(xs, full, depth, item, names)
-        return self.leaf(layer, xs, full, depth, item)
-
-    def crop_inputs(self, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, names: list[str]) -> list[Tensor]:
-        ranks = {len(x.shape) for x in xs}
-        if len(ranks) != 1:
-            return xs
-        target = tuple(functools.reduce(dmin, sizes) for sizes in zip(*(x.spatial for x in xs)))
-        cropped = []
-        for x, name in zip(xs, names):
-            if x.spatial == target:
-                cropped.append(x)
-                continue
-            shape, rf, spans = center_crop(x, target)
-            crop_path = (*full[:-1], f"{full[-1]}_crop_{name}")
-            index = len(self.rows)
-            self.rows.append(Row(
-                index=index, path=".".join(crop_path), name="", kind="center_crop", depth=depth,
-                input_shapes=(x.shape,), output_shape=shape, params=0, buffers=0, macs=0, flops=0,
-                rf=rf if rf is not None else x.rf, is_global=x.is_global, inputs=(x.source,),
-                pos=self.spec.pos(item.path),
-                notes=(f"crop {name} {list(x.spatial)} -> {list(target)}", *off_centre_notes(x.spatial, target, axis_names(len(target)))),
-                args={"size": list(target), "crop": spans},
-            ))
-            cropped.append(Tensor(shape, rf if rf is not None else x.rf, x.is_global, index))
-        return cropped
-
-    def fold_residual(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
-        args = self.structure(_ResidualArgs, item)
-        first = len(self.rows)
-        body = self.fold_list(args.body, (*item.kind_path, "body"), x, scope, full, depth + 1, env)
-        shortcut = x
-        if args.shortcut:
-            start = len(self.rows)
-            shortcut = self.fold_list(args.shortcut, (*item.kind_path, "shortcut"), x, scope, (*full, "shortcut"), depth + 2, env)
-            self.group((*full, "shortcut"), "shortcut", "shortcut", depth + 1, start, shortcut, (*item.kind_path, "shortcut"))
-        if body.shape != shortcut.shape:
-            raise self.error(
-                "graph-add-mismatch",
-                f"residual {'.'.join(full)}: the body gives {_shape(body.shape)} but the shortcut gives {_shape(shortcut.shape)}; they must match at the add",
-                item.kind_path, key=True,
-                hint="a projection shortcut (1x1 conv with the body's stride and output channels, then batch norm) is probably missing",
-            )
-        out = self.leaf(Add(), [body, shortcut], (*full, "add"), depth + 1, item)
-        self.group(full, item.meta.get("name", ""), "residual", depth, first, out, item.path)
-        return out
-
-    def fold_parallel(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
-        args = self.structure(_ParallelArgs, item)
-        branches = args.branches if isinstance(args.branches, dict) else {f"branch{j + 1}": b for j, b in enumerate(args.branches)}
-        if not branches:
-            raise self.error("spec-parallel", "parallel needs at least one branch", (*item.kind_path, "branches"))
-        first = len(self.rows)
-        outs = []
-        for j, (bname, items) in enumerate(branches.items()):
-            key = bname if isinstance(args.branches, dict) else j
-            start = len(self.rows)
-            out = self.fold_list(items, (*item.kind_path, "branches", key), x, scope, (*full, bname), depth + 2, env)
-            if len(self.rows) > start:
-                self.group((*full, bname), bname, "branch", depth + 1, start, out, (*item.kind_path, "branches", key))
-            outs.append(out)
-        merge_cls = _MERGES[args.merge]
-        layer = merge_cls(crop=args.crop) if merge_cls is Concat else merge_cls()
-        out = self.merge(layer, outs, (*full, args.merge), depth + 1, item, names=list(branches))
-        self.group(full, item.meta.get("name", ""), "parallel", depth, first, out, item.path)
-        return out
-
-    def structure(self, model, item: _Item):
-        if not isinstance(item.args, dict):
-            raise self.error("spec-type", f"{item.kind} takes a mapping", item.kind_path)
-        try:
-            return model.model_validate(item.args)
-        except ValidationError as exc:
-            raise spec_error_from_validation(exc, self.spec.source, item.kind_path, item.kind, list(model.model_fields)) from None
-
-    def fold_block(self, item: _Item, x: Tensor, full: tuple[str, ...], depth: int) -> Tensor:
-        block = self.spec.blocks[item.kind]
-        use_pos = self.spec.pos(item.kind_path, key=True)
-        if any(name == block.name for name, _ in self.block_stack):
-            chain = " -> ".join([*(n for n, _ in self.block_stack), block.name])
-            raise self.error("graph-recursive-block", f"block {block.name!r} uses itself ({chain})", item.kind_path, key=True)
-        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
-            raise self.error("limit-block-depth", f"blocks nested deeper than {MAX_BLOCK_DEPTH} (limit MAX_BLOCK_DEPTH)", item.kind_path, key=True)
-        given = item.args if item.args is not None else {}
-        if not isinstance(given, dict):
-            raise self.error("spec-type", f"the parameters of block {block.name!r} are a mapping", item.kind_path)
-        for key in given:
-            if key not in block.params:
-                raise self.error(
-                    "spec-unknown-param", f"block {block.name!r} has no parameter {key!r}", (*item.kind_path, key), key=True,
-                    hint=did_you_mean(key, block.params) or f"its parameters: {', '.join(block.params) or 'none'}",
-                )
-        env = {**block.params, **given, "in_channels": x.channels}
-        missing = [k for k, v in env.items() if v is None]
-        if missing:
-            raise self.error("spec-missing-param", f"block {block.name!r} needs parameter {missing[0]!r}", item.kind_path, key=True)
-        first = len(self.rows)
-        layers, path = block.layers, ("blocks", block.name, "layers")
-        self.block_stack.append((block.name, use_pos))
-        try:
-            if len(layers) == 1 and not (isinstance(layers[0], dict) and "name" in layers[0]):
-                # a block of one unnamed item is that item, without a path segment of its own
-                # (inception3a.branch1, not inception3a.0.branch1); the block's group stands for it
-                out = self.fold_item(layers[0], (*path, 0), x, _Scope({BLOCK_INPUT: x}), full[:-1], depth, env, full[-1])
-                if self.groups and (self.groups[-1].path, self.groups[-1].first) == (".".join(full), first):
-                    self.groups.pop()
-            else:
-                out = self.fold_list(layers, path, x, _Scope({BLOCK_INPUT: x}), full, depth + 1, env)
-        finally:
-            self.block_stack.pop()
-        self.group(full, item.meta.get("name", ""), block.name, depth, first, out, item.path)
-        return out
-
-    # -- named tensors ------------------------------------------------------------------------
-    def lookup(self, name: Any, path: Path, previous: Tensor, scope: _Scope) -> Tensor:
-        if name == PREVIOUS:
-            return previous
-        if not isinstance(name, str):
-            raise self.error("spec-type", f"a tensor id is a string, got {name!r}", path)
-        if name in scope.tensors:
-            return scope.tensors[name]
-        if name in self.declared:
-            raise self.error(
-                "graph-cycle", f"tensor {name!r} is not computed yet at this point (defined at line {self.declared[name]})",
-                path, hint="a layer can only read tensors produced before it; reading a later one would make a cycle",
-            )
-        known = [*scope.tensors, PREVIOUS]
-        raise self.error("graph-unknown-id", f"unknown tensor id {name!r}", path, hint=did_you_mean(name, known) or f"known here: {', '.join(known)}")
-
-    def define(self, name: Any, x: Tensor, path: Path, scope: _Scope) -> None:
-        if not isinstance(name, str) or not name or name == PREVIOUS:
-            raise self.error("spec-id", f"an id is a non-empty string other than {PREVIOUS!r}, got {name!r}", path)
-        scope.tensors[name] = x
-
-    # -- groups and expectations --------------------------------------------------------------
-    def group(self, full: tuple[str, ...], name: str, kind: str, depth: int, first: int, out: Tensor, path: Path) -> None:
-        if len(self.groups) >= self.max_layers:  # every fold step adds a row or a group: this bounds the steps
-            raise self.error("limit-layers", f"{len(self.groups) + 1:,} groups of layers, {self.over_limit}", path)
-        self.groups.append(Group(".".join(full), name or "", kind, depth, first, len(self.rows), out.shape, self.spec.pos(path)))
-
-    def expect(self, target: str, raw: Any, path: Path) -> None:
-        try:
-            model = raw if isinstance(raw, Expect) else Expect.model_validate(raw)
-        except ValidationError as exc:
-            raise spec_error_from_validation(exc, self.spec.source, path, "expect", list(Expect.model_fields)) from None
-        for key, value in model.model_dump(exclude_none=True).items():
-            self.expectations.append(Expectation(target, key, value, self.spec.pos((*path, key))))
-
-
-MAX_RF_BITS = 1024  # a receptive field's jump (an int or a Fraction): it bounds size and start
-_RF_LIMIT = 1 << MAX_RF_BITS
-
-
-def _rf_within_bounds(rf) -> bool:
-    """The jumps bound the rest: sizes and starts add (k-1)*jump per layer, and their
-    denominators divide those of the jumps."""
-    for axis in rf:
-        jump = axis.jump
-        if type(jump) is int:
-            if jump >= _RF_LIMIT:
-                return False
-        elif jump.numerator >= _RF_LIMIT or jump.denominator >= _RF_LIMIT:
-            return False
-    return True
-
-
-def _refuse_growth(result) -> None:
-    """Integer sizes: one past MAX_INT, or a receptive field past MAX_RF_BITS (repeated upsampling
-    can grow either without end; Python would print neither past 4,300 digits)."""
-    for d in result.shape:
-        if isinstance(d, int) and d > MAX_INT:
-            raise LayerError("limit-int", f"a size grew to a {d.bit_length()}-bit number, past 2**48 (limit MAX_INT)")
-    raise LayerError(
-        "limit-int", f"the receptive field's jump needs more than {MAX_RF_BITS} bits (limit MAX_RF_BITS): the strides and rescalings before this layer multiply without end",
-    )
-
-
-def _check_sizes(result) -> None:
-    """Every symbolic number of a row within the bounds of ``check_size``, its integer sizes and
-    fractions within those of ``_refuse_growth`` (a LayerError if not)."""
-    from convcalc.arith._symbolic import check_size
-
-    if any(isinstance(d, int) and d > MAX_INT for d in result.shape) or not _rf_within_bounds(
-        [a for a in result.rf or () if isinstance(a.jump, (int, Fraction))]
-    ):
-        _refuse_growth(result)
-    for value in (*result.shape, result.params, result.macs, result.flops, *(x for a in result.rf or () for x in (a.size, a.jump, a.start))):
-        if not isinstance(value, (int, Fraction)):
-            check_size(value, count=True)
-
-
-def _shape(shape) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
-
-
-def _declared_ids(spec: Spec) -> dict[str, int]:
-    """Every ``id:`` written anywhere in the spec, with its line, to tell a cycle from a typo."""
-    found: dict[str, int] = {}
-    for path, (line, _) in spec.source.values.items():
-        if path and path[-1] == "id":
-            value = _get(spec.data, path)
-            if isinstance(value, str):
-                found.setdefault(value, line)
-    return found
-
-
-def _get(data: Any, path: Path) -> Any:
-    for part in path:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
-
+def _tensor_shape(shapes: dict[int, tuple], port: Port) -> tuple:
+    return tuple(shapes[port.node][port.port])

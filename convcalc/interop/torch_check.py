@@ -12,7 +12,9 @@ convolution counts ``2 * prod(out_spatial) * C_out * (C_in / groups) * prod(kern
 transposed convolution counts over the INPUT positions, ``2 * prod(in_spatial) * C_in * (C_out /
 groups) * prod(kernel)`` -- both exactly twice convcalc's MACs (``conventions.py``); a linear
 layer counts ``2 * positions * in * out``. Pooling, normalisation, activations and merges count 0
-there, as in convcalc's MACs.
+there, as in convcalc's MACs. Attention runs on PyTorch's plain (math) path, with
+MultiheadAttention's fast path off: the fused CPU kernels hide its matmuls (and, on the fast path,
+its projections) from the counter, which then counts exactly convcalc's attention MACs.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Optional
 from convcalc.interop.torch_export import TorchExport
 from convcalc.report import Report
 
-__all__ = ["LayerProbe", "Probe", "build", "load_class", "mismatches", "probe"]
+__all__ = ["LayerProbe", "Probe", "build", "load_class", "mismatches", "probe", "training_macs"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ def build(source: str, class_name: str, device: str = "meta"):
 def probe(export: TorchExport, report: Report, device: str = "meta", batch: int = 1) -> Probe:
     """Run the exported module once on zeros of the report's input shape."""
     import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
     model = build(export.source, export.class_name, device)
@@ -73,12 +76,17 @@ def probe(export: TorchExport, report: Report, device: str = "meta", batch: int 
             continue
         calls: list = []
         seen[row.path] = calls
-        handles.append(model.get_submodule(name).register_forward_hook(lambda _m, _i, out, calls=calls: calls.append(tuple(out.shape[1:]))))
+        handles.append(model.get_submodule(name).register_forward_hook(
+            lambda _m, _i, out, calls=calls: calls.append(tuple((out[0] if isinstance(out, tuple) else out).shape[1:]))
+        ))
     x = torch.zeros((batch, *report.input_shape), device=device)
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # its fused kernel hides the projections from the counter
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
             out = model(x)
     finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
         for handle in handles:
             handle.remove()
     layers = tuple(
@@ -108,7 +116,7 @@ def mismatches(report: Report, result: Probe) -> list[str]:
     rows = {row.path: row for row in report.rows}
     for layer in result.layers:
         row = rows[layer.path]
-        if layer.output_shapes != (tuple(row.output_shape),):
+        if layer.output_shapes[:1] != (tuple(row.output_shape),):  # a shared module runs once per use
             found.append(f"{layer.path} ({layer.module}): convcalc shape {tuple(row.output_shape)}, PyTorch {_calls(layer.output_shapes)}")
         if layer.params != row.params:
             found.append(f"{layer.path} ({layer.module}): convcalc {row.params} parameters, PyTorch {layer.params}")
@@ -119,3 +127,23 @@ def _calls(shapes: tuple) -> Optional[Any]:
     if not shapes:
         return "never ran"
     return shapes[0] if len(shapes) == 1 else f"{len(shapes)} calls: {list(shapes)}"
+
+
+def training_macs(export: TorchExport, report: Report, device: str = "meta") -> int:
+    """FlopCounterMode's MACs (its FLOPs / 2) of one training step: the forward pass on zeros, a
+    loss (the sum of the output) and its backward pass, the weights needing gradients, the input
+    not. Attention on the plain path, as in ``probe``."""
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build(export.source, export.class_name, device)
+    x = torch.zeros((1, *report.input_shape), device=device)
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+            model(x).sum().backward()
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    return counter.get_total_flops() // 2

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sys
+import typing
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, ClassVar, Union
 
@@ -12,6 +15,7 @@ from convcalc.errors import LayerError
 from convcalc.kinds._rf import RFAxis
 
 __all__ = [
+    "TORCH_HELPERS",
     "Bool",
     "Int",
     "LayerError",
@@ -23,9 +27,13 @@ __all__ = [
     "RFAxis",
     "Result",
     "Tensor",
+    "Torch",
     "as_tuple",
     "format_shape",
     "need_positive",
+    "dim_meaning",
+    "register_helper",
+    "sample_axis",
     "spatial_rank_of",
 ]
 
@@ -44,7 +52,9 @@ class Tensor:
     shape: tuple[Dim, ...]
     rf: tuple[RFAxis, ...] = ()
     is_global: bool = False  # every element sees the whole input
-    source: int = -1  # index of the row that produced it; -1 for the network input
+    source: int = -1  # the node that produced it; -1 for the network input
+    port: int = 0  # which of that node's outputs
+    siblings: int = 1  # how many outputs that node has: read without naming one only when 1
 
     @property
     def channels(self) -> Dim:
@@ -59,7 +69,7 @@ class Tensor:
 class Result:
     """A layer's answer for one input: everything convcalc reports about it."""
 
-    shape: tuple[Dim, ...]
+    shape: tuple[Dim, ...]  # the output; the first, when there are several
     params: Dim = 0
     buffers: Dim = 0
     macs: Dim = 0
@@ -69,13 +79,51 @@ class Result:
     notes: tuple[str, ...] = ()
     formulas: Any = ()  # the derivations, for `explain`: a tuple, or a function that writes it
     extra: dict[str, Any] = field(default_factory=dict)
+    more: tuple[tuple[Dim, ...], ...] = ()  # the shapes of further outputs (split, chunk), same field
+    diagnostics: tuple[tuple[str, str], ...] = ()  # (code, message): warnings the report lists
+
+    @property
+    def shapes(self) -> tuple[tuple[Dim, ...], ...]:
+        return (self.shape, *self.more)
 
     def with_notes(self, *notes: str) -> Result:
         return replace(self, notes=self.notes + notes)
 
 
+@dataclass(frozen=True)
+class Torch:
+    """A layer in PyTorch: a module built in ``__init__`` (``module``, a constructor expression), or
+    an expression written in ``forward`` (``function``: ``{0}``, ``{1}`` ... stand for the inputs,
+    ``{refs}`` for the tensors whose shapes it reads). ``helpers`` names the definitions of
+    ``TORCH_HELPERS`` the code uses."""
+
+    module: str | None = None
+    function: str | None = None
+    helpers: tuple[str, ...] = ()
+    state: str | None = None  # an attribute that is not called (nn.Parameter): ``function`` reads it as {attr}
+
+
+# Definitions an exported file may need, by name: (source, the other helpers it uses). Each kind
+# module registers the ones its translations use (``register_helper``).
+TORCH_HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+
+def register_helper(name: str, source: str, needs: tuple[str, ...] = ()) -> None:
+    TORCH_HELPERS[name] = (source.strip("\n"), needs)
+
+
+_EVALUATED: dict[tuple[str, str], Any] = {}  # (module, annotation text) -> its value
+
+
 class LayerKind(BaseModel):
-    """Base of every layer kind: the arguments, named as PyTorch names them."""
+    """Base of every layer kind: the arguments, named as PyTorch names them.
+
+    Everything about a kind lives on its class: ``infer`` (shape, params, buffers, MACs, FLOPs,
+    receptive field, formulas), ``torch`` (its PyTorch code, for the export) and
+    ``torch_channels`` (the channels it gives, as an expression in the export's code), its CLI
+    name and ``aliases``, its one-line ``summary``, and ``compat``: what each peer tool counts for
+    it (:mod:`convcalc.interop.compat`).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
@@ -83,9 +131,66 @@ class LayerKind(BaseModel):
     aliases: ClassVar[tuple[str, ...]] = ()
     rank: ClassVar[int | None] = None  # spatial rank a 1d/2d/3d kind requires
     summary: ClassVar[str] = ""
+    short: ClassVar[str] = ""  # a short name for an unnamed layer of this kind in exported code ("conv", "bn")
+    compat: ClassVar[dict] = {}  # tool -> the Counts it makes for a row of this kind (kinds/_compat.py)
+    related: ClassVar[tuple[str, ...]] = ()  # words a user may write for it: an unknown kind suggests it by meaning
+    # PyTorch's own arguments that convcalc infers or does not need: the width of the input, checked
+    # against it (name -> the input axis it names, "features": the axis a linear layer reads), and
+    # arguments accepted and left alone (inplace, device, dtype)
+    input_width: ClassVar[dict[str, Any]] = {}
+    torch_only: ClassVar[tuple[str, ...]] = ("device", "dtype")
+    functional: ClassVar[str] = ""  # its torch.nn.functional form, "F.relu({0})", for `functional: true`
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # pydantic evaluates each string annotation (``from __future__ import annotations``) of
+        # each of ~80 kinds, compiling it anew; evaluated here, once per text and module, it costs
+        # a dict lookup. A text that does not evaluate yet is left to pydantic.
+        module = sys.modules.get(cls.__module__)
+        names = vars(module) if module is not None else {}
+        own = cls.__dict__.get("__annotations__", {})
+        for field_name, text in own.items():
+            if isinstance(text, str):
+                key = (cls.__module__, text)
+                value = _EVALUATED.get(key)
+                if value is None:
+                    try:
+                        value = _EVALUATED[key] = eval(text, names)  # noqa: S307 - our own annotations
+                    except NameError:
+                        continue
+                own[field_name] = value
+        super().__init_subclass__(**kwargs)
+
+    @classmethod
+    def short_name(cls) -> str:
+        return cls.short or re.sub(r"\d+d$", "", cls.kind)
 
     def infer(self, x: Tensor) -> Result:  # pragma: no cover - every kind overrides
         raise NotImplementedError
+
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
+        """MACs of this layer's backward pass (a training step), given its input ``shapes``, its
+        forward ``result`` and, per input, whether that input needs a gradient (none does when
+        nothing before it has parameters: the first layer computes no input gradient). Layers
+        without MACs have none backward either (their element-wise work is not MACs)."""
+        return 0
+
+    def torch(self, io: Any) -> Torch:
+        """This layer in PyTorch. ``io`` gives the input channels as an expression (``io.c_in``),
+        the concrete input and output shapes (``io.in_shapes``, ``io.out_shapes``, no batch) and
+        each argument as code (``io.arg(name)``: the block expression it was written with, or the
+        value). A kind without a translation says so: the export refuses it at its place."""
+        raise LayerError("export-unsupported", f"no PyTorch translation for layer kind {self.kind!r}")
+
+    def torch_function(self, io: Any) -> str:
+        """The layer as a call in ``forward`` (``functional: true``): ``F.relu({0})``."""
+        if not self.functional:
+            raise LayerError("export-unsupported", f"{self.kind} has no torch.nn.functional form here")
+        kw = "".join(f", {a}" for a in io.kw(*(n for n in type(self).model_fields if n not in ("inputs",))))
+        return self.functional.replace("{kw}", kw)
+
+    def torch_channels(self, io: Any) -> str:
+        """The channels of the output, as code: the input's, unless the kind changes them."""
+        return io.c_in
 
     def check_rank(self, x: Tensor) -> None:
         if self.rank is not None and len(x.spatial) != self.rank:
@@ -97,12 +202,45 @@ class LayerKind(BaseModel):
             )
 
 
+# pydantic evaluates the class variables' annotations of every base again for each subclass (~80
+# kinds): as strings (``from __future__ import annotations``) each is compiled anew. Evaluated once
+# here, they cost nothing there.
+_hints = typing.get_type_hints(LayerKind)
+LayerKind.__annotations__ = {name: _hints[name] for name in vars(LayerKind)["__annotations__"]}
+del _hints
+
+
 def format_shape(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def spatial_rank_of(x: Tensor) -> int:
     return len(x.spatial)
+
+
+def sample_axis(dim: int, ndim: int, name: str = "dim", allow_end: bool = False) -> int:
+    """A PyTorch dim (0 is the batch, 1 the channels; negative from the end) as an axis of convcalc's
+    per-sample shape of ``ndim`` axes. ``allow_end``: ``ndim`` itself is a place (to insert at)."""
+    total = ndim + 1 + (1 if allow_end else 0)
+    if not -total <= dim < total:
+        raise LayerError("arg-range", f"{name} {dim} is outside the {ndim + 1} dims of a batch of {ndim}-axis tensors", name)
+    index = dim % total
+    if index == 0:
+        raise LayerError(
+            "arg-batch-dim", f"{name} {dim} is the batch: convcalc's shapes are per sample",
+            name, "dims count the batch, as in PyTorch: 1 is the channels",
+        )
+    return index - 1
+
+
+def dim_meaning(layer: "LayerKind", *names: str) -> tuple[tuple[str, str], ...]:
+    """The warning for a dim written in a spec of convcalc 0.1, which counted dims from the
+    channels (0) where PyTorch, and convcalc since, count the batch (0) and the channels (1)."""
+    written = [n for n in names if n in layer.model_fields_set and getattr(layer, n) >= 1]
+    if not written:
+        return ()
+    text = ", ".join(f"{n}: {getattr(layer, n)}" for n in written)
+    return (("spec-dim-counts-batch", f"{text} counts the batch as PyTorch does (1 is the channels); convcalc 0.1 counted from the channels, where this meant one more"),)
 
 
 def as_tuple(value: Any, rank: int, name: str) -> tuple:

@@ -55,6 +55,7 @@ __all__ = [
     "RFAxis",
     "adaptive_rf",
     "merge_axes",
+    "unknown_axis",
     "upsample_rf",
 ]
 
@@ -444,12 +445,19 @@ class RFAxis(NamedTuple):
         return RFAxis(_canonical(comps), exceptions, n, jump)
 
 
+def unknown_axis(reason: str, n: Any = None) -> RFAxis:
+    """An axis whose fields are not known, with the reason (said, never guessed)."""
+    return RFAxis((), (), n, None, reason)
+
+
 def _subs_entry(entry: Entry, values: Callable) -> Entry:
     return None if entry is None else (values(entry[0]), values(entry[1]))
 
 
 def _scaled(jump: Any, R: Any, Q: int) -> Any:
-    """``jump * R / Q``, exact: an int or a Fraction while everything is a number."""
+    """``jump * R / Q``, exact: an int or a Fraction while everything is a number (None: not known)."""
+    if jump is None:
+        return None
     if isinstance(jump, (int, Fraction)) and is_int(R):
         return _exact(Fraction(jump) * R / Q)
     return jump * R / Q
@@ -864,7 +872,7 @@ def upsample_rf(axis: RFAxis, mode: str, n: Any, out: Any, scale_factor: Optiona
     up = _Upsample(mode, n, out, scale_factor, bool(align_corners))
     q = up.ratio
     if axis.unknown:
-        return axis.apply(_Resample(q.denominator, q.numerator, up.rule), out) if isinstance(q, Fraction) else RFAxis((), (), out, axis.jump * q, axis.unknown)
+        return axis.apply(_Resample(q.denominator, q.numerator, up.rule), out) if isinstance(q, Fraction) else RFAxis((), (), out, None if axis.jump is None else axis.jump * q, axis.unknown)
     reason = _symbolic_upsample_reason(mode, scale_factor, align_corners) if symbolic else ""
     try:
         if reason:

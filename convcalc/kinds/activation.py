@@ -8,21 +8,33 @@ from pydantic import Field, StrictFloat, StrictInt
 
 from convcalc.conventions import ELEMENTWISE_FLOPS
 from convcalc.arith.dims import prod
-from convcalc.kinds._base import LayerError, LayerKind, Result, Tensor
+from convcalc.kinds import _compat as peers
+from convcalc.kinds._base import LayerError, LayerKind, PosInt, Result, Tensor, Torch, dim_meaning, sample_axis
 
-__all__ = ["ACTIVATIONS", "LogSoftmax", "Softmax"]
+__all__ = ["ACTIVATIONS", "LogSoftmax", "PReLU", "Softmax"]
 
 Number = Union[StrictInt, Annotated[StrictFloat, Field(allow_inf_nan=False)]]  # never NaN or infinite
 
 
 class _Elementwise(LayerKind):
+    torch_class: ClassVar[str]
+    torch_only: ClassVar[tuple[str, ...]] = ("inplace", "device", "dtype")
+
     def infer(self, x: Tensor) -> Result:
         return Result(shape=x.shape, flops=ELEMENTWISE_FLOPS[self.kind] * prod(x.shape))
 
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.{self.torch_class}({', '.join(io.kw(*type(self).model_fields))})")
 
-def _activation(kind: str, summary: str, **fields) -> type[_Elementwise]:
-    annotations = {"kind": ClassVar[str], "summary": ClassVar[str]}
-    namespace = {"__module__": __name__, "kind": kind, "summary": summary}
+
+def _activation(kind: str, summary: str, ptflops: tuple = (), aliases: tuple = (), **fields) -> type[_Elementwise]:
+    """A kind named ``kind`` whose PyTorch module is named in the summary: ``(nn.ReLU)``. Only
+    ptflops counts activations, each as ``ptflops`` says; fvcore and torchinfo count none."""
+    annotations = {"kind": ClassVar[str], "summary": ClassVar[str], "torch_class": ClassVar[str], "compat": ClassVar[dict], "aliases": ClassVar[tuple],
+                   "functional": ClassVar[str]}
+    name = {"sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "log_sigmoid": "F.logsigmoid"}.get(kind, f"F.{kind}")
+    namespace = {"__module__": __name__, "kind": kind, "summary": summary, "torch_class": summary.rsplit("(nn.", 1)[1].rstrip(")"),
+                 "compat": {"fvcore": (), "ptflops": ptflops, "torchinfo": ()}, "aliases": aliases, "functional": f"{name}({{0}}{{kw}})"}
     for name, (annotation, default) in fields.items():
         annotations[name] = annotation
         namespace[name] = default
@@ -30,39 +42,74 @@ def _activation(kind: str, summary: str, **fields) -> type[_Elementwise]:
     return type("".join(part.title() for part in kind.split("_")), (_Elementwise,), namespace)
 
 
+_TWICE = (peers.PT_ACTIVATION, peers.PT_ACTIVATION_TWICE, peers.PT_ACTIVATION_FUNCTION)  # a hook, and the patched F.* it calls
+
 ACTIVATIONS = (
-    _activation("relu", "max(x, 0) (nn.ReLU)"),
-    _activation("relu6", "min(max(x, 0), 6) (nn.ReLU6)"),
-    _activation("leaky_relu", "x if x > 0 else slope * x (nn.LeakyReLU)", negative_slope=(Number, 0.01)),
-    _activation("elu", "exponential linear unit (nn.ELU)", alpha=(Number, 1.0)),
-    _activation("gelu", "Gaussian error linear unit (nn.GELU)", approximate=(Literal["none", "tanh"], "none")),
-    _activation("silu", "x * sigmoid(x), a.k.a. swish (nn.SiLU)"),
+    _activation("relu", "max(x, 0) (nn.ReLU)", _TWICE),
+    _activation("relu6", "min(max(x, 0), 6) (nn.ReLU6)", (peers.PT_ACTIVATION, peers.PT_RELU6_FUNCTION)),
+    _activation("leaky_relu", "x if x > 0 else slope * x (nn.LeakyReLU)", (peers.PT_ACTIVATION,), negative_slope=(Number, 0.01)),
+    _activation("elu", "exponential linear unit (nn.ELU)", _TWICE, alpha=(Number, 1.0)),
+    _activation("gelu", "Gaussian error linear unit (nn.GELU)", _TWICE, approximate=(Literal["none", "tanh"], "none")),
+    _activation("silu", "x * sigmoid(x), a.k.a. swish (nn.SiLU)", (peers.PT_PATCHED,), aliases=("swish",)),
     _activation("sigmoid", "logistic sigmoid (nn.Sigmoid)"),
     _activation("tanh", "hyperbolic tangent (nn.Tanh)"),
     _activation("hardswish", "x * relu6(x + 3) / 6 (nn.Hardswish)"),
     _activation("hardsigmoid", "relu6(x + 3) / 6 (nn.Hardsigmoid)"),
+    _activation("mish", "x * tanh(softplus(x)) (nn.Mish)"),
+    _activation("selu", "scaled exponential linear unit (nn.SELU)"),
+    _activation("celu", "continuously differentiable ELU (nn.CELU)", alpha=(Number, 1.0)),
+    _activation("softplus", "log(1 + exp(beta * x)) / beta (nn.Softplus)", beta=(Number, 1.0), threshold=(Number, 20.0)),
+    _activation("hardtanh", "clamp(x, min_val, max_val) (nn.Hardtanh)", min_val=(Number, -1.0), max_val=(Number, 1.0)),
+    _activation("log_sigmoid", "log(sigmoid(x)) (nn.LogSigmoid)"),
+    _activation("tanhshrink", "x - tanh(x) (nn.Tanhshrink)"),
 )
 
 
+class PReLU(_Elementwise):
+    """``nn.PReLU``: a learned slope for the negative part, one (``num_parameters: 1``) or one per
+    channel (``num_parameters: C``)."""
+
+    kind: ClassVar[str] = "prelu"
+    summary: ClassVar[str] = "x if x > 0 else a * x, a learned (nn.PReLU)"
+    torch_class: ClassVar[str] = "PReLU"
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_ACTIVATION, peers.PT_ACTIVATION_TWICE_PRELU), "torchinfo": (peers.TI_PARAMS_ONCE,)}
+    num_parameters: PosInt = 1
+    init: Number = 0.25
+
+    def infer(self, x: Tensor) -> Result:
+        if self.num_parameters != 1 and x.channels != self.num_parameters:
+            raise LayerError("shape-mismatch", f"num_parameters {self.num_parameters} is neither 1 nor the {x.channels} channels", "num_parameters")
+        return Result(shape=x.shape, params=self.num_parameters, flops=ELEMENTWISE_FLOPS[self.kind] * prod(x.shape),
+                      formulas=(f"params = num_parameters = {self.num_parameters}",))
+
+
 class _Softmax(LayerKind):
-    dim: int = 0
+    dim: int = 1  # PyTorch's dims: 0 is the batch, 1 the channels (the default here)
+
+    def torch_function(self, io) -> str:
+        return f"F.{self.kind}({{0}}, dim={self.dim})"
     per_vector_extra: ClassVar[int]
 
     def infer(self, x: Tensor) -> Result:
-        if not -len(x.shape) <= self.dim < len(x.shape):
-            raise LayerError("arg-range", f"dim {self.dim} is outside the {len(x.shape)} axes of the input", "dim")
-        n = x.shape[self.dim]
+        axis = sample_axis(self.dim, len(x.shape))
+        n = x.shape[axis]
         vectors = prod(x.shape) // n
-        return Result(shape=x.shape, flops=vectors * (3 * n + self.per_vector_extra))
+        return Result(shape=x.shape, flops=vectors * (3 * n + self.per_vector_extra), diagnostics=dim_meaning(self, "dim"))
+
+    def torch(self, io) -> Torch:
+        name = "Softmax" if self.kind == "softmax" else "LogSoftmax"
+        return Torch(module=f"nn.{name}(dim={self.dim})")
 
 
 class Softmax(_Softmax):
     kind: ClassVar[str] = "softmax"
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_PATCHED,), "torchinfo": ()}
     summary: ClassVar[str] = "softmax over an axis, the channels by default (nn.Softmax)"
     per_vector_extra: ClassVar[int] = -1  # n exps, n - 1 adds, n divides
 
 
 class LogSoftmax(_Softmax):
     kind: ClassVar[str] = "log_softmax"
+    compat: ClassVar[dict] = peers.NOTHING
     summary: ClassVar[str] = "log of softmax over an axis (nn.LogSoftmax)"
     per_vector_extra: ClassVar[int] = 0  # n exps, n - 1 adds, 1 log, n subtractions

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from convcalc.arith._exact import uneven_notes
 from convcalc.arith.dims import Lazy, prod
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import (
     Bool,
     LayerError,
@@ -15,8 +16,10 @@ from convcalc.kinds._base import (
     PosInts,
     Result,
     Tensor,
+    Torch,
     as_tuple,
     need_positive,
+    register_helper,
 )
 from convcalc.kinds._window import (
     Padding,
@@ -61,6 +64,9 @@ def flops_text(names: tuple, suffix: str, spatial, c_out, macs, flops, bias: boo
 
 
 class _Conv(LayerKind):
+    input_width: ClassVar[dict] = {"in_channels": 0}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_MACS,), "ptflops": (peers.PT_CONV_MACS, peers.PT_CONV_BIAS), "torchinfo": (peers.TI_CONV_WEIGHTS, peers.TI_CONV_BIAS)}
+    short: ClassVar[str] = "conv"
     out_channels: PosInt
     kernel_size: PosInts
     stride: PosInts = 1
@@ -69,6 +75,11 @@ class _Conv(LayerKind):
     groups: PosInt = 1
     bias: Bool = True
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
+        """dL/dW: the forward's MACs again (input x output gradient); dL/dX, when the input needs
+        it: the forward's MACs (the output gradient through the transposed weights)."""
+        return result.macs * (2 if needs[0] else 1)
 
     def infer(self, x: Tensor) -> Result:
         self.check_rank(x)
@@ -121,6 +132,37 @@ class _Conv(LayerKind):
         )
 
 
+    def torch(self, io) -> Torch:
+        pad_module, padding = self._torch_padding(io)
+        keys = ["stride", "dilation", "groups", "bias"] + ([] if pad_module else ["padding_mode"])
+        kw = io.kw("kernel_size") + ([f"padding={padding}"] if padding else []) + io.kw(*keys)
+        conv = f"nn.Conv{self.rank}d({', '.join([io.c_in, io.arg('out_channels'), *kw])})"
+        if pad_module is None:
+            return Torch(module=conv)
+        return Torch(module=f"nn.Sequential({pad_module}, {conv})", helpers=("SamePad",) if pad_module.startswith("SamePad") else ())
+
+    def torch_channels(self, io) -> str:
+        return io.arg("out_channels")
+
+    def _torch_padding(self, io) -> tuple[str | None, str | None]:
+        """(a pad module to put first, the conv's ``padding``) for this ``padding``: PyTorch's own
+        ``"same"`` only at stride 1 (TensorFlow's rule otherwise: ``SamePad``), unequal
+        ``[before, after]`` pairs as an explicit pad module (the padding mode's)."""
+        if not io.has("padding") or self.padding == "valid":
+            return None, None
+        if self.padding == "same":
+            if all(s == 1 for s in as_tuple(self.stride, self.rank, "stride")):
+                return None, '"same"'
+            mode = {"zeros": [], "reflect": ['mode="reflect"'], "replicate": ['mode="replicate"'], "circular": ['mode="circular"']}[self.padding_mode]
+            return f"SamePad({', '.join([io.arg('kernel_size'), io.arg('stride'), *io.kw('dilation'), *mode])})", None
+        if isinstance(self.padding, int) or not any(isinstance(v, list) for v in self.padding):
+            return None, io.arg("padding")
+        pairs = [tuple(v) if isinstance(v, list) else (v, v) for v in self.padding]
+        if all(b == a for b, a in pairs):
+            return None, io.literal(tuple(b for b, _ in pairs))
+        module = {"zeros": "ZeroPad", "reflect": "ReflectionPad", "replicate": "ReplicationPad", "circular": "CircularPad"}[self.padding_mode]
+        return f"nn.{module}{self.rank}d({io.literal(torch_pads(pairs))})", None
+
     def _check_padding_mode(self, size, pad: tuple, name: str) -> None:
         """PyTorch pads by copying from inside the input: a reflection needs ``pad < in`` (the edge
         is not repeated), a circular wrap ``pad <= in``; zeros and replicate take any padding."""
@@ -154,6 +196,9 @@ class Conv3d(_Conv):
 
 
 class _ConvTranspose(LayerKind):
+    input_width: ClassVar[dict] = {"in_channels": 0}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_MACS,), "ptflops": (peers.PT_CONV_MACS, peers.PT_CONV_BIAS), "torchinfo": (peers.TI_CONV_T_WEIGHTS, peers.TI_CONV_BIAS)}
+    short: ClassVar[str] = "upconv"
     out_channels: PosInt
     kernel_size: PosInts
     stride: PosInts = 1
@@ -162,6 +207,11 @@ class _ConvTranspose(LayerKind):
     dilation: PosInts = 1
     groups: PosInt = 1
     bias: Bool = True
+
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
+        """dL/dW: the forward's MACs again (input x output gradient); dL/dX, when the input needs
+        it: the forward's MACs (the output gradient through the transposed weights)."""
+        return result.macs * (2 if needs[0] else 1)
 
     def infer(self, x: Tensor) -> Result:
         self.check_rank(x)
@@ -202,6 +252,46 @@ class _ConvTranspose(LayerKind):
             return tuple(lines)
 
         return Result(shape=(c_out, *spatial), params=params, macs=macs, flops=flops, rf=tuple(rf) if x.rf else None, formulas=formulas)
+
+    def torch(self, io) -> Torch:
+        keys = ("stride", "padding", "output_padding", "groups", "bias", "dilation")
+        return Torch(module=f"nn.ConvTranspose{self.rank}d({', '.join([io.c_in, io.arg('out_channels'), *io.kw('kernel_size', *keys)])})")
+
+    def torch_channels(self, io) -> str:
+        return io.arg("out_channels")
+
+
+def torch_pads(pairs) -> tuple:
+    """``[before, after]`` per axis in ``F.pad``'s order: the last axis first."""
+    flat: list = []
+    for before, after in reversed(list(pairs)):
+        flat += [before, after]
+    return tuple(flat)
+
+
+register_helper("SamePad", '''
+class SamePad(nn.Module):
+    """TensorFlow's 'same' padding, which PyTorch's convolutions lack at stride > 1.
+
+    out = ceil(in / stride): the total padding max((out - 1) * stride + dilation * (kernel - 1) + 1 - in, 0)
+    is split with the odd pixel after (bottom / right). It depends on the input size, so it is
+    computed in forward.
+    """
+
+    def __init__(self, kernel_size, stride, dilation=1, mode="constant"):
+        super().__init__()
+        self.kernel_size, self.stride, self.dilation, self.mode = kernel_size, stride, dilation, mode
+
+    def forward(self, x):
+        rank = x.dim() - 2
+        per_axis = [v if isinstance(v, (tuple, list)) else (v,) * rank for v in (self.kernel_size, self.stride, self.dilation)]
+        pads = []
+        for axis in reversed(range(rank)):  # F.pad lists the last axis first
+            size, (k, s, d) = x.shape[2 + axis], (v[axis] for v in per_axis)
+            total = max((-(-size // s) - 1) * s + d * (k - 1) + 1 - size, 0)
+            pads += [total // 2, total - total // 2]
+        return F.pad(x, pads, mode=self.mode)
+''')
 
 
 class ConvTranspose1d(_ConvTranspose):

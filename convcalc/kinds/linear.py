@@ -1,13 +1,14 @@
-"""Fully connected layers, and flatten, which usually comes before them."""
+"""Fully connected layers."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 from convcalc.arith.dims import prod
-from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, format_shape
+from convcalc.kinds import _compat as peers
+from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, format_shape, register_helper
 
-__all__ = ["Flatten", "Linear"]
+__all__ = ["Linear"]
 
 
 class Linear(LayerKind):
@@ -18,12 +19,20 @@ class Linear(LayerKind):
     MLP), ``axis: last`` is PyTorch's literal rule (the last axis, e.g. W). Without ``axis`` a
     linear layer on an unflattened tensor is an error: a missing ``flatten`` is the usual cause.
     """
+    input_width: ClassVar[dict] = {"in_features": "features"}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_MACS,), "ptflops": (peers.PT_LINEAR_MACS, peers.PT_LINEAR_BIAS), "torchinfo": (peers.TI_LINEAR, peers.TI_LINEAR_PER_POSITION)}
+    short: ClassVar[str] = "fc"
 
     kind: ClassVar[str] = "linear"
     summary: ClassVar[str] = "fully connected layer (nn.Linear)"
     out_features: PosInt
     bias: Bool = True
     axis: Optional[Literal["channels", "last"]] = None
+
+    def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
+        """dL/dW: the forward's MACs again (input x output gradient); dL/dX, when the input needs
+        it: the forward's MACs (the output gradient through the transposed weights)."""
+        return result.macs * (2 if needs[0] else 1)
 
     def infer(self, x: Tensor) -> Result:
         if len(x.shape) > 1 and self.axis is None:
@@ -56,18 +65,27 @@ class Linear(LayerKind):
             return Result(shape=shape, params=params, macs=macs, flops=flops, formulas=formulas)
         return Result(shape=shape, params=params, macs=macs, flops=flops, rf=(), is_global=True, formulas=formulas)
 
+    def torch(self, io) -> Torch:
+        """On the channel vector at every position: channels-last (``ChannelsLast``), as ConvNeXt."""
+        extra = io.kw("bias")
+        if io.rank == 0:
+            return Torch(module=f"nn.Linear({', '.join([io.c_in, io.arg('out_features'), *extra])})")
+        if self.axis == "channels":
+            return Torch(module=f"ChannelsLast(nn.Linear({', '.join([io.c_in, io.arg('out_features'), *extra])}))", helpers=("ChannelsLast",))
+        return Torch(module=f"nn.Linear({', '.join([io.literal(io.in_shapes[0][-1]), io.arg('out_features'), *extra])})")
 
-class Flatten(LayerKind):
-    """``nn.Flatten`` on one sample: every axis into one (``start_dim`` counts from the channels)."""
+    def torch_channels(self, io) -> str:
+        return io.c_in if io.rank > 0 and self.axis == "last" else io.arg("out_features")
 
-    kind: ClassVar[str] = "flatten"
-    summary: ClassVar[str] = "flatten (C, H, W) into one feature axis (nn.Flatten)"
-    start_dim: int = 0
 
-    def infer(self, x: Tensor) -> Result:
-        if not 0 <= self.start_dim < len(x.shape):
-            raise LayerError("arg-range", f"start_dim {self.start_dim} is outside the {len(x.shape)} axes of {format_shape(x.shape)}", "start_dim")
-        shape = (*x.shape[: self.start_dim], prod(x.shape[self.start_dim :]))
-        if self.start_dim == 0:
-            return Result(shape=shape, rf=(), is_global=True, formulas=lambda: (f"features = {'*'.join(str(d) for d in x.shape)} = {shape[0]}",))
-        return Result(shape=shape, rf=x.rf[: len(shape) - 1])
+register_helper("ChannelsLast", '''
+class ChannelsLast(nn.Module):
+    """Apply a module to the channel vector at every position: (N, C, *S) -> (N, *S, C) and back."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        return self.module(x.movedim(1, -1)).movedim(-1, 1)
+''')

@@ -5,21 +5,27 @@ from __future__ import annotations
 from typing import ClassVar, Literal, Optional
 
 from convcalc.arith.dims import prod
-from convcalc.kinds._base import LayerError, LayerKind, Result, RFAxis, Tensor, format_shape
-from convcalc.kinds._rf import merge_axes
+from convcalc.kinds import _compat as peers
+from convcalc.kinds._base import LayerError, LayerKind, Result, RFAxis, Tensor, Torch, format_shape, sample_axis
+from convcalc.kinds._rf import merge_axes, unknown_axis
 
 __all__ = ["Add", "Concat", "Multiply", "merge_rf"]
 
 
-def merge_rf(xs: list[Tensor], spatial: tuple | None = None) -> tuple[tuple[RFAxis, ...], bool, tuple[str, ...]]:
-    """The union of the inputs' fields per axis (a size-1 axis that ``multiply`` broadcasts is read
-    by every output); a note when the branches' grids are misaligned."""
+def merge_rf(xs: list[Tensor], shape: tuple | None = None) -> tuple[tuple[RFAxis, ...], bool, tuple[str, ...]]:
+    """The union of the inputs' fields per axis of the output ``shape`` (a size-1 axis that
+    ``add`` or ``multiply`` broadcasts is read by every output); a note when the branches' grids
+    are misaligned. An input without a field (a parameter) reads no network input."""
     if any(x.is_global for x in xs):
         return (), True, ()
     with_rf = [x for x in xs if x.rf]
     if not with_rf:
         return (), False, ()
-    spatial = spatial if spatial is not None else with_rf[0].spatial
+    spatial = tuple(shape[1:]) if shape is not None else with_rf[0].spatial
+    if any(len(x.rf) != len(spatial) or len(x.spatial) != len(spatial) for x in with_rf):
+        # broadcasting across ranks puts one input's channels on another's spatial axis
+        reason = "inputs of different ranks broadcast: a channel axis meets a spatial one"
+        return tuple(unknown_axis(reason, n) for n in spatial), False, ()
     merged, notes = [], []
     for axis, n_out in enumerate(spatial):
         group = [x.rf[axis].broadcast(n_out) if x.spatial[axis] == 1 and n_out != 1 else x.rf[axis] for x in with_rf]
@@ -44,9 +50,13 @@ def _text(x) -> str:
 class _Merge(LayerKind):
     """A merge reads the tensors named in ``inputs`` (``previous`` is the preceding layer's output);
     inside ``parallel`` it reads the branches."""
+    compat: ClassVar[dict] = peers.NOTHING  # written `a + b`, `torch.cat`, `a * b`: no hook, no patched function
 
     inputs: Optional[list[str]] = None
     n_inputs: ClassVar[str] = "many"
+
+    def torch_function(self, io) -> str:
+        return self.torch(io).function
 
     def infer_many(self, xs: list[Tensor]) -> Result:  # pragma: no cover - every merge overrides
         raise NotImplementedError
@@ -55,21 +65,36 @@ class _Merge(LayerKind):
         return self.infer_many([x])
 
 
-class Add(_Merge):
-    kind: ClassVar[str] = "add"
-    summary: ClassVar[str] = "element-wise sum of tensors of one shape (residual connections)"
-
-    def infer_many(self, xs: list[Tensor]) -> Result:
-        first = xs[0].shape
-        for i, x in enumerate(xs[1:], 1):
-            if x.shape != first:
+def broadcast(xs: list[Tensor], what: str, code: str) -> tuple:
+    """PyTorch's broadcasting, per sample: shapes aligned at their last axis, a size 1 (or a missing
+    leading axis) stretched to the other's size; any other difference is an error naming both."""
+    width = max(len(x.shape) for x in xs)
+    shape = [1] * width
+    for i, x in enumerate(xs):
+        padded = (1,) * (width - len(x.shape)) + tuple(x.shape)
+        for axis, (a, b) in enumerate(zip(shape, padded)):
+            if a != b and a != 1 and b != 1:
+                first = xs[0].shape
                 raise LayerError(
-                    "graph-add-mismatch",
-                    f"add: input 0 has shape {format_shape(first)}, input {i} has {format_shape(x.shape)}",
+                    code, f"{what}: input 0 has shape {format_shape(first)}, input {i} has {format_shape(x.shape)}"
+                    + ("" if len(x.shape) == len(first) and axis == 0 else f"; they do not broadcast (axis {axis})"),
                     "inputs",
                 )
-        rf, is_global, notes = merge_rf(xs)
-        return Result(shape=first, flops=(len(xs) - 1) * prod(first), rf=rf, is_global=is_global, notes=notes)
+            shape[axis] = b if a == 1 else a
+    return tuple(shape)
+
+
+class Add(_Merge):
+    kind: ClassVar[str] = "add"
+    summary: ClassVar[str] = "element-wise sum, broadcasting size-1 axes as PyTorch (residual connections, position embeddings)"
+
+    def infer_many(self, xs: list[Tensor]) -> Result:
+        shape = broadcast(xs, "add", "graph-add-mismatch")
+        rf, is_global, notes = merge_rf(xs, shape)
+        return Result(shape=shape, flops=(len(xs) - 1) * prod(shape), rf=rf, is_global=is_global, notes=notes)
+
+    def torch(self, io) -> Torch:
+        return Torch(function=" + ".join(f"{{{i}}}" for i in range(len(io.in_shapes))))
 
 
 class Multiply(_Merge):
@@ -77,20 +102,16 @@ class Multiply(_Merge):
     summary: ClassVar[str] = "element-wise product, broadcasting size-1 axes (squeeze-excitation gates)"
 
     def infer_many(self, xs: list[Tensor]) -> Result:
-        shape = list(xs[0].shape)
-        for i, x in enumerate(xs[1:], 1):
-            if len(x.shape) != len(shape):
-                raise LayerError("graph-multiply-mismatch", f"multiply: input 0 has shape {format_shape(shape)}, input {i} has {format_shape(x.shape)}", "inputs")
-            for axis, (a, b) in enumerate(zip(shape, x.shape)):
-                if a != b and a != 1 and b != 1:
-                    raise LayerError(
-                        "graph-multiply-mismatch",
-                        f"multiply: shapes {format_shape(shape)} and {format_shape(x.shape)} do not broadcast (axis {axis})",
-                        "inputs",
-                    )
-                shape[axis] = b if a == 1 else a
-        rf, is_global, notes = merge_rf(xs, tuple(shape[1:]))
-        return Result(shape=tuple(shape), flops=(len(xs) - 1) * prod(shape), rf=rf, is_global=is_global, notes=notes)
+        shape = broadcast(xs, "multiply", "graph-multiply-mismatch")
+        rf, is_global, notes = merge_rf(xs, shape)
+        return Result(shape=shape, flops=(len(xs) - 1) * prod(shape), rf=rf, is_global=is_global, notes=notes)
+
+    def torch(self, io) -> Torch:
+        return Torch(function=" * ".join(f"{{{i}}}" for i in range(len(io.in_shapes))))
+
+    def torch_channels(self, io) -> str:
+        distinct = list(dict.fromkeys(io.c_ins))
+        return distinct[0] if len(distinct) == 1 else io.literal(io.out_shapes[0][0])
 
 
 class Concat(_Merge):
@@ -98,20 +119,34 @@ class Concat(_Merge):
     smallest spatial size (U-Net's crop-and-concat)."""
 
     kind: ClassVar[str] = "concat"
-    summary: ClassVar[str] = "concatenate along the channels; crop: center for U-Net skips"
+    aliases: ClassVar[tuple[str, ...]] = ("cat",)
+    summary: ClassVar[str] = "concatenate along a dim, the channels by default; crop: center for U-Net skips"
     crop: Literal["none", "center"] = "none"
+    dim: int = 1  # PyTorch's dims: 1 the channels, 2 the tokens of an (L, E) sequence
 
     def infer_many(self, xs: list[Tensor]) -> Result:
-        spatial = xs[0].spatial
+        axis = sample_axis(self.dim, len(xs[0].shape))
+        first = xs[0].shape
         for i, x in enumerate(xs[1:], 1):
-            if len(x.shape) != len(xs[0].shape) or x.spatial != spatial:
-                hint = "add `crop: center` to crop the larger one" if len(x.shape) == len(xs[0].shape) and self.crop == "none" else None
+            others_differ = len(x.shape) != len(first) or any(a != b for j, (a, b) in enumerate(zip(x.shape, first)) if j != axis)
+            if others_differ:
+                hint = "add `crop: center` to crop the larger one" if len(x.shape) == len(first) and self.crop == "none" and axis == 0 else None
                 raise LayerError(
                     "graph-concat-mismatch",
-                    f"concat: input 0 has shape {format_shape(xs[0].shape)}, input {i} has {format_shape(x.shape)}; spatial sizes must match",
+                    f"concat: input 0 has shape {format_shape(first)}, input {i} has {format_shape(x.shape)}; "
+                    + ("spatial sizes must match" if axis == 0 else f"every dim but {self.dim} must match"),
                     "inputs",
                     hint,
                 )
-        channels = sum(x.channels for x in xs)
+        joined = sum(x.shape[axis] for x in xs)
+        shape = tuple(joined if j == axis else d for j, d in enumerate(first))
+        if axis != 0:
+            return Result(shape=shape, rf=(), is_global=any(x.is_global for x in xs))
         rf, is_global, notes = merge_rf(xs)
-        return Result(shape=(channels, *spatial), rf=rf, is_global=is_global, notes=notes)
+        return Result(shape=shape, rf=rf, is_global=is_global, notes=notes)
+
+    def torch(self, io) -> Torch:
+        return Torch(function=f"torch.cat([{', '.join(f'{{{i}}}' for i in range(len(io.in_shapes)))}], dim={self.dim})")
+
+    def torch_channels(self, io) -> str:
+        return io.add(io.c_ins) if self.dim == 1 else io.literal(io.out_shapes[0][0])

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Annotated, Any, ClassVar, Optional, Union
+from typing import Annotated, ClassVar, Optional, Union
 
 from pydantic import Field, StrictFloat, StrictInt
 
 from convcalc.conventions import NORM_AFFINE_FLOPS, NORM_FLOPS
 from convcalc.arith.dims import prod
-from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, format_shape, need_positive
+from convcalc.kinds import _compat as peers
+from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, format_shape, need_positive, register_helper
+from convcalc.kinds._run import batch_running
 
 __all__ = [
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
@@ -20,26 +23,14 @@ __all__ = [
     "LayerNorm",
     "LayerScale",
     "LocalResponseNorm",
-    "running_batch",
 ]
 
 Number = Union[StrictInt, Annotated[StrictFloat, Field(allow_inf_nan=False)]]  # never NaN or infinite
 
-_BATCH: ContextVar[Any] = ContextVar("convcalc_batch", default=1)
-
-
-@contextmanager
-def running_batch(batch: Any):
-    """The batch the network runs with, for the one rule that counts it (group norm's): the
-    engine sets it around the fold; a kind on its own runs one sample."""
-    token = _BATCH.set(batch)
-    try:
-        yield
-    finally:
-        _BATCH.reset(token)
-
-
 class _BatchNorm(LayerKind):
+    input_width: ClassVar[dict] = {"num_features": 0}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_BATCH_NORM,), "ptflops": (peers.PT_NORM,), "torchinfo": (peers.TI_NORM,)}
+    short: ClassVar[str] = "bn"
     eps: Number = 1e-5
     momentum: Optional[Number] = 0.1
     affine: Bool = True
@@ -58,6 +49,9 @@ class _BatchNorm(LayerKind):
             shape=x.shape, params=params, buffers=buffers, flops=2 * prod(x.shape),
             formulas=(f"params = 2*C = 2*{c} = {params} (scale and shift); buffers = 2*C = {buffers} (running mean and variance)",),
         )
+
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.BatchNorm{self.rank}d({', '.join([io.c_in, *io.kw('eps', 'momentum', 'affine', 'track_running_stats')])})")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -78,6 +72,48 @@ class BatchNorm3d(_BatchNorm):
     summary: ClassVar[str] = "batch norm over (C, D, H, W) (nn.BatchNorm3d)"
 
 
+class _InstanceNorm(LayerKind):
+    """``nn.InstanceNorm{1,2,3}d``: each channel of each sample normalised over its positions;
+    PyTorch's defaults: no affine, no running statistics."""
+
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_NORM,), "ptflops": (peers.PT_NORM,), "torchinfo": (peers.TI_NORM,)}
+    short: ClassVar[str] = "norm"
+    input_width: ClassVar[dict] = {"num_features": 0}
+    eps: Number = 1e-5
+    momentum: Optional[Number] = 0.1
+    affine: Bool = False
+    track_running_stats: Bool = False
+
+    def infer(self, x: Tensor) -> Result:
+        self.check_rank(x)
+        c = x.channels
+        params = 2 * c if self.affine else 0
+        buffers = 2 * c if self.track_running_stats else 0
+        return Result(shape=x.shape, params=params, buffers=buffers, flops=_norm_flops(prod(x.shape), self.affine),
+                      formulas=(f"params = {'2*C = 2*' + str(c) + ' = ' + str(params) if self.affine else '0 (affine: false, as PyTorch)'}",))
+
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.InstanceNorm{self.rank}d({', '.join([io.c_in, *io.kw('eps', 'momentum', 'affine', 'track_running_stats')])})")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    kind: ClassVar[str] = "instance_norm1d"
+    rank: ClassVar[int] = 1
+    summary: ClassVar[str] = "instance norm over (C, L) (nn.InstanceNorm1d)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    kind: ClassVar[str] = "instance_norm2d"
+    rank: ClassVar[int] = 2
+    summary: ClassVar[str] = "instance norm over (C, H, W) (nn.InstanceNorm2d)"
+
+
+class InstanceNorm3d(_InstanceNorm):
+    kind: ClassVar[str] = "instance_norm3d"
+    rank: ClassVar[int] = 3
+    summary: ClassVar[str] = "instance norm over (C, D, H, W) (nn.InstanceNorm3d)"
+
+
 def _norm_flops(elements, affine: bool):
     return elements * (NORM_FLOPS + (NORM_AFFINE_FLOPS if affine else 0))
 
@@ -85,6 +121,8 @@ def _norm_flops(elements, affine: bool):
 class LayerNorm(LayerKind):
     """Layer norm. Without ``normalized_shape`` it normalises each position's channel vector
     (ConvNeXt's LayerNorm2d); with it, the trailing axes PyTorch-style."""
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_NORM,), "ptflops": (peers.PT_LAYER_NORM,), "torchinfo": (peers.TI_NORM,)}
+    short: ClassVar[str] = "norm"
 
     kind: ClassVar[str] = "layer_norm"
     summary: ClassVar[str] = "layer norm over the channels, or over normalized_shape (nn.LayerNorm)"
@@ -104,8 +142,21 @@ class LayerNorm(LayerKind):
         params = (n + (n if self.bias else 0)) if self.elementwise_affine else 0
         return Result(shape=x.shape, params=params, flops=_norm_flops(prod(x.shape), self.elementwise_affine))
 
+    def torch(self, io) -> Torch:
+        """Without ``normalized_shape``, over the channel vector at every position (channels-last)."""
+        extra = io.kw("eps", "elementwise_affine", "bias")
+        if io.has("normalized_shape"):
+            return Torch(module=f"nn.LayerNorm({', '.join([io.arg('normalized_shape'), *extra])})")
+        norm = f"nn.LayerNorm({', '.join([io.c_in, *extra])})"
+        if io.rank == 0:
+            return Torch(module=norm)
+        return Torch(module=f"ChannelsLast({norm})", helpers=("ChannelsLast",))
+
 
 class GroupNorm(LayerKind):
+    input_width: ClassVar[dict] = {"num_channels": 0}
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_NORM,), "ptflops": (peers.PT_NORM,), "torchinfo": (peers.TI_NORM,)}
+    short: ClassVar[str] = "norm"
     kind: ClassVar[str] = "group_norm"
     summary: ClassVar[str] = "group norm (nn.GroupNorm)"
     num_groups: PosInt
@@ -119,7 +170,7 @@ class GroupNorm(LayerKind):
         # F.group_norm refuses a group of one value over the whole batch, in training and in
         # eval alike: batch * C/num_groups * prod(spatial) must be at least 2
         values = (c // self.num_groups) * prod(x.spatial)
-        batch = _BATCH.get()
+        batch = batch_running()
         need_positive(
             batch * values - 1,
             f"group_norm on {format_shape(x.shape)} with num_groups={self.num_groups} has {values} value(s) per group and {batch} sample(s): PyTorch needs more than 1 value per group (batch * C/num_groups * spatial size >= 2)",
@@ -127,8 +178,13 @@ class GroupNorm(LayerKind):
         )
         return Result(shape=x.shape, params=2 * c if self.affine else 0, flops=_norm_flops(prod(x.shape), self.affine))
 
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.GroupNorm({', '.join([io.arg('num_groups'), io.c_in, *io.kw('eps', 'affine')])})")
+
 
 class LocalResponseNorm(LayerKind):
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_LRN,), "torchinfo": ()}
+    short: ClassVar[str] = "lrn"
     kind: ClassVar[str] = "local_response_norm"
     summary: ClassVar[str] = "local response normalisation across channels (nn.LocalResponseNorm)"
     size: PosInt
@@ -139,9 +195,13 @@ class LocalResponseNorm(LayerKind):
     def infer(self, x: Tensor) -> Result:
         return Result(shape=x.shape, flops=(2 * self.size + 3) * prod(x.shape))
 
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.LocalResponseNorm({', '.join([io.arg('size'), *io.kw('alpha', 'beta', 'k')])})")
+
 
 class LayerScale(LayerKind):
     """A learned per-channel scale (ConvNeXt, CaiT): ``C`` parameters, 1 multiply per element."""
+    compat: ClassVar[dict] = peers.NOTHING  # its parameter sits on torchvision's block, not on a leaf module
 
     kind: ClassVar[str] = "layer_scale"
     summary: ClassVar[str] = "learned per-channel scale, C parameters (ConvNeXt's layer scale)"
@@ -150,3 +210,20 @@ class LayerScale(LayerKind):
     def infer(self, x: Tensor) -> Result:
         c = x.channels
         return Result(shape=x.shape, params=c, flops=prod(x.shape), formulas=(f"params = C = {c}",))
+
+    def torch(self, io) -> Torch:
+        extra = [] if io.rank == 2 else [f"spatial_dims={io.rank}"]
+        return Torch(module=f"LayerScale({', '.join([io.c_in, *io.kw('init'), *extra])})", helpers=("LayerScale",))
+
+
+register_helper("LayerScale", '''
+class LayerScale(nn.Module):
+    """A learned per-channel scale (ConvNeXt): x * gamma, gamma of shape (C, 1, ..., 1)."""
+
+    def __init__(self, channels, init=1e-6, spatial_dims=2):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels,) + (1,) * spatial_dims, float(init)))
+
+    def forward(self, x):
+        return x * self.gamma
+''')

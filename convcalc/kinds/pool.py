@@ -5,24 +5,29 @@ from __future__ import annotations
 from math import gcd
 from typing import ClassVar, Optional, Union
 
+from pydantic import StrictFloat, StrictInt
+
 from convcalc.arith._exact import uneven_notes
 from convcalc.arith.dims import Dim, Lazy, ceil_div, dmin, is_int, prod
+from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import (
     Bool,
     LayerError,
     LayerKind,
-    NonNegInts,
     PosInt,
     PosInts,
     Result,
     Tensor,
+    Torch,
     as_tuple,
     need_positive,
 )
 from convcalc.kinds._rf import adaptive_rf
-from convcalc.kinds._window import axis_names, out_size, product_text, window_reach
+from convcalc.kinds._window import Padding, axis_names, out_size, product_text, resolve_padding, window_reach
 
 __all__ = [
+    "LPPool1d",
+    "LPPool2d",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d",
@@ -44,7 +49,8 @@ MAX_CLIPPED_TAPS = 1 << 20
 MAX_SYMBOLIC_TERMS = 64
 
 
-def window_elements(size: Dim, out: Dim, kernel: int, stride: int, dilation: int, pad_before: int, ceil_mode: bool = False) -> Dim:
+def window_elements(size: Dim, out: Dim, kernel: int, stride: int, dilation: int, pad_before: int, ceil_mode: bool = False,
+                    pad_after: Optional[int] = None) -> Dim:
     """Sum over the outputs along one axis of the input elements inside each window.
 
     Output ``i`` reads taps ``i*s - p + t*d`` for ``t`` in ``0..k-1``; a tap counts when it lands
@@ -54,7 +60,8 @@ def window_elements(size: Dim, out: Dim, kernel: int, stride: int, dilation: int
         return _window_elements_int(size, out, kernel, stride, dilation, pad_before)
     if kernel > MAX_CLIPPED_TAPS:
         raise LayerError("limit-kernel", f"kernel_size {kernel} is larger than {MAX_CLIPPED_TAPS} (limit MAX_CLIPPED_TAPS)", "kernel_size")
-    return _window_elements_symbolic(size, out, kernel, stride, dilation, pad_before, window_reach(kernel, stride, dilation, (pad_before, pad_before), ceil_mode))
+    after = pad_before if pad_after is None else pad_after
+    return _window_elements_symbolic(size, out, kernel, stride, dilation, pad_before, window_reach(kernel, stride, dilation, (pad_before, after), ceil_mode))
 
 
 def _window_elements_symbolic(size: Dim, out: Dim, kernel: int, stride: int, dilation: int, pad_before: int, reach: int) -> Dim:
@@ -154,9 +161,10 @@ def _floor_sum(n: int, m: int, a: int, b: int) -> int:
 
 
 class _Pool(LayerKind):
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()}
     kernel_size: PosInts
     stride: Optional[PosInts] = None
-    padding: NonNegInts = 0
+    padding: Padding = 0  # PyTorch's (an int, one per axis), or TensorFlow's 'same' / 'valid', or [before, after] pairs
     ceil_mode: Bool = False
     op: ClassVar[str]
 
@@ -168,30 +176,62 @@ class _Pool(LayerKind):
         rank = len(x.spatial)
         k = as_tuple(self.kernel_size, rank, "kernel_size")
         s = as_tuple(self.stride if self.stride is not None else self.kernel_size, rank, "stride")
-        p = as_tuple(self.padding, rank, "padding")
         d = self._dilation(rank)
+        pads = resolve_padding(self.padding, x.spatial, k, s, d)
         names = axis_names(rank)
         spatial, texts, rf, windows = [], [], [], []
         for i, size in enumerate(x.spatial):
-            self._check_padding(p[i], k[i], d[i])
-            out, text = out_size(size, k[i], s[i], d[i], (p[i], p[i]), self.ceil_mode)
+            if self.torch_padding():
+                self._check_padding(pads[i][0], k[i], d[i])
+            out, text = out_size(size, k[i], s[i], d[i], pads[i], self.ceil_mode, same=self.padding == "same")
             need_positive(out, Lazy(lambda name=names[i], text=text: f"window larger than the padded input along {name}: {name}_out = {text}"), "kernel_size", "shape-kernel-too-large")
             spatial.append(out)
             texts.append(text)
-            windows.append(window_elements(size, out, k[i], s[i], d[i], p[i], self.ceil_mode))
+            windows.append(window_elements(size, out, k[i], s[i], d[i], pads[i][0], self.ceil_mode, pads[i][1]))
             if x.rf:
-                rf.append(x.rf[i].through(k[i], s[i], d[i], p[i], out))
+                rf.append(x.rf[i].through(k[i], s[i], d[i], pads[i][0], out))
         c = x.channels
         in_windows = c * prod(windows)
         outputs = c * prod(spatial)
-        flops = in_windows - outputs if self.op == "max" else in_windows
+        flops = in_windows - outputs if self.op == "max" else 2 * in_windows if self.op == "lp" else in_windows
         rounding = "ceil" if self.ceil_mode else "floor"
 
         def formulas() -> tuple[str, ...]:  # written only when asked for (explain, check)
-            sizes = [f"{name}_out = {rounding}(({name}_in + 2p - d*(k-1) - 1) / s) + 1 = {text}" for name, text in zip(names, texts)]
+            sizes = [
+                f"{name}_out = {rounding}(({name}_in + {'2p' if before == after else 'p_before + p_after'} - d*(k-1) - 1) / s) + 1 = {text}"
+                for name, text, (before, after) in zip(names, texts, pads)
+            ]
             return (*sizes, _flops_text(self.op, names, c, windows, spatial, flops))
 
-        return Result(shape=(c, *spatial), notes=uneven_notes(x.spatial, k, s, d, tuple((q, q) for q in p), names), flops=flops, rf=tuple(rf) if x.rf else None, formulas=formulas)
+        return Result(shape=(c, *spatial), notes=uneven_notes(x.spatial, k, s, d, pads, names), flops=flops, rf=tuple(rf) if x.rf else None,
+                      formulas=formulas, extra={"padding": [list(q) for q in pads]} if not self.torch_padding() else {})
+
+    def torch_function(self, io) -> str:
+        if not self.torch_padding():
+            raise LayerError("export-unsupported", f"{self.kind} with padding {self.padding!r} as a function: PyTorch's take only symmetric ints")
+        keys = ["kernel_size", "stride", "padding", "ceil_mode"] + (["dilation"] if self.op == "max" else ["count_include_pad", "divisor_override"])
+        return f"F.{self.op}_pool{self.rank}d({{0}}{''.join(', ' + a for a in io.kw(*keys))})"
+
+    def torch_padding(self) -> bool:
+        """PyTorch's own padding: symmetric ints (its pools take no 'same' and no pairs)."""
+        return isinstance(self.padding, int) or (isinstance(self.padding, list) and all(isinstance(v, int) for v in self.padding))
+
+    def torch_pad_module(self, io) -> str | None:
+        """The explicit pad before the pool for 'same' or [before, after] pairs (-inf for max
+        pooling, so that the padding never wins; zeros for average pooling)."""
+        if self.torch_padding() or self.padding == "valid":
+            return None
+        pads = io.out_shapes and resolve_padding(self.padding, io.in_shapes[0][1:], as_tuple(self.kernel_size, self.rank, "kernel_size"),
+                                                 as_tuple(self.stride or self.kernel_size, self.rank, "stride"), self._dilation(self.rank))
+        flat: list = []
+        for before, after in reversed(list(pads)):
+            flat += [before, after]
+        value = 'float("-inf")' if self.op == "max" else "0.0"
+        return f"nn.ConstantPad{self.rank}d({io.literal(tuple(flat))}, {value})"
+
+    def torch_pooled(self, io, module: str) -> Torch:
+        pad = self.torch_pad_module(io)
+        return Torch(module=f"nn.Sequential({pad}, {module})" if pad else module)
 
     def _check_padding(self, pad: int, kernel: int, dilation: int) -> None:
         """PyTorch checks both ``pad <= (d*(k-1)+1) / 2`` and ``pad <= k / 2`` (ATen's Pool.h);
@@ -214,16 +254,28 @@ def _flops_text(op: str, names: tuple, c: Dim, windows: list, spatial: list, flo
 
 
 class _MaxPool(_Pool):
+    short: ClassVar[str] = "maxpool"
     dilation: PosInts = 1
     op: ClassVar[str] = "max"
 
     def _dilation(self, rank: int) -> tuple:
         return as_tuple(self.dilation, rank, "dilation")
 
+    def torch(self, io) -> Torch:
+        keys = ("kernel_size", "stride", *(("padding",) if self.torch_padding() else ()), "dilation", "ceil_mode")
+        return self.torch_pooled(io, f"nn.MaxPool{self.rank}d({', '.join(io.kw(*keys))})")
+
 
 class _AvgPool(_Pool):
+    short: ClassVar[str] = "avgpool"
     count_include_pad: Bool = True
     op: ClassVar[str] = "avg"
+
+    def torch(self, io) -> Torch:
+        if self.rank == 1 and io.has("divisor_override"):
+            raise LayerError("export-unsupported", "divisor_override on avg_pool1d (nn.AvgPool1d has none)", "divisor_override")
+        keys = ("kernel_size", "stride", *(("padding",) if self.torch_padding() else ()), "ceil_mode", "count_include_pad", "divisor_override")
+        return self.torch_pooled(io, f"nn.AvgPool{self.rank}d({', '.join(io.kw(*keys))})")
 
 
 class MaxPool1d(_MaxPool):
@@ -275,6 +327,37 @@ class AvgPool3d(_AvgPool):
         return super().infer(x)
 
 
+class _LPPool(_Pool):
+    """``nn.LPPool{1,2}d``: ``(sum of x**p over the window) ** (1/p)``, no padding. FLOPs per output:
+    a power and an add per window element, and the root (2 * window, the window's adds counting
+    one fewer and the root one more)."""
+
+    norm_type: Union[StrictInt, StrictFloat]
+    op: ClassVar[str] = "lp"
+    short: ClassVar[str] = "pool"
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (), "torchinfo": ()}  # no hook, no handle; F.lp_pool is not patched
+
+    def infer(self, x: Tensor) -> Result:
+        if self.padding != 0:
+            raise LayerError("arg-padding", f"{self.kind} takes no padding (PyTorch's LPPool has none)", "padding")
+        return super().infer(x)
+
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.LPPool{self.rank}d({', '.join([io.arg('norm_type'), *io.kw('kernel_size', 'stride', 'ceil_mode')])})")
+
+
+class LPPool1d(_LPPool):
+    kind: ClassVar[str] = "lp_pool1d"
+    rank: ClassVar[int] = 1
+    summary: ClassVar[str] = "1-d power-average pooling (nn.LPPool1d)"
+
+
+class LPPool2d(_LPPool):
+    kind: ClassVar[str] = "lp_pool2d"
+    rank: ClassVar[int] = 2
+    summary: ClassVar[str] = "2-d power-average pooling (nn.LPPool2d)"
+
+
 def adaptive_window_elements(size: Dim, out: int) -> Dim:
     """Sum of PyTorch's adaptive window sizes along one axis.
 
@@ -311,6 +394,12 @@ class _Adaptive(LayerKind):
 
         return Result(shape=(c, *spatial), flops=flops, rf=rf, is_global=True if sees_all else None, formulas=formulas)
 
+    def torch(self, io) -> Torch:
+        return Torch(module=f"nn.Adaptive{self.op.title()}Pool{self.rank}d({io.arg('output_size')})")
+
+    def torch_function(self, io) -> str:
+        return f"F.adaptive_{self.op}_pool{self.rank}d({{0}}, {io.arg('output_size')})"
+
 
 def _adaptive_text(name: str, size: Dim, out: Dim) -> tuple[str, ...]:
     """PyTorch's variable windows, and the fixed window that reaches the same output size
@@ -333,8 +422,10 @@ def _adaptive(kind: str, op: str, rank: int, summary: str) -> type[_Adaptive]:
     return type(
         kind.title().replace("_", ""),
         (_Adaptive,),
-        {"__module__": __name__, "kind": kind, "op": op, "rank": rank, "summary": summary,
-         "__annotations__": {"kind": ClassVar[str], "op": ClassVar[str], "rank": ClassVar[int], "summary": ClassVar[str]}},
+        {"__module__": __name__, "kind": kind, "op": op, "rank": rank, "summary": summary, "short": f"{op}pool",
+         "compat": {"fvcore": (peers.FV_ADAPTIVE_AVG,), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()} if op == "avg" else {"fvcore": (), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()},
+         "__annotations__": {"kind": ClassVar[str], "op": ClassVar[str], "rank": ClassVar[int], "summary": ClassVar[str], "short": ClassVar[str],
+                             "compat": ClassVar[dict]}},
     )
 
 
@@ -347,6 +438,7 @@ AdaptiveMaxPool3d = _adaptive("adaptive_max_pool3d", "max", 3, "3-d adaptive max
 
 
 class _Global(LayerKind):
+    compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()}
     keepdim: Bool = True
     op: ClassVar[str]
 
@@ -359,15 +451,29 @@ class _Global(LayerKind):
         rf = tuple(a.through(size, size, 1, 0, 1) for a, size in zip(x.rf, x.spatial)) if self.keepdim and x.rf else ()
         return Result(shape=shape, flops=flops, rf=rf, is_global=True)
 
+    def torch(self, io) -> Torch:
+        """An adaptive pool to 1 (then ``nn.Flatten`` unless ``keepdim``)."""
+        if not 1 <= io.rank <= 3:
+            raise LayerError("export-unsupported", f"{self.kind} on a tensor with {io.rank} spatial axes")
+        pool = f"nn.Adaptive{self.op.title()}Pool{io.rank}d(1)"
+        return Torch(module=pool if self.keepdim else f"nn.Sequential({pool}, nn.Flatten())")
+
+    def torch_function(self, io) -> str:
+        pool = f"F.adaptive_{self.op}_pool{io.rank}d({{0}}, 1)"
+        return pool if self.keepdim else f"{pool}.flatten(1)"
+
 
 class GlobalAvgPool(_Global):
     kind: ClassVar[str] = "global_avg_pool"
+    compat: ClassVar[dict] = {"fvcore": (peers.FV_ADAPTIVE_AVG,), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()}  # nn.AdaptiveAvgPool(1) in PyTorch
+    short: ClassVar[str] = "avgpool"
     op: ClassVar[str] = "avg"
     summary: ClassVar[str] = "average over all spatial positions; keeps (C, 1, 1) unless keepdim: false"
 
 
 class GlobalMaxPool(_Global):
     kind: ClassVar[str] = "global_max_pool"
+    short: ClassVar[str] = "maxpool"
     op: ClassVar[str] = "max"
     summary: ClassVar[str] = "maximum over all spatial positions; keeps (C, 1, 1) unless keepdim: false"
 

@@ -10,19 +10,32 @@ import io
 import json
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 from convcalc.arith.dims import dsum, format_dim, to_json_dim
 from convcalc.kinds import RFAxis
 from convcalc.report import SCHEMA_VERSION, Group, Report, Row
+from convcalc.report.model import head_dict, layer_dict, rf_axis_json, tail_dict
+from convcalc.report.model import rf_json as _rf_json
+from convcalc.report.model import shape_json as _shape_json
 
 __all__ = [
     "SCHEMA_VERSION",
+    "RF_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "SYMBOLIC_COLUMNS",
     "DisplayRow",
     "display_rows",
     "format_count",
     "format_rf",
     "format_shape",
+    "indented",
+    "json_chunks",
+    "ordered",
+    "parse_columns",
+    "print_formula",
+    "summary_caption",
+    "summary_columns",
     "report_to_dict",
     "render_csv",
     "render_extra",
@@ -70,7 +83,7 @@ def format_rf(rf: tuple[RFAxis, ...], is_global: bool, what: str = "size") -> st
 
 
 def _rf_value_text(axis: RFAxis, what: str) -> str:
-    if not axis.known and what != "jump":
+    if not axis.known and (what != "jump" or axis.jump is None):
         return "?"
     if what == "first":
         first = axis.first
@@ -150,84 +163,125 @@ def display_rows(report: Report, depth: Optional[int] = None) -> list[DisplayRow
     return out
 
 
-def rf_axis_json(a: RFAxis) -> dict[str, Any]:
-    """One axis of a ``receptive_field``: the keys of schema 1 (``size``, ``jump``, ``start``,
-    ``padding``), ``first`` (the first output's interval ``[lo, hi]``, null if it reads nothing),
-    ``period`` (the fields repeat every so many outputs) and, when the field is not known,
-    ``unknown`` (why; ``size``, ``start``, ``padding`` and ``first`` are then null)."""
-    def value(x):
-        return None if x is None else to_json_dim(x)
-
-    first = a.first
-    data = {
-        "size": value(a.size), "jump": value(a.jump), "start": value(a.start), "padding": value(a.padding),
-        "first": None if first is None else [value(first[0]), value(first[1])], "period": a.period,
-    }
-    if not a.known:
-        data["unknown"] = a.unknown
-    return data
-
-
-def _rf_json(row: Row) -> list[dict[str, Any]]:
-    return [rf_axis_json(a) for a in row.rf]
-
-
-def _shape_json(shape: tuple) -> list:
-    return [to_json_dim(d) for d in shape]
-
-
 def report_to_dict(report: Report) -> dict[str, Any]:
-    """The JSON contract (see the README): these keys are stable within a schema_version."""
-    totals = report.totals
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "name": report.name,
-        "description": report.description,
-        "input_shape": _shape_json(report.input_shape),
-        "batch": to_json_dim(report.batch),
-        "dtype": report.dtype,
-        "output_shape": _shape_json(report.output_shape),
-        "layers": [
-            {
-                "path": r.path,
-                "name": r.name or r.path.rsplit(".", 1)[-1],
-                "kind": r.kind,
-                "depth": r.depth,
-                "input_shape": _shape_json(r.input_shapes[0]),
-                "input_shapes": [_shape_json(s) for s in r.input_shapes],
-                "output_shape": _shape_json(r.output_shape),
-                "params": to_json_dim(r.params),
-                "buffers": to_json_dim(r.buffers),
-                "macs": to_json_dim(r.macs),
-                "flops": to_json_dim(r.flops),
-                "activations": to_json_dim(r.activations),
-                "activation_bytes": to_json_dim(report.bytes_of(r.activations)),
-                "receptive_field": _rf_json(r),
-                "receptive_field_global": r.is_global,
-                "inputs": list(r.inputs),
-                "notes": list(r.notes),
-            }
-            for r in report.rows
-        ],
-        "groups": [
-            {"path": g.path, "kind": g.kind, "depth": g.depth, "first": g.first, "end": g.end, "output_shape": _shape_json(g.output_shape)}
-            for g in report.groups
-        ],
-        "totals": {
-            "params": to_json_dim(totals.params),
-            "buffers": to_json_dim(totals.buffers),
-            "macs": to_json_dim(totals.macs),
-            "flops": to_json_dim(totals.flops),
-            "activations": to_json_dim(totals.activations),
-            "activation_bytes": to_json_dim(report.activation_bytes),
-        },
-        "memory": {k: (to_json_dim(v) if not isinstance(v, str) and v is not None else v) for k, v in report.memory.items()},
-        "diagnostics": [{"code": d.code, "message": d.message, "severity": d.severity, "position": str(d.pos) if d.pos else None} for d in report.diagnostics],
-    }
+    """The JSON contract (see the README): :meth:`convcalc.report.Report.to_dict`."""
+    return report.to_dict()
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report_to_dict(report), indent=2)
+    return "".join(json_chunks(report))
+
+
+# -- JSON, fast --------------------------------------------------------------------------------
+# ``json.dumps(indent=2)`` runs the pure-Python encoder (the C one only writes compact JSON): about
+# 50 us a layer. A network's rows repeat themselves (the same kind, shapes and counts at another
+# path), so each layer's text is written from pieces kept by value: the same bytes as
+# ``json.dumps(report_to_dict(report), indent=2)`` (tests/test_formats.py holds them equal), at a
+# few microseconds a layer, written out in chunks rather than held whole.
+
+_CHUNK_ROWS = 2_000
+
+
+_key = json.encoder.encode_basestring_ascii  # the C encoder of a string, as json.dumps writes it
+
+
+def indented(value: Any, level: int) -> str:
+    """``json.dumps(value, indent=2)`` as it reads nested ``level`` deep in a larger document."""
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is str:
+        return _key(value)
+    if kind is list and all(type(v) is int or type(v) is list for v in value):  # shapes, the inputs
+        if not value:
+            return "[]"
+        pad = "\n" + "  " * (level + 1)
+        return "[" + pad + ("," + pad).join(int.__repr__(v) if type(v) is int else indented(v, level + 1) for v in value) + "\n" + "  " * level + "]"
+    text = json.dumps(value, indent=2)
+    return text.replace("\n", "\n" + "  " * level) if level and "\n" in text else text
+
+
+def json_chunks(report: Report, extra: Optional[dict[str, Any]] = None) -> Iterable[str]:
+    """The report as JSON (``report_to_dict`` and ``extra`` after it), in pieces. ``extra``'s
+    ``training`` adds each layer's ``backward_macs`` and the training totals."""
+    extra = dict(extra or {})
+    training = bool(extra.pop("training", None))
+    head = ",\n".join(f"  {_key(k)}: {indented(v, 1)}" for k, v in head_dict(report).items())
+    yield "{\n" + head + ",\n  \"layers\": "
+    yield from _items(report.rows, _LayerText(report, training), 2)
+    yield ",\n  \"groups\": "
+    yield from _items(report.groups, _GroupText(), 2)
+    tail = {**tail_dict(report), **extra}
+    if training:
+        tail["totals"] = {**tail["totals"], "backward_macs": to_json_dim(report.backward_macs), "training_macs": to_json_dim(report.training_macs)}
+    yield "".join(f",\n  {_key(k)}: {indented(v, 1)}" for k, v in tail.items()) + "\n}"
+
+
+def _items(items, text_of, level: int) -> Iterable[str]:
+    """A list of objects ``level`` deep, ``_CHUNK_ROWS`` at a time."""
+    if not items:
+        yield "[]"
+        return
+    pad = "  " * level
+    sep = ",\n" + pad
+    for start in range(0, len(items), _CHUNK_ROWS):
+        part = sep.join(text_of(item) for item in items[start:start + _CHUNK_ROWS])
+        yield ("[\n" + pad if start == 0 else sep) + part
+    yield "\n" + "  " * (level - 1) + "]"
+
+
+class _GroupText:
+    """Writes one group's object, at the depth of a layer's."""
+
+    def __init__(self):
+        self.shapes: dict[tuple, str] = {}
+
+    def __call__(self, g: Group) -> str:
+        shape = self.shapes.get(g.output_shape)
+        if shape is None:
+            shape = self.shapes[g.output_shape] = indented(_shape_json(g.output_shape), 3)
+        return (
+            f"{{\n      \"path\": {_key(g.path)},\n      \"kind\": {_key(g.kind)},\n      \"depth\": {g.depth},\n      \"first\": {g.first},\n"
+            f"      \"end\": {g.end},\n      \"output_shape\": {shape}\n    }}"
+        )
+
+
+class _LayerText:
+    """Writes one layer's object (three levels deep: the document, ``layers``, the object)."""
+
+    def __init__(self, report: Report, training: bool = False):
+        self.report = report
+        self.training = training
+        self.bodies: dict[tuple, str] = {}
+        self.notes: dict[tuple, str] = {}
+        self.fields: dict[tuple, str] = {}
+
+    def __call__(self, r: Row) -> str:
+        key = (r.kind, r.depth, r.input_shapes, r.output_shape, r.output_shapes, r.params, r.buffers, r.macs, r.flops)
+        body = self.bodies.get(key)
+        if body is None:
+            data = layer_dict(self.report, r)
+            for name in ("path", "name", "receptive_field", "receptive_field_global", "inputs", "notes"):
+                del data[name]
+            body = self.bodies[key] = ",\n      ".join(f"{_key(k)}: {indented(v, 3)}" for k, v in data.items())
+        notes = self.notes.get(r.notes)
+        if notes is None:
+            notes = self.notes[r.notes] = indented(list(r.notes), 3)
+        inputs = indented(list(r.inputs), 3)
+        field = self.fields.get(r.rf)
+        if field is None:
+            field = self.fields[r.rf] = _rf_text(r.rf)
+        return (
+            f"{{\n      \"path\": {_key(r.path)},\n      \"name\": {_key(r.name or r.path.rsplit('.', 1)[-1])},\n      {body},\n"
+            f"      \"receptive_field\": {field},\n      \"receptive_field_global\": {'true' if r.is_global else 'false'},\n"
+            f"      \"inputs\": {inputs},\n      \"notes\": {notes}"
+            + (f",\n      \"backward_macs\": {indented(to_json_dim(r.backward_macs), 3)}\n    }}" if self.training else "\n    }")
+        )
+
+
+def _rf_text(rf: tuple[RFAxis, ...]) -> str:
+    """``receptive_field``'s list, three levels deep (as ``rf_json`` writes it)."""
+    return indented([rf_axis_json(a) for a in rf], 3) if rf else "[]"
 
 
 CSV_COLUMNS = ("path", "kind", "input_shape", "output_shape", "params", "buffers", "macs", "flops", "activations", "rf_size", "rf_jump", "rf_start")
@@ -239,14 +293,15 @@ def render_csv(report: Report, layout: str = "chw") -> str:
     writer.writerow(CSV_COLUMNS)
     for r in report.rows:
         writer.writerow([
-            r.path, r.kind, "x".join(format_dim(d) for d in _ordered(r.input_shapes[0], layout)),
-            "x".join(format_dim(d) for d in _ordered(r.output_shape, layout)), *(format_dim(v) for v in (r.params, r.buffers, r.macs, r.flops, r.activations)),
+            r.path, r.kind, "x".join(format_dim(d) for d in ordered(r.input_shapes[0], layout)) if r.input_shapes else "",
+            "x".join(format_dim(d) for d in ordered(r.output_shape, layout)), *(format_dim(v) for v in (r.params, r.buffers, r.macs, r.flops, r.activations)),
             format_rf(r.rf, r.is_global), format_rf(r.rf, r.is_global, "jump"), format_rf(r.rf, r.is_global, "start"),
         ])
     return buffer.getvalue()
 
 
-def _ordered(shape: tuple, layout: str) -> list:
+def ordered(shape: tuple, layout: str) -> list:
+    """The sizes of a channels-first shape in ``layout`` order."""
     dims = list(shape)
     return dims[1:] + dims[:1] if layout == "hwc" and len(dims) > 1 else dims
 
@@ -278,32 +333,49 @@ def receptive_field_rows(report: Report) -> list[dict[str, Any]]:
     ]
 
 
-RF_COLUMNS = ("size", "jump", "start", "padding", "first")
+RF_COLUMNS = (  # key, header, drop rank (the highest is dropped first)
+    ("layer", "layer", 0), ("kind", "kind", 4), ("shape", "output shape", 3),
+    ("size", "size", 1), ("jump", "jump", 2), ("start", "start", 5), ("padding", "eff. padding", 6), ("first", "first field", 7),
+)
 
 
 def render_rf_table(report: Report, console, layout: str = "chw") -> None:
-    """The receptive-field walkthrough: per layer, the largest field r, jump j, start and
-    effective padding P, and the first output's exact interval (``[-P, ...]``)."""
-    from rich import box
+    """The receptive-field walkthrough: per layer, the largest field r, jump j, start, effective
+    padding P and the first output's exact interval (``[-P, ...]``), fitted to the console; a
+    field that is not known is ``?``, with a note saying why."""
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table(title=f"{report.name}  receptive field", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False,
-                  caption="size r (the largest field), jump j (average distance between neighbouring fields), start (centre of the first field), "
-                          "eff. padding P, first field \\[lo, hi] in input pixels (padding counted)", caption_justify="left")
-    for header in ("layer", "kind", "output shape", "size", "jump", "start", "eff. padding", "first field"):
-        table.add_column(header, justify="left" if header in ("layer", "kind", "output shape") else "right", no_wrap=header != "layer", overflow="fold")
-    unknown: dict[str, str] = {}
-    for r in report.rows:
+    from convcalc.render.fit import Column, fit, pretty_formula, print_table, width_of
+
+    def quantity(r: Row, what: str) -> str:
         if r.is_global:
-            cells = ("global", "", "", "", "")
-        else:
-            cells = tuple(format_rf(r.rf, False, what) for what in RF_COLUMNS)
-            for a in r.rf:
-                if not a.known:
-                    unknown.setdefault(a.unknown, r.path)
-        table.add_row(r.path, r.kind, format_shape(r.output_shape, layout), *cells)
-    console.print(table)
+            return "global" if what == "size" else ""
+        return pretty_formula(format_rf(r.rf, False, what))
+
+    cells = {
+        "layer": [r.path for r in report.rows],
+        "kind": [r.kind for r in report.rows],
+        "shape": [pretty_formula(format_shape(r.output_shape, layout)) for r in report.rows],
+        **{what: [quantity(r, what) for r in report.rows] for what in ("size", "jump", "start", "padding", "first")},
+    }
+    columns = [
+        Column(key, header, tuple(cells[key]), right=key not in ("layer", "kind", "shape"), drop=drop, label=key == "layer",
+               wrap=key in ("shape", "start", "padding", "first"), style="cyan" if key == "kind" else None)
+        for key, header, drop in RF_COLUMNS
+    ]
+    unknown: dict[str, str] = {}  # reason -> the first layer it holds from
+    for r in report.rows:
+        for a in () if r.is_global else r.rf:
+            if not a.known:
+                unknown.setdefault(a.unknown, r.path)
+    fitted = fit(columns, width_of(console))
+    print_table(console, fitted, title=f"{report.name}  receptive field")
+    console.print()
+    console.print("size r (the largest field), jump j (average distance between neighbouring fields), start (centre of the first field), "
+                  "eff. padding P, first field [lo, hi] in input pixels (padding counted)", highlight=False, markup=False)
+    note = fitted.note()
+    if note:
+        console.print(f"[dim]{note}[/dim]", highlight=False)
     for diag in report.diagnostics:
         if diag.code == "rf-misaligned":
             console.print(f"[yellow]note[/yellow]\\[{diag.code}]: {escape(str(diag.message))}", highlight=False)
@@ -322,52 +394,131 @@ def render_extra(extra: dict[str, Any], markdown: bool = False) -> str:
         from convcalc.interop.compat import compat_lines
 
         lines += compat_lines(extra["compat"])
+    if extra.get("training"):
+        t = extra["training"]
+        lines.append(
+            f"training step (per sample): forward MACs {format_count(t['macs'])} + backward MACs {format_count(t['backward_macs'])} = "
+            f"{format_count(t['training_macs'])} (every weight's gradient; an input's gradient where the input depends on weights)"
+        )
     if markdown:
         return "".join(f"\n{line}\n" for line in lines)
     return "".join(f"{line}\n" for line in lines)
 
 
-def render_table(report: Report, console, depth: Optional[int] = None, layout: str = "chw") -> None:
-    """The walkthrough table. Numbers are never cut (a narrow terminal squeezes the names); on the
-    symbolic path the cells are formulas that wrap, and the totals follow the table."""
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
+# The summary's columns: key (for --columns), header, and drop rank (the highest is dropped first
+# when the table does not fit; the layer is never dropped). README: "Tables that fit".
+SUMMARY_COLUMNS = (
+    ("layer", "layer", 0),
+    ("kind", "kind", 4),
+    ("shape", "output shape", 1),
+    ("act", "act.", 6),
+    ("params", "params", 2),
+    ("macs", "MACs", 3),
+    ("flops", "FLOPs", 7),
+    ("rf", "RF", 5),
+)
+SYMBOLIC_COLUMNS = ("layer", "kind", "shape", "params", "macs")  # formulas are long: the rest is in the JSON
 
+
+def parse_columns(text: Optional[str], known: Iterable[str]) -> Optional[tuple[str, ...]]:
+    """``--columns layer,params,macs`` -> the keys, in the table's order (the layer is always
+    shown); ``None`` when not given. An unknown name is a usage error naming the known ones."""
+    if text is None:
+        return None
+    from convcalc.errors import UsageError
+
+    known = tuple(known)
+    asked = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [name for name in asked if name not in known]
+    if unknown or not asked:
+        raise UsageError("usage-columns", f"--columns {text!r}: " + (f"no column {unknown[0]!r}" if unknown else "name at least one column"), hint="columns: " + ",".join(known))
+    return tuple(key for key in known if key in asked or key == known[0])
+
+
+def summary_columns(report: Report, depth: Optional[int] = None, layout: str = "chw", keys: Optional[Sequence[str]] = None) -> list:
+    """The summary table's columns (:class:`convcalc.render.fit.Column`), exact and compact."""
+    from convcalc.render.fit import Column, pretty_formula, with_compact
+
+    rows = display_rows(report, depth)
     t = report.totals
     symbolic = bool(report.symbols)
-    table = Table(
-        title=f"{report.name}  input {format_shape(report.input_shape, layout)}" + (f"  batch {report.batch}" if report.batch != 1 else ""),
-        box=box.SIMPLE_HEAD, show_footer=not symbolic, title_justify="left", caption_justify="left", pad_edge=False,
-        caption=None if symbolic else _caption(report),
-    )
-    cells = [
-        ("  " * d.depth + d.label, d.kind, format_shape(d.output_shape, layout), format_count(d.activations),
-         format_count(d.params), format_count(d.macs), format_count(d.flops), d.rf, "bold" if d.is_group else None)
-        for d in display_rows(report, depth)
-    ]
-    totals = ("total", "", format_shape(report.output_shape, layout), format_count(t.activations), format_count(t.params), format_count(t.macs), format_count(t.flops), "")
-    headers = ("layer", "kind", "output shape", "act.", "params", "MACs", "FLOPs", "RF")
-    # formulas are long: a symbolic table keeps the columns a reader needs (the rest is in the JSON)
-    shown = (0, 1, 2, 4, 5) if symbolic else range(len(headers))
-    for i in shown:
-        exact = i >= 2 and (not symbolic or all(c[i].replace(",", "").isdigit() for c in cells))
-        width = max([len(totals[i]), *(len(c[i]) for c in cells)]) if exact else None
-        table.add_column(
-            headers[i], footer=totals[i], justify="right" if i >= 3 else "left", no_wrap=exact,
-            min_width=width, overflow="fold", style="cyan" if i == 1 else None,
-        )
-    for *values, style in cells:
-        table.add_row(*(values[i] for i in shown), style=style)
-    console.print(table)
+    keys = keys or (SYMBOLIC_COLUMNS if symbolic else tuple(key for key, _, _ in SUMMARY_COLUMNS))
+    values = {
+        "act": ([d.activations for d in rows], t.activations),
+        "params": ([d.params for d in rows], t.params),
+        "macs": ([d.macs for d in rows], t.macs),
+        "flops": ([d.flops for d in rows], t.flops),
+    }
+    columns = []
+    for key, header, drop in SUMMARY_COLUMNS:
+        if key not in keys:
+            continue
+        if key == "layer":
+            column = Column(key, header, tuple("  " * d.depth + d.label for d in rows), footer="total", label=True)
+        elif key == "kind":
+            column = Column(key, header, tuple(d.kind for d in rows), footer="", drop=drop, style="cyan")
+        elif key == "shape":
+            column = Column(key, header, tuple(pretty_formula(format_shape(d.output_shape, layout)) for d in rows),
+                            footer=pretty_formula(format_shape(report.output_shape, layout)), drop=drop, wrap=symbolic)
+        elif key == "rf":
+            column = Column(key, header, tuple(d.rf for d in rows), footer="", right=True, drop=drop)
+        else:
+            cells, total = values[key]
+            exact = Column(key, header, tuple(pretty_formula(format_count(v)) for v in cells), footer=pretty_formula(format_count(total)),
+                           right=True, drop=drop, wrap=not all(isinstance(v, int) for v in (*cells, total)))
+            column = with_compact(exact, cells, total)
+        columns.append(column)
+    return columns
+
+
+def render_table(report: Report, console, depth: Optional[int] = None, layout: str = "chw", keys: Optional[Sequence[str]] = None) -> None:
+    """The walkthrough table, fitted to the console (:mod:`convcalc.render.fit`): counts in
+    K/M/G and columns dropped, in the order of :data:`SUMMARY_COLUMNS`, when the full table does
+    not fit, and said so under it; numbers are never cut. On the symbolic path the cells are
+    formulas broken at their terms, and the totals follow the table."""
+    from rich.markup import escape
+
+    from convcalc.render.fit import fit, print_table, width_of
+
+    symbolic = bool(report.symbols)
+    width = width_of(console)
+    fitted = fit(summary_columns(report, depth, layout, keys), width)
+    title = f"{report.name}  input {format_shape(report.input_shape, layout)}" + (f"  batch {report.batch}" if report.batch != 1 else "")
+    styles = ["bold" if d.is_group else None for d in display_rows(report, depth)]
+    print_table(console, fitted, title=title, row_styles=styles, show_footer=not symbolic)
     if symbolic:
-        for name, value in zip(("output shape", "activations", "params", "MACs", "FLOPs"), totals[2:7]):
-            console.print(f"total {name}: {value}", highlight=False, soft_wrap=True)
+        t = report.totals
+        console.print()
+        for name, value in (("output shape", format_shape(report.output_shape, layout)), ("activations", format_count(t.activations)),
+                            ("params", format_count(t.params)), ("MACs", format_count(t.macs)), ("FLOPs", format_count(t.flops))):
+            print_formula(console, f"total {name}: ", value)
+    else:
+        console.print()
+        console.print(summary_caption(report), highlight=False, markup=False)
+    note = fitted.note(columns="--columns")
+    if note:
+        console.print(f"[dim]{note}[/dim]", highlight=False)
     for diag in report.diagnostics:  # the code escaped: rich would read [rf-misaligned] as markup
         console.print(f"[yellow]note[/yellow]\\[{diag.code}]: {escape(str(diag.message))}", highlight=False)
 
 
-def _caption(report: Report) -> str:
+def print_formula(console, lead: str, formula: str) -> None:
+    """``lead`` and a formula, broken at its terms to the console's width (indented under it)."""
+    from convcalc.render.fit import pretty_formula, width_of, wrap_formula
+
+    text = pretty_formula(formula) if isinstance(formula, str) else formula
+    width = width_of(console)
+    if width is None or len(lead) + len(text) <= width:
+        console.print(lead + text, highlight=False, markup=False, soft_wrap=True)
+        return
+    lines = wrap_formula(text, max(8, width - 4), first=width - len(lead))
+    console.print(lead + lines[0], highlight=False, markup=False, soft_wrap=True)
+    for line in lines[1:]:
+        console.print("    " + line, highlight=False, markup=False, soft_wrap=True)
+
+
+def summary_caption(report: Report) -> str:
+    """The totals and memory under the summary table, in K/M/G (the HTML report shows it too)."""
     t = report.totals
     m = report.memory
     parts = [

@@ -37,23 +37,33 @@ def substitute_report(report, values: dict[str, int]):
     rows = tuple(
         replace(
             r, input_shapes=tuple(shape(s) for s in r.input_shapes), output_shape=shape(r.output_shape),
+            output_shapes=tuple(shape(s) for s in r.output_shapes),
             params=_subs(r.params, mapping), buffers=_subs(r.buffers, mapping), macs=_subs(r.macs, mapping),
             flops=_subs(r.flops, mapping), rf=rf(r.rf),
         )
         for r in report.rows
     )
     groups = tuple(replace(g, output_shape=shape(g.output_shape)) for g in report.groups)
-    conditions = tuple(c for c in report.conditions if not (isinstance(s := _subs(c.size, mapping), int) and s >= 1))
+    conditions = tuple(c for c in report.conditions if not _holds(c, _subs(c.size, mapping)))
     for c in conditions:
         size = _subs(c.size, mapping)
         if isinstance(size, int):
             from convcalc.errors import SpecError
 
+            if c.equal:
+                raise SpecError("shape-fixed-weights", f"{c.message} (with {_format(values)})", c.pos)
             raise SpecError("shape-nonpositive", f"{str(c.message).split(': ', 1)[0]}: size {size} with {_format(values)}: {c.message}", c.pos)
     return replace(
         report, input_shape=shape(report.input_shape), batch=_subs(report.batch, mapping),
         output_shape=shape(report.output_shape), rows=rows, groups=groups, conditions=conditions,
     )
+
+
+def _holds(condition, size: Any) -> bool:
+    """A substituted condition that holds: ``size >= 1``, or ``size == 0`` for a fixed input."""
+    if not isinstance(size, int):
+        return False
+    return size == 0 if condition.equal else size >= 1
 
 
 def _format(values: dict[str, int]) -> str:
@@ -68,7 +78,9 @@ def requirements(report) -> list[str]:
     for c in report.conditions:
         expr = sp.sympify(c.size)
         names = sorted(str(s) for s in expr.free_symbols)
-        if len(names) == 1:
+        if c.equal:
+            other.append(str(c.message))
+        elif len(names) == 1:
             low = min_valid_size(expr)
             if low is None:
                 other.append(f"never: {c.message}")

@@ -1,9 +1,12 @@
 """Block parameters in layer arguments: ``$width``, ``${width * 4}``, ``"conv${i}"``.
 
-A string that is exactly ``$name`` or ``${expression}`` becomes the value (an int, a bool, a
-list); ``${...}`` inside a longer string is interpolated. Expressions are a small, safe subset of
-Python: numbers, names, ``+ - * // %`` (and ``/`` when it divides exactly), comparisons,
-``and / or / not``, ``x if c else y``, ``min`` and ``max``. Nothing else is evaluated.
+A string that is exactly ``$name`` or ``${expression}`` becomes the value (an int, a float, a bool,
+a list); ``${...}`` inside a longer string is interpolated. Expressions are a small, safe subset of
+Python (``ALLOWED``): numbers (ints and floats), names, ``+ - * / // %`` (``/`` of two ints that
+divide exactly stays an int), comparisons, ``and / or / not``, ``x if c else y``, and the functions
+``min``, ``max``, ``round``, ``int``, ``ceil``, ``floor`` and ``make_divisible`` (torchvision's
+``_make_divisible``, for channel widths). Nothing else is evaluated. Where a layer needs an int (a
+channel count, a kernel size), a float that reaches it is refused there, with its position.
 
 Arithmetic is on numbers only (``+`` also joins two strings), so that no expression can build a
 huge string or list: ``'a' * 1000000`` and ``'%999999999d' % 1`` are errors. Bounds, each named in
@@ -16,13 +19,14 @@ from __future__ import annotations
 
 import ast
 import functools
+import math
 import operator
 import re
-from typing import Any
+from typing import Any, Optional
 
 from convcalc.spec._yaml import MAX_INT
 
-__all__ = ["MAX_EXPR_CHARS", "MAX_TEXT_CHARS", "ExprError", "evaluate", "substitute", "truthy"]
+__all__ = ["ALLOWED", "MAX_EXPR_CHARS", "MAX_TEXT_CHARS", "ExprError", "evaluate", "make_divisible", "substitute", "truthy"]
 
 _WHOLE = re.compile(r"^\$(?:\{(?P<expr>[^{}]*)\}|(?P<name>[A-Za-z_][A-Za-z0-9_]*))$")
 _INNER = re.compile(r"\$\{([^{}]*)\}")
@@ -37,7 +41,32 @@ _COMPARE = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
     ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
 }
-_FUNCTIONS = {"min": min, "max": max}
+
+
+def make_divisible(v: Any, divisor: Any, min_value: Optional[Any] = None) -> int:
+    """torchvision's ``_make_divisible``: the multiple of ``divisor`` nearest ``v`` (at least
+    ``min_value``, default ``divisor``), and never more than 10% below ``v``."""
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+def _round(x: Any, digits: Any = None) -> Any:
+    return round(x) if digits is None else round(x, digits)
+
+
+# name -> (function, fewest arguments, most arguments)
+_FUNCTIONS = {
+    "min": (min, 2, 64), "max": (max, 2, 64), "round": (_round, 1, 2), "int": (int, 1, 1),
+    "ceil": (math.ceil, 1, 1), "floor": (math.floor, 1, 1), "make_divisible": (make_divisible, 2, 3),
+}
+ALLOWED = (
+    "numbers, parameter names, + - * / // %, comparisons, and / or / not, x if c else y, "
+    "min(), max(), round(), int(), ceil(), floor(), make_divisible(v, divisor, min_value)"
+)
 
 
 class ExprError(Exception):
@@ -93,7 +122,9 @@ def evaluate(source: str, env: dict[str, Any], path: tuple = ()) -> Any:
     if tree is None:
         raise ExprError(f"cannot read the expression {source!r}", path)
     value = _eval(tree.body, env, source, path)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExprError(f"{source!r} is not a finite number ({value})", path)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_INT:
         raise ExprError(f"{source!r} = {value} is larger than 2**48 (limit MAX_INT)", path)
     return value
 
@@ -108,7 +139,7 @@ def _parse(source: str) -> ast.Expression | None:
 
 
 def _eval(node: ast.AST, env: dict[str, Any], source: str, path: tuple) -> Any:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, bool, str)):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool, str)):
         return node.value
     if isinstance(node, ast.Name):
         if node.id not in env:
@@ -122,9 +153,14 @@ def _eval(node: ast.AST, env: dict[str, Any], source: str, path: tuple) -> Any:
         if not (_is_number(left) and _is_number(right)):
             raise ExprError(f"cannot compute {source!r} with {left!r} and {right!r}: arithmetic is on numbers", path)
         if isinstance(node.op, ast.Div):
-            if not (isinstance(left, int) and isinstance(right, int)) or right == 0 or left % right:
-                raise ExprError(f"{source!r}: {left} / {right} is not a whole number (use // to round down)", path)
-            return left // right
+            if right == 0:
+                raise ExprError(f"division by zero in {source!r}", path)
+            if isinstance(left, int) and isinstance(right, int) and not isinstance(left, bool) and left % right == 0:
+                return left // right  # exact: stays an int, as channel counts must
+            try:
+                return left / right
+            except TypeError:
+                raise ExprError(f"cannot compute {source!r} with {left!r} and {right!r}", path) from None
         op = _BINARY.get(type(node.op))
         if op is None:
             raise ExprError(f"operator not allowed in {source!r}", path)
@@ -134,7 +170,7 @@ def _eval(node: ast.AST, env: dict[str, Any], source: str, path: tuple) -> Any:
             raise ExprError(f"{source!r}: the product {left} * {right} is larger than 2**64", path)
         try:
             return op(left, right)
-        except TypeError:
+        except (TypeError, OverflowError):
             raise ExprError(f"cannot compute {source!r} with {left!r} and {right!r}", path) from None
     if isinstance(node, ast.UnaryOp):
         operand = _eval(node.operand, env, source, path)
@@ -154,12 +190,17 @@ def _eval(node: ast.AST, env: dict[str, Any], source: str, path: tuple) -> Any:
     if isinstance(node, ast.IfExp):
         test = _eval(node.test, env, source, path)
         return _eval(node.body if test else node.orelse, env, source, path)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS and not node.keywords:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS:
+        function, fewest, most = _FUNCTIONS[node.func.id]
         args = [_eval(a, env, source, path) for a in node.args]
-        if len(args) < 2 or not all(_is_number(a) for a in args):
-            raise ExprError(f"{node.func.id}() takes two or more numbers, in {source!r}", path)
+        keywords = {k.arg: _eval(k.value, env, source, path) for k in node.keywords if k.arg is not None}
+        if len(keywords) != len(node.keywords) or (keywords and node.func.id != "make_divisible") or set(keywords) - {"min_value"}:
+            raise ExprError(f"{node.func.id}() takes its arguments by position (make_divisible also min_value=), in {source!r}", path)
+        count = len(args) + len(keywords)
+        if not fewest <= count <= most or not all(_is_number(a) for a in (*args, *keywords.values())):
+            raise ExprError(f"{node.func.id}() takes {fewest}{f' to {most}' if most != fewest else ''} numbers, in {source!r}", path)
         try:
-            return _FUNCTIONS[node.func.id](*args)
-        except TypeError:
-            raise ExprError(f"cannot compare {args!r} in {source!r}", path) from None
-    raise ExprError(f"not allowed in an expression: {source!r}", path)
+            return function(*args, **keywords)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ExprError(f"cannot compute {source!r}: {exc}", path) from None
+    raise ExprError(f"not allowed in an expression: {source!r} (allowed: {ALLOWED})", path)

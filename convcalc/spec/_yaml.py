@@ -46,6 +46,7 @@ from yaml.events import (
 )
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from convcalc.arith.dims import MAX_INT
 from convcalc.errors import Position, SpecError
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_INT", "MAX_INT_CHARS", "MAX_NODES", "Source", "load_yaml"]
@@ -53,7 +54,6 @@ __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_INT", "MAX_INT_CHARS", "MAX_NODES
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_NODES = 200_000  # values built, counting every expansion of an alias
 MAX_DEPTH = 64
-MAX_INT = 2**48  # larger than any tensor dimension or channel count anyone needs
 MAX_INT_CHARS = 64  # longer integer literals are refused unread (base-60 `1:2:3...` costs quadratic time)
 
 def _loader():

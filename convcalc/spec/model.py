@@ -6,6 +6,7 @@ because a reusable block's items only become concrete once the block's parameter
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ __all__ = [
 
 # The keys an item of `layers:` may carry besides its kind; the structural kinds; the tensor names
 # every scope knows (`previous`: the output before; `block_input`: what entered the block).
-META_KEYS = ("name", "id", "input", "expect", "repeat", "when")
+META_KEYS = ("name", "id", "input", "expect", "repeat", "when", "functional", "share")
 STRUCTURAL = ("seq", "residual", "parallel")
 PREVIOUS = "previous"
 BLOCK_INPUT = "block_input"
@@ -74,6 +75,7 @@ class SpecModel(BaseModel):
     blocks: dict[str, BlockModel] = Field(default_factory=dict)
     expect: Optional[Expect] = None
     budget: Optional[dict[str, Union[StrictStr, StrictInt]]] = None
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,14 @@ class Spec:
     budget: dict[str, Any]
     source: Source
     data: dict[str, Any] = field(repr=False, default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # top-level parameters, after --set
+
+    def with_params(self, values: dict[str, Any]) -> "Spec":
+        """The spec with some of its top-level ``params:`` given other values (``--set``). The
+        rest was validated already: only the input and the batch, which may read params, are
+        read again (a sweep makes one spec per point)."""
+        params, dims, batch = _with_params(self.data.get("params") or {}, self.data["input"], self.data.get("batch", 1), values, self.source)
+        return dataclasses.replace(self, input=dims, batch=batch, params=params)
 
     @property
     def file(self) -> str:
@@ -255,35 +265,68 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def parse_spec(data: Any, source: Source) -> Spec:
+def parse_spec(data: Any, source: Source, overrides: Optional[dict[str, Any]] = None) -> Spec:
+    """Validate the top level. ``params:`` (design parameters, e.g. EfficientNet's ``width_mult``)
+    may be used in expressions anywhere, ``input:`` included; ``overrides`` gives some of them other
+    values (``--set width_mult=2.0``)."""
     if not isinstance(data, dict):
         raise SpecError("spec-not-mapping", f"a spec is a mapping with `name`, `input` and `layers`, got {_describe(data)}", source.pos(()))
     try:
         model = SpecModel.model_validate(data)
     except ValidationError as exc:
         raise spec_error_from_validation(exc, source, (), "the spec", SpecModel) from None
-    dims = []
-    for i, d in enumerate(model.input):
-        if isinstance(d, str) and not SYMBOL.match(d):
-            raise SpecError("spec-symbol", f"input[{i}]: {d!r} is neither a size nor a symbol name", source.pos(("input", i)))
-        if isinstance(d, int) and d < 1:
-            raise SpecError("spec-range", f"input[{i}]: sizes must be >= 1, got {d}", source.pos(("input", i)))
-        dims.append(d)
-    if isinstance(model.batch, int) and model.batch < 1:
-        raise SpecError("spec-range", f"batch: a batch has at least 1 sample, got {model.batch}", source.pos(("batch",)))
-    if isinstance(model.batch, str) and not SYMBOL.match(model.batch):
-        raise SpecError("spec-symbol", f"batch: {model.batch!r} is neither a size nor a symbol name", source.pos(("batch",)))
-    if isinstance(dims[0], str):
-        raise SpecError("spec-symbol", "the channel count must be a number (only spatial sizes and the batch may be symbols)", source.pos(("input", 0)))
+    params, dims, batch = _with_params(model.params, model.input, model.batch, overrides, source)
     blocks = {name: BlockDef(name, b.description, dict(b.params), b.layers) for name, b in model.blocks.items()}
     budget = dict(model.budget or {})
     for key in budget:
         if key.rsplit(".", 1)[-1] not in BUDGET_KEYS:  # `features.stage4.params`: a layer's budget
             raise SpecError("spec-budget-key", f"unknown budget {key!r}", source.pos(("budget", key), key=True), did_you_mean(key, BUDGET_KEYS))
     return Spec(
-        name=model.name, description=model.description, input=tuple(dims), batch=model.batch,
-        layers=model.layers, blocks=blocks, expect=model.expect, budget=budget, source=source, data=data,
+        name=model.name, description=model.description, input=dims, batch=batch,
+        layers=model.layers, blocks=blocks, expect=model.expect, budget=budget, source=source, data=data, params=params,
     )
+
+
+def _with_params(defaults: dict, raw_input: list, raw_batch: Any, overrides: Optional[dict[str, Any]], source: Source) -> tuple[dict, tuple, Any]:
+    """The params with ``overrides``, and the input and batch they give."""
+    params = dict(defaults)
+    for name, value in (overrides or {}).items():
+        if name not in params:
+            from convcalc.errors import UsageError
+
+            raise UsageError("usage-set", f"--set {name}={value}: the spec has no parameter {name!r} (its parameters: {', '.join(params) or 'none'})")
+        params[name] = value
+    sizes = [_resolve_top(d, params, source, ("input", i)) for i, d in enumerate(raw_input)]
+    batch = _resolve_top(raw_batch, params, source, ("batch",))
+    dims = []
+    for i, d in enumerate(sizes):
+        if isinstance(d, str) and not SYMBOL.match(d):
+            raise SpecError("spec-symbol", f"input[{i}]: {d!r} is neither a size nor a symbol name", source.pos(("input", i)))
+        if isinstance(d, int) and d < 1:
+            raise SpecError("spec-range", f"input[{i}]: sizes must be >= 1, got {d}", source.pos(("input", i)))
+        dims.append(d)
+    if isinstance(batch, int) and batch < 1:
+        raise SpecError("spec-range", f"batch: a batch has at least 1 sample, got {batch}", source.pos(("batch",)))
+    if isinstance(batch, str) and not SYMBOL.match(batch):
+        raise SpecError("spec-symbol", f"batch: {batch!r} is neither a size nor a symbol name", source.pos(("batch",)))
+    if isinstance(dims[0], str):
+        raise SpecError("spec-symbol", "the channel count must be a number (only spatial sizes and the batch may be symbols)", source.pos(("input", 0)))
+    return params, tuple(dims), batch
+
+
+def _resolve_top(value: Any, params: dict[str, Any], source: Source, path: Path) -> Any:
+    """``input: [3, "${resolution}", "${resolution}"]``: a top-level size given by a parameter."""
+    if not (isinstance(value, str) and "$" in value):
+        return value
+    from convcalc.spec._expr import ExprError, substitute
+
+    try:
+        result = substitute(value, params)
+    except ExprError as exc:
+        raise SpecError("spec-expression", exc.message, source.pos(path)) from None
+    if not isinstance(result, int) or isinstance(result, bool):
+        raise SpecError("spec-type", f"{'.'.join(map(str, path))}: {value!r} gives {result!r}, not a whole size", source.pos(path))
+    return result
 
 
 def load_spec(text: str, file: str = "<spec>") -> Spec:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 
 from convcalc.spec._yaml import MAX_FILE_BYTES
 from convcalc.errors import Position, SpecError, UsageError
 from convcalc.spec import did_you_mean
 
-__all__ = ["builtin_names", "read_source", "specs_dir"]
+__all__ = ["STDIN", "STDIN_NAME", "builtin_names", "read_source", "specs_dir"]
+
+STDIN = "-"  # as a spec path: read the spec from standard input
+STDIN_NAME = "<stdin>"  # its name in messages
 
 
 def specs_dir() -> Path:
@@ -27,7 +31,9 @@ def builtin_names() -> list[str]:
 
 
 def read_source(target: str) -> tuple[str, str]:
-    """Return (text, display name) for a spec path or a built-in model name."""
+    """Return (text, display name) for a spec path, ``-`` (standard input) or a built-in model name."""
+    if target == STDIN:
+        return _read_stdin(), STDIN_NAME
     path = Path(target)
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in target:
         return _read_file(path), target
@@ -72,6 +78,18 @@ def _read_file(path: Path) -> str:
         raise UsageError("io-error", f"cannot read it: {exc.strerror or exc}", where) from None
     finally:
         os.close(fd)
+    return _decode(data, shown)
+
+
+def _read_stdin() -> str:
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # no standard input, or a text-only stand-in for it
+        return _decode((sys.stdin.read(MAX_FILE_BYTES + 1) if sys.stdin else "").encode("utf-8"), STDIN_NAME)
+    return _decode(stream.read(MAX_FILE_BYTES + 1), STDIN_NAME)
+
+
+def _decode(data: bytes, shown: str) -> str:
+    """At most ``MAX_FILE_BYTES + 1`` bytes read from ``shown``, as text."""
     if len(data) > MAX_FILE_BYTES:
         raise SpecError("limit-file-size", f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB (limit MAX_FILE_BYTES)", Position(shown))
     if b"\0" in data:

@@ -1,0 +1,162 @@
+"""Design-space sweeps: every combination of a spec's top-level parameters, analysed in one process.
+
+``convcalc sweep efficientnet --grid width_mult=0.5..2.0:0.25 --grid depth_mult=1..3 --budget
+"macs<=600M"``: a grid is ``NAME=LOW..HIGH:STEP`` (both ends included; ints stay ints, decimals are
+stepped exactly and given to the spec as floats), ``NAME=LOW..HIGH`` (step 1) or ``NAME=A,B,C``. Each
+point's params, MACs, FLOPs, peak activation memory, receptive field and output are measured; a point
+that breaks a budget (``check``'s syntax) is marked, and the points no other point beats on every
+metric of the Pareto front (params and MACs by default) are flagged.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any, Callable, Optional
+
+from convcalc.analysis.check import Budget, check_budget, parse_budget
+from convcalc.arith.dims import to_json_dim
+from convcalc.engine import analyze
+from convcalc.errors import ConvcalcError, UsageError
+from convcalc.graph.build import build_graph
+from convcalc.report import Report
+from convcalc.spec import Spec
+
+__all__ = ["MAX_POINTS", "METRICS", "Point", "parse_grid", "parse_sweep_budget", "pareto", "sweep_grid"]
+
+MAX_POINTS = 100_000
+METRICS = ("params", "macs", "flops", "peak_activation_bytes", "receptive_field")
+
+
+@dataclass(frozen=True)
+class Point:
+    values: dict[str, Any]  # the parameters of this point
+    metrics: dict[str, Any] = field(default_factory=dict)  # None for a point that could not be analysed
+    output_shape: Optional[tuple] = None
+    error: Optional[str] = None  # why it could not be analysed
+    broken: tuple[str, ...] = ()  # the budgets it breaks
+    pareto: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.values, **{k: to_json_dim(v) if v is not None else None for k, v in self.metrics.items()},
+            "output_shape": list(self.output_shape) if self.output_shape else None, "budget_ok": not self.broken and self.error is None,
+            "broken": list(self.broken), "pareto": self.pareto, "error": self.error,
+        }
+
+
+def _number(text: str, where: str) -> Fraction:
+    try:
+        return Fraction(Decimal(text.strip()))
+    except (InvalidOperation, ValueError):
+        raise UsageError("usage-grid", f"--grid {where!r}: {text!r} is not a number") from None
+
+
+def _value(x: Fraction, decimal: bool) -> Any:
+    return float(x) if decimal else int(x)
+
+
+def parse_grid(text: str) -> tuple[str, list[Any]]:
+    """``width_mult=0.5..2.0:0.25``, ``depth=1..3``, ``act=relu,hardswish`` -> (name, values)."""
+    name, sep, spec = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier() or not spec.strip():
+        raise UsageError("usage-grid", f"--grid {text!r}: write NAME=LOW..HIGH[:STEP] or NAME=A,B,C")
+    if ".." in spec:
+        bounds, _, step_text = spec.partition(":")
+        low_text, _, high_text = bounds.partition("..")
+        low, high = _number(low_text, text), _number(high_text, text)
+        step = _number(step_text, text) if step_text else Fraction(1)
+        if step <= 0 or high < low:
+            raise UsageError("usage-grid", f"--grid {text!r}: LOW <= HIGH and a positive STEP, please")
+        count = int((high - low) / step) + 1
+        if count > MAX_POINTS:
+            raise UsageError("usage-grid", f"--grid {text!r} has {count:,} values, more than {MAX_POINTS:,} (limit MAX_POINTS)")
+        decimal = any("." in t or "e" in t.lower() for t in (low_text, high_text, step_text))
+        return name, [_value(low + k * step, decimal) for k in range(count)]
+    return name, [_scalar(v) for v in spec.split(",") if v.strip()]
+
+
+def _scalar(text: str) -> Any:
+    text = text.strip()
+    try:
+        value = Fraction(Decimal(text))
+    except (InvalidOperation, ValueError):
+        return {"true": True, "false": False}.get(text, text)
+    return int(value) if value.denominator == 1 and "." not in text else float(value)
+
+
+def parse_sweep_budget(text: str) -> Budget:
+    """``macs<=600M`` (or ``macs: <=600M``): a budget in ``check``'s syntax on one metric."""
+    for i, ch in enumerate(text):
+        if ch in "<>=:":
+            key, value = text[:i].strip(), text[i:].lstrip(":").strip()
+            break
+    else:
+        raise UsageError("usage-budget", f"--budget {text!r}: write METRIC OP VALUE, e.g. --budget 'macs<=600M'")
+    try:
+        return parse_budget(key, value)
+    except ConvcalcError as exc:
+        raise UsageError("usage-budget", f"--budget {text!r}: {exc.message}", hint=exc.hint) from None
+
+
+def _receptive_field(report: Report) -> Any:
+    last = report.rows[-1]
+    if last.is_global:
+        return "global"
+    if any(not axis.known for axis in last.rf):
+        return None  # not known: said as null, never a number
+    return max((axis.size for axis in last.rf), default=None)
+
+
+def measure(report: Report) -> dict[str, Any]:
+    peak, _ = report.peak_activations()
+    return {
+        "params": report.totals.params, "macs": report.totals.macs, "flops": report.totals.flops,
+        "peak_activation_bytes": report.bytes_of(peak), "receptive_field": _receptive_field(report),
+    }
+
+
+def sweep_grid(spec: Spec, grids: list[tuple[str, list[Any]]], budgets: tuple[Budget, ...] = (), front: tuple[str, ...] = ("params", "macs"),
+               progress: Optional[Callable[[int, int], None]] = None) -> list[Point]:
+    """Every combination of the grids' values, in order (the last grid varies fastest)."""
+    for name, _ in grids:
+        if name not in spec.params:
+            raise UsageError("usage-grid", f"--grid {name}: the spec has no parameter {name!r}", hint=f"its parameters: {', '.join(spec.params) or 'none (add params: to the spec)'}")
+    names = [name for name, _ in grids]
+    total = 1
+    for _, values in grids:
+        total *= len(values)
+    if total > MAX_POINTS:
+        raise UsageError("usage-grid", f"the grid has {total:,} points, more than {MAX_POINTS:,} (limit MAX_POINTS)")
+    points = []
+    memo: dict = {}  # the folds of blocks, shared by the points: most points repeat most blocks of others
+    for n, combination in enumerate(itertools.product(*(values for _, values in grids))):
+        values = dict(zip(names, combination))
+        try:
+            report = analyze(build_graph(spec.with_params(values), memo=memo))
+        except ConvcalcError as exc:
+            points.append(Point(values, {m: None for m in METRICS}, error=exc.render().split("\n")[0]))
+        else:
+            broken = tuple(b.key for b in budgets if not check_budget(report, b).ok)
+            points.append(Point(values, measure(report), tuple(report.output_shape), broken=broken))
+        if progress is not None:
+            progress(n + 1, total)
+    return pareto(points, front)
+
+
+def pareto(points: list[Point], front: tuple[str, ...]) -> list[Point]:
+    """Flag the points no other valid point beats: at most as large on every metric of ``front``
+    and smaller on one."""
+    valid = [p for p in points if p.error is None and all(isinstance(p.metrics.get(m), (int, Fraction)) for m in front)]
+
+    def dominated(p: Point) -> bool:
+        return any(
+            all(q.metrics[m] <= p.metrics[m] for m in front) and any(q.metrics[m] < p.metrics[m] for m in front)
+            for q in valid if q is not p
+        )
+
+    flagged = {id(p) for p in valid if not dominated(p)}
+    return [Point(p.values, p.metrics, p.output_shape, p.error, p.broken, id(p) in flagged) for p in points]

@@ -1,0 +1,983 @@
+"""Build a network graph from a spec: every item interpreted once, here.
+
+Each item of ``layers:`` is one of
+- a layer kind (``conv2d``, ``relu``, ``concat`` ...), a leaf that becomes one node;
+- ``seq: [...]``, a named group of items;
+- ``residual: {body: [...], shortcut: [...]}``: body plus shortcut (identity when absent), added;
+- ``parallel: {merge: concat|add|multiply, branches: [[...], [...]]}``: branches from one input;
+- the name of a reusable block from ``blocks:``, with the block's parameters as its mapping.
+Any item may carry ``name``, ``id`` (names its output; a list names each output of a layer with
+several), ``input`` (reads a named tensor instead of the previous output), ``repeat``, ``when``
+(inside blocks) and ``expect``. Inside a block, the id ``block_input`` names the tensor entering the
+block (a shortcut reads it after the body's layers). A block whose layers are one unnamed item is
+that item: its nodes have no path segment of its own.
+
+Repeats are unrolled, block parameters substituted, ids resolved, cycles and unknown ids refused,
+every layer's arguments validated: a fault is a :class:`SpecError` at its place in the file. The
+layers are inferred as they are reached (a block reads ``in_channels``, the width entering it), so
+the graph comes with the fold at the declared input (``Graph.results``).
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from convcalc.arith.dims import dmin
+from convcalc.errors import Position, SpecError, SpecErrors
+from convcalc.graph.model import BlockInfo, Expectation, Graph, GroupNode, Node, Port
+from convcalc.kinds import ALIASES, KINDS, LayerError, Result, RFAxis, Tensor
+from convcalc.kinds._base import format_shape
+from convcalc.kinds._run import run, running_batch
+from convcalc.spec import Expect, Spec, did_you_mean, spec_error_from_validation
+from convcalc.spec._expr import ExprError, substitute, truthy
+from convcalc.spec._yaml import Path
+from convcalc.spec.model import BLOCK_INPUT, META_KEYS, PREVIOUS, STRUCTURAL
+
+__all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "build_graph", "symbols_of"]
+
+MAX_LAYERS = 100_000  # rows after expanding every repeat and block (real networks: < 10,000)
+MAX_SYMBOLIC_LAYERS = 2_000  # the same with symbolic sizes, whose rows cost ~100x more (ResNet-152: 515)
+MAX_BLOCK_DEPTH = 32
+MAX_ERRORS = 20  # faults reported per file; a limit's refusal ends the build at once
+POISONED = -3  # the source of a tensor that a fault left without a value: what reads it is skipped
+
+
+class _ResidualArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: list[Any]
+    shortcut: list[Any] = []
+
+
+class _ParallelArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    merge: Literal["concat", "add", "multiply"]
+    crop: Literal["none", "center"] = "none"
+    branches: Union[list[list[Any]], dict[str, list[Any]]]
+
+
+_MERGES = ("concat", "add", "multiply")  # the merge kinds, also parallel's `merge:` values
+
+
+@dataclass
+class _Scope:
+    tensors: dict[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Item:
+    kind: str
+    args: Any
+    meta: dict[str, Any]
+    path: Path  # of the item in the source
+    kind_path: Path  # of the kind's value
+    template: Any = None  # the arguments as written, before substitution
+
+
+_POISON = Tensor(shape=(), source=POISONED)
+
+
+@dataclass(frozen=True)
+class _Fold:
+    """What one fold of a structural item added, to be copied to another place (the memo)."""
+
+    prefix: str  # the path of its nodes and groups
+    depth: int
+    start: int  # its first node
+    x: Tensor  # the tensor that entered it
+    out: Tensor
+    nodes: tuple[Node, ...]
+    results: tuple[Result, ...]
+    groups: tuple[dict[str, Any], ...]
+    conditions: tuple[tuple[int, Any, Any], ...]
+    expectations: tuple[Expectation, ...]
+    defines: tuple[tuple[str, Port], ...]
+    fields: dict = field(default_factory=dict)  # (receptive field, is_global) entering -> (results, conditions) there
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for parameter values (lists as tuples); TypeError for anything else."""
+    if isinstance(value, list):
+        return ("list", *map(_frozen, value))
+    if isinstance(value, dict):
+        return ("dict", *((k, _frozen(v)) for k, v in value.items()))
+    hash(value)
+    return (type(value), value)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _names(value: Any) -> frozenset[str]:
+    """Every word of the expressions in a template: a superset of the parameters it reads."""
+    if isinstance(value, str):
+        return frozenset(_NAME.findall(value)) if "$" in value else frozenset()
+    if isinstance(value, list):
+        return frozenset().union(*map(_names, value))
+    if isinstance(value, dict):
+        return frozenset().union(*(_names(k) | _names(v) for k, v in value.items()))
+    return frozenset()
+
+
+def _words(value: Any) -> frozenset[str]:
+    """Every string and key of a template, for the blocks it may use."""
+    if isinstance(value, str):
+        return frozenset((value,))
+    if isinstance(value, list):
+        return frozenset().union(*map(_words, value))
+    if isinstance(value, dict):
+        return frozenset(map(str, value)).union(*map(_words, value.values()))
+    return frozenset()
+
+
+def _has_dollar(value: Any) -> bool:
+    """Whether a template holds an expression (``$x``, ``${...}``): else it reads no parameter."""
+    if isinstance(value, str):
+        return "$" in value
+    if isinstance(value, list):
+        return any(_has_dollar(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_dollar(k) or _has_dollar(v) for k, v in value.items())
+    return False
+
+
+def symbols_of(dims: tuple) -> tuple:
+    """Sizes written as names (``H``) as sympy symbols; sympy is imported only when there is one."""
+    if not any(isinstance(d, str) for d in dims):
+        return dims
+    from convcalc.arith.dims import sympy_module
+
+    sp = sympy_module()
+    return tuple(sp.Symbol(d, integer=True, positive=True) if isinstance(d, str) else d for d in dims)
+
+
+def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any = None, memo: Optional[dict] = None) -> Graph:
+    """Build the spec's graph, folded at ``input_shape`` (the spec's ``input:`` by default).
+    Raises :class:`SpecError` at the first fault. ``memo`` (a dict, empty at first) carries the
+    folds of blocks from one build to the next builds of the same spec (``sweep``'s points)."""
+    dims = tuple(input_shape) if input_shape is not None else spec.input
+    raw_batch = batch if batch is not None else spec.batch
+    folder = _Folder(spec, symbolic=not all(isinstance(d, int) for d in (*dims, raw_batch)), memo=memo)
+    estimated = folder.estimate(spec.layers, ())  # before sympy is imported: a refusal costs nothing
+    if estimated > folder.max_layers:
+        raise SpecError("limit-layers", f"the network expands to {estimated:,} layers, {folder.over_limit}", spec.pos(("layers",)))
+    shape = symbols_of(dims)
+    batch_value = symbols_of((raw_batch,))[0]
+    if folder.symbolic:
+        from convcalc.arith._symbolic import start_work
+
+        start_work()
+    x = Tensor(shape=shape, rf=tuple(RFAxis() for _ in shape[1:]))
+    folder.network_input = x
+    collecting = gc.isenabled()
+    gc.disable()  # the fold makes many small objects and frees none: cycle collection only slows it
+    try:
+        with running_batch(batch_value):  # group norm's rule counts the batch
+            out = folder.fold_list(spec.layers, ("layers",), x, _Scope(), (), 0, dict(spec.params))
+        if folder.errors:
+            raise folder.errors[0] if len(folder.errors) == 1 else SpecErrors(folder.errors)
+        if out.siblings > 1:
+            raise folder.error("graph-outputs", f"the network ends in a layer with {out.siblings} outputs", ("layers", len(spec.layers) - 1),
+                               hint="end it with a layer that reads one of them (`input:` an id), or a merge of them")
+        if spec.expect is not None:
+            folder.expect("", spec.expect, ("expect",))
+        return Graph(
+            name=spec.name, description=spec.description, input_shape=shape, batch=batch_value,
+            nodes=tuple(folder.nodes), groups=folder.frozen_groups(), output=Port(out.source, out.port),
+            results=tuple(folder.results), expectations=tuple(folder.expectations),
+            conditions=tuple(folder.conditions), file=spec.file, source="spec",
+            blocks={name: BlockInfo(name, b.description, dict(b.params)) for name, b in spec.blocks.items()}, names=folder.names,
+        )
+    finally:
+        if collecting:
+            gc.enable()
+
+
+class _Folder:
+    def __init__(self, spec: Spec, symbolic: bool = False, memo: Optional[dict] = None):
+        self.spec = spec
+        self.symbolic = symbolic
+        self.max_layers = MAX_SYMBOLIC_LAYERS if symbolic else MAX_LAYERS
+        self.over_limit = (
+            f"more than {MAX_SYMBOLIC_LAYERS:,} with symbolic sizes (limit MAX_SYMBOLIC_LAYERS; give the input size as a number)"
+            if symbolic else f"more than {MAX_LAYERS:,} (limit MAX_LAYERS)"
+        )
+        self.nodes: list[Node] = []
+        self.results: list[Result] = []
+        self.groups: list[dict[str, Any]] = []  # GroupNode fields, frozen at the end (parents are known last)
+        self.open_groups = 0  # groups started and not finished: their children have no parent yet
+        self.expectations: list[Expectation] = []
+        self.conditions: list[tuple[int, Any, Any]] = []
+        self.names: dict[Port, str] = {}  # the first id given to each tensor
+        self.errors: list[SpecError] = []  # faults found so far (reported together)
+        self.widths: dict[str, Any] = {}  # the PyTorch width arguments of the layer being validated
+        self.seen: set[str] = set()  # ids defined so far, in any scope
+        self.block_stack: list[tuple[str, Position]] = []
+        self.declared = _declared_ids(spec)
+        self.memo: dict[tuple, _Fold] = memo if memo is not None else {}
+        self.dollars: dict[Path, bool] = {}  # whether an item's arguments hold an expression
+        # the parameters an item (or a block) may read: the same for every build of the spec
+        self.reads: dict[Any, tuple[str, ...]] = self.memo.setdefault(("reads",), {})
+        self.define_log: list[tuple[str, Port]] = []  # every id given, in order
+
+    # -- errors -------------------------------------------------------------------------------
+    def error(self, code: str, message: str, path: Path, *, key: bool = False, hint: str | None = None) -> SpecError:
+        if self.block_stack:
+            name, used_at = self.block_stack[-1]
+            context = f"in block {name!r} used at line {used_at.line}"
+            hint = f"{hint}; {context}" if hint else context
+        return SpecError(code, message, self.spec.pos(path, key=key), hint)
+
+    # -- size guard ---------------------------------------------------------------------------
+    def estimate(self, items: Any, stack: tuple[str, ...]) -> int:
+        """Rows an item list expands to, counted before any work (repeats multiply)."""
+        if not isinstance(items, list):
+            return 1
+        total = 0
+        for raw in items:
+            if isinstance(raw, str):
+                total += self.estimate_block(raw, stack)
+                continue
+            if not isinstance(raw, dict):
+                total += 1
+                continue
+            repeat = raw.get("repeat", 1)
+            repeat = repeat if isinstance(repeat, int) and not isinstance(repeat, bool) and repeat > 0 else 1
+            inner = 1
+            for key, value in raw.items():
+                if key in META_KEYS:
+                    continue
+                if key in self.spec.blocks:
+                    inner = self.estimate_block(key, stack)
+                elif key == "seq":
+                    inner = self.estimate(value, stack)
+                elif key in ("residual", "parallel") and isinstance(value, dict):
+                    parts = [value.get("body"), value.get("shortcut")]
+                    branches = value.get("branches")
+                    parts += list(branches.values()) if isinstance(branches, dict) else (branches if isinstance(branches, list) else [])
+                    inner = 1 + sum(self.estimate(p, stack) for p in parts if isinstance(p, list))
+            total += repeat * max(inner, 1)  # an empty seq or block still costs a step per repeat
+            if total > self.max_layers:
+                return total
+        return total
+
+    def estimate_block(self, name: str, stack: tuple[str, ...]) -> int:
+        if name not in self.spec.blocks or name in stack:
+            return 1
+        return self.estimate(self.spec.blocks[name].layers, (*stack, name))
+
+    # -- items --------------------------------------------------------------------------------
+    def fold_list(self, items: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict) -> Tensor:
+        """The items in order; an unnamed one is named by its place among the items kept (an item
+        dropped by ``when`` takes no number, as in the nn.Sequential it stands for)."""
+        if not isinstance(items, list):
+            raise self.error("spec-type", "expected a list of layers", path)
+        kept = 0
+        for i, raw in enumerate(items):
+            try:
+                x, used = self.fold_item(raw, (*path, i), x, scope, prefix, depth, env, str(kept))
+            except SpecError as exc:
+                # report it, and go on with the items that do not depend on it (up to MAX_ERRORS)
+                if exc.code.startswith("limit-") or len(self.errors) + 1 >= MAX_ERRORS:
+                    raise
+                self.errors.append(exc)
+                x, used = _POISON, True
+                ids = raw.get("id") if isinstance(raw, dict) else None
+                for name in ids if isinstance(ids, list) else [ids] if isinstance(ids, str) else []:
+                    if isinstance(name, str) and "$" not in name:
+                        scope.tensors[name] = _POISON  # its readers are skipped, not blamed
+                        self.seen.add(name)
+            kept += used
+        return x
+
+    def split(self, raw: Any, path: Path, env: dict) -> _Item:
+        if isinstance(raw, str):
+            return _Item(self.kind_name(raw, path, env), None, {}, path, path)
+        if not isinstance(raw, dict):
+            raise self.error("spec-layer", f"a layer is a kind name or a one-key mapping, got {'nothing (null)' if raw is None else type(raw).__name__}", path)
+        kinds = [k for k in raw if k not in META_KEYS]
+        if len(kinds) != 1:
+            if not kinds:
+                raise self.error("spec-layer", f"no layer kind in this item (only {', '.join(map(str, raw))})", path)
+            raise self.error(
+                "spec-layer", f"one layer per item, found {len(kinds)} kinds: {', '.join(map(str, kinds))}",
+                (*path, kinds[1]), key=True, hint="start a new list item with `-` for each layer",
+            )
+        kind = self.kind_name(str(kinds[0]), (*path, kinds[0]), env)
+        meta = {}
+        for key in META_KEYS:
+            if key in raw:
+                meta[key] = self.resolve(raw[key], (*path, key), env) if key != "expect" else raw[key]
+        template = raw[kinds[0]]
+        if kind not in self.spec.blocks:
+            args = self.resolve(template, (*path, kinds[0]), env)
+        else:
+            args = self.resolve(template, (*path, kinds[0]), env) if template is not None else None
+        return _Item(kind, args, meta, path, (*path, kinds[0]), template)
+
+    def kind_name(self, written: str, path: Path, env: dict) -> str:
+        """The kind an item names; a block parameter may name it (``- $act:``, MobileNetV3's
+        ReLU-or-Hardswish)."""
+        if "$" not in written:
+            return written
+        kind = self.resolve(written, path, env)
+        if not isinstance(kind, str):
+            raise self.error("spec-type", f"{written!r} names a layer kind: it must give a string, got {kind!r}", path)
+        return kind
+
+    def resolve(self, value: Any, path: Path, env: dict) -> Any:
+        try:
+            return substitute(value, env)
+        except ExprError as exc:
+            raise self.error("spec-expression", exc.message, (*path, *exc.path)) from None
+
+    def fold_item(self, raw: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict, segment: str) -> tuple[Tensor, bool]:
+        """One item of a list: its output, and whether it was kept (``when``, ``repeat: 0``)."""
+        if x.source == POISONED and not (isinstance(raw, dict) and "input" in raw):
+            return x, True  # its input is missing after a fault already reported
+        repeat = self.repeat_count(raw, path, env)
+        if repeat == 0:
+            return x, False
+        copies = "i" not in env or repeat > 1
+        item = self.split(raw, path, {**env, "i": 0} if copies else env)
+        meta = item.meta
+        if not self.kept(meta, path):
+            return x, False
+        name = meta.get("name")
+        if isinstance(name, int) and not isinstance(name, bool):
+            name = meta["name"] = str(name)  # `name: ${i}`: the copy's number
+        if name is not None and (not isinstance(name, str) or not name or "." in name):
+            raise self.error("spec-name", f"a layer name is a non-empty string without dots, got {name!r}", (*path, "name"))
+        segment = name or segment
+        if "input" in meta:
+            x = self.lookup(meta["input"], (*path, "input"), x, scope)
+            if x.source == POISONED:
+                return x, True
+        elif x.siblings > 1 and not _reads_inputs(ALIASES.get(item.kind, item.kind)):
+            raise self.error(
+                "graph-ambiguous-input", f"the layer before gives {x.siblings} tensors; this one must say which it reads", path,
+                hint="name them with `id: [a, b, ...]` on that layer and give this one `input: a`",
+            )
+        if repeat > 1 and isinstance(raw, dict) and not isinstance(raw.get("repeat"), int):
+            # a block parameter the estimate counted once: count it now, before any copy is built
+            once = self.estimate([{k: v for k, v in raw.items() if k != "repeat"}], ())
+            total = len(self.nodes) + repeat * once
+            if total > self.max_layers:
+                raise self.error("limit-layers", f"repeat {repeat:,} makes {total:,} layers, {self.over_limit}", (*path, "repeat"))
+        full = (*prefix, segment)
+        if repeat == 1:
+            x = self.fold_one(item, x, scope, prefix, segment, depth, env)
+        else:
+            x = self.fold_copies(raw, item, x, scope, prefix, segment, depth, env, repeat)
+        if "id" in meta:
+            x = self.define(meta["id"], x, (*path, "id"), scope)
+        if "expect" in meta:
+            self.expect(".".join(full), meta["expect"], (*path, "expect"))
+        return x, True
+
+    def repeat_count(self, raw: Any, path: Path, env: dict) -> int:
+        written = raw.get("repeat", 1) if isinstance(raw, dict) else 1
+        repeat = self.resolve(written, (*path, "repeat"), env)
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
+            raise self.error("spec-repeat", f"repeat must be an integer >= 0, got {repeat!r}", (*path, "repeat"))
+        return repeat
+
+    def kept(self, meta: dict, path: Path) -> bool:
+        try:
+            return not ("when" in meta and not truthy(meta["when"]))
+        except ExprError as exc:
+            raise self.error("spec-type", exc.message, (*path, "when")) from None
+
+    def fold_copies(self, raw: Any, first: _Item, x: Tensor, scope: _Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict, repeat: int) -> Tensor:
+        """``repeat: N``: N copies, each with ``i`` (0 .. N-1) in its expressions. Copies are named
+        0 .. N-1 under the item's name; when the name itself uses ``i`` (``denselayer${i + 1}``),
+        each copy takes its own name, side by side, as torchvision names them."""
+        names = [first.meta.get("name")]
+        items = [first]
+        if not self.dollars.setdefault(("repeat", first.path), _has_dollar(raw)):
+            # no expression in it, so no `i`: every copy reads as the first
+            items, names = [first] * repeat, names * repeat
+        for r in range(len(items), repeat):
+            item = self.split(raw, first.path, {**env, "i": r})
+            items.append(item)
+            name = item.meta.get("name")
+            if isinstance(name, int) and not isinstance(name, bool):
+                name = item.meta["name"] = str(name)
+            names.append(name)
+        own_names = names[0] is not None and len(set(names)) == repeat
+        start, entering = self.start(), x
+        for r, item in enumerate(items):
+            if x.source == POISONED:
+                return x  # a copy failed (reported): the next ones have no input
+            if not self.kept(item.meta, item.path):
+                continue
+            copy_env = {**env, "i": r}
+            if own_names:
+                x = self.fold_one(item, x, scope, prefix, names[r], depth + 1, copy_env)
+            else:
+                x = self.fold_one(item, x, scope, (*prefix, segment), str(r), depth + 1, copy_env)
+        label = f"{names[0]}..{names[-1]}" if own_names else segment
+        self.group((*prefix, label), "" if own_names else (first.meta.get("name") or ""), f"{first.kind} x{repeat}", depth, start, entering, x,
+                   first.path, role="repeat")
+        return x
+
+    def fold_one(self, item: _Item, x: Tensor, scope: _Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict) -> Tensor:
+        full = (*prefix, segment)
+        kind = ALIASES.get(item.kind, item.kind)
+        if kind in self.spec.blocks or kind in STRUCTURAL:
+            key = self.memo_key(kind, item, x, env)
+            done = self.memo.get(key) if key is not None else None
+            if done is not None:
+                out = self.replay(done, item, x, full, depth)
+                if out is not None:
+                    return out
+            mark = self.mark()
+            out = self.fold_structure(kind, item, x, scope, full, depth, env)
+            if key is not None:
+                self.remember(key, mark, kind in self.spec.blocks, x, out, full, depth)
+            return out
+        if kind not in KINDS:
+            choices = [*KINDS, *ALIASES, *STRUCTURAL, *self.spec.blocks]
+            meant = next((k for k, cls in KINDS.items() if item.kind.lower() in cls.related), None)
+            hint = f"did you mean {meant!r}?" if meant else did_you_mean(item.kind, choices)
+            raise self.error("spec-unknown-kind", f"unknown layer kind {item.kind!r}", item.kind_path, key=True, hint=hint)
+        layer = self.validate(KINDS[kind], item)
+        if getattr(KINDS[kind], "n_inputs", 1) == 0:  # a learned tensor: it reads only the batch size of the tensor before
+            return self.leaf(layer, [], full, depth, item, refs=[x])
+        if getattr(layer, "size_of", None) is not None:  # resized to the size of a named tensor
+            target = self.network_input if layer.size_of == "input" else self.lookup(layer.size_of, (*item.kind_path, "size_of"), x, scope)
+            return self.leaf(layer, [x], full, depth, item, refs=[target])
+        if _reads_inputs(kind):
+            inputs = layer.inputs
+            if not inputs:
+                if kind not in _MERGES:  # attention on the tensor before: self-attention
+                    return self.leaf(layer, [x], full, depth, item)
+                raise self.error("spec-missing-arg", f"{kind} needs `inputs:` (tensor ids; `previous` is the layer before)", item.kind_path, key=True)
+            xs = [self.lookup(name, (*item.kind_path, "inputs", i), x, scope) for i, name in enumerate(inputs)]
+            if any(t.source == POISONED for t in xs):
+                return _POISON
+            return self.merge(layer, xs, full, depth, item, names=list(inputs))
+        self.check_widths(layer, x, item)
+        return self.leaf(layer, [x], full, depth, item)
+
+    def fold_structure(self, kind: str, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
+        if kind in self.spec.blocks:
+            return self.fold_block(item, x, full, depth, scope)
+        if kind == "seq":
+            start = self.start()
+            out = self.fold_list(_raw(item, None), item.kind_path, x, scope, full, depth + 1, env)
+            self.group(full, item.meta.get("name", ""), "seq", depth, start, x, out, item.path, role="seq")
+            return out
+        if kind == "residual":
+            return self.fold_residual(item, x, scope, full, depth, env)
+        return self.fold_parallel(item, x, scope, full, depth, env)
+
+    # -- the memo of blocks, seqs, residuals and parallels ------------------------------------
+    # An item folded again on the same input shape (a block used with the same parameters, the
+    # copies of a `repeat`) makes the same nodes: they are copied, re-pathed, from the first fold.
+    # The same receptive field too: the same results, shared. Another one: the copies' layers are
+    # run again on it (what the engine's fold does), without reading, substituting and validating
+    # the items again. Anything the copy cannot reproduce exactly (a fault, a limit, a tensor read
+    # from outside, an id given to the caller's scope) is folded anew.
+    def memo_key(self, kind: str, item: _Item, x: Tensor, env: dict) -> Optional[tuple]:
+        if x.source < 0:
+            return None
+        try:
+            if kind in self.spec.blocks:  # its layers read its parameters, the width entering it and the spec's params
+                what = (kind, _frozen(item.args), *((n, _frozen(self.spec.params[n])) for n in self.block_reads(kind) if n in self.spec.params))
+            else:
+                reads = self.reads.get(item.path)
+                if reads is None:
+                    reads = self.reads[item.path] = tuple(sorted(_names(item.template)))
+                what = (kind, item.path, *((n, _frozen(env[n])) for n in reads if n in env))
+            key = (*what, item.meta.get("name"), x.shape, x.siblings, len(self.block_stack), self.network_input.shape, self.symbolic)
+            hash(key)
+        except TypeError:  # an unhashable value: fold it anew
+            return None
+        return key
+
+    def block_params(self, g: dict) -> dict:
+        """A copied block use's parameters with this spec's params (the memo may serve another
+        point of a sweep): those its own parameters do not shadow."""
+        own = {*self.spec.blocks[g["block"]].params, *(g["template"] or {}), "in_channels"}
+        return {k: self.spec.params[k] if k in self.spec.params and k not in own else v for k, v in g["params"].items()}
+
+    def block_reads(self, name: str) -> tuple[str, ...]:
+        """The words of the expressions of a block and of the blocks it uses (all of them when a
+        parameter names a kind)."""
+        reads = self.reads.get(("block", name))
+        if reads is None:
+            found, todo, words = {name}, [name], frozenset()
+            while todo:
+                layers = self.spec.blocks[todo.pop()].layers
+                words |= _names(layers)
+                used = set(self.spec.blocks) if any("$" in w for w in _words(layers) if isinstance(w, str)) else _words(layers) & set(self.spec.blocks)
+                todo += [b for b in used if b not in found]
+                found |= used
+            reads = self.reads[("block", name)] = tuple(sorted(words))
+        return reads
+
+    def mark(self) -> tuple[int, ...]:
+        return len(self.nodes), len(self.groups), len(self.expectations), len(self.define_log), len(self.errors)
+
+    def remember(self, key: tuple, mark: tuple[int, ...], block: bool, x: Tensor, out: Tensor, full: tuple[str, ...], depth: int) -> None:
+        n0, g0, e0, d0, faults = mark
+        if len(self.errors) != faults or out.source == POISONED or (self.define_log[d0:] and not block):
+            return
+        prefix = ".".join(full)
+        nodes, groups, expectations = self.nodes[n0:], self.groups[g0:], self.expectations[e0:]
+        if not groups or any(n.shares is not None for n in nodes) or any(not n.path.startswith(prefix) for n in nodes) \
+                or any(not g["path"].startswith(prefix) for g in groups) \
+                or any(not e.path.startswith(prefix) for e in expectations):
+            return
+        outside = {(x.source, x.port), (-1, 0)}
+        ports = [p for n in nodes for p in (*n.inputs, *n.refs)] + [p for g in groups for p in (g["input"], g["output"])] + [Port(out.source, out.port)]
+        if any(p.node < n0 and (p.node, p.port) not in outside for p in ports):
+            return
+        conditions = self.conditions[len(self.conditions) - self.conditions_since(n0):]
+        self.memo[key] = _Fold(prefix, depth, n0, x, out, tuple(nodes), tuple(self.results[n0:]), tuple(dict(g) for g in groups), tuple(conditions),
+                               tuple(expectations), tuple(self.define_log[d0:]))
+
+    def conditions_since(self, n0: int) -> int:
+        """How many of the last conditions belong to nodes from ``n0`` on."""
+        count = 0
+        for index, _, _ in reversed(self.conditions):
+            if index < n0:
+                break
+            count += 1
+        return count
+
+    def replay(self, done: "_Fold", item: _Item, x: Tensor, full: tuple[str, ...], depth: int) -> Optional[Tensor]:
+        start = len(self.nodes)
+        if start + len(done.nodes) > self.max_layers or len(self.groups) + len(done.groups) > self.max_layers:
+            return None  # folded anew, to be refused at its place
+        shift, lift = start - done.start, depth - done.depth
+        entered = Port(done.x.source, done.x.port)
+        here = Port(x.source, x.port)
+
+        def moved(p: Port) -> Port:
+            if p.node >= done.start:
+                return Port(p.node + shift, p.port)
+            return here if p == entered else p
+
+        entering = (x.rf, x.is_global)
+        if entering == (done.x.rf, done.x.is_global):
+            results, conditions = done.results, done.conditions
+        elif entering in done.fields:
+            results, conditions = done.fields[entering]
+        else:
+            fold = self.refold(done, x, moved)
+            if fold is None:
+                return None
+            results, conditions = done.fields[entering] = fold
+        conditions = [(index + shift, size, message) for index, size, message in conditions]
+        prefix, cut = ".".join(full), len(done.prefix)
+        for node, result in zip(done.nodes, results):
+            self.nodes.append(Node(
+                node.index + shift, prefix + node.path[cut:], node.name, node.kind, node.layer, tuple(map(moved, node.inputs)), node.depth + lift,
+                node.pos, node.outputs, node.group, node.written, node.template, node.synthetic, tuple(map(moved, node.refs)), node.functional, node.shares,
+            ))
+            self.results.append(result)
+        self.conditions.extend(conditions)
+        gshift = len(self.groups) - done.groups[0]["index"]
+        for g in done.groups:
+            self.groups.append({
+                **g, "index": g["index"] + gshift, "path": prefix + g["path"][cut:], "depth": g["depth"] + lift, "first": g["first"] + shift,
+                "end": g["end"] + shift, "input": moved(g["input"]), "output": moved(g["output"]),
+                "parent": None if g["parent"] is None else g["parent"] + gshift,
+            })
+        self.groups[-1].update(pos=self.spec.pos(item.path), template=item.template if self.groups[-1]["role"] == "block" else self.groups[-1]["template"])
+        for g in self.groups[len(self.groups) - len(done.groups):]:
+            if g["role"] == "block":
+                g["params"] = self.block_params(g)
+        for e in done.expectations:
+            self.expectations.append(Expectation(prefix + e.path[cut:], e.key, e.expected, e.pos))
+        for name, port in done.defines:
+            self.seen.add(name)
+            self.names.setdefault(moved(port), name)
+            self.define_log.append((name, moved(port)))
+        out = moved(Port(done.out.source, done.out.port))
+        if out == here:
+            return x
+        result = self.results[out.node]
+        return Tensor(result.shapes[out.port], result.rf, bool(result.is_global), out.node, out.port, done.out.siblings)
+
+    def refold(self, done: "_Fold", x: Tensor, moved) -> Optional[tuple[list, list]]:
+        """The copied nodes' results on ``x``, which has another receptive field; None when a layer
+        refuses it (folded anew, for the error at its place)."""
+        made: list[Result] = []
+        conditions: list[tuple[int, Any, Any]] = []  # by the indices of the first fold, as its own
+        first = len(self.nodes)
+
+        def tensor(p: Port) -> Tensor:
+            p = moved(p)
+            if p.node >= first:
+                result = made[p.node - first]
+                return Tensor(result.shapes[p.port], result.rf, bool(result.is_global), p.node, p.port, len(result.shapes))
+            return x if p == Port(x.source, x.port) else self.network_input
+
+        for node in done.nodes:
+            xs = [tensor(p) for p in node.inputs]
+            refs = [tensor(p) for p in node.refs]
+            try:
+                result, found = run(node.layer, xs, self.symbolic, refs)
+            except LayerError:
+                return None
+            index = done.start + len(made)
+            made.append(result)
+            conditions += [(index, size, message) for size, message in found]
+        return tuple(made), tuple(conditions)
+
+    def check_widths(self, layer, x: Tensor, item: _Item) -> None:
+        """``in_channels: 3`` (``in_features``, ``num_features``): what convcalc infers, written as
+        PyTorch writes it; it must be what the input has."""
+        for name, value in self.widths.items():
+            axis = type(layer).input_width[name]
+            if axis == "features":
+                axis = -1 if len(x.shape) > 1 and getattr(layer, "axis", None) == "last" else 0
+            have = x.shape[axis]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise self.error("spec-type", f"{name}: expected a positive integer, got {value!r}", (*item.kind_path, name))
+            if isinstance(have, int) and value != have:
+                what = "channels" if axis == 0 else "features"
+                raise self.error(
+                    "shape-input-width", f"{name}: {value}, but the input {format_shape(x.shape)} has {have} {what}", (*item.kind_path, name),
+                    hint=f"convcalc infers {name} from the layer before; drop it or write {have}",
+                )
+
+    def validate(self, cls, item: _Item):
+        args = item.args
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise self.error("spec-type", f"the arguments of {item.kind} are a mapping, got {type(args).__name__}", item.kind_path)
+        # PyTorch's names for what convcalc infers (in_channels ...) are checked when the input is known;
+        # those it does not need (inplace, device, dtype) are left alone
+        self.widths = {k: args[k] for k in cls.input_width if k in args}
+        args = {k: v for k, v in args.items() if k not in cls.input_width and k not in cls.torch_only}
+        try:
+            return cls.model_validate(args)
+        except ValidationError as exc:
+            err = spec_error_from_validation(exc, self.spec.source, item.kind_path, item.kind, [f for f in cls.model_fields])
+            context = self.error(err.code, err.message, item.kind_path, hint=err.hint)  # names the block in use
+            raise SpecError(err.code, err.message, err.pos, context.hint) from None
+
+    # -- nodes --------------------------------------------------------------------------------
+    def leaf(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, *, synthetic: bool = False, refs: tuple = ()) -> Tensor:
+        index = len(self.nodes)
+        if index >= self.max_layers:
+            raise self.error("limit-layers", f"{index + 1:,} layers, {self.over_limit}", item.path)
+        try:
+            result, conditions = run(layer, xs, self.symbolic, refs)
+        except LayerError as exc:
+            where = item.kind_path if exc.field is None else (*item.kind_path, *((exc.field,) if isinstance(exc.field, str) else exc.field))
+            raise self.error(exc.code, f"{'.'.join(full)} ({layer.kind}): {exc.message}", where, hint=exc.hint) from None
+        name = item.meta.get("name") if full and item.meta.get("name") == full[-1] else ""
+        functional = item.meta.get("functional", False)
+        if not isinstance(functional, bool):
+            raise self.error("spec-type", f"functional: expected true or false, got {functional!r}", (*item.path, "functional"))
+        if functional and (result.params or result.buffers):
+            raise self.error("spec-functional", f"{'.'.join(full)} ({layer.kind}) has parameters: in PyTorch it is a module, not a function", (*item.path, "functional"))
+        shares = None
+        if "share" in item.meta:
+            shares, result = self.shared(item, layer, result, full)
+        return self.add_node(Node(
+            index=index, path=".".join(full), name=name or "", kind=layer.kind, layer=layer,
+            inputs=tuple(Port(t.source, t.port) for t in xs), depth=depth, pos=self.spec.pos(item.path),
+            outputs=len(result.shapes), written=item.kind if not synthetic else layer.kind,
+            template=item.template if not synthetic else None, synthetic=synthetic, refs=tuple(Port(t.source, t.port) for t in refs),
+            functional=functional, shares=shares,
+        ), result, conditions)
+
+    def shared(self, item: _Item, layer, result: Result, full: tuple[str, ...]) -> tuple[int, Result]:
+        """``share: NAME``: this layer uses the weights of an earlier one (tied weights): the same
+        kind, arguments and parameter count, its parameters counted once, there; MACs per use."""
+        from dataclasses import replace
+
+        target, where = item.meta["share"], (*item.path, "share")
+        if not isinstance(target, str):
+            raise self.error("spec-type", f"share: expected the path or name of a layer, got {target!r}", where)
+        found = [n for n in self.nodes if n.path == target] or [n for n in self.nodes if n.name == target]
+        if len(found) != 1:
+            known = [n.path for n in self.nodes if self.results[n.index].params]
+            what = "no layer before it" if not found else f"{len(found)} layers"
+            raise self.error("spec-share", f"share: {target!r} names {what}", where, hint=did_you_mean(target, known) or "name a layer built before this one")
+        owner = found[0].shares if found[0].shares is not None else found[0].index
+        first = self.nodes[owner]
+        if (first.kind, first.layer) != (layer.kind, layer) or self.results[owner].params != result.params or self.results[owner].buffers != result.buffers:
+            raise self.error(
+                "spec-share", f"{'.'.join(full)} ({layer.kind}) cannot share the weights of {first.path} ({first.kind}): "
+                f"{self.results[owner].params:,} parameters there, {result.params:,} here", where,
+                hint="a shared layer has the same kind, arguments and input width",
+            )
+        return owner, replace(result, params=0, buffers=0, notes=(*result.notes, f"weights of {first.path}"))
+
+    def add_node(self, node: Node, result: Result, conditions: tuple = ()) -> Tensor:
+        """Record a node and its result; return its (first) output."""
+        self.nodes.append(node)
+        self.results.append(result)
+        for size, message in conditions:
+            self.conditions.append((node.index, size, message))
+        return Tensor(shape=result.shape, rf=result.rf, is_global=bool(result.is_global), source=node.index, siblings=len(result.shapes))
+
+    def outputs_of(self, x: Tensor) -> list[Tensor]:
+        """Every output of the node that made ``x``, one tensor each."""
+        result = self.results[x.source]
+        return [Tensor(shape, result.rf, bool(result.is_global), x.source, port) for port, shape in enumerate(result.shapes)]
+
+    def merge(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, names: list[str], *, synthetic: bool = False) -> Tensor:
+        if layer.kind == "concat" and layer.crop == "center":
+            xs = self.crop_inputs(xs, full, depth, item, names)
+        return self.leaf(layer, xs, full, depth, item, synthetic=synthetic)
+
+    def crop_inputs(self, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, names: list[str]) -> list[Tensor]:
+        """``crop: center``: every input larger than the smallest is centre-cropped to it first, by a
+        node of its own (``up1.cat_crop_enc4``) that reads the other inputs' shapes."""
+        ranks = {len(x.shape) for x in xs}
+        if len(ranks) != 1:
+            return xs
+        target = tuple(functools.reduce(dmin, sizes) for sizes in zip(*(x.spatial for x in xs)))
+        cropped = []
+        for i, (x, name) in enumerate(zip(xs, names)):
+            if x.spatial == target:
+                cropped.append(x)
+                continue
+            others = [t for j, t in enumerate(xs) if j != i]
+            crop = KINDS["center_crop"]()
+            try:
+                result, conditions = run(crop, [x], self.symbolic, others)
+            except LayerError as exc:
+                raise self.error(exc.code, f"{'.'.join(full)} ({crop.kind}): {exc.message}", item.kind_path, hint=exc.hint) from None
+            node = Node(
+                index=len(self.nodes), path=".".join((*full[:-1], f"{full[-1]}_crop_{name}")), name="", kind="center_crop", layer=crop,
+                inputs=(Port(x.source, x.port),), depth=depth, pos=self.spec.pos(item.path), written="center_crop", synthetic=True,
+                refs=tuple(Port(t.source, t.port) for t in others),
+            )
+            cropped.append(self.add_node(node, result, conditions))
+        return cropped
+
+    def fold_residual(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
+        args = self.structure(_ResidualArgs, item)
+        start = self.start()
+        body = self.fold_list(_raw(item, "body", args.body), (*item.kind_path, "body"), x, scope, full, depth + 1, env)
+        shortcut = x
+        if args.shortcut:
+            inner = self.start()
+            shortcut = self.fold_list(_raw(item, "shortcut", args.shortcut), (*item.kind_path, "shortcut"), x, scope, (*full, "shortcut"), depth + 2, env)
+            self.group((*full, "shortcut"), "shortcut", "shortcut", depth + 1, inner, x, shortcut, (*item.kind_path, "shortcut"), role="shortcut")
+        if POISONED in (body.source, shortcut.source):
+            return _POISON
+        if body.shape != shortcut.shape:
+            raise self.error(
+                "graph-add-mismatch",
+                f"residual {'.'.join(full)}: the body gives {_shape(body.shape)} but the shortcut gives {_shape(shortcut.shape)}; they must match at the add",
+                item.kind_path, key=True,
+                hint="a projection shortcut (1x1 conv with the body's stride and output channels, then batch norm) is probably missing",
+            )
+        out = self.leaf(KINDS["add"](), [body, shortcut], (*full, "add"), depth + 1, item, synthetic=True)
+        self.group(full, item.meta.get("name", ""), "residual", depth, start, x, out, item.path, role="residual")
+        return out
+
+    def fold_parallel(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
+        args = self.structure(_ParallelArgs, item)
+        written = _raw(item, "branches", args.branches)
+        if type(written) is not type(args.branches) or len(written) != len(args.branches):
+            written = args.branches
+        branches = written if isinstance(written, dict) else {f"branch{j + 1}": b for j, b in enumerate(written)}
+        if not branches:
+            raise self.error("spec-parallel", "parallel needs at least one branch", (*item.kind_path, "branches"))
+        start = self.start()
+        outs = []
+        for j, (bname, items) in enumerate(branches.items()):
+            key = bname if isinstance(args.branches, dict) else j
+            where = (*item.kind_path, "branches", key)
+            if isinstance(items, list) and len(items) == 1 and not (isinstance(items[0], dict) and "name" in items[0]):
+                # a branch of one unnamed layer is that layer, named as the branch (inception3a.branch1.conv)
+                out, _ = self.fold_item(items[0], (*where, 0), x, scope, full, depth + 1, env, bname)
+                outs.append(out)
+                continue
+            inner = self.start()
+            out = self.fold_list(items, where, x, scope, (*full, bname), depth + 2, env)
+            if len(self.nodes) > inner[0]:
+                self.group((*full, bname), bname, "branch", depth + 1, inner, x, out, where, role="branch")
+            outs.append(out)
+        if any(o.source == POISONED for o in outs):
+            return _POISON
+        merge_cls = KINDS[args.merge]
+        layer = merge_cls(crop=args.crop) if args.merge == "concat" else merge_cls()
+        out = self.merge(layer, outs, (*full, args.merge), depth + 1, item, names=list(branches), synthetic=True)
+        self.group(full, item.meta.get("name", ""), "parallel", depth, start, x, out, item.path, role="parallel", merge=args.merge)
+        return out
+
+    def structure(self, model, item: _Item):
+        if not isinstance(item.args, dict):
+            raise self.error("spec-type", f"{item.kind} takes a mapping", item.kind_path)
+        try:
+            return model.model_validate(item.args)
+        except ValidationError as exc:
+            raise spec_error_from_validation(exc, self.spec.source, item.kind_path, item.kind, list(model.model_fields)) from None
+
+    def fold_block(self, item: _Item, x: Tensor, full: tuple[str, ...], depth: int, caller: _Scope) -> Tensor:
+        block = self.spec.blocks[item.kind]
+        use_pos = self.spec.pos(item.kind_path, key=True)
+        if any(name == block.name for name, _ in self.block_stack):
+            chain = " -> ".join([*(n for n, _ in self.block_stack), block.name])
+            raise self.error("graph-recursive-block", f"block {block.name!r} uses itself ({chain})", item.kind_path, key=True)
+        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
+            raise self.error("limit-block-depth", f"blocks nested deeper than {MAX_BLOCK_DEPTH} (limit MAX_BLOCK_DEPTH)", item.kind_path, key=True)
+        given = item.args if item.args is not None else {}
+        if not isinstance(given, dict):
+            raise self.error("spec-type", f"the parameters of block {block.name!r} are a mapping", item.kind_path)
+        for key in given:
+            if key not in block.params:
+                raise self.error(
+                    "spec-unknown-param", f"block {block.name!r} has no parameter {key!r}", (*item.kind_path, key), key=True,
+                    hint=did_you_mean(key, block.params) or f"its parameters: {', '.join(block.params) or 'none'}",
+                )
+        env = {**self.spec.params, **block.params, **given, "in_channels": x.channels}
+        missing = [k for k in block.params if env[k] is None]
+        if missing:
+            raise self.error("spec-missing-param", f"block {block.name!r} needs parameter {missing[0]!r}", item.kind_path, key=True)
+        start = self.start()
+        layers, path = block.layers, ("blocks", block.name, "layers")
+        # a parameter that names a tensor of the caller hands it to the block (`input: $skip`)
+        inner = _Scope({**{v: caller.tensors[v] for v in given.values() if isinstance(v, str) and v in caller.tensors}, BLOCK_INPUT: x})
+        self.block_stack.append((block.name, use_pos))
+        try:
+            if len(layers) == 1 and not (isinstance(layers[0], dict) and "name" in layers[0]):
+                # a block of one unnamed item is that item, without a path segment of its own
+                # (inception3a.branch1, not inception3a.0.branch1); the block's group stands for it
+                out, _ = self.fold_item(layers[0], (*path, 0), x, inner, full[:-1], depth, env, full[-1])
+                if self.groups and (self.groups[-1]["path"], self.groups[-1]["first"]) == (".".join(full), start[0]):
+                    self.drop_last_group()
+            else:
+                out = self.fold_list(layers, path, x, inner, full, depth + 1, env)
+        finally:
+            self.block_stack.pop()
+        self.group(full, item.meta.get("name", ""), block.name, depth, start, x, out, item.path, role="block", block=block.name, params=env,
+                   template=item.template)
+        return out
+
+    # -- named tensors ------------------------------------------------------------------------
+    def lookup(self, name: Any, path: Path, previous: Tensor, scope: _Scope) -> Tensor:
+        if name == PREVIOUS:
+            if previous.siblings > 1:
+                raise self.error(
+                    "graph-ambiguous-input", f"`previous` is a layer with {previous.siblings} outputs", path,
+                    hint="name them with `id: [a, b, ...]` on that layer and read them by name",
+                )
+            return previous
+        if not isinstance(name, str):
+            raise self.error("spec-type", f"a tensor id is a string, got {name!r}", path)
+        if name in scope.tensors:
+            return scope.tensors[name]
+        if name in self.declared and self.block_stack and name in self.seen:
+            raise self.error(
+                "graph-out-of-scope", f"tensor {name!r} is defined outside block {self.block_stack[-1][0]!r}", path,
+                hint=f"pass it in as a parameter: give the block a parameter (skip: ~), use it as `input: $skip`, and call the block with skip: {name}",
+            )
+        if name in self.declared:
+            raise self.error(
+                "graph-cycle", f"tensor {name!r} is not computed yet at this point (defined at line {self.declared[name]})",
+                path, hint="a layer can only read tensors produced before it; reading a later one would make a cycle",
+            )
+        known = [*scope.tensors, PREVIOUS]
+        raise self.error("graph-unknown-id", f"unknown tensor id {name!r}", path, hint=did_you_mean(name, known) or f"known here: {', '.join(known)}")
+
+    def define(self, name: Any, x: Tensor, path: Path, scope: _Scope) -> Tensor:
+        """Name the item's output (``id: a``), or each output of a layer with several (``id: [a, b]``)."""
+        names = name if isinstance(name, list) else [name]
+        tensors = self.outputs_of(x) if isinstance(name, list) and x.source >= 0 else [x]
+        if isinstance(name, list) and len(names) != len(tensors):
+            raise self.error("spec-id", f"{len(names)} ids for a layer with {len(tensors)} output{'s' if len(tensors) != 1 else ''}", path)
+        if not isinstance(name, list) and x.siblings > 1:
+            raise self.error("spec-id", f"one id for a layer with {x.siblings} outputs", path, hint=f"give one per output: id: [{', '.join(f't{i}' for i in range(x.siblings))}]")
+        for i, (one, tensor) in enumerate(zip(names, tensors)):
+            if not isinstance(one, str) or not one or one == PREVIOUS:
+                raise self.error("spec-id", f"an id is a non-empty string other than {PREVIOUS!r}, got {one!r}", (*path, i) if isinstance(name, list) else path)
+            scope.tensors[one] = tensor
+            self.seen.add(one)
+            self.names.setdefault(Port(tensor.source, tensor.port), one)
+            self.define_log.append((one, Port(tensor.source, tensor.port)))
+        return x
+
+    # -- groups and expectations --------------------------------------------------------------
+    def start(self) -> tuple[int, int]:
+        """Where a group starts: (its first node, the first group that may be its child)."""
+        return len(self.nodes), len(self.groups)
+
+    def group(self, full: tuple[str, ...], name: str, kind: str, depth: int, start: tuple[int, int], entering: Tensor, out: Tensor, path: Path,
+              *, role: str, block: Optional[str] = None, params: Optional[dict] = None, merge: Optional[str] = None, template: Any = None) -> None:
+        if len(self.groups) >= self.max_layers:  # every fold step adds a node or a group: this bounds the steps
+            raise self.error("limit-layers", f"{len(self.groups) + 1:,} groups of layers, {self.over_limit}", path)
+        index = len(self.groups)
+        for child in self.groups[start[1]:]:
+            if child["parent"] is None:
+                child["parent"] = index
+        self.groups.append({
+            "index": index, "path": ".".join(full), "name": name or "", "kind": kind, "role": role, "depth": depth,
+            "first": start[0], "end": len(self.nodes), "input": Port(entering.source, entering.port), "output": Port(out.source, out.port),
+            "pos": self.spec.pos(path), "parent": None, "block": block, "params": dict(params or {}), "merge": merge, "template": template,
+        })
+
+    def drop_last_group(self) -> None:
+        dropped = self.groups.pop()
+        for child in self.groups:
+            if child["parent"] == dropped["index"]:
+                child["parent"] = None
+
+    def frozen_groups(self) -> tuple[GroupNode, ...]:
+        return tuple(GroupNode(**g) for g in self.groups)
+
+    def expect(self, target: str, raw: Any, path: Path) -> None:
+        try:
+            model = raw if isinstance(raw, Expect) else Expect.model_validate(raw)
+        except ValidationError as exc:
+            raise spec_error_from_validation(exc, self.spec.source, path, "expect", list(Expect.model_fields)) from None
+        for key, value in model.model_dump(exclude_none=True).items():
+            self.expectations.append(Expectation(target, key, value, self.spec.pos((*path, key))))
+
+
+def _reads_inputs(kind: str) -> bool:
+    """A kind that reads the tensors named in its ``inputs`` (merges, attention, matmul)."""
+    cls = KINDS.get(kind)
+    return cls is not None and "inputs" in cls.model_fields
+
+
+def _raw(item: _Item, key: Optional[str], resolved: Any = None) -> Any:
+    """The items of a seq, a residual's body or shortcut, or a parallel's branches, as written:
+    each is substituted when it is folded, so that its node keeps the arguments as written."""
+    template = item.template if key is None else (item.template.get(key) if isinstance(item.template, dict) else None)
+    if isinstance(template, (list, dict)):
+        return template
+    return item.args if key is None else resolved
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def _declared_ids(spec: Spec) -> dict[str, int]:
+    """Every ``id:`` written anywhere in the spec, with its line, to tell a cycle from a typo."""
+    found: dict[str, int] = {}
+    for path, (line, _) in spec.source.values.items():
+        if path and (path[-1] == "id" or (len(path) > 1 and path[-2] == "id" and isinstance(path[-1], int))):
+            value = _get(spec.data, path)
+            if isinstance(value, str):
+                found.setdefault(value, line)
+    return found
+
+
+def _get(data: Any, path: Path) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+

@@ -1,0 +1,110 @@
+"""The memo of graph/build.py: an item folded again on the same input (a block used with the same
+parameters, the copies of a repeat) is copied from its first fold. The graph must be the one a
+fold without the memo builds, node for node, group for group, result for result."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import convcalc
+from convcalc.graph import build
+from convcalc.graph.build import build_graph
+from convcalc.spec.zoo import builtin_names
+
+REPEATS = """\
+name: repeats
+input: [8, 32, 32]
+blocks:
+  basic:
+    params: {channels: ~, stride: 1}
+    layers:
+      - residual:
+          body:
+            - conv2d: {out_channels: $channels, kernel_size: 3, stride: $stride, padding: 1}
+              expect: {params: "${channels * in_channels * 9 + channels}"}
+            - relu: {}
+              id: inner
+            - conv2d: {out_channels: $channels, kernel_size: 1}
+              input: inner
+          shortcut:
+            - conv2d: {out_channels: $channels, kernel_size: 1, stride: $stride}
+  plain:
+    layers:
+      - relu
+layers:
+  - basic: {channels: 8}
+    repeat: 3
+  - basic: {channels: 16, stride: 2}
+  - basic: {channels: 16}
+    repeat: 2
+  - seq:
+      - conv2d: {out_channels: 16, kernel_size: 3, padding: 1}
+      - plain
+      - parallel:
+          merge: concat
+          crop: center
+          branches:
+            - [{conv2d: {out_channels: 4, kernel_size: 3}}]
+            - [{conv2d: {out_channels: 4, kernel_size: 1}}]
+    repeat: 3
+  - seq:
+      - global_avg_pool
+      - flatten
+    name: head
+  - seq:
+      - linear: {out_features: 16}
+      - relu
+    repeat: 3
+"""
+
+
+def fresh(spec, **kwargs):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(build._Folder, "memo_key", lambda *args: None)
+        return build_graph(spec, **kwargs)
+
+
+def same_graph(a, b):
+    assert a.nodes == b.nodes
+    assert a.groups == b.groups
+    assert a.names == b.names and a.expectations == b.expectations and a.output == b.output
+    assert [(i, str(size), str(message)) for i, size, message in a.conditions] == [(i, str(size), str(message)) for i, size, message in b.conditions]
+    fields = [f.name for f in dataclasses.fields(a.results[0]) if f.name != "formulas"]
+    assert [[getattr(r, f) for f in fields] for r in a.results] == [[getattr(r, f) for f in fields] for r in b.results]
+    ra, rb = convcalc.analyze(a), convcalc.analyze(b)
+    assert [r.formulas for r in ra.rows] == [r.formulas for r in rb.rows]
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_the_memo_builds_the_graph_a_fresh_fold_builds(name):
+    spec = convcalc.load_model(name)
+    same_graph(build_graph(spec), fresh(spec))
+
+
+@pytest.mark.parametrize("shape", [None, (8, "H", "W")])
+def test_repeats_blocks_ids_crops_and_expectations_are_copied_exactly(shape):
+    spec = convcalc.load_spec(REPEATS)
+    graph = build_graph(spec, input_shape=shape)
+    same_graph(graph, fresh(spec, input_shape=shape))
+    assert graph.nodes[-1].path == "5.2.1" and graph.groups[-1].path == "5"
+
+
+def test_a_memo_shared_by_builds_of_one_spec_changes_nothing():
+    spec = convcalc.load_model("efficientnet")
+    memo: dict = {}
+    for width, depth in ((1.0, 1.0), (1.1, 1.2), (1.0, 1.0), (1.0, 1.2)):
+        point = spec.with_params({"width_mult": width, "depth_mult": depth})
+        same_graph(build_graph(point, memo=memo), fresh(point))
+    assert memo
+
+
+def test_a_fault_after_copies_is_reported_as_without_the_memo():
+    text = REPEATS.replace("  - basic: {channels: 16}\n    repeat: 2\n", "  - basic: {channels: 16}\n    repeat: 2\n  - max_pool2d: {kernel_size: 9}\n  - basic: {channels: 16}\n")
+    spec = convcalc.load_spec(text)
+    with pytest.raises(convcalc.SpecError) as memo:
+        build_graph(spec)
+    with pytest.raises(convcalc.SpecError) as alone:
+        fresh(spec)
+    assert memo.value.render() == alone.value.render() and memo.value.pos.line > 1

@@ -1,0 +1,119 @@
+"""Top-level spec parameters (``params:``, ``--set name=value``), EfficientNet B0-B7 from one spec,
+and ``convcalc sweep`` over a design space."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from convcalc.analysis.grid import parse_grid
+
+PUBLISHED = yaml.safe_load((Path(__file__).parent / "reference" / "published.yaml").read_text())["models"]
+
+# torchvision's efficientnet_b0..b7: (width_mult, depth_mult) and the paper's resolution
+EFFICIENTNETS = {
+    "efficientnet_b0": (1.0, 1.0, 224), "efficientnet_b1": (1.0, 1.1, 240), "efficientnet_b2": (1.1, 1.2, 260),
+    "efficientnet_b3": (1.2, 1.4, 300), "efficientnet_b4": (1.4, 1.8, 380), "efficientnet_b5": (1.6, 2.2, 456),
+    "efficientnet_b6": (1.8, 2.6, 528), "efficientnet_b7": (2.0, 3.1, 600),
+}
+# published.yaml's totals, written out (and held to the file below)
+EXACT = {
+    "efficientnet_b0": (5_288_548, 385_814_752), "efficientnet_b1": (7_794_184, 686_802_832),
+    "efficientnet_b2": (9_109_994, 993_561_872), "efficientnet_b3": (12_233_232, 1_827_141_392),
+    "efficientnet_b4": (19_341_616, 4_393_771_024), "efficientnet_b5": (30_389_784, 10_266_384_752),
+    "efficientnet_b6": (43_040_704, 19_067_593_536), "efficientnet_b7": (66_347_960, 37_745_884_192),
+}
+
+
+def summary_json(run_cli, *args):
+    code, out, err = run_cli("summary", *args, "-f", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("name", sorted(EFFICIENTNETS))
+def test_efficientnet_family_from_one_spec(run_cli, name):
+    width, depth, resolution = EFFICIENTNETS[name]
+    data = summary_json(run_cli, "efficientnet", "--set", f"width_mult={width},depth_mult={depth},resolution={resolution}")
+    assert (data["totals"]["params"], data["totals"]["macs"]) == EXACT[name]
+    assert data["input_shape"] == [3, resolution, resolution] and data["output_shape"] == [1000]
+    assert (PUBLISHED[name]["params"], PUBLISHED[name]["macs"]) == EXACT[name]
+
+
+def test_efficientnet_defaults_are_the_b0_built_in(run_cli):
+    family, b0 = summary_json(run_cli, "efficientnet"), summary_json(run_cli, "efficientnet_b0")
+    # the same rows, paths included; a stage of the family is a seq around its repeat, one level deeper
+    def rows(data):
+        return [{k: v for k, v in layer.items() if k != "depth"} for layer in data["layers"]]
+
+    assert rows(family) == rows(b0) and family["totals"] == b0["totals"]
+
+
+def test_params_in_the_input_and_in_blocks(run_cli, tmp_path):
+    spec = tmp_path / "p.yaml"
+    spec.write_text(
+        "name: p\nparams: {width: 8, size: 32}\ninput: [3, '${size}', '${size}']\n"
+        "blocks:\n  b:\n    layers: [{conv2d: {out_channels: '${width * 2}', kernel_size: 3}}]\n"
+        "layers:\n  - b\n"
+    )
+    data = summary_json(run_cli, str(spec))
+    assert (data["input_shape"], data["output_shape"], data["totals"]["params"]) == ([3, 32, 32], [16, 30, 30], 16 * 3 * 9 + 16)
+    data = summary_json(run_cli, str(spec), "--set", "width=4,size=10")
+    assert (data["input_shape"], data["output_shape"], data["totals"]["params"]) == ([3, 10, 10], [8, 8, 8], 8 * 3 * 9 + 8)
+    code, _, err = run_cli("summary", str(spec), "--set", "width=4,width=5")
+    assert code == 2 and "given twice" in err
+
+
+def test_grid_values_are_stepped_exactly():
+    assert parse_grid("width_mult=0.5..2.0:0.25") == ("width_mult", [0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0])
+    assert parse_grid("depth=1..3") == ("depth", [1, 2, 3])
+    assert parse_grid("w=0.1..0.3:0.1") == ("w", [0.1, 0.2, 0.3])  # not 0.30000000000000004
+    assert parse_grid("act=relu,hardswish") == ("act", ["relu", "hardswish"])
+
+
+def test_sweep_points_equal_separate_summaries(run_cli):
+    code, out, err = run_cli("sweep", "efficientnet", "--grid", "width_mult=1.0,1.1", "--grid", "depth_mult=1.0..1.2:0.2", "--budget", "macs<=600M", "-f", "json")
+    assert code == 0, err
+    points = json.loads(out)["points"]
+    assert [(p["width_mult"], p["depth_mult"]) for p in points] == [(1.0, 1.0), (1.0, 1.2), (1.1, 1.0), (1.1, 1.2)]
+    for p in points:
+        alone = summary_json(run_cli, "efficientnet", "--set", f"width_mult={p['width_mult']},depth_mult={p['depth_mult']}")
+        assert (p["params"], p["macs"], p["flops"], p["output_shape"]) == (
+            alone["totals"]["params"], alone["totals"]["macs"], alone["totals"]["flops"], alone["output_shape"])
+        assert p["peak_activation_bytes"] == alone["memory"]["peak_activation_bytes"]
+        assert p["budget_ok"] == (p["macs"] <= 600_000_000)
+    assert [p["pareto"] for p in points] == [True, False, False, False]  # B0 has the least params and MACs
+
+
+def test_sweep_refuses_what_the_spec_lacks(run_cli):
+    code, _, err = run_cli("sweep", "resnet50", "--grid", "width=1,2")
+    assert code == 2 and "no parameter 'width'" in err
+    code, _, err = run_cli("sweep", "efficientnet", "--grid", "width_mult=2..1")
+    assert code == 2 and "LOW <= HIGH" in err
+
+
+def test_a_depth_sweep_shares_blocks_and_equals_separate_summaries(run_cli, tmp_path):
+    """Points that repeat blocks of others (the same block on the same input) are copied from
+    them: each point must still be what its own summary says."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from run import resnet_depths_spec
+
+    spec = tmp_path / "resnet_depths.yaml"
+    spec.write_text(resnet_depths_spec())
+    code, out, err = run_cli("sweep", str(spec), "--grid", "depth2=1,4", "--grid", "depth3=2,6", "--grid", "depth4=1..3", "-f", "json")
+    assert code == 0, err
+    points = json.loads(out)["points"]
+    assert len(points) == 2 * 2 * 3
+    resnet50 = next(p for p in points if (p["depth2"], p["depth3"], p["depth4"]) == (4, 6, 3))
+    assert (resnet50["params"], resnet50["macs"]) == (25_557_032, 4_089_184_256)
+    for p in points:
+        alone = summary_json(run_cli, str(spec), "--set", f"depth2={p['depth2']},depth3={p['depth3']},depth4={p['depth4']}")
+        assert (p["params"], p["macs"], p["flops"], p["output_shape"], p["peak_activation_bytes"]) == (
+            alone["totals"]["params"], alone["totals"]["macs"], alone["totals"]["flops"], alone["output_shape"], alone["memory"]["peak_activation_bytes"])
+        last = alone["layers"][-1]
+        assert p["receptive_field"] == ("global" if last["receptive_field_global"] else max(a["size"] for a in last["receptive_field"]))
