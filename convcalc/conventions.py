@@ -46,7 +46,11 @@ receptive field
     input's does too, the textbook rule holds: with ``k_eff = d * (k - 1) + 1`` and padding-before
     ``p``, ``r_out = r_in + (k_eff - 1) * j_in``, ``j_out = j_in * s``,
     ``start_out = start_in + ((k_eff - 1) / 2 - p) * j_in``. Merges take the union of the
-    branches' fields. Flatten, linear and global pooling see the whole input.
+    branches' fields. Flatten, linear, attention and global pooling see the whole input.
+    Normalisation layers pass the field through (their statistics are not counted as read, as
+    the textbooks count). A layer that moves, merges or splits the spatial axes (a reshape, a
+    permute, a split along one, a roll, a gather, an imported operation convcalc has no kind
+    for) leaves the field not known from there on, said with the reason: never a number.
 """
 
 from __future__ import annotations

@@ -164,6 +164,10 @@ def test_unknown_op_is_listed_never_counted_as_zero(tmp_path, run_cli):
     assert [d["code"] for d in data["diagnostics"]] == ["import-unknown-op"]
     assert [layer["kind"] for layer in data["layers"]] == ["conv2d", "unknown", "relu"]
     assert data["layers"][2]["output_shape"] == [2, 4, 4]  # the shape the file records carries on
+    # what Erf reads is not known: said on every axis from there on, never the conv's 1x1 field
+    for layer in data["layers"][1:]:
+        assert [axis["size"] for axis in layer["receptive_field"]] == [None, None], layer
+        assert all("Erf is an operation convcalc has no kind for" in axis["unknown"] for axis in layer["receptive_field"])
     code, out, err = run_cli("check", str(path))
     assert code == 1 and "import-unknown-op" in out, out
     written = tmp_path / "net.yaml"

@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from convcalc.errors import LayerError, Position, SpecError, UsageError
 from convcalc.graph.model import INPUT, Graph, GroupNode, Node, Port
 from convcalc.kinds import KINDS, LayerKind, Result, RFAxis, Tensor
+from convcalc.kinds._rf import unknown_axis
 from convcalc.kinds._base import format_shape
 from convcalc.kinds._run import run
 
@@ -116,9 +117,20 @@ class UnknownOp(LayerKind):
             )
         message = f"{self.op} (node {self.node!r}): {self.reason or 'no convcalc kind for it'}; its MACs and FLOPs are not counted: the totals are partial"
         return Result(
-            shape=tuple(self.shapes[0]), more=tuple(tuple(s) for s in self.shapes[1:]), params=self.weights, rf=(), is_global=False,
+            shape=tuple(self.shapes[0]), more=tuple(tuple(s) for s in self.shapes[1:]), params=self.weights, rf=self.field(xs), is_global=False,
             notes=(f"unknown {self.op}: MACs and FLOPs not counted",), diagnostics=(("import-unknown-op", message),),
         )
+
+
+    def field(self, xs: list[Tensor]) -> tuple[RFAxis, ...]:
+        """What the operation reads is not known: every spatial axis of its outputs says so (one
+        field stands for every output, so only when they have one rank). Reading no tensor the
+        network computes (``torch.zeros``), it reads no input: no field."""
+        ranks = {len(s) for s in self.shapes}
+        if not xs or len(ranks) != 1:
+            return ()
+        reason = f"{self.op} is an operation convcalc has no kind for: what each output reads is not known"
+        return tuple(unknown_axis(reason, n) for n in self.shapes[0][1:])
 
 
 def unknown_ops(graph: Graph) -> dict[str, list[str]]:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from convcalc.arith.dims import Dim, Lazy, require_positive
 from convcalc.errors import LayerError
-from convcalc.kinds._rf import RFAxis
+from convcalc.kinds._rf import RFAxis, unknown_axis
 
 __all__ = [
     "TORCH_HELPERS",
@@ -31,6 +31,7 @@ __all__ = [
     "as_tuple",
     "format_shape",
     "need_positive",
+    "not_known",
     "dim_meaning",
     "register_helper",
     "sample_axis",
@@ -208,6 +209,15 @@ class LayerKind(BaseModel):
 _hints = typing.get_type_hints(LayerKind)
 LayerKind.__annotations__ = {name: _hints[name] for name in vars(LayerKind)["__annotations__"]}
 del _hints
+
+
+def not_known(x: Tensor, shape: tuple, reason: str) -> tuple[RFAxis, ...]:
+    """The field of an output whose spatial axes are not the input's: not known, per axis of
+    ``shape``, with the reason. An input that sees everything (global, and said so) or reads no
+    network input (a parameter) has no field to lose: ``()``, as it came."""
+    if x.is_global or not x.rf:
+        return ()
+    return tuple(unknown_axis(reason, n) for n in shape[1:])
 
 
 def format_shape(shape) -> str:

@@ -55,6 +55,7 @@ __all__ = [
     "RFAxis",
     "adaptive_rf",
     "merge_axes",
+    "repeated_rf",
     "unknown_axis",
     "upsample_rf",
 ]
@@ -647,6 +648,12 @@ def adaptive_rf(axis: RFAxis, size: Any, out: int) -> RFAxis:
     if out == 1:
         return axis.through(size, size, 1, 0, 1)
     return axis.apply(_Resample(out, size, lambda i: (floor_div(i * size, out), ceil_div((i + 1) * size, out) - 1, 1)), out)
+
+
+def repeated_rf(axis: RFAxis, factor: int, n_out: Any) -> RFAxis:
+    """Every input position repeated ``factor`` times: output o reads input ``o // factor``
+    (pixel shuffle, whose output pixel is one input pixel of one channel)."""
+    return axis.apply(_Resample(factor, 1, lambda o: (o // factor, o // factor, 1)), n_out)
 
 
 # -- upsampling: PyTorch's source indices ---------------------------------------------------------

@@ -63,6 +63,10 @@ class Linear(LayerKind):
 
         if self.axis == "channels":
             return Result(shape=shape, params=params, macs=macs, flops=flops, formulas=formulas)
+        if self.axis == "last" and len(x.rf) > 1 and not x.is_global:
+            # every output along the last axis reads all of it; the other spatial axes keep their field
+            last = x.rf[-1].through(x.shape[-1], x.shape[-1], 1, 0, 1).broadcast(self.out_features)
+            return Result(shape=shape, params=params, macs=macs, flops=flops, rf=(*x.rf[:-1], last), formulas=formulas)
         return Result(shape=shape, params=params, macs=macs, flops=flops, rf=(), is_global=True, formulas=formulas)
 
     def torch(self, io) -> Torch:

@@ -26,8 +26,14 @@ def merge_rf(xs: list[Tensor], shape: tuple | None = None) -> tuple[tuple[RFAxis
         # broadcasting across ranks puts one input's channels on another's spatial axis
         reason = "inputs of different ranks broadcast: a channel axis meets a spatial one"
         return tuple(unknown_axis(reason, n) for n in spatial), False, ()
+    # an input that reads nothing at some positions of one axis adds nothing there on the others:
+    # the union axis by axis is then not the field, so those axes are not known
+    holes = [[_has_holes(a) for a in x.rf] for x in with_rf] if len(with_rf) > 1 and len(spatial) > 1 else []
     merged, notes = [], []
     for axis, n_out in enumerate(spatial):
+        if any(any(h for other, h in enumerate(row) if other != axis) for row in holes):
+            merged.append(unknown_axis("a merged input reads nothing at some positions of another axis: the union per axis is not the field", n_out))
+            continue
         group = [x.rf[axis].broadcast(n_out) if x.spatial[axis] == 1 and n_out != 1 else x.rf[axis] for x in with_rf]
         merged.append(merge_axes(group, n_out))
         if len({a.jump for a in group}) > 1 or len({_centre_key(a) for a in group}) > 1:
@@ -35,6 +41,11 @@ def merge_rf(xs: list[Tensor], shape: tuple | None = None) -> tuple[tuple[RFAxis
                 f"branches misaligned on axis {axis}: jumps {[_text(a.jump) for a in group]}, starts {[_text(a.start) for a in group]}"
             )
     return tuple(merged), False, tuple(notes)
+
+
+def _has_holes(axis: RFAxis) -> bool:
+    """Whether some position reads no input (a transposed convolution's stride past its kernel)."""
+    return any(entry is None for comp in axis.comps for entry in comp.table) or any(entry is None for _, entry in axis.exceptions)
 
 
 def _centre_key(axis: RFAxis):

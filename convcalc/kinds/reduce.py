@@ -11,7 +11,7 @@ from pydantic import StrictInt
 
 from convcalc.arith.dims import prod
 from convcalc.kinds import _compat as peers
-from convcalc.kinds._base import Bool, LayerError, LayerKind, Result, Tensor, Torch, sample_axis
+from convcalc.kinds._base import Bool, LayerError, LayerKind, Result, Tensor, Torch, not_known, sample_axis
 
 __all__ = ["Amax", "Mean", "Sum"]
 
@@ -38,11 +38,13 @@ class _Reduce(LayerKind):
         spatial = set(range(1, len(x.shape)))
         whole = bool(spatial) and spatial <= set(axes)
         if whole:  # as global pooling: every output sees the whole input
-            rf = tuple(a.through(size, size, 1, 0) for a, size in zip(x.rf, x.spatial)) if self.keepdim and x.rf and 0 not in axes else ()
-        elif spatial & set(axes) or not self.keepdim:
-            rf = ()  # the spatial axes are no longer where they were
-        else:
+            rf = tuple(a.through(size, size, 1, 0, 1) for a, size in zip(x.rf, x.spatial)) if self.keepdim and x.rf and 0 not in axes else ()
+        elif self.keepdim and x.rf:  # the reduced spatial axes read all of themselves, the others are unchanged
+            rf = tuple(a.through(size, size, 1, 0, 1) if i + 1 in axes else a for i, (a, size) in enumerate(zip(x.rf, x.spatial)))
+        elif self.keepdim:
             rf = None  # the channels reduced, kept as one: the spatial field is unchanged
+        else:  # the spatial axes are no longer where they were
+            rf = not_known(x, shape, f"{self.method} over dim {self.dim} removes an axis: the others move")
         return Result(shape=shape, flops=outputs * (n + self.per_output_extra), rf=rf, is_global=True if whole else None,
                       formulas=lambda: (f"FLOPs = outputs*(n{self.per_output_extra:+d}) = {outputs}*({n}{self.per_output_extra:+d}) = {outputs * (n + self.per_output_extra)}",))
 

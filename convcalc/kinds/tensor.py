@@ -6,8 +6,11 @@ an error), 1 the channels, negative ones count from the end. Shapes (``reshape``
 ``unflatten``'s sizes, ``expand``'s sizes) are per sample, as every shape convcalc prints.
 
 None of these costs a FLOP or holds a parameter. The receptive field follows the spatial axes
-while they stay where they are; a layer that moves or merges them (a reshape across spatial axes,
-a permute of them) leaves the rows after it without a receptive field (shown blank).
+while they stay where they are, exactly through a narrow (a crop), an expand (a broadcast) and the
+pixel shuffles (an integer nearest upsampling, a k = s = r window); a layer that moves, merges or
+splits them (a reshape across spatial axes, a permute of them, a split along one, a roll, a
+gather) leaves the field not known from there on, said with the reason (``?`` in the tables),
+never guessed.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from convcalc.kinds._base import (
     dim_meaning,
     format_shape,
     need_positive,
+    not_known,
     sample_axis,
 )
+from convcalc.kinds._rf import repeated_rf
 
 __all__ = [
     "ChannelShuffle",
@@ -50,11 +55,11 @@ __all__ = [
 ]
 
 
-def _spatial_kept(x: Tensor, shape: tuple, moved: bool) -> Optional[tuple]:
-    """The field when the spatial axes stay the last ones, unchanged; else () (none)."""
+def _spatial_kept(x: Tensor, shape: tuple, moved: bool, reason: str) -> Optional[tuple]:
+    """The field when the spatial axes stay the last ones, unchanged; else not known."""
     if not moved and len(shape) == len(x.shape) and tuple(shape[1:]) == tuple(x.shape[1:]):
         return None
-    return ()
+    return not_known(x, shape, reason)
 
 
 class _Plumbing(LayerKind):
@@ -89,7 +94,8 @@ class Split(_Plumbing):
         sizes = self.pieces(x.shape[axis])
         _sizes_along(x.shape[axis], sizes, "split_size_or_sections", "the sections")
         shapes = [tuple(s if i == axis else d for i, d in enumerate(x.shape)) for s in sizes]
-        return Result(shape=shapes[0], more=tuple(shapes[1:]), rf=None if axis == 0 else (),
+        rf = None if axis == 0 else not_known(x, shapes[0], f"split along dim {self.dim}: each piece reads another part of the axis")
+        return Result(shape=shapes[0], more=tuple(shapes[1:]), rf=rf,
                       formulas=(f"split {format_shape(x.shape)} along dim {self.dim} into {sizes}",))
 
     def torch(self, io) -> Torch:
@@ -115,7 +121,8 @@ class Chunk(_Plumbing):
         step = -(-size // self.chunks)
         sizes = [min(step, size - start) for start in range(0, size, step)]
         shapes = [tuple(s if i == axis else d for i, d in enumerate(x.shape)) for s in sizes]
-        return Result(shape=shapes[0], more=tuple(shapes[1:]), rf=None if axis == 0 else (),
+        rf = None if axis == 0 else not_known(x, shapes[0], f"chunk along dim {self.dim}: each piece reads another part of the axis")
+        return Result(shape=shapes[0], more=tuple(shapes[1:]), rf=rf,
                       formulas=(f"chunk {format_shape(x.shape)} into {self.chunks} along dim {self.dim}: {sizes}",))
 
     def torch(self, io) -> Torch:
@@ -161,7 +168,13 @@ class _PixelShuffle(_Plumbing):
                 if is_int(n) and n % r:
                     raise LayerError("arg-range", f"{name} = {n} is not a multiple of downscale_factor {r}", self.factor_name)
             shape = (c * r * r, floor_div(h, r), floor_div(w, r))
-        return Result(shape=shape, rf=())
+        if not x.rf:
+            return Result(shape=shape, rf=())
+        if self.kind == "pixel_shuffle":  # output pixel o is input pixel o // r (of one channel)
+            rf = tuple(repeated_rf(a, r, n) for a, n in zip(x.rf, shape[1:]))
+        else:  # output pixel o holds inputs o*r .. o*r + r - 1 (one per channel): a window k = s = r
+            rf = tuple(a.through(r, r, 1, 0, n) for a, n in zip(x.rf, shape[1:]))
+        return Result(shape=shape, rf=rf)
 
     def torch(self, io) -> Torch:
         name = "PixelShuffle" if self.kind == "pixel_shuffle" else "PixelUnshuffle"
@@ -200,7 +213,8 @@ class Flatten(_Plumbing):
         notes = dim_meaning(self, "start_dim")
         if first == 0 and last == len(x.shape) - 1:
             return Result(shape=shape, rf=(), is_global=True, formulas=lambda: (f"features = {'*'.join(str(d) for d in x.shape)} = {shape[0]}",), diagnostics=notes)
-        return Result(shape=shape, rf=None if first == last else (), diagnostics=notes)
+        rf = None if first == last else not_known(x, shape, f"flatten merges dims {self.start_dim}..{self.end_dim}: a spatial axis is merged")
+        return Result(shape=shape, rf=rf, diagnostics=notes)
 
     def torch(self, io) -> Torch:
         args = ([str(self.start_dim)] if self.start_dim != 1 or self.end_dim != -1 else []) + ([str(self.end_dim)] if self.end_dim != -1 else [])
@@ -225,7 +239,8 @@ class Unflatten(_Plumbing):
         axis = sample_axis(self.dim, len(x.shape))
         sizes = _fill(self.unflattened_size, x.shape[axis], "unflattened_size")
         shape = (*x.shape[:axis], *sizes, *x.shape[axis + 1 :])
-        return Result(shape=shape, rf=())
+        rf = None if len(sizes) == 1 else not_known(x, shape, f"unflatten splits dim {self.dim}: the spatial axes move")
+        return Result(shape=shape, rf=rf)
 
     def torch(self, io) -> Torch:
         return Torch(module=f"nn.Unflatten({self.dim}, {io.literal(tuple(self.unflattened_size))})")
@@ -261,7 +276,7 @@ class Reshape(_Plumbing):
 
     def infer(self, x: Tensor) -> Result:
         sizes = tuple(_fill(self.shape, prod(x.shape), "shape"))
-        kept = _spatial_kept(x, sizes, False)
+        kept = _spatial_kept(x, sizes, False, "reshape changes the spatial axes")
         return Result(shape=sizes, rf=kept, formulas=(f"{format_shape(x.shape)} -> {format_shape(sizes)}: {prod(x.shape)} elements",))
 
     def torch(self, io) -> Torch:
@@ -287,7 +302,7 @@ class Permute(_Plumbing):
             raise LayerError("arg-permute", f"dims {self.dims} must reorder 0..{len(x.shape)}, the batch (0) first", "dims")
         axes = [d - 1 for d in order[1:]]
         shape = tuple(x.shape[a] for a in axes)
-        return Result(shape=shape, rf=None if axes == sorted(axes) else ())
+        return Result(shape=shape, rf=None if axes == sorted(axes) else not_known(x, shape, f"permute {self.dims} moves the spatial axes"))
 
     def torch(self, io) -> Torch:
         return Torch(function=f"{{0}}.permute({', '.join(str(d) for d in self.dims)})")
@@ -308,7 +323,7 @@ class Transpose(_Plumbing):
         a, b = sample_axis(self.dim0, len(x.shape), "dim0"), sample_axis(self.dim1, len(x.shape), "dim1")
         shape = list(x.shape)
         shape[a], shape[b] = shape[b], shape[a]
-        return Result(shape=tuple(shape), rf=None if a == b else ())
+        return Result(shape=tuple(shape), rf=None if a == b else not_known(x, tuple(shape), f"transpose {self.dim0}, {self.dim1} moves the spatial axes"))
 
     def torch(self, io) -> Torch:
         return Torch(function=f"{{0}}.transpose({self.dim0}, {self.dim1})")
@@ -335,7 +350,10 @@ class Narrow(_Plumbing):
         if is_int(start) and start < 0:
             raise LayerError("shape-narrow", f"start {self.start} is before the first of the {size} of dim {self.dim}", "start")
         shape = tuple(self.length if i == axis else d for i, d in enumerate(x.shape))
-        return Result(shape=shape, rf=None if axis == 0 else ())
+        if axis == 0 or not x.rf:
+            return Result(shape=shape, rf=None if axis == 0 else ())
+        # a crop: output o reads input start + o along the axis
+        return Result(shape=shape, rf=tuple(a.shifted(start, self.length) if i == axis - 1 else a for i, a in enumerate(x.rf)))
 
     def torch(self, io) -> Torch:
         return Torch(function=f"{{0}}.narrow({self.dim}, {self.start}, {self.length})")
@@ -359,7 +377,7 @@ class Select(_Plumbing):
         if is_int(size) and not -size <= self.index < size:
             raise LayerError("shape-index", f"index {self.index} is outside the {size} of dim {self.dim}", "index")
         shape = tuple(d for i, d in enumerate(x.shape) if i != axis)
-        return Result(shape=shape, rf=())
+        return Result(shape=shape, rf=not_known(x, shape, f"select along dim {self.dim} removes an axis: the others move"))
 
     def torch(self, io) -> Torch:
         return Torch(function=f"{{0}}.select({self.dim}, {self.index})")
@@ -386,7 +404,11 @@ class Expand(_Plumbing):
                 shape.append(want)
             else:
                 raise LayerError("shape-expand", f"dim {i + 1} has size {have}: only size 1 expands (to {want})", "sizes")
-        return Result(shape=tuple(shape), rf=None if tuple(shape) == tuple(x.shape) else ())
+        if tuple(shape) == tuple(x.shape) or not x.rf:
+            return Result(shape=tuple(shape), rf=None if tuple(shape) == tuple(x.shape) else ())
+        # a size-1 spatial axis repeated: every output position reads its one position
+        rf = tuple(a.broadcast(n) if have == 1 and n != 1 else a for a, have, n in zip(x.rf, x.shape[1:], shape[1:]))
+        return Result(shape=tuple(shape), rf=rf)
 
     def torch(self, io) -> Torch:
         return Torch(function=f"{{0}}.expand({{0}}.shape[0], {', '.join(str(s) for s in self.sizes)})")
@@ -410,7 +432,9 @@ class Gather(_Plumbing):
     def infer(self, x: Tensor) -> Result:
         axis = sample_axis(self.dim, len(x.shape))
         shape = (*x.shape[:axis], *self.index_shape, *x.shape[axis + 1 :])
-        return Result(shape=shape, rf=())
+        if axis == 0 and len(self.index_shape) == 1:  # channels looked up: every position keeps its field
+            return Result(shape=shape)
+        return Result(shape=shape, rf=not_known(x, shape, f"gather along dim {self.dim} reads the positions an index tensor names (its values are not in the spec)"))
 
     def torch(self, io) -> Torch:
         index = f"torch.zeros({io.literal(tuple(self.index_shape))}, dtype=torch.long, device={{0}}.device)"
@@ -433,9 +457,10 @@ class Roll(_Plumbing):
         dims = self.dims if isinstance(self.dims, list) else [self.dims]
         if len(shifts) != len(dims):
             raise LayerError("arg-rank", f"{len(shifts)} shifts for {len(dims)} dims", "shifts")
-        for d in dims:
-            sample_axis(d, len(x.shape), "dims")
-        return Result(shape=x.shape, rf=())
+        axes = [sample_axis(d, len(x.shape), "dims") for d in dims]
+        if all(a == 0 or s == 0 for a, s in zip(axes, shifts)):  # the channels rolled: the positions stay
+            return Result(shape=x.shape)
+        return Result(shape=x.shape, rf=not_known(x, x.shape, f"roll {self.shifts} along dims {self.dims} wraps positions round: the fields are not one pattern"))
 
     def torch(self, io) -> Torch:
         return Torch(function=f"torch.roll({{0}}, {io.literal(self.shifts)}, {io.literal(self.dims)})")
