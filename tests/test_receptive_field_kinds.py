@@ -146,3 +146,15 @@ def test_pixel_shuffles_match_pytorch():
     assert _torch_fields(torch.nn.PixelShuffle(2), (3, 5)) == dict(enumerate(intervals(shuffle)))
     unshuffle = rows("- pixel_unshuffle: {downscale_factor: 2}", "[4, 6, 4]")[-1]
     assert _torch_fields(torch.nn.PixelUnshuffle(2), (6, 4)) == dict(enumerate(intervals(unshuffle)))
+
+
+@pytest.mark.parametrize("size, scale", [([3, 3], [2, 2.05]), ([5, 5], [1.5, 1.1]), ([3], [2.05]), ([1, 1, 3], [1, 1, 2.05])])
+def test_nearest_upsampling_reads_what_pytorch_reads(size, scale):
+    """The 2-d kernel's shortcuts (a size kept reads o, a size doubled o >> 1); 1-d and 3-d have none."""
+    torch = pytest.importorskip("torch")
+    last = rows(f"- upsample: {{mode: nearest, scale_factor: {scale}}}", str([1, *size]))[-1]
+    axis = len(size) - 1
+    x = torch.arange(size[-1], dtype=torch.float32).reshape(1, 1, *([1] * axis), size[-1]).expand(1, 1, *size)
+    y = torch.nn.functional.interpolate(x, scale_factor=scale, mode="nearest")
+    read = y[(0, 0, *([0] * axis))].int().tolist()
+    assert intervals(last, axis) == [(i, i) for i in read]

@@ -872,10 +872,14 @@ class _Upsample:
         return q * (o + Fraction(1, 2)) - Fraction(1, 2)
 
 
-def upsample_rf(axis: RFAxis, mode: str, n: Any, out: Any, scale_factor: Optional[float], align_corners: bool) -> RFAxis:
-    """The field through one axis of ``nn.Upsample`` (module docstring: exceptions)."""
+def upsample_rf(axis: RFAxis, mode: str, n: Any, out: Any, scale_factor: Optional[float], align_corners: bool, rank: int = 1) -> RFAxis:
+    """The field through one axis of ``nn.Upsample`` (module docstring: exceptions). PyTorch's
+    2-d nearest kernel (not its 1-d or 3-d ones) reads input o when the size is kept and o >> 1
+    when it doubles, whatever the scale factor (ATen's ``nearest_idx`` shortcuts)."""
     mode = {"bilinear": "linear", "trilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
     symbolic = not (is_int(n) and is_int(out))
+    if mode == "nearest" and rank == 2 and not symbolic and out in (n, 2 * n):
+        return axis.shifted(0, out) if out == n else repeated_rf(axis, 2, out)
     up = _Upsample(mode, n, out, scale_factor, bool(align_corners))
     q = up.ratio
     if axis.unknown:

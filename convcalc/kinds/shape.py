@@ -209,7 +209,7 @@ class Upsample(LayerKind):
         rank = len(x.spatial)
         for name, size in zip(axis_names(rank), spatial):
             need_positive(size, f"upsampled size along {name} below 1", "scale_factor")
-        rf = tuple(upsample_rf(a, self.mode, n, out, f, bool(self.align_corners)) for a, n, out, f in zip(x.rf, x.spatial, spatial, scales)) if x.rf else None
+        rf = tuple(upsample_rf(a, self.mode, n, out, f, bool(self.align_corners), rank) for a, n, out, f in zip(x.rf, x.spatial, spatial, scales)) if x.rf else None
         return Result(shape=(x.channels, *spatial), flops=UPSAMPLE_FLOPS[self.mode] * x.channels * prod(spatial), rf=rf)
 
     def torch(self, io) -> Torch:
