@@ -90,6 +90,36 @@ def test_export_refuses_its_input_too(run_cli, spec):
     assert spec.read_text() == SPEC
 
 
+@pytest.mark.parametrize("command", [
+    ["summary", "--format", "html"], ["summary", "--format", "markdown"], ["rf"], ["rf", "--format", "json"], ["sizes", "--range", "1..40"],
+    ["graph", "--format", "mermaid"], ["explain"], ["schema"],
+])
+def test_every_command_that_writes_refuses_its_input(run_cli, spec, command):
+    code, out, err = run_cli(command[0], str(spec), *command[1:], "-o", str(spec))
+    assert code == 2, out + err
+    one_line_error(err, "io-write-input")
+    assert spec.read_text() == SPEC
+
+
+def test_compare_refuses_any_of_its_inputs(run_cli, spec, tmp_path):
+    code, out, err = run_cli("compare", "lenet5", str(spec), "-o", str(spec))
+    assert code == 2, out + err
+    one_line_error(err, "io-write-input")
+    assert spec.read_text() == SPEC
+
+
+def test_a_pytorch_model_file_is_an_input(tmp_path):
+    """``FILE.py:FACTORY`` names the file before the colon: -o onto it is refused."""
+    from convcalc.cli._output import write_output
+    from convcalc.errors import UsageError
+
+    model = tmp_path / "net.py"
+    model.write_text("# a model\n")
+    with pytest.raises(UsageError) as caught:
+        write_output("text", model, inputs=(f"{model}:build",))
+    assert caught.value.code == "io-write-input" and model.read_text() == "# a model\n"
+
+
 def test_an_existing_file_keeps_its_mode(run_cli, spec, tmp_path):
     report = tmp_path / "report.json"
     report.write_text("old")

@@ -236,9 +236,9 @@ def guarded(fn: Callable) -> Callable:
     return wrapper
 
 
-def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = "", wide: bool = False) -> None:
+def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = "", wide: bool = False, inputs: Iterable = ()) -> None:
     """Draw rich output (a table) on the terminal, fitted to its width unless ``wide``, or in
-    full as plain text into ``output``; ``after`` is text printed below it."""
+    full as plain text into ``output`` (never one of ``inputs``); ``after`` is text printed below it."""
     if output is None:
         draw(console(wide=wide))
         width = None if wide else text_width()
@@ -257,7 +257,7 @@ def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = 
     with open(os.devnull, "w") as sink:
         capture = Console(width=UNBOUNDED, record=True, file=sink, color_system=None)
         draw(capture)
-    write_output(capture.export_text() + after, output)
+    write_output(capture.export_text() + after, output, inputs)
 
 
 # -- reading the command line --------------------------------------------------------------------

@@ -74,15 +74,24 @@ def _refuse_inputs(output: Path, info: os.stat_result, inputs: Iterable, shown: 
     for source in inputs:
         if source is None or str(source) == "-":
             continue
-        try:
-            other = os.stat(source)
-        except OSError:
+        other = _stat(str(source))
+        if other is None:
             continue  # a built-in model's name, or a path that is gone: not this file
         if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
             raise UsageError(
                 "io-write-input", f"refusing to write {shown}: it is the input {quote_path(source)}",
                 hint="choose another output file",
             )
+
+
+def _stat(source: str) -> Optional[os.stat_result]:
+    """The input's file: the path, or the file of a PyTorch model ``FILE.py:FACTORY``."""
+    for path in (source, *([source.rsplit(":", 1)[0]] if ":" in source else [])):
+        try:
+            return os.stat(path)
+        except OSError:
+            continue
+    return None
 
 
 def _write_in_place(text: Text, output: Path, shown: str) -> None:

@@ -58,6 +58,6 @@ def compare_command(
     one_stdin(targets)
     comparison = compare([(target, _report(target, batch, dtype.value, layout)) for target in tracked(targets, "analysing")])
     if chosen == Format.table:
-        emit_rich(lambda console: draw_comparison(console, comparison, layout.value), output, wide=wide)
+        emit_rich(lambda console: draw_comparison(console, comparison, layout.value), output, wide=wide, inputs=targets)
     else:
-        write_output(render_comparison(comparison, chosen, layout.value), output)
+        write_output(render_comparison(comparison, chosen, layout.value), output, targets)

@@ -35,12 +35,12 @@ def graph_command(
         raise UsageError("usage-binary", "--format png writes an image: give -o FILE.png or redirect standard output")
     _, report = analyze_target(spec, input_, None, Layout.chw, DType.float32)
     if chosen == Format.mermaid:
-        write_output(render_mermaid(report), output)
+        write_output(render_mermaid(report), output, (spec,))
         return
     source = render_dot(report)
     if chosen == Format.dot:
-        write_output(source, output)
+        write_output(source, output, (spec,))
         return
     with progress(f"laying out {report.name} with dot"):
         drawn = layout(source, chosen.value)
-    write_output(drawn if chosen == Format.png else drawn.decode("utf-8"), output)
+    write_output(drawn if chosen == Format.png else drawn.decode("utf-8"), output, (spec,))

@@ -44,4 +44,4 @@ def import_command(
         value = getattr(report.totals, key)
         if isinstance(value, int):
             expect[key] = value
-    write_output(write_spec(graph, expect=expect), output)
+    write_output(write_spec(graph, expect=expect), output, (model,))

@@ -135,6 +135,6 @@ def explain_command(
     report = analyze(load(spec, check_layout=input_ is None), input_shape=shape)
     rows = select_rows(report, list(layer or []))
     if chosen == Format.json:
-        write_output(render_json(report, rows, layout.value, "explain"), output)
+        write_output(render_json(report, rows, layout.value, "explain"), output, (spec,))
         return
-    emit_rich(lambda out: print_explained(out, report, rows, layout.value), output)
+    emit_rich(lambda out: print_explained(out, report, rows, layout.value), output, inputs=(spec,))

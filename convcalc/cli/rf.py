@@ -25,6 +25,6 @@ def rf_command(
     chosen = choose_format(format_, FORMATS, "rf")
     _, report = analyze_target(spec, input_, None, layout, DType.float32)
     if chosen == Format.table:
-        emit_rich(lambda console: render_rf_table(report, console, layout.value), output, wide=wide)
+        emit_rich(lambda console: render_rf_table(report, console, layout.value), output, wide=wide, inputs=(spec,))
     else:
-        write_output(render_rf(report, chosen, layout.value), output)
+        write_output(render_rf(report, chosen, layout.value), output, (spec,))

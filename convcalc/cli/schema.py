@@ -18,4 +18,4 @@ def schema_command(
     """Print the JSON Schema of the spec format (for editors: see the README's "Editors")."""
     from convcalc.spec.schema import schema_text, spec_json_schema
 
-    write_output(schema_text(spec_json_schema(load(spec, check_layout=False) if spec is not None else None)), output)
+    write_output(schema_text(spec_json_schema(load(spec, check_layout=False) if spec is not None else None)), output, (spec,))

@@ -41,4 +41,4 @@ def sizes_command(
     results = scan_sizes(spec_obj, tracked(range(low, high + 1), "trying size"), sizer)
     with progress(f"finding the rule of {spec_obj.name}'s exact sizes"):
         rule = exact_rule(spec_obj, sizer)
-    write_output(render_sizes(spec_obj.name, low, high, any_, rule, results, chosen, text_width() if output is None else None), output)
+    write_output(render_sizes(spec_obj.name, low, high, any_, rule, results, chosen, text_width() if output is None else None), output, (spec,))

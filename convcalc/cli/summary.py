@@ -97,9 +97,9 @@ def summary_command(
         _, report = analyze_target(spec, input_, batch, layout, dtype, symbolic=True)
         reports = sweep_reports(report, name, sizes, parse_values(set_, "--set"))
         if chosen == Format.table:
-            emit_rich(lambda console: swept.draw_sweep(console, reports, name, layout.value), output, wide=wide)
+            emit_rich(lambda console: swept.draw_sweep(console, reports, name, layout.value), output, wide=wide, inputs=(spec,))
         else:
-            write_output(swept.render_sweep(reports, name, chosen, layout.value), output)
+            write_output(swept.render_sweep(reports, name, chosen, layout.value), output, (spec,))
         return
     chosen = choose_format(format_, rendered.FORMATS, "summary")
     keys = parse_columns(columns, (key for key, _, _ in SUMMARY_COLUMNS))
@@ -112,12 +112,12 @@ def summary_command(
     gc.freeze()  # the report lives as long as the process: the collector need not walk its rows again while they are written
     if chosen in (Format.table, Format.github):
         after = render_extra(extra) + (rendered.render_annotations(report) if chosen == Format.github else "")
-        emit_rich(lambda console: render_table(report, console, depth, layout.value, keys), output, after, wide)
+        emit_rich(lambda console: render_table(report, console, depth, layout.value, keys), output, after, wide, (spec,))
     elif chosen == Format.html:
         with progress(f"drawing {report.name}"):
             page = rendered.render_summary(report, chosen, extra, depth, layout.value)
-        write_output(page, output)
+        write_output(page, output, (spec,))
     elif chosen == Format.json:
-        write_output(rendered.summary_chunks(report, extra), output)
+        write_output(rendered.summary_chunks(report, extra), output, (spec,))
     else:
-        write_output(rendered.render_summary(report, chosen, extra, depth, layout.value), output)
+        write_output(rendered.render_summary(report, chosen, extra, depth, layout.value), output, (spec,))

@@ -37,9 +37,9 @@ def sweep_command(
         points = sweep_grid(model, grids, budgets, front, advance)
     names = [name for name, _ in grids]
     if chosen == Format.table:
-        emit_rich(lambda console: draw_grid(console, points, names, front, f"{model.name}: {len(points):,} points"), output)
+        emit_rich(lambda console: draw_grid(console, points, names, front, f"{model.name}: {len(points):,} points"), output, inputs=(spec,))
     else:
-        write_output(render_grid(points, names, front, chosen), output)
+        write_output(render_grid(points, names, front, chosen), output, (spec,))
 
 
 class _progress:
