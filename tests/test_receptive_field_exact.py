@@ -55,18 +55,21 @@ def compare(items: list, spatial: tuple) -> int:
     return compared
 
 
+@pytest.mark.slow
 @RANDOM
 @given(rf_nets(rank=1))
 def test_chains_match_pytorch(net):
     compare(*net)
 
 
+@pytest.mark.slow
 @RANDOM
 @given(rf_nets(rank=1, branched=True))
 def test_branched_nets_match_pytorch(net):
     compare(*net)
 
 
+@pytest.mark.slow
 @settings(RANDOM, max_examples=max(EXAMPLES * 2 // 5, 10))
 @given(rf_nets(rank=2, branched=True))
 def test_two_dimensional_nets_match_pytorch(net):
