@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import functools
 import gc
-from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, Union
+from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from convcalc.arith.dims import dmin
 from convcalc.errors import Position, SpecError, SpecErrors
+from convcalc.graph._items import POISON, Item, Scope, as_written
 from convcalc.graph._memo import POISONED, Fold, FoldMemo, has_dollar
+from convcalc.graph._structures import MAX_BLOCK_DEPTH, Structures
 from convcalc.graph.model import BlockInfo, Expectation, Graph, GroupNode, Node, Port
 from convcalc.kinds import ALIASES, KINDS, LayerError, Result, RFAxis, Tensor
 from convcalc.kinds._base import format_shape
@@ -37,48 +38,16 @@ from convcalc.kinds._run import run
 from convcalc.spec import Expect, Spec, did_you_mean, spec_error_from_validation
 from convcalc.spec._expr import ExprError, substitute, truthy
 from convcalc.spec._yaml import Path
-from convcalc.spec.model import BLOCK_INPUT, META_KEYS, PREVIOUS, STRUCTURAL
+from convcalc.spec.model import META_KEYS, PREVIOUS, STRUCTURAL
 
 __all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "build_graph", "symbols_of"]
 
 MAX_LAYERS = 100_000  # rows after expanding every repeat and block (real networks: < 10,000)
 MAX_SYMBOLIC_LAYERS = 2_000  # the same with symbolic sizes, whose rows cost ~100x more (ResNet-152: 515)
-MAX_BLOCK_DEPTH = 32
 MAX_ERRORS = 20  # faults reported per file; a limit's refusal ends the build at once
 
 
-class _ResidualArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    body: list[Any]
-    shortcut: list[Any] = []
-
-
-class _ParallelArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    merge: Literal["concat", "add", "multiply"]
-    crop: Literal["none", "center"] = "none"
-    branches: Union[list[list[Any]], dict[str, list[Any]]]
-
-
 _MERGES = ("concat", "add", "multiply")  # the merge kinds, also parallel's `merge:` values
-
-
-@dataclass
-class _Scope:
-    tensors: dict[str, Tensor] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Item:
-    kind: str
-    args: Any
-    meta: dict[str, Any]
-    path: Path  # of the item in the source
-    kind_path: Path  # of the kind's value
-    template: Any = None  # the arguments as written, before substitution
-
-
-_POISON = Tensor(shape=(), source=POISONED)
 
 
 
@@ -113,7 +82,7 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
     collecting = gc.isenabled()
     gc.disable()  # the fold makes many small objects and frees none: cycle collection only slows it
     try:
-        out = folder.fold_list(spec.layers, ("layers",), x, _Scope(), (), 0, dict(spec.params))
+        out = folder.fold_list(spec.layers, ("layers",), x, Scope(), (), 0, dict(spec.params))
         if folder.errors:
             raise folder.errors[0] if len(folder.errors) == 1 else SpecErrors(folder.errors)
         if out.siblings > 1:
@@ -133,7 +102,7 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
             gc.enable()
 
 
-class _Folder(FoldMemo):
+class _Folder(FoldMemo, Structures):
     def __init__(self, spec: Spec, symbolic: bool = False, memo: Optional[dict] = None):
         self.spec = spec
         self.symbolic = symbolic
@@ -207,7 +176,7 @@ class _Folder(FoldMemo):
         return self.estimate(self.spec.blocks[name].layers, (*stack, name))
 
     # -- items --------------------------------------------------------------------------------
-    def fold_list(self, items: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict) -> Tensor:
+    def fold_list(self, items: Any, path: Path, x: Tensor, scope: Scope, prefix: tuple[str, ...], depth: int, env: dict) -> Tensor:
         """The items in order; an unnamed one is named by its place among the items kept (an item
         dropped by ``when`` takes no number, as in the nn.Sequential it stands for)."""
         if not isinstance(items, list):
@@ -221,18 +190,18 @@ class _Folder(FoldMemo):
                 if exc.code.startswith("limit-") or len(self.errors) + 1 >= MAX_ERRORS:
                     raise
                 self.errors.append(exc)
-                x, used = _POISON, True
+                x, used = POISON, True
                 ids = raw.get("id") if isinstance(raw, dict) else None
                 for name in ids if isinstance(ids, list) else [ids] if isinstance(ids, str) else []:
                     if isinstance(name, str) and "$" not in name:
-                        scope.tensors[name] = _POISON  # its readers are skipped, not blamed
+                        scope.tensors[name] = POISON  # its readers are skipped, not blamed
                         self.seen.add(name)
             kept += used
         return x
 
-    def split(self, raw: Any, path: Path, env: dict) -> _Item:
+    def split(self, raw: Any, path: Path, env: dict) -> Item:
         if isinstance(raw, str):
-            return _Item(self.kind_name(raw, path, env), None, {}, path, path)
+            return Item(self.kind_name(raw, path, env), None, {}, path, path)
         if not isinstance(raw, dict):
             raise self.error("spec-layer", f"a layer is a kind name or a one-key mapping, got {'nothing (null)' if raw is None else type(raw).__name__}", path)
         kinds = [k for k in raw if k not in META_KEYS]
@@ -253,7 +222,7 @@ class _Folder(FoldMemo):
             args = self.resolve(template, (*path, kinds[0]), env)
         else:
             args = self.resolve(template, (*path, kinds[0]), env) if template is not None else None
-        return _Item(kind, args, meta, path, (*path, kinds[0]), template)
+        return Item(kind, args, meta, path, (*path, kinds[0]), template)
 
     def kind_name(self, written: str, path: Path, env: dict) -> str:
         """The kind an item names; a block parameter may name it (``- $act:``, MobileNetV3's
@@ -271,7 +240,7 @@ class _Folder(FoldMemo):
         except ExprError as exc:
             raise self.error("spec-expression", exc.message, (*path, *exc.path)) from None
 
-    def fold_item(self, raw: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict, segment: str) -> tuple[Tensor, bool]:
+    def fold_item(self, raw: Any, path: Path, x: Tensor, scope: Scope, prefix: tuple[str, ...], depth: int, env: dict, segment: str) -> tuple[Tensor, bool]:
         """One item of a list: its output, and whether it was kept (``when``, ``repeat: 0``)."""
         if x.source == POISONED and not (isinstance(raw, dict) and "input" in raw):
             return x, True  # its input is missing after a fault already reported
@@ -328,7 +297,7 @@ class _Folder(FoldMemo):
         except ExprError as exc:
             raise self.error("spec-type", exc.message, (*path, "when")) from None
 
-    def fold_copies(self, raw: Any, first: _Item, x: Tensor, scope: _Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict, repeat: int) -> Tensor:
+    def fold_copies(self, raw: Any, first: Item, x: Tensor, scope: Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict, repeat: int) -> Tensor:
         """``repeat: N``: N copies, each with ``i`` (0 .. N-1) in its expressions. Copies are named
         0 .. N-1 under the item's name; when the name itself uses ``i`` (``denselayer${i + 1}``),
         each copy takes its own name, side by side, as torchvision names them."""
@@ -361,7 +330,7 @@ class _Folder(FoldMemo):
                    first.path, role="repeat")
         return x
 
-    def fold_one(self, item: _Item, x: Tensor, scope: _Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict) -> Tensor:
+    def fold_one(self, item: Item, x: Tensor, scope: Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict) -> Tensor:
         full = (*prefix, segment)
         kind = ALIASES.get(item.kind, item.kind)
         if kind in self.spec.blocks or kind in STRUCTURAL:
@@ -395,17 +364,17 @@ class _Folder(FoldMemo):
                 raise self.error("spec-missing-arg", f"{kind} needs `inputs:` (tensor ids; `previous` is the layer before)", item.kind_path, key=True)
             xs = [self.lookup(name, (*item.kind_path, "inputs", i), x, scope) for i, name in enumerate(inputs)]
             if any(t.source == POISONED for t in xs):
-                return _POISON
+                return POISON
             return self.merge(layer, xs, full, depth, item, names=list(inputs))
         self.check_widths(layer, x, item)
         return self.leaf(layer, [x], full, depth, item)
 
-    def fold_structure(self, kind: str, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
+    def fold_structure(self, kind: str, item: Item, x: Tensor, scope: Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
         if kind in self.spec.blocks:
             return self.fold_block(item, x, full, depth, scope)
         if kind == "seq":
             start = self.start()
-            out = self.fold_list(_raw(item, None), item.kind_path, x, scope, full, depth + 1, env)
+            out = self.fold_list(as_written(item, None), item.kind_path, x, scope, full, depth + 1, env)
             self.group(full, item.meta.get("name", ""), "seq", depth, start, x, out, item.path, role="seq")
             return out
         if kind == "residual":
@@ -419,7 +388,7 @@ class _Folder(FoldMemo):
     # run again on it (what the engine's fold does), without reading, substituting and validating
     # the items again. Anything the copy cannot reproduce exactly (a fault, a limit, a tensor read
     # from outside, an id given to the caller's scope) is folded anew.
-    def check_widths(self, layer, x: Tensor, item: _Item) -> None:
+    def check_widths(self, layer, x: Tensor, item: Item) -> None:
         """``in_channels: 3`` (``in_features``, ``num_features``): what convcalc infers, written as
         PyTorch writes it; it must be what the input has."""
         for name, value in self.widths.items():
@@ -436,7 +405,7 @@ class _Folder(FoldMemo):
                     hint=f"convcalc infers {name} from the layer before; drop it or write {have}",
                 )
 
-    def validate(self, cls, item: _Item):
+    def validate(self, cls, item: Item):
         args = item.args
         if args is None:
             args = {}
@@ -454,7 +423,7 @@ class _Folder(FoldMemo):
             raise SpecError(err.code, err.message, err.pos, context.hint) from None
 
     # -- nodes --------------------------------------------------------------------------------
-    def leaf(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, *, synthetic: bool = False, refs: tuple = ()) -> Tensor:
+    def leaf(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: Item, *, synthetic: bool = False, refs: tuple = ()) -> Tensor:
         index = len(self.nodes)
         if index >= self.max_layers:
             raise self.error("limit-layers", f"{index + 1:,} layers, {self.over_limit}", item.path)
@@ -480,7 +449,7 @@ class _Folder(FoldMemo):
             functional=functional, shares=shares,
         ), result, conditions)
 
-    def shared(self, item: _Item, layer, result: Result, full: tuple[str, ...]) -> tuple[int, Result]:
+    def shared(self, item: Item, layer, result: Result, full: tuple[str, ...]) -> tuple[int, Result]:
         """``share: NAME``: this layer uses the weights of an earlier one (tied weights): the same
         kind, arguments and parameter count, its parameters counted once, there; MACs per use."""
         from dataclasses import replace
@@ -516,12 +485,12 @@ class _Folder(FoldMemo):
         result = self.results[x.source]
         return [Tensor(shape, result.rf, bool(result.is_global), x.source, port) for port, shape in enumerate(result.shapes)]
 
-    def merge(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, names: list[str], *, synthetic: bool = False) -> Tensor:
+    def merge(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: Item, names: list[str], *, synthetic: bool = False) -> Tensor:
         if layer.kind == "concat" and layer.crop == "center":
             xs = self.crop_inputs(xs, full, depth, item, names)
         return self.leaf(layer, xs, full, depth, item, synthetic=synthetic)
 
-    def crop_inputs(self, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, names: list[str]) -> list[Tensor]:
+    def crop_inputs(self, xs: list[Tensor], full: tuple[str, ...], depth: int, item: Item, names: list[str]) -> list[Tensor]:
         """``crop: center``: every input larger than the smallest is centre-cropped to it first, by a
         node of its own (``up1.cat_crop_enc4``) that reads the other inputs' shapes."""
         ranks = {len(x.shape) for x in xs}
@@ -547,110 +516,7 @@ class _Folder(FoldMemo):
             cropped.append(self.add_node(node, result, conditions))
         return cropped
 
-    def fold_residual(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
-        args = self.structure(_ResidualArgs, item)
-        start = self.start()
-        body = self.fold_list(_raw(item, "body", args.body), (*item.kind_path, "body"), x, scope, full, depth + 1, env)
-        shortcut = x
-        if args.shortcut:
-            inner = self.start()
-            shortcut = self.fold_list(_raw(item, "shortcut", args.shortcut), (*item.kind_path, "shortcut"), x, scope, (*full, "shortcut"), depth + 2, env)
-            self.group((*full, "shortcut"), "shortcut", "shortcut", depth + 1, inner, x, shortcut, (*item.kind_path, "shortcut"), role="shortcut")
-        if POISONED in (body.source, shortcut.source):
-            return _POISON
-        if body.shape != shortcut.shape:
-            raise self.error(
-                "graph-add-mismatch",
-                f"residual {'.'.join(full)}: the body gives {_shape(body.shape)} but the shortcut gives {_shape(shortcut.shape)}; they must match at the add",
-                item.kind_path, key=True,
-                hint="a projection shortcut (1x1 conv with the body's stride and output channels, then batch norm) is probably missing",
-            )
-        out = self.leaf(KINDS["add"](), [body, shortcut], (*full, "add"), depth + 1, item, synthetic=True)
-        self.group(full, item.meta.get("name", ""), "residual", depth, start, x, out, item.path, role="residual")
-        return out
-
-    def fold_parallel(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
-        args = self.structure(_ParallelArgs, item)
-        written = _raw(item, "branches", args.branches)
-        if type(written) is not type(args.branches) or len(written) != len(args.branches):
-            written = args.branches
-        branches = written if isinstance(written, dict) else {f"branch{j + 1}": b for j, b in enumerate(written)}
-        if not branches:
-            raise self.error("spec-parallel", "parallel needs at least one branch", (*item.kind_path, "branches"))
-        start = self.start()
-        outs = []
-        for j, (bname, items) in enumerate(branches.items()):
-            key = bname if isinstance(args.branches, dict) else j
-            where = (*item.kind_path, "branches", key)
-            if isinstance(items, list) and len(items) == 1 and not (isinstance(items[0], dict) and "name" in items[0]):
-                # a branch of one unnamed layer is that layer, named as the branch (inception3a.branch1.conv)
-                out, _ = self.fold_item(items[0], (*where, 0), x, scope, full, depth + 1, env, bname)
-                outs.append(out)
-                continue
-            inner = self.start()
-            out = self.fold_list(items, where, x, scope, (*full, bname), depth + 2, env)
-            if len(self.nodes) > inner[0]:
-                self.group((*full, bname), bname, "branch", depth + 1, inner, x, out, where, role="branch")
-            outs.append(out)
-        if any(o.source == POISONED for o in outs):
-            return _POISON
-        merge_cls = KINDS[args.merge]
-        layer = merge_cls(crop=args.crop) if args.merge == "concat" else merge_cls()
-        out = self.merge(layer, outs, (*full, args.merge), depth + 1, item, names=list(branches), synthetic=True)
-        self.group(full, item.meta.get("name", ""), "parallel", depth, start, x, out, item.path, role="parallel", merge=args.merge)
-        return out
-
-    def structure(self, model, item: _Item):
-        if not isinstance(item.args, dict):
-            raise self.error("spec-type", f"{item.kind} takes a mapping", item.kind_path)
-        try:
-            return model.model_validate(item.args)
-        except ValidationError as exc:
-            raise spec_error_from_validation(exc, self.spec.source, item.kind_path, item.kind, list(model.model_fields)) from None
-
-    def fold_block(self, item: _Item, x: Tensor, full: tuple[str, ...], depth: int, caller: _Scope) -> Tensor:
-        block = self.spec.blocks[item.kind]
-        use_pos = self.spec.pos(item.kind_path, key=True)
-        if any(name == block.name for name, _ in self.block_stack):
-            chain = " -> ".join([*(n for n, _ in self.block_stack), block.name])
-            raise self.error("graph-recursive-block", f"block {block.name!r} uses itself ({chain})", item.kind_path, key=True)
-        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
-            raise self.error("limit-block-depth", f"blocks nested deeper than {MAX_BLOCK_DEPTH} (limit MAX_BLOCK_DEPTH)", item.kind_path, key=True)
-        given = item.args if item.args is not None else {}
-        if not isinstance(given, dict):
-            raise self.error("spec-type", f"the parameters of block {block.name!r} are a mapping", item.kind_path)
-        for key in given:
-            if key not in block.params:
-                raise self.error(
-                    "spec-unknown-param", f"block {block.name!r} has no parameter {key!r}", (*item.kind_path, key), key=True,
-                    hint=did_you_mean(key, block.params) or f"its parameters: {', '.join(block.params) or 'none'}",
-                )
-        env = {**self.spec.params, **block.params, **given, "in_channels": x.channels}
-        missing = [k for k in block.params if env[k] is None]
-        if missing:
-            raise self.error("spec-missing-param", f"block {block.name!r} needs parameter {missing[0]!r}", item.kind_path, key=True)
-        start = self.start()
-        layers, path = block.layers, ("blocks", block.name, "layers")
-        # a parameter that names a tensor of the caller hands it to the block (`input: $skip`)
-        inner = _Scope({**{v: caller.tensors[v] for v in given.values() if isinstance(v, str) and v in caller.tensors}, BLOCK_INPUT: x})
-        self.block_stack.append((block.name, use_pos))
-        try:
-            if len(layers) == 1 and not (isinstance(layers[0], dict) and "name" in layers[0]):
-                # a block of one unnamed item is that item, without a path segment of its own
-                # (inception3a.branch1, not inception3a.0.branch1); the block's group stands for it
-                out, _ = self.fold_item(layers[0], (*path, 0), x, inner, full[:-1], depth, env, full[-1])
-                if self.groups and (self.groups[-1]["path"], self.groups[-1]["first"]) == (".".join(full), start[0]):
-                    self.drop_last_group()
-            else:
-                out = self.fold_list(layers, path, x, inner, full, depth + 1, env)
-        finally:
-            self.block_stack.pop()
-        self.group(full, item.meta.get("name", ""), block.name, depth, start, x, out, item.path, role="block", block=block.name, params=env,
-                   template=item.template)
-        return out
-
-    # -- named tensors ------------------------------------------------------------------------
-    def lookup(self, name: Any, path: Path, previous: Tensor, scope: _Scope) -> Tensor:
+    def lookup(self, name: Any, path: Path, previous: Tensor, scope: Scope) -> Tensor:
         if name == PREVIOUS:
             if previous.siblings > 1:
                 raise self.error(
@@ -675,7 +541,7 @@ class _Folder(FoldMemo):
         known = [*scope.tensors, PREVIOUS]
         raise self.error("graph-unknown-id", f"unknown tensor id {name!r}", path, hint=did_you_mean(name, known) or f"known here: {', '.join(known)}")
 
-    def define(self, name: Any, x: Tensor, path: Path, scope: _Scope) -> Tensor:
+    def define(self, name: Any, x: Tensor, path: Path, scope: Scope) -> Tensor:
         """Name the item's output (``id: a``), or each output of a layer with several (``id: [a, b]``)."""
         names = name if isinstance(name, list) else [name]
         tensors = self.outputs_of(x) if isinstance(name, list) and x.source >= 0 else [x]
@@ -733,19 +599,6 @@ def _reads_inputs(kind: str) -> bool:
     """A kind that reads the tensors named in its ``inputs`` (merges, attention, matmul)."""
     cls = KINDS.get(kind)
     return cls is not None and "inputs" in cls.model_fields
-
-
-def _raw(item: _Item, key: Optional[str], resolved: Any = None) -> Any:
-    """The items of a seq, a residual's body or shortcut, or a parallel's branches, as written:
-    each is substituted when it is folded, so that its node keeps the arguments as written."""
-    template = item.template if key is None else (item.template.get(key) if isinstance(item.template, dict) else None)
-    if isinstance(template, (list, dict)):
-        return template
-    return item.args if key is None else resolved
-
-
-def _shape(shape) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def _declared_ids(spec: Spec) -> dict[str, int]:
