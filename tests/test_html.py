@@ -93,6 +93,20 @@ def test_html_report_in_a_browser(browser, tmp_path, model):
     page.close()
 
 
+@pytest.mark.parametrize("width", [390, 800])
+def test_html_report_fits_a_phone(browser, tmp_path, width):
+    """At a phone's width the page itself never scrolls sideways: the table and the drawing
+    scroll in their own boxes, the charts shrink to the page."""
+    path = _page_of(tmp_path, "unet")
+    page = browser.new_page()
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.scrollWidth") == width
+    assert page.evaluate("document.querySelector('#charts svg').getBoundingClientRect().width") <= width
+    page.close()
+
+
 def test_graph_dot_is_valid_graphviz(tmp_path):
     """issue 16: `convcalc graph resnet18 --format dot` is valid Graphviz input."""
     if shutil.which("dot") is None:

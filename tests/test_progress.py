@@ -38,15 +38,16 @@ def _run_with_stderr_on_a_terminal(args: list[str], stdout_path: Path) -> bytes:
 
 
 def test_progress_bar_on_a_terminal_and_never_in_the_output(tmp_path):
-    """sizes over a range long enough to pass the bar's delay: the bar is on stderr (a
-    terminal), the JSON on stdout is whole and clean; with stderr a pipe nothing is drawn."""
+    """sizes over a range long enough to pass the bar's delay (ResNet-50 at 3,000 sizes, a few
+    seconds; toy39's 600 sizes now take less than the delay): the bar is on stderr (a terminal),
+    the JSON on stdout is whole and clean; with stderr a pipe nothing is drawn."""
     import subprocess
 
     out = tmp_path / "sizes.json"
-    seen = _run_with_stderr_on_a_terminal(["sizes", "toy39", "--range", "1..600", "-f", "json"], out)
-    assert b"trying size" in seen and b"/600" in seen
+    seen = _run_with_stderr_on_a_terminal(["sizes", "resnet50", "--range", "1..3000", "-f", "json"], out)
+    assert b"trying size" in seen and b"/3000" in seen
     data = json.loads(out.read_text())
-    assert data["range"] == [1, 600]
-    piped = subprocess.run([sys.executable, "-m", "convcalc", "sizes", "toy39", "--range", "1..600", "-f", "json"], capture_output=True, timeout=120)
+    assert data["range"] == [1, 3000]
+    piped = subprocess.run([sys.executable, "-m", "convcalc", "sizes", "resnet50", "--range", "1..3000", "-f", "json"], capture_output=True, timeout=120)
     assert piped.returncode == 0 and piped.stderr == b""
     assert json.loads(piped.stdout) == data

@@ -266,7 +266,7 @@ def test_every_kind_and_alias_is_an_item_key_with_its_arguments():
 
 
 def test_residual_and_parallel_match_the_graph_builder():
-    from convcalc.graph.build import _ParallelArgs, _ResidualArgs
+    from convcalc.graph._structures import ParallelArgs as _ParallelArgs, ResidualArgs as _ResidualArgs
 
     for model, definition in ((_ResidualArgs, "residual"), (_ParallelArgs, "parallel")):
         ours = SCHEMA["definitions"][definition]

@@ -35,51 +35,59 @@ Budgets (``budget:``)
     expectation about a layer that the spec does not annotate (``classifier.0.params: "==
     102764544"``). A path that names no layer or block is ``check-unknown-layer``.
 
-Baseline
-    A saved ``convcalc summary SPEC --format json`` report. The per-sample totals (``params``,
-    ``buffers``, ``macs``, ``flops``, ``activations``; not the bytes, which depend on the batch and
-    dtype the report was made with) and each layer's ``output_shape``, ``params`` and ``macs``,
-    matched by ``path``, must agree within a relative tolerance; output shapes and the input shape
-    must agree exactly. Each drifted total and each added, removed or changed layer is one
-    ``check-baseline`` error.
-
-Against a model
-    ``--against MODEL``: an ONNX file or a PyTorch model (``FILE.py:FACTORY``, traced at the spec's
-    input). The spec and the model are compared layer by layer, matched by path (a spec written by
-    ``convcalc import`` has the model's paths): each layer's output shape, parameters and MACs,
-    then the input shape, the output shape and the totals. Each difference is one
-    ``check-against`` error, the first :data:`MAX_AGAINST` in the order of the spec's layers, then
-    how many more. An ONNX file checked by itself has no expectations; an operation in it that
-    convcalc has no kind for fails the check (``import-unknown-op``): a guard must not pass on a
-    partial count.
 
 Codes
     ``check-expect`` (a wrong value), ``check-expect-syntax``, ``check-budget`` (a budget broken,
     or undecidable for symbolic sizes), ``check-budget-syntax``, ``check-unknown-layer``,
     ``check-baseline``, ``check-against``, ``import-unknown-op``; a spec that cannot be analysed keeps
     its own code (``spec-...``).
+
+A baseline (``--baseline``) and a model (``--against``) are compared by :mod:`convcalc.analysis.drift`;
+the results are :mod:`convcalc.analysis.verdict`'s. Their names are importable from here too.
 """
 
 from __future__ import annotations
 
-import json
 import operator
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from convcalc.spec._expr import ExprError, evaluate
-from convcalc.arith.dims import dsum, sympy_module, to_json_dim
+from convcalc.analysis.drift import (
+    BASELINE_TOTALS,
+    MAX_AGAINST,
+    Baseline,
+    compare_against,
+    compare_baseline,
+    load_baseline,
+    load_reference,
+    parse_tolerance,
+)
+from convcalc.analysis.verdict import (
+    LABELS,
+    BaselineLayer,
+    FileResult,
+    Verdict,
+    json_value,
+    text_of,
+    worst_exit,
+)
+from convcalc.arith.dims import dsum, sympy_module
 from convcalc.engine import analyze
-from convcalc.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConvcalcError, Position, SpecError, UsageError
+from convcalc.errors import (
+    EXIT_USAGE,
+    ConvcalcError,
+    Position,
+    SpecError,
+)
 from convcalc.kinds import RFAxis
 from convcalc.report import Expectation, Report, Row
-from convcalc.report._display import Displayed
 from convcalc.spec import BUDGET_KEYS, Spec, did_you_mean, load_spec
+from convcalc.spec._expr import ExprError, evaluate
 from convcalc.spec.files import not_a_spec, spec_files
 from convcalc.spec.zoo import STDIN, read_source
 
@@ -117,85 +125,17 @@ BYTE_UNITS = {
     "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
 }
 BYTE_KEYS = ("activation_bytes", "peak_activation_bytes")
-BASELINE_TOTALS = ("params", "buffers", "macs", "flops", "activations")  # per sample: not the bytes
 MAX_EXPONENT = 30  # 1e30 is past any network; a huge exponent would build a huge int
-MAX_AGAINST = 10  # layer differences listed one by one by --against; the rest are counted
 _SUM_TERMS_SHOWN = 12  # a longer sum shows its first and last terms
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt, "==": operator.eq}
 _BUDGET = re.compile(
     r"^\s*(?P<op><=|>=|==|<|>)?\s*(?P<number>\d+(?:_\d+)*(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*(?P<unit>[A-Za-z]*)\s*$"
 )
-_LABELS = {"params": "params", "buffers": "buffers", "macs": "MACs", "flops": "FLOPs", "activations": "activations"}
+_LABELS = LABELS
 _SHAPE_KEYS = ("shape", "output")
 _GLOBAL = "global"
 _UNKNOWN = "unknown"  # a symbolic peak too long to write (Report.peak_activations), a field not known
-
-
-# -- results ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One expectation, budget or baseline comparison, held (``ok``) or not, or a spec fault."""
-
-    kind: str  # "expect", "budget", "baseline" or "error"
-    ok: bool
-    code: str
-    message: str
-    pos: Optional[Position] = None
-    expected: Any = None  # JSON-ready: int, list, str
-    actual: Any = None
-    formulas: tuple[str, ...] = ()
-
-    def render(self) -> str:
-        """``path:line:col: error[code]: message``, as linters print it."""
-        where = f"{self.pos}: " if self.pos else "convcalc: "
-        return f"{where}error[{self.code}]: {self.message}" if not self.ok else f"{where}ok: {self.message}"
-
-
-@dataclass(frozen=True)
-class FileResult(Displayed):
-    """Everything ``check`` found in one file; a notebook shows it as ``check`` prints it."""
-
-    file: str
-    verdicts: tuple[Verdict, ...] = ()
-    error: Optional[Verdict] = None  # the file could not be checked at all
-    error_exit: int = EXIT_OK
-    skipped: Optional[str] = None  # why a YAML file was not checked: it is plainly not a spec
-
-    @property
-    def failures(self) -> tuple[Verdict, ...]:
-        return (self.error,) if self.error else tuple(v for v in self.verdicts if not v.ok)
-
-    @property
-    def exit_code(self) -> int:
-        if self.error:
-            return self.error_exit
-        return EXIT_FAILED if self.failures else EXIT_OK
-
-    @property
-    def status(self) -> str:
-        if self.skipped:
-            return "skipped"
-        return "error" if self.error else ("failed" if self.failures else "ok")
-
-    def count(self, kind: str) -> int:
-        return sum(1 for v in self.verdicts if v.kind == kind)
-
-    @property
-    def checked(self) -> int:
-        """Expectations + budgets, + 1 for a baseline and for a model comparison (however many
-        differences they found)."""
-        return self.count("expect") + self.count("budget") + (1 if self.count("baseline") else 0) + (1 if self.count("against") else 0)
-
-    def __repr__(self) -> str:
-        return f"<FileResult {self.file}: {self.status}, {self.checked} checked, {len(self.failures)} failed>"
-
-
-def worst_exit(results) -> int:
-    """0 all held, 1 something checked is wrong, 2 convcalc could not do its job: the largest wins."""
-    return max((r.exit_code for r in results), default=EXIT_OK)
 
 
 # -- budgets ------------------------------------------------------------------------------------
@@ -320,34 +260,16 @@ def _target_of(report: Report, exp: Expectation, occurrence: int) -> Optional[_T
 # -- measuring ----------------------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, (tuple, list)):
-        return "(" + ", ".join(_text(v) for v in value) + ")"  # as the summary table prints shapes
-    if isinstance(value, Fraction):
-        return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
-    return str(value)
-
-
-def _json(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (tuple, list)):
-        return [_json(v) for v in value]
-    if isinstance(value, BaselineLayer):
-        return {"path": value.path, "output_shape": list(value.output_shape), "params": value.params, "macs": value.macs}
-    return to_json_dim(value)
-
-
 def _sum_formula(target: _Target, key: str, label: str) -> tuple[Any, tuple[str, ...]]:
     """A group's count is the sum over its layers: show the non-zero terms."""
     values = [(r, getattr(r, key)) for r in target.rows]
     total = dsum(v for _, v in values)
     terms = [(r, v) for r, v in values if v != 0]
     if len(terms) > _SUM_TERMS_SHOWN:
-        shown = [_text(v) for _, v in terms[: _SUM_TERMS_SHOWN - 3]] + ["..."] + [_text(v) for _, v in terms[-2:]]
+        shown = [text_of(v) for _, v in terms[: _SUM_TERMS_SHOWN - 3]] + ["..."] + [text_of(v) for _, v in terms[-2:]]
     else:
-        shown = [_text(v) for _, v in terms] or ["0"]
-    lines = [f"{label} = sum over the {len(values)} layers of {target.label} ({len(terms)} non-zero) = {' + '.join(shown)} = {_text(total)}"]
+        shown = [text_of(v) for _, v in terms] or ["0"]
+    lines = [f"{label} = sum over the {len(values)} layers of {target.label} ({len(terms)} non-zero) = {' + '.join(shown)} = {text_of(total)}"]
     if len(terms) == 1:
         row = terms[0][0]
         lines += [f"{row.path}: {line}" for line in _row_formulas(row, key)]
@@ -363,11 +285,11 @@ def _row_formulas(row: Row, key: str) -> tuple[str, ...]:
     elif key == "macs":
         found = [f for f in row.formulas if f.startswith("MACs")]
     elif key == "flops":
-        found = [f"FLOPs = 2*MACs + bias and element-wise work = 2*{_text(row.macs)} + {_text(row.flops - 2 * row.macs)} = {_text(row.flops)}"]
+        found = [f"FLOPs = 2*MACs + bias and element-wise work = 2*{text_of(row.macs)} + {text_of(row.flops - 2 * row.macs)} = {text_of(row.flops)}"]
     else:
         names = {1: "C", 2: "C*L", 3: "C*H*W", 4: "C*D*H*W"}.get(len(row.output_shape), "product of the shape")
-        found = [f"activations = {names} = {'*'.join(_text(d) for d in row.output_shape)} = {_text(value)}"]
-    return tuple(found) or (f"{_LABELS[key]} = {_text(value)} ({row.kind})",)
+        found = [f"activations = {names} = {'*'.join(text_of(d) for d in row.output_shape)} = {text_of(value)}"]
+    return tuple(found) or (f"{_LABELS[key]} = {text_of(value)} ({row.kind})",)
 
 
 def _count(target: _Target, key: str) -> tuple[Any, tuple[str, ...]]:
@@ -392,7 +314,7 @@ def _shape_formulas(target: _Target) -> tuple[str, ...]:
         if lines:
             return tuple(lines if target.is_row else (f"{row.path}: {line}" for line in lines))
         if row.input_shapes and row.input_shapes[0] != row.output_shape:
-            return (f"{row.path} ({row.kind}): {_text(row.input_shapes[0])} -> {_text(row.output_shape)}",)
+            return (f"{row.path} ({row.kind}): {text_of(row.input_shapes[0])} -> {text_of(row.output_shape)}",)
     return ()
 
 
@@ -414,16 +336,16 @@ def _rf_formulas(report: Report, target: _Target) -> tuple[str, ...]:
     if unknown is not None:
         return (f"{prefix}the field is not known: {unknown}",)
     if len(row.inputs) > 1:
-        return (f"r = the largest field of the union of the {len(row.inputs)} merged inputs' fields = {_text(_rf_value(report, row))}",)
+        return (f"r = the largest field of the union of the {len(row.inputs)} merged inputs' fields = {text_of(_rf_value(report, row))}",)
     lines = []
     for before, after in zip(_input_rf(report, row), row.rf):
         if after.size == before.size and after.is_simple:
-            lines.append(f"r = r_in = {_text(after.size)} ({row.kind} does not widen the field)")
+            lines.append(f"r = r_in = {text_of(after.size)} ({row.kind} does not widen the field)")
         elif before.is_simple and after.is_simple and _exact(before.jump):
             grow = Fraction(after.size - before.size) / Fraction(before.jump)
-            lines.append(f"r_out = r_in + (k_eff-1)*j_in = {_text(before.size)} + {_text(grow)}*{_text(before.jump)} = {_text(after.size)}")
+            lines.append(f"r_out = r_in + (k_eff-1)*j_in = {text_of(before.size)} + {text_of(grow)}*{text_of(before.jump)} = {text_of(after.size)}")
         else:
-            lines.append(f"r = {_text(after.size)}, the largest field over the outputs (they differ from one output to the next)")
+            lines.append(f"r = {text_of(after.size)}, the largest field over the outputs (they differ from one output to the next)")
     unique = list(dict.fromkeys(lines))
     return tuple(prefix + line for line in unique)
 
@@ -448,14 +370,14 @@ def _measure(report: Report, target: _Target, key: str) -> tuple[Any, tuple[str,
     if key == "activation_bytes":
         elements, lines = _count(target, "activations")
         value = report.bytes_of(elements)
-        return value, (*lines, f"activation_bytes = activations*batch*bytes({report.dtype}) = {_text(elements)}*{_text(report.batch)}*{report.dtype_bytes} = {_text(value)}")
+        return value, (*lines, f"activation_bytes = activations*batch*bytes({report.dtype}) = {text_of(elements)}*{text_of(report.batch)}*{report.dtype_bytes} = {text_of(value)}")
     if key == "peak_activation_bytes":
         elements, row = report.peak_activations(target.first, target.end)
         if elements is None:
             return _UNKNOWN, ("peak: no short formula for these symbols (too many live totals, none covering the others); give the input size as numbers to check it",)
         value = report.bytes_of(elements)
         where = f" at {row.path} ({row.kind})" if row is not None else ""
-        return value, (f"peak{where}: {_text(elements)} elements alive * batch {_text(report.batch)} * {report.dtype_bytes} bytes ({report.dtype}) = {_text(value)}",)
+        return value, (f"peak{where}: {text_of(elements)} elements alive * batch {text_of(report.batch)} * {report.dtype_bytes} bytes ({report.dtype}) = {text_of(value)}",)
     if key == "receptive_field":
         return _rf_value(report, target.last), _rf_formulas(report, target)
     assert key == "layers", key
@@ -521,13 +443,13 @@ def check_expectation(report: Report, exp: Expectation, env: dict[str, Any], occ
     """Hold one ``expect:`` value against the report."""
     target = _target_of(report, exp, occurrence)
     if target is None:
-        return Verdict("expect", False, "check-unknown-layer", f"expect: no layer or block at {exp.path!r}", exp.pos, _json(exp.expected), None)
+        return Verdict("expect", False, "check-unknown-layer", f"expect: no layer or block at {exp.path!r}", exp.pos, json_value(exp.expected), None)
     expected = _read_expected(exp.expected, env, exp.pos)
     actual, formulas = _measure(report, target, exp.key)
     wanted = _expected_rf(expected, actual) if exp.key == "receptive_field" else expected
     ok = _same(wanted, actual)
-    message = f"{target.label} {exp.key} = {_text(actual)}" if ok else f"{target.label} {exp.key}: expected {_text(exp.expected)}, got {_text(actual)}"
-    return Verdict("expect", ok, "check-expect", message, exp.pos, _json(exp.expected), _json(actual), formulas)
+    message = f"{target.label} {exp.key} = {text_of(actual)}" if ok else f"{target.label} {exp.key}: expected {text_of(exp.expected)}, got {text_of(actual)}"
+    return Verdict("expect", ok, "check-expect", message, exp.pos, json_value(exp.expected), json_value(actual), formulas)
 
 
 def _holds(op: str, actual: Any, limit: Fraction) -> Optional[bool]:
@@ -564,19 +486,19 @@ def check_budget(report: Report, budget: Budget) -> Verdict:
             f"budget {budget.key}: no layer or block at {budget.path!r}" + (f" ({hint})" if (hint := did_you_mean(budget.path, known)) else ""),
             budget.pos, budget.text, None,
         )
-    limit = _text(budget.limit)
+    limit = text_of(budget.limit)
     written = budget.text if budget.text.lstrip("<>=").strip() == limit else f"{budget.text} ({budget.op} {limit})"
     for target in found:
         actual, formulas = _budget_actual(report, target, budget)
         held = _holds(budget.op, actual, budget.limit)
         if held is None:
             symbols = ", ".join(sorted(_symbol_env(report)))
-            message = f"{target.label} {budget.metric}: expected {written}, got {_text(actual)}, which depends on {symbols}: cannot decide"
-            return Verdict("budget", False, "check-budget", message, budget.pos, budget.text, _json(actual), formulas)
+            message = f"{target.label} {budget.metric}: expected {written}, got {text_of(actual)}, which depends on {symbols}: cannot decide"
+            return Verdict("budget", False, "check-budget", message, budget.pos, budget.text, json_value(actual), formulas)
         if not held:
-            message = f"{target.label} {budget.metric}: expected {written}, got {_text(actual)}"
-            return Verdict("budget", False, "check-budget", message, budget.pos, budget.text, _json(actual), formulas)
-    return Verdict("budget", True, "check-budget", f"{found[-1].label} {budget.metric} = {_text(actual)}, {written}", budget.pos, budget.text, _json(actual), formulas)
+            message = f"{target.label} {budget.metric}: expected {written}, got {text_of(actual)}"
+            return Verdict("budget", False, "check-budget", message, budget.pos, budget.text, json_value(actual), formulas)
+    return Verdict("budget", True, "check-budget", f"{found[-1].label} {budget.metric} = {text_of(actual)}, {written}", budget.pos, budget.text, json_value(actual), formulas)
 
 
 def check_report(report: Report, budgets: tuple[Budget, ...] = ()) -> tuple[Verdict, ...]:
@@ -591,227 +513,6 @@ def check_report(report: Report, budgets: tuple[Budget, ...] = ()) -> tuple[Verd
     verdicts += [check_budget(report, b) for b in budgets]
     return tuple(sorted(verdicts, key=lambda v: _where(v.pos)))
 
-
-# -- baseline -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BaselineLayer:
-    path: str
-    output_shape: tuple
-    params: Any
-    macs: Any
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """The parts of a saved ``summary --format json`` report that ``check`` compares."""
-
-    file: str
-    input_shape: Optional[tuple]
-    totals: dict[str, Any] = field(default_factory=dict)
-    layers: tuple[BaselineLayer, ...] = ()
-
-
-def parse_tolerance(text: str) -> Fraction:
-    """``"1%"`` -> ``Fraction(1, 100)``; ``"0"`` means none. Exact, never a float."""
-    cleaned = text.strip()
-    number = cleaned[:-1].strip() if cleaned.endswith("%") else cleaned
-    if not cleaned.endswith("%") and number not in ("0", "0.0"):
-        raise UsageError("usage-tolerance", f"--tolerance {text!r}: write a percentage such as 1% or 0.5%")
-    try:
-        value = Fraction(Decimal(number)) / 100
-    except (InvalidOperation, ValueError):
-        raise UsageError("usage-tolerance", f"--tolerance {text!r}: {number!r} is not a number") from None
-    if value < 0:
-        raise UsageError("usage-tolerance", f"--tolerance {text!r}: a tolerance cannot be negative")
-    return value
-
-
-def _malformed(file: str, what: str) -> UsageError:
-    return UsageError("usage-baseline", f"{file}: not a `convcalc summary --format json` report: {what}")
-
-
-def _count_value(value: Any, where: str, file: str) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise _malformed(file, f"{where} is not an integer")
-    return value
-
-
-def _shape_value(value: Any, where: str, file: str) -> tuple:
-    if not isinstance(value, list) or any(isinstance(d, bool) or not isinstance(d, (int, str)) for d in value):
-        raise _malformed(file, f"{where} is not a list of sizes")
-    return tuple(value)
-
-
-def load_baseline(path: str) -> Baseline:
-    """Read a saved report; a file that is missing or not such a report is a :class:`UsageError`."""
-    file = str(path)
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError("io-missing", f"{file}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError("io-error", f"{file}: cannot read it ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise _malformed(file, f"invalid JSON at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(data, dict):
-        raise _malformed(file, "the top level is not an object")
-    if data.get("schema_version", 1) != 1:
-        raise _malformed(file, f"schema_version {data.get('schema_version')!r} is not 1")
-    totals, layers = data.get("totals"), data.get("layers")
-    if not isinstance(totals, dict) or not isinstance(layers, list):
-        raise _malformed(file, "`totals` (an object) and `layers` (a list) are required")
-    read_totals = {k: _count_value(totals[k], f"totals.{k}", file) for k in BASELINE_TOTALS if k in totals}
-    read_layers = []
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, dict) or not isinstance(layer.get("path"), str):
-            raise _malformed(file, f"layers[{i}] has no `path`")
-        read_layers.append(BaselineLayer(
-            layer["path"], _shape_value(layer.get("output_shape"), f"layers[{i}].output_shape", file),
-            _count_value(layer.get("params"), f"layers[{i}].params", file), _count_value(layer.get("macs"), f"layers[{i}].macs", file),
-        ))
-    shape = data.get("input_shape")
-    return Baseline(file, _shape_value(shape, "input_shape", file) if shape is not None else None, read_totals, tuple(read_layers))
-
-
-def _drifted(base: Any, now: Any, tolerance: Fraction) -> bool:
-    if isinstance(base, int) and isinstance(now, int):
-        return abs(now - base) > tolerance * abs(base)
-    return base != now
-
-
-def _change(base: Any, now: Any) -> str:
-    if isinstance(base, int) and isinstance(now, int) and base:
-        return f" ({float(Fraction(now - base, base) * 100):+.2f}%)"  # display only; the test above is exact
-    return ""
-
-
-def _keyed(paths) -> list[tuple[str, int]]:
-    """(path, occurrence) pairs: a path that repeats is matched in order."""
-    seen: Counter = Counter()
-    keys = []
-    for path in paths:
-        keys.append((path, seen[path]))
-        seen[path] += 1
-    return keys
-
-
-def compare_baseline(report: Report, baseline: Baseline, tolerance: Fraction, where: Position) -> tuple[Verdict, ...]:
-    """Drift between a report and a saved one: one ``check-baseline`` error per total or layer that
-    moved beyond ``tolerance`` (relative to the baseline), or one passing verdict."""
-    allowed = f"baseline {baseline.file}, tolerance {_text(tolerance * 100)}%"
-    found: list[Verdict] = []
-    shape = tuple(_json(report.input_shape))
-    if baseline.input_shape is not None and baseline.input_shape != shape:
-        found.append(_drift(f"input shape: expected {_text(baseline.input_shape)} ({allowed}), got {_text(shape)}", where, baseline.input_shape, shape))
-    totals = {"params": report.totals.params, "buffers": report.totals.buffers, "macs": report.totals.macs, "flops": report.totals.flops, "activations": report.totals.activations}
-    for key, base in baseline.totals.items():
-        now = _json(totals[key])
-        if _drifted(base, now, tolerance):
-            found.append(_drift(f"total {_LABELS[key]} drifted: expected {_text(base)} ({allowed}), got {_text(now)}{_change(base, now)}", where, base, now))
-    found += _layer_drift(report, baseline, tolerance, where, allowed)
-    if found:
-        return tuple(found)
-    return (Verdict("baseline", True, "check-baseline", f"no drift from {baseline.file} beyond {_text(tolerance * 100)}%", where),)
-
-
-def _layer_drift(report: Report, baseline: Baseline, tolerance: Fraction, where: Position, allowed: str) -> list[Verdict]:
-    before = dict(zip(_keyed(layer.path for layer in baseline.layers), baseline.layers))
-    now = {key: (row, _layer_of(row)) for key, row in zip(_keyed(row.path for row in report.rows), report.rows)}
-    found = []
-    for key, (row, layer) in now.items():
-        old = before.get(key)
-        if old is None:
-            found.append(_drift(f"layer {row.path} ({row.kind}) added: not in the baseline {baseline.file}", row.pos or where, None, layer))
-            continue
-        changes = []
-        if layer.output_shape != old.output_shape:
-            changes.append(f"output_shape expected {_text(old.output_shape)}, got {_text(layer.output_shape)}")
-        for name in ("params", "macs"):
-            base, value = getattr(old, name), getattr(layer, name)
-            if _drifted(base, value, tolerance):
-                changes.append(f"{name} expected {_text(base)}, got {_text(value)}{_change(base, value)}")
-        if changes:
-            found.append(_drift(f"layer {row.path} changed ({allowed}): " + "; ".join(changes), row.pos or where, old, layer))
-    for key, old in before.items():
-        if key not in now:
-            found.append(_drift(f"layer {old.path} removed: in the baseline {baseline.file}, not in the spec", where, old, None))
-    return found
-
-
-def _layer_of(row: Row) -> BaselineLayer:
-    """A row as a saved report holds it (symbolic sizes as strings)."""
-    return BaselineLayer(row.path, tuple(_json(row.output_shape)), _json(row.params), _json(row.macs))
-
-
-def _drift(message: str, pos: Position, expected: Any, actual: Any) -> Verdict:
-    """Layers become ``{path, output_shape, params, macs}`` objects in the JSON output."""
-    return Verdict("baseline", False, "check-baseline", message, pos, _json(expected), _json(actual))
-
-
-# -- against a model -------------------------------------------------------------------------------
-
-
-def load_reference(target: str, input_shape: tuple) -> Report:
-    """The report of the model a spec is checked against: an ONNX file, or a PyTorch model traced at
-    the spec's input (``input_shape``)."""
-    from convcalc.interop.onnx_import import is_onnx_path, load_onnx
-    from convcalc.interop.torch_import import import_torch, is_factory
-
-    if is_onnx_path(target):
-        return analyze(load_onnx(target))
-    if is_factory(target):
-        return analyze(import_torch(target, input_shape))
-    raise UsageError("usage-against", f"--against {target!r}: give an ONNX file (*.onnx) or a PyTorch model (FILE.py:FACTORY)")
-
-
-def compare_against(report: Report, model: Report, label: str, where: Position) -> tuple[Verdict, ...]:
-    """Every difference between a spec's report and a model's: one ``check-against`` error per
-    layer (matched by path, in the spec's order) and per model-level number, or one passing verdict."""
-    found: list[Verdict] = []
-    mine, theirs = tuple(_json(report.input_shape)), tuple(_json(model.input_shape))
-    if mine != theirs:
-        found.append(_against(f"input shape: {_text(mine)} in the spec, {_text(theirs)} in {label}", where, theirs, mine))
-    layers = _layer_differences(report, model, label, where)
-    found += layers[:MAX_AGAINST]
-    if len(layers) > MAX_AGAINST:
-        found.append(_against(f"and {len(layers) - MAX_AGAINST} more layers differ from {label}", where, None, None))
-    for what, ours, other in (("output shape", _json(report.output_shape), _json(model.output_shape)),
-                              ("total params", _json(report.totals.params), _json(model.totals.params)),
-                              ("total MACs", _json(report.totals.macs), _json(model.totals.macs))):
-        if ours != other:
-            found.append(_against(f"{what}: {_text(ours)} in the spec, {_text(other)} in {label}", where, other, ours))
-    if found:
-        return tuple(found)
-    return (Verdict("against", True, "check-against", f"every layer as in {label}: {len(report.rows)} layers, shapes, params and MACs", where),)
-
-
-def _layer_differences(report: Report, model: Report, label: str, where: Position) -> list[Verdict]:
-    theirs = dict(zip(_keyed(row.path for row in model.rows), model.rows))
-    found = []
-    seen = set()
-    for key, row in zip(_keyed(r.path for r in report.rows), report.rows):
-        other = theirs.get(key)
-        seen.add(key)
-        if other is None:
-            found.append(_against(f"layer {row.path} ({row.kind}) is in the spec, not in {label}", row.pos or where, None, _layer_of(row)))
-            continue
-        changes = []
-        for name, ours, them in (("output shape", tuple(_json(row.output_shape)), tuple(_json(other.output_shape))),
-                                 ("params", _json(row.params), _json(other.params)), ("MACs", _json(row.macs), _json(other.macs))):
-            if ours != them:
-                changes.append(f"{name} {_text(ours)} in the spec, {_text(them)} in {label}")
-        if changes:
-            found.append(_against(f"layer {row.path} ({row.kind}): " + "; ".join(changes), row.pos or where, _layer_of(other), _layer_of(row)))
-    for key, other in theirs.items():
-        if key not in seen:
-            found.append(_against(f"layer {other.path} ({other.kind}) of {label} is not in the spec", where, _layer_of(other), None))
-    return found
-
-
-def _against(message: str, pos: Position, expected: Any, actual: Any) -> Verdict:
-    return Verdict("against", False, "check-against", message, pos, _json(expected), _json(actual))
 
 
 def _unknown_verdicts(report: Report) -> tuple[Verdict, ...]:

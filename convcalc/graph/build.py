@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import functools
 import gc
-import re
-from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, Union
+from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from convcalc.arith.dims import dmin
 from convcalc.errors import Position, SpecError, SpecErrors
+from convcalc.graph._items import POISON, Item, Scope, as_written
+from convcalc.graph._memo import POISONED, Fold, FoldMemo, has_dollar
+from convcalc.graph._structures import MAX_BLOCK_DEPTH, Structures
 from convcalc.graph.model import BlockInfo, Expectation, Graph, GroupNode, Node, Port
 from convcalc.kinds import ALIASES, KINDS, LayerError, Result, RFAxis, Tensor
 from convcalc.kinds._base import format_shape
@@ -37,113 +38,17 @@ from convcalc.kinds._run import run, running_batch
 from convcalc.spec import Expect, Spec, did_you_mean, spec_error_from_validation
 from convcalc.spec._expr import ExprError, substitute, truthy
 from convcalc.spec._yaml import Path
-from convcalc.spec.model import BLOCK_INPUT, META_KEYS, PREVIOUS, STRUCTURAL
+from convcalc.spec.model import META_KEYS, PREVIOUS, STRUCTURAL
 
 __all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "build_graph", "symbols_of"]
 
 MAX_LAYERS = 100_000  # rows after expanding every repeat and block (real networks: < 10,000)
 MAX_SYMBOLIC_LAYERS = 2_000  # the same with symbolic sizes, whose rows cost ~100x more (ResNet-152: 515)
-MAX_BLOCK_DEPTH = 32
 MAX_ERRORS = 20  # faults reported per file; a limit's refusal ends the build at once
-POISONED = -3  # the source of a tensor that a fault left without a value: what reads it is skipped
-
-
-class _ResidualArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    body: list[Any]
-    shortcut: list[Any] = []
-
-
-class _ParallelArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    merge: Literal["concat", "add", "multiply"]
-    crop: Literal["none", "center"] = "none"
-    branches: Union[list[list[Any]], dict[str, list[Any]]]
 
 
 _MERGES = ("concat", "add", "multiply")  # the merge kinds, also parallel's `merge:` values
 
-
-@dataclass
-class _Scope:
-    tensors: dict[str, Tensor] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Item:
-    kind: str
-    args: Any
-    meta: dict[str, Any]
-    path: Path  # of the item in the source
-    kind_path: Path  # of the kind's value
-    template: Any = None  # the arguments as written, before substitution
-
-
-_POISON = Tensor(shape=(), source=POISONED)
-
-
-@dataclass(frozen=True)
-class _Fold:
-    """What one fold of a structural item added, to be copied to another place (the memo)."""
-
-    prefix: str  # the path of its nodes and groups
-    depth: int
-    start: int  # its first node
-    x: Tensor  # the tensor that entered it
-    out: Tensor
-    nodes: tuple[Node, ...]
-    results: tuple[Result, ...]
-    groups: tuple[dict[str, Any], ...]
-    conditions: tuple[tuple[int, Any, Any], ...]
-    expectations: tuple[Expectation, ...]
-    defines: tuple[tuple[str, Port], ...]
-    fields: dict = field(default_factory=dict)  # (receptive field, is_global) entering -> (results, conditions) there
-
-
-def _frozen(value: Any) -> Any:
-    """A hashable stand-in for parameter values (lists as tuples); TypeError for anything else."""
-    if isinstance(value, list):
-        return ("list", *map(_frozen, value))
-    if isinstance(value, dict):
-        return ("dict", *((k, _frozen(v)) for k, v in value.items()))
-    hash(value)
-    return (type(value), value)
-
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _names(value: Any) -> frozenset[str]:
-    """Every word of the expressions in a template: a superset of the parameters it reads."""
-    if isinstance(value, str):
-        return frozenset(_NAME.findall(value)) if "$" in value else frozenset()
-    if isinstance(value, list):
-        return frozenset().union(*map(_names, value))
-    if isinstance(value, dict):
-        return frozenset().union(*(_names(k) | _names(v) for k, v in value.items()))
-    return frozenset()
-
-
-def _words(value: Any) -> frozenset[str]:
-    """Every string and key of a template, for the blocks it may use."""
-    if isinstance(value, str):
-        return frozenset((value,))
-    if isinstance(value, list):
-        return frozenset().union(*map(_words, value))
-    if isinstance(value, dict):
-        return frozenset(map(str, value)).union(*map(_words, value.values()))
-    return frozenset()
-
-
-def _has_dollar(value: Any) -> bool:
-    """Whether a template holds an expression (``$x``, ``${...}``): else it reads no parameter."""
-    if isinstance(value, str):
-        return "$" in value
-    if isinstance(value, list):
-        return any(_has_dollar(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_dollar(k) or _has_dollar(v) for k, v in value.items())
-    return False
 
 
 def symbols_of(dims: tuple) -> tuple:
@@ -178,7 +83,7 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
     gc.disable()  # the fold makes many small objects and frees none: cycle collection only slows it
     try:
         with running_batch(batch_value):  # group norm's rule counts the batch
-            out = folder.fold_list(spec.layers, ("layers",), x, _Scope(), (), 0, dict(spec.params))
+            out = folder.fold_list(spec.layers, ("layers",), x, Scope(), (), 0, dict(spec.params))
         if folder.errors:
             raise folder.errors[0] if len(folder.errors) == 1 else SpecErrors(folder.errors)
         if out.siblings > 1:
@@ -198,7 +103,7 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
             gc.enable()
 
 
-class _Folder:
+class _Folder(FoldMemo, Structures):
     def __init__(self, spec: Spec, symbolic: bool = False, memo: Optional[dict] = None):
         self.spec = spec
         self.symbolic = symbolic
@@ -219,7 +124,7 @@ class _Folder:
         self.seen: set[str] = set()  # ids defined so far, in any scope
         self.block_stack: list[tuple[str, Position]] = []
         self.declared = _declared_ids(spec)
-        self.memo: dict[tuple, _Fold] = memo if memo is not None else {}
+        self.memo: dict[tuple, Fold] = memo if memo is not None else {}
         self.dollars: dict[Path, bool] = {}  # whether an item's arguments hold an expression
         # the parameters an item (or a block) may read: the same for every build of the spec
         self.reads: dict[Any, tuple[str, ...]] = self.memo.setdefault(("reads",), {})
@@ -272,7 +177,7 @@ class _Folder:
         return self.estimate(self.spec.blocks[name].layers, (*stack, name))
 
     # -- items --------------------------------------------------------------------------------
-    def fold_list(self, items: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict) -> Tensor:
+    def fold_list(self, items: Any, path: Path, x: Tensor, scope: Scope, prefix: tuple[str, ...], depth: int, env: dict) -> Tensor:
         """The items in order; an unnamed one is named by its place among the items kept (an item
         dropped by ``when`` takes no number, as in the nn.Sequential it stands for)."""
         if not isinstance(items, list):
@@ -286,18 +191,18 @@ class _Folder:
                 if exc.code.startswith("limit-") or len(self.errors) + 1 >= MAX_ERRORS:
                     raise
                 self.errors.append(exc)
-                x, used = _POISON, True
+                x, used = POISON, True
                 ids = raw.get("id") if isinstance(raw, dict) else None
                 for name in ids if isinstance(ids, list) else [ids] if isinstance(ids, str) else []:
                     if isinstance(name, str) and "$" not in name:
-                        scope.tensors[name] = _POISON  # its readers are skipped, not blamed
+                        scope.tensors[name] = POISON  # its readers are skipped, not blamed
                         self.seen.add(name)
             kept += used
         return x
 
-    def split(self, raw: Any, path: Path, env: dict) -> _Item:
+    def split(self, raw: Any, path: Path, env: dict) -> Item:
         if isinstance(raw, str):
-            return _Item(self.kind_name(raw, path, env), None, {}, path, path)
+            return Item(self.kind_name(raw, path, env), None, {}, path, path)
         if not isinstance(raw, dict):
             raise self.error("spec-layer", f"a layer is a kind name or a one-key mapping, got {'nothing (null)' if raw is None else type(raw).__name__}", path)
         kinds = [k for k in raw if k not in META_KEYS]
@@ -318,7 +223,7 @@ class _Folder:
             args = self.resolve(template, (*path, kinds[0]), env)
         else:
             args = self.resolve(template, (*path, kinds[0]), env) if template is not None else None
-        return _Item(kind, args, meta, path, (*path, kinds[0]), template)
+        return Item(kind, args, meta, path, (*path, kinds[0]), template)
 
     def kind_name(self, written: str, path: Path, env: dict) -> str:
         """The kind an item names; a block parameter may name it (``- $act:``, MobileNetV3's
@@ -336,7 +241,7 @@ class _Folder:
         except ExprError as exc:
             raise self.error("spec-expression", exc.message, (*path, *exc.path)) from None
 
-    def fold_item(self, raw: Any, path: Path, x: Tensor, scope: _Scope, prefix: tuple[str, ...], depth: int, env: dict, segment: str) -> tuple[Tensor, bool]:
+    def fold_item(self, raw: Any, path: Path, x: Tensor, scope: Scope, prefix: tuple[str, ...], depth: int, env: dict, segment: str) -> tuple[Tensor, bool]:
         """One item of a list: its output, and whether it was kept (``when``, ``repeat: 0``)."""
         if x.source == POISONED and not (isinstance(raw, dict) and "input" in raw):
             return x, True  # its input is missing after a fault already reported
@@ -393,13 +298,13 @@ class _Folder:
         except ExprError as exc:
             raise self.error("spec-type", exc.message, (*path, "when")) from None
 
-    def fold_copies(self, raw: Any, first: _Item, x: Tensor, scope: _Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict, repeat: int) -> Tensor:
+    def fold_copies(self, raw: Any, first: Item, x: Tensor, scope: Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict, repeat: int) -> Tensor:
         """``repeat: N``: N copies, each with ``i`` (0 .. N-1) in its expressions. Copies are named
         0 .. N-1 under the item's name; when the name itself uses ``i`` (``denselayer${i + 1}``),
         each copy takes its own name, side by side, as torchvision names them."""
         names = [first.meta.get("name")]
         items = [first]
-        if not self.dollars.setdefault(("repeat", first.path), _has_dollar(raw)):
+        if not self.dollars.setdefault(("repeat", first.path), has_dollar(raw)):
             # no expression in it, so no `i`: every copy reads as the first
             items, names = [first] * repeat, names * repeat
         for r in range(len(items), repeat):
@@ -426,7 +331,7 @@ class _Folder:
                    first.path, role="repeat")
         return x
 
-    def fold_one(self, item: _Item, x: Tensor, scope: _Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict) -> Tensor:
+    def fold_one(self, item: Item, x: Tensor, scope: Scope, prefix: tuple[str, ...], segment: str, depth: int, env: dict) -> Tensor:
         full = (*prefix, segment)
         kind = ALIASES.get(item.kind, item.kind)
         if kind in self.spec.blocks or kind in STRUCTURAL:
@@ -460,17 +365,17 @@ class _Folder:
                 raise self.error("spec-missing-arg", f"{kind} needs `inputs:` (tensor ids; `previous` is the layer before)", item.kind_path, key=True)
             xs = [self.lookup(name, (*item.kind_path, "inputs", i), x, scope) for i, name in enumerate(inputs)]
             if any(t.source == POISONED for t in xs):
-                return _POISON
+                return POISON
             return self.merge(layer, xs, full, depth, item, names=list(inputs))
         self.check_widths(layer, x, item)
         return self.leaf(layer, [x], full, depth, item)
 
-    def fold_structure(self, kind: str, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
+    def fold_structure(self, kind: str, item: Item, x: Tensor, scope: Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
         if kind in self.spec.blocks:
             return self.fold_block(item, x, full, depth, scope)
         if kind == "seq":
             start = self.start()
-            out = self.fold_list(_raw(item, None), item.kind_path, x, scope, full, depth + 1, env)
+            out = self.fold_list(as_written(item, None), item.kind_path, x, scope, full, depth + 1, env)
             self.group(full, item.meta.get("name", ""), "seq", depth, start, x, out, item.path, role="seq")
             return out
         if kind == "residual":
@@ -484,156 +389,7 @@ class _Folder:
     # run again on it (what the engine's fold does), without reading, substituting and validating
     # the items again. Anything the copy cannot reproduce exactly (a fault, a limit, a tensor read
     # from outside, an id given to the caller's scope) is folded anew.
-    def memo_key(self, kind: str, item: _Item, x: Tensor, env: dict) -> Optional[tuple]:
-        if x.source < 0:
-            return None
-        try:
-            if kind in self.spec.blocks:  # its layers read its parameters, the width entering it and the spec's params
-                what = (kind, _frozen(item.args), *((n, _frozen(self.spec.params[n])) for n in self.block_reads(kind) if n in self.spec.params))
-            else:
-                reads = self.reads.get(item.path)
-                if reads is None:
-                    reads = self.reads[item.path] = tuple(sorted(_names(item.template)))
-                what = (kind, item.path, *((n, _frozen(env[n])) for n in reads if n in env))
-            key = (*what, item.meta.get("name"), x.shape, x.siblings, len(self.block_stack), self.network_input.shape, self.symbolic)
-            hash(key)
-        except TypeError:  # an unhashable value: fold it anew
-            return None
-        return key
-
-    def block_params(self, g: dict) -> dict:
-        """A copied block use's parameters with this spec's params (the memo may serve another
-        point of a sweep): those its own parameters do not shadow."""
-        own = {*self.spec.blocks[g["block"]].params, *(g["template"] or {}), "in_channels"}
-        return {k: self.spec.params[k] if k in self.spec.params and k not in own else v for k, v in g["params"].items()}
-
-    def block_reads(self, name: str) -> tuple[str, ...]:
-        """The words of the expressions of a block and of the blocks it uses (all of them when a
-        parameter names a kind)."""
-        reads = self.reads.get(("block", name))
-        if reads is None:
-            found, todo, words = {name}, [name], frozenset()
-            while todo:
-                layers = self.spec.blocks[todo.pop()].layers
-                words |= _names(layers)
-                used = set(self.spec.blocks) if any("$" in w for w in _words(layers) if isinstance(w, str)) else _words(layers) & set(self.spec.blocks)
-                todo += [b for b in used if b not in found]
-                found |= used
-            reads = self.reads[("block", name)] = tuple(sorted(words))
-        return reads
-
-    def mark(self) -> tuple[int, ...]:
-        return len(self.nodes), len(self.groups), len(self.expectations), len(self.define_log), len(self.errors)
-
-    def remember(self, key: tuple, mark: tuple[int, ...], block: bool, x: Tensor, out: Tensor, full: tuple[str, ...], depth: int) -> None:
-        n0, g0, e0, d0, faults = mark
-        if len(self.errors) != faults or out.source == POISONED or (self.define_log[d0:] and not block):
-            return
-        prefix = ".".join(full)
-        nodes, groups, expectations = self.nodes[n0:], self.groups[g0:], self.expectations[e0:]
-        if not groups or any(n.shares is not None for n in nodes) or any(not n.path.startswith(prefix) for n in nodes) \
-                or any(not g["path"].startswith(prefix) for g in groups) \
-                or any(not e.path.startswith(prefix) for e in expectations):
-            return
-        outside = {(x.source, x.port), (-1, 0)}
-        ports = [p for n in nodes for p in (*n.inputs, *n.refs)] + [p for g in groups for p in (g["input"], g["output"])] + [Port(out.source, out.port)]
-        if any(p.node < n0 and (p.node, p.port) not in outside for p in ports):
-            return
-        conditions = self.conditions[len(self.conditions) - self.conditions_since(n0):]
-        self.memo[key] = _Fold(prefix, depth, n0, x, out, tuple(nodes), tuple(self.results[n0:]), tuple(dict(g) for g in groups), tuple(conditions),
-                               tuple(expectations), tuple(self.define_log[d0:]))
-
-    def conditions_since(self, n0: int) -> int:
-        """How many of the last conditions belong to nodes from ``n0`` on."""
-        count = 0
-        for index, _, _ in reversed(self.conditions):
-            if index < n0:
-                break
-            count += 1
-        return count
-
-    def replay(self, done: "_Fold", item: _Item, x: Tensor, full: tuple[str, ...], depth: int) -> Optional[Tensor]:
-        start = len(self.nodes)
-        if start + len(done.nodes) > self.max_layers or len(self.groups) + len(done.groups) > self.max_layers:
-            return None  # folded anew, to be refused at its place
-        shift, lift = start - done.start, depth - done.depth
-        entered = Port(done.x.source, done.x.port)
-        here = Port(x.source, x.port)
-
-        def moved(p: Port) -> Port:
-            if p.node >= done.start:
-                return Port(p.node + shift, p.port)
-            return here if p == entered else p
-
-        entering = (x.rf, x.is_global)
-        if entering == (done.x.rf, done.x.is_global):
-            results, conditions = done.results, done.conditions
-        elif entering in done.fields:
-            results, conditions = done.fields[entering]
-        else:
-            fold = self.refold(done, x, moved)
-            if fold is None:
-                return None
-            results, conditions = done.fields[entering] = fold
-        conditions = [(index + shift, size, message) for index, size, message in conditions]
-        prefix, cut = ".".join(full), len(done.prefix)
-        for node, result in zip(done.nodes, results):
-            self.nodes.append(Node(
-                node.index + shift, prefix + node.path[cut:], node.name, node.kind, node.layer, tuple(map(moved, node.inputs)), node.depth + lift,
-                node.pos, node.outputs, node.group, node.written, node.template, node.synthetic, tuple(map(moved, node.refs)), node.functional, node.shares,
-            ))
-            self.results.append(result)
-        self.conditions.extend(conditions)
-        gshift = len(self.groups) - done.groups[0]["index"]
-        for g in done.groups:
-            self.groups.append({
-                **g, "index": g["index"] + gshift, "path": prefix + g["path"][cut:], "depth": g["depth"] + lift, "first": g["first"] + shift,
-                "end": g["end"] + shift, "input": moved(g["input"]), "output": moved(g["output"]),
-                "parent": None if g["parent"] is None else g["parent"] + gshift,
-            })
-        self.groups[-1].update(pos=self.spec.pos(item.path), template=item.template if self.groups[-1]["role"] == "block" else self.groups[-1]["template"])
-        for g in self.groups[len(self.groups) - len(done.groups):]:
-            if g["role"] == "block":
-                g["params"] = self.block_params(g)
-        for e in done.expectations:
-            self.expectations.append(Expectation(prefix + e.path[cut:], e.key, e.expected, e.pos))
-        for name, port in done.defines:
-            self.seen.add(name)
-            self.names.setdefault(moved(port), name)
-            self.define_log.append((name, moved(port)))
-        out = moved(Port(done.out.source, done.out.port))
-        if out == here:
-            return x
-        result = self.results[out.node]
-        return Tensor(result.shapes[out.port], result.rf, bool(result.is_global), out.node, out.port, done.out.siblings)
-
-    def refold(self, done: "_Fold", x: Tensor, moved) -> Optional[tuple[list, list]]:
-        """The copied nodes' results on ``x``, which has another receptive field; None when a layer
-        refuses it (folded anew, for the error at its place)."""
-        made: list[Result] = []
-        conditions: list[tuple[int, Any, Any]] = []  # by the indices of the first fold, as its own
-        first = len(self.nodes)
-
-        def tensor(p: Port) -> Tensor:
-            p = moved(p)
-            if p.node >= first:
-                result = made[p.node - first]
-                return Tensor(result.shapes[p.port], result.rf, bool(result.is_global), p.node, p.port, len(result.shapes))
-            return x if p == Port(x.source, x.port) else self.network_input
-
-        for node in done.nodes:
-            xs = [tensor(p) for p in node.inputs]
-            refs = [tensor(p) for p in node.refs]
-            try:
-                result, found = run(node.layer, xs, self.symbolic, refs)
-            except LayerError:
-                return None
-            index = done.start + len(made)
-            made.append(result)
-            conditions += [(index, size, message) for size, message in found]
-        return tuple(made), tuple(conditions)
-
-    def check_widths(self, layer, x: Tensor, item: _Item) -> None:
+    def check_widths(self, layer, x: Tensor, item: Item) -> None:
         """``in_channels: 3`` (``in_features``, ``num_features``): what convcalc infers, written as
         PyTorch writes it; it must be what the input has."""
         for name, value in self.widths.items():
@@ -650,7 +406,7 @@ class _Folder:
                     hint=f"convcalc infers {name} from the layer before; drop it or write {have}",
                 )
 
-    def validate(self, cls, item: _Item):
+    def validate(self, cls, item: Item):
         args = item.args
         if args is None:
             args = {}
@@ -668,7 +424,7 @@ class _Folder:
             raise SpecError(err.code, err.message, err.pos, context.hint) from None
 
     # -- nodes --------------------------------------------------------------------------------
-    def leaf(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, *, synthetic: bool = False, refs: tuple = ()) -> Tensor:
+    def leaf(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: Item, *, synthetic: bool = False, refs: tuple = ()) -> Tensor:
         index = len(self.nodes)
         if index >= self.max_layers:
             raise self.error("limit-layers", f"{index + 1:,} layers, {self.over_limit}", item.path)
@@ -694,7 +450,7 @@ class _Folder:
             functional=functional, shares=shares,
         ), result, conditions)
 
-    def shared(self, item: _Item, layer, result: Result, full: tuple[str, ...]) -> tuple[int, Result]:
+    def shared(self, item: Item, layer, result: Result, full: tuple[str, ...]) -> tuple[int, Result]:
         """``share: NAME``: this layer uses the weights of an earlier one (tied weights): the same
         kind, arguments and parameter count, its parameters counted once, there; MACs per use."""
         from dataclasses import replace
@@ -730,12 +486,12 @@ class _Folder:
         result = self.results[x.source]
         return [Tensor(shape, result.rf, bool(result.is_global), x.source, port) for port, shape in enumerate(result.shapes)]
 
-    def merge(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, names: list[str], *, synthetic: bool = False) -> Tensor:
+    def merge(self, layer, xs: list[Tensor], full: tuple[str, ...], depth: int, item: Item, names: list[str], *, synthetic: bool = False) -> Tensor:
         if layer.kind == "concat" and layer.crop == "center":
             xs = self.crop_inputs(xs, full, depth, item, names)
         return self.leaf(layer, xs, full, depth, item, synthetic=synthetic)
 
-    def crop_inputs(self, xs: list[Tensor], full: tuple[str, ...], depth: int, item: _Item, names: list[str]) -> list[Tensor]:
+    def crop_inputs(self, xs: list[Tensor], full: tuple[str, ...], depth: int, item: Item, names: list[str]) -> list[Tensor]:
         """``crop: center``: every input larger than the smallest is centre-cropped to it first, by a
         node of its own (``up1.cat_crop_enc4``) that reads the other inputs' shapes."""
         ranks = {len(x.shape) for x in xs}
@@ -761,110 +517,7 @@ class _Folder:
             cropped.append(self.add_node(node, result, conditions))
         return cropped
 
-    def fold_residual(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
-        args = self.structure(_ResidualArgs, item)
-        start = self.start()
-        body = self.fold_list(_raw(item, "body", args.body), (*item.kind_path, "body"), x, scope, full, depth + 1, env)
-        shortcut = x
-        if args.shortcut:
-            inner = self.start()
-            shortcut = self.fold_list(_raw(item, "shortcut", args.shortcut), (*item.kind_path, "shortcut"), x, scope, (*full, "shortcut"), depth + 2, env)
-            self.group((*full, "shortcut"), "shortcut", "shortcut", depth + 1, inner, x, shortcut, (*item.kind_path, "shortcut"), role="shortcut")
-        if POISONED in (body.source, shortcut.source):
-            return _POISON
-        if body.shape != shortcut.shape:
-            raise self.error(
-                "graph-add-mismatch",
-                f"residual {'.'.join(full)}: the body gives {_shape(body.shape)} but the shortcut gives {_shape(shortcut.shape)}; they must match at the add",
-                item.kind_path, key=True,
-                hint="a projection shortcut (1x1 conv with the body's stride and output channels, then batch norm) is probably missing",
-            )
-        out = self.leaf(KINDS["add"](), [body, shortcut], (*full, "add"), depth + 1, item, synthetic=True)
-        self.group(full, item.meta.get("name", ""), "residual", depth, start, x, out, item.path, role="residual")
-        return out
-
-    def fold_parallel(self, item: _Item, x: Tensor, scope: _Scope, full: tuple[str, ...], depth: int, env: dict) -> Tensor:
-        args = self.structure(_ParallelArgs, item)
-        written = _raw(item, "branches", args.branches)
-        if type(written) is not type(args.branches) or len(written) != len(args.branches):
-            written = args.branches
-        branches = written if isinstance(written, dict) else {f"branch{j + 1}": b for j, b in enumerate(written)}
-        if not branches:
-            raise self.error("spec-parallel", "parallel needs at least one branch", (*item.kind_path, "branches"))
-        start = self.start()
-        outs = []
-        for j, (bname, items) in enumerate(branches.items()):
-            key = bname if isinstance(args.branches, dict) else j
-            where = (*item.kind_path, "branches", key)
-            if isinstance(items, list) and len(items) == 1 and not (isinstance(items[0], dict) and "name" in items[0]):
-                # a branch of one unnamed layer is that layer, named as the branch (inception3a.branch1.conv)
-                out, _ = self.fold_item(items[0], (*where, 0), x, scope, full, depth + 1, env, bname)
-                outs.append(out)
-                continue
-            inner = self.start()
-            out = self.fold_list(items, where, x, scope, (*full, bname), depth + 2, env)
-            if len(self.nodes) > inner[0]:
-                self.group((*full, bname), bname, "branch", depth + 1, inner, x, out, where, role="branch")
-            outs.append(out)
-        if any(o.source == POISONED for o in outs):
-            return _POISON
-        merge_cls = KINDS[args.merge]
-        layer = merge_cls(crop=args.crop) if args.merge == "concat" else merge_cls()
-        out = self.merge(layer, outs, (*full, args.merge), depth + 1, item, names=list(branches), synthetic=True)
-        self.group(full, item.meta.get("name", ""), "parallel", depth, start, x, out, item.path, role="parallel", merge=args.merge)
-        return out
-
-    def structure(self, model, item: _Item):
-        if not isinstance(item.args, dict):
-            raise self.error("spec-type", f"{item.kind} takes a mapping", item.kind_path)
-        try:
-            return model.model_validate(item.args)
-        except ValidationError as exc:
-            raise spec_error_from_validation(exc, self.spec.source, item.kind_path, item.kind, list(model.model_fields)) from None
-
-    def fold_block(self, item: _Item, x: Tensor, full: tuple[str, ...], depth: int, caller: _Scope) -> Tensor:
-        block = self.spec.blocks[item.kind]
-        use_pos = self.spec.pos(item.kind_path, key=True)
-        if any(name == block.name for name, _ in self.block_stack):
-            chain = " -> ".join([*(n for n, _ in self.block_stack), block.name])
-            raise self.error("graph-recursive-block", f"block {block.name!r} uses itself ({chain})", item.kind_path, key=True)
-        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
-            raise self.error("limit-block-depth", f"blocks nested deeper than {MAX_BLOCK_DEPTH} (limit MAX_BLOCK_DEPTH)", item.kind_path, key=True)
-        given = item.args if item.args is not None else {}
-        if not isinstance(given, dict):
-            raise self.error("spec-type", f"the parameters of block {block.name!r} are a mapping", item.kind_path)
-        for key in given:
-            if key not in block.params:
-                raise self.error(
-                    "spec-unknown-param", f"block {block.name!r} has no parameter {key!r}", (*item.kind_path, key), key=True,
-                    hint=did_you_mean(key, block.params) or f"its parameters: {', '.join(block.params) or 'none'}",
-                )
-        env = {**self.spec.params, **block.params, **given, "in_channels": x.channels}
-        missing = [k for k in block.params if env[k] is None]
-        if missing:
-            raise self.error("spec-missing-param", f"block {block.name!r} needs parameter {missing[0]!r}", item.kind_path, key=True)
-        start = self.start()
-        layers, path = block.layers, ("blocks", block.name, "layers")
-        # a parameter that names a tensor of the caller hands it to the block (`input: $skip`)
-        inner = _Scope({**{v: caller.tensors[v] for v in given.values() if isinstance(v, str) and v in caller.tensors}, BLOCK_INPUT: x})
-        self.block_stack.append((block.name, use_pos))
-        try:
-            if len(layers) == 1 and not (isinstance(layers[0], dict) and "name" in layers[0]):
-                # a block of one unnamed item is that item, without a path segment of its own
-                # (inception3a.branch1, not inception3a.0.branch1); the block's group stands for it
-                out, _ = self.fold_item(layers[0], (*path, 0), x, inner, full[:-1], depth, env, full[-1])
-                if self.groups and (self.groups[-1]["path"], self.groups[-1]["first"]) == (".".join(full), start[0]):
-                    self.drop_last_group()
-            else:
-                out = self.fold_list(layers, path, x, inner, full, depth + 1, env)
-        finally:
-            self.block_stack.pop()
-        self.group(full, item.meta.get("name", ""), block.name, depth, start, x, out, item.path, role="block", block=block.name, params=env,
-                   template=item.template)
-        return out
-
-    # -- named tensors ------------------------------------------------------------------------
-    def lookup(self, name: Any, path: Path, previous: Tensor, scope: _Scope) -> Tensor:
+    def lookup(self, name: Any, path: Path, previous: Tensor, scope: Scope) -> Tensor:
         if name == PREVIOUS:
             if previous.siblings > 1:
                 raise self.error(
@@ -889,7 +542,7 @@ class _Folder:
         known = [*scope.tensors, PREVIOUS]
         raise self.error("graph-unknown-id", f"unknown tensor id {name!r}", path, hint=did_you_mean(name, known) or f"known here: {', '.join(known)}")
 
-    def define(self, name: Any, x: Tensor, path: Path, scope: _Scope) -> Tensor:
+    def define(self, name: Any, x: Tensor, path: Path, scope: Scope) -> Tensor:
         """Name the item's output (``id: a``), or each output of a layer with several (``id: [a, b]``)."""
         names = name if isinstance(name, list) else [name]
         tensors = self.outputs_of(x) if isinstance(name, list) and x.source >= 0 else [x]
@@ -947,19 +600,6 @@ def _reads_inputs(kind: str) -> bool:
     """A kind that reads the tensors named in its ``inputs`` (merges, attention, matmul)."""
     cls = KINDS.get(kind)
     return cls is not None and "inputs" in cls.model_fields
-
-
-def _raw(item: _Item, key: Optional[str], resolved: Any = None) -> Any:
-    """The items of a seq, a residual's body or shortcut, or a parallel's branches, as written:
-    each is substituted when it is folded, so that its node keeps the arguments as written."""
-    template = item.template if key is None else (item.template.get(key) if isinstance(item.template, dict) else None)
-    if isinstance(template, (list, dict)):
-        return template
-    return item.args if key is None else resolved
-
-
-def _shape(shape) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def _declared_ids(spec: Spec) -> dict[str, int]:

@@ -57,7 +57,16 @@ from typing import Any, Callable, Mapping, Optional
 
 from convcalc.arith.dims import Dim, to_json_dim
 from convcalc.kinds import KINDS
-from convcalc.kinds._compat import CALLS, EVERYWHERE, Call, Count, layer_arg, per_position, positions_out, weight_params
+from convcalc.kinds._compat import (
+    CALLS,
+    EVERYWHERE,
+    Call,
+    Count,
+    layer_arg,
+    per_position,
+    positions_out,
+    weight_params,
+)
 from convcalc.report import Report
 
 __all__ = [

@@ -44,9 +44,19 @@ from convcalc.arith.dims import prod, sympy_module
 from convcalc.errors import Position, SpecError, UsageError
 from convcalc.graph.model import INPUT, Graph, Port
 from convcalc.interop._imported import GraphBuilder, Scope, Unsupported
-from convcalc.interop._onnx_ops import HANDLERS, fold
+from convcalc.interop._onnx_fold import fold
+from convcalc.interop._onnx_ops import HANDLERS
 from convcalc.interop._onnx_patterns import find_patterns
-from convcalc.interop._onnx_values import MAX_FOLDED, Const, Live, Pieces, attributes, exact, require_onnx, scope_of
+from convcalc.interop._onnx_values import (
+    MAX_FOLDED,
+    Const,
+    Live,
+    Pieces,
+    attributes,
+    exact,
+    require_onnx,
+    scope_of,
+)
 
 __all__ = ["MAX_FILE_BYTES", "OPSETS", "is_onnx_path", "load_onnx", "require_onnx"]
 

@@ -38,9 +38,6 @@ from typing import Any, Optional
 from convcalc import __version__
 from convcalc.errors import LayerError, UsageError
 from convcalc.graph.model import INPUT, Graph, GroupNode, Node, Port
-from convcalc.kinds import KINDS
-from convcalc.kinds._base import TORCH_HELPERS, Torch
-from convcalc.report import Report, Row
 from convcalc.interop._torch_code import (
     GROUP_NAMES,
     IO,
@@ -59,6 +56,9 @@ from convcalc.interop._torch_code import (
     param,
     same,
 )
+from convcalc.kinds import KINDS
+from convcalc.kinds._base import TORCH_HELPERS, Torch
+from convcalc.report import Report, Row
 
 __all__ = ["TorchExport", "export_torch", "layer_source"]
 

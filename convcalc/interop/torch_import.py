@@ -40,7 +40,9 @@ from typing import Any, Callable, Optional
 from convcalc.errors import Position, SpecError, UsageError
 from convcalc.graph.model import INPUT, Graph
 from convcalc.interop._imported import GraphBuilder, Live, Scope, Unsupported, require
-from convcalc.interop._torch_rules import CONSTANT_SHAPES, FUNCTIONS, MODULES, Const, Param, rule_of
+from convcalc.interop._torch_modules import MODULES, rule_of
+from convcalc.interop._torch_ops import FUNCTIONS
+from convcalc.interop._torch_rules import CONSTANT_SHAPES, Const, Param
 
 __all__ = ["FUNCTIONS", "MODULES", "graph_of_module", "import_torch", "is_factory", "load_factory", "require_torch", "trace"]
 

@@ -38,6 +38,7 @@ _STYLE = """
 .convcalc dl { display: grid; grid-template-columns: max-content auto; gap: 2px 16px; margin: 0; }
 .convcalc dt { color: #555; } .convcalc dd { margin: 0; font-variant-numeric: tabular-nums; }
 .convcalc .note { color: #8a5a00; }
+.convcalc #charts svg { max-width: 100%; height: auto; }
 """
 
 # Sorting by a column shows the layers alone in that order; "#" brings the tree back. A click on a

@@ -1,0 +1,239 @@
+"""The builder's memo: a structural item (a block use, a ``seq``, a residual, a repeated item)
+folded once is copied to every later place where the same item meets the same tensor, instead of
+being interpreted again. A key holds everything the fold read: the item's arguments or its place
+in the spec, the parameters its expressions name, the shape entering it. A copy whose entering
+receptive field differs has its layers' results computed again on the copied nodes
+(:meth:`FoldMemo.refold`), never interpreted again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from convcalc.graph.model import Expectation, Node, Port
+from convcalc.kinds import LayerError, Result, Tensor
+from convcalc.kinds._run import run
+
+__all__ = ["POISONED", "Fold", "FoldMemo", "has_dollar"]
+
+POISONED = -3  # the source of a tensor that a fault left without a value: what reads it is skipped
+
+
+@dataclass(frozen=True)
+class Fold:
+    """What one fold of a structural item added, to be copied to another place (the memo)."""
+
+    prefix: str  # the path of its nodes and groups
+    depth: int
+    start: int  # its first node
+    x: Tensor  # the tensor that entered it
+    out: Tensor
+    nodes: tuple[Node, ...]
+    results: tuple[Result, ...]
+    groups: tuple[dict[str, Any], ...]
+    conditions: tuple[tuple[int, Any, Any], ...]
+    expectations: tuple[Expectation, ...]
+    defines: tuple[tuple[str, Port], ...]
+    fields: dict = field(default_factory=dict)  # (receptive field, is_global) entering -> (results, conditions) there
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for parameter values (lists as tuples); TypeError for anything else."""
+    if isinstance(value, list):
+        return ("list", *map(_frozen, value))
+    if isinstance(value, dict):
+        return ("dict", *((k, _frozen(v)) for k, v in value.items()))
+    hash(value)
+    return (type(value), value)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _names(value: Any) -> frozenset[str]:
+    """Every word of the expressions in a template: a superset of the parameters it reads."""
+    if isinstance(value, str):
+        return frozenset(_NAME.findall(value)) if "$" in value else frozenset()
+    if isinstance(value, list):
+        return frozenset().union(*map(_names, value))
+    if isinstance(value, dict):
+        return frozenset().union(*(_names(k) | _names(v) for k, v in value.items()))
+    return frozenset()
+
+
+def _words(value: Any) -> frozenset[str]:
+    """Every string and key of a template, for the blocks it may use."""
+    if isinstance(value, str):
+        return frozenset((value,))
+    if isinstance(value, list):
+        return frozenset().union(*map(_words, value))
+    if isinstance(value, dict):
+        return frozenset(map(str, value)).union(*map(_words, value.values()))
+    return frozenset()
+
+
+def has_dollar(value: Any) -> bool:
+    """Whether a template holds an expression (``$x``, ``${...}``): else it reads no parameter."""
+    if isinstance(value, str):
+        return "$" in value
+    if isinstance(value, list):
+        return any(has_dollar(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_dollar(k) or has_dollar(v) for k, v in value.items())
+    return False
+
+
+class FoldMemo:
+    """The memo's part of the builder (:class:`convcalc.graph.build._Folder` holds the state:
+    ``memo``, ``reads``, ``nodes``, ``results``, ``groups``, ``conditions``, ...)."""
+
+    def memo_key(self, kind: str, item: Any, x: Tensor, env: dict) -> Optional[tuple]:
+        if x.source < 0:
+            return None
+        try:
+            if kind in self.spec.blocks:  # its layers read its parameters, the width entering it and the spec's params
+                what = (kind, _frozen(item.args), *((n, _frozen(self.spec.params[n])) for n in self.block_reads(kind) if n in self.spec.params))
+            else:
+                reads = self.reads.get(item.path)
+                if reads is None:
+                    reads = self.reads[item.path] = tuple(sorted(_names(item.template)))
+                what = (kind, item.path, *((n, _frozen(env[n])) for n in reads if n in env))
+            key = (*what, item.meta.get("name"), x.shape, x.siblings, len(self.block_stack), self.network_input.shape, self.symbolic)
+            hash(key)
+        except TypeError:  # an unhashable value: fold it anew
+            return None
+        return key
+
+    def block_params(self, g: dict) -> dict:
+        """A copied block use's parameters with this spec's params (the memo may serve another
+        point of a sweep): those its own parameters do not shadow."""
+        own = {*self.spec.blocks[g["block"]].params, *(g["template"] or {}), "in_channels"}
+        return {k: self.spec.params[k] if k in self.spec.params and k not in own else v for k, v in g["params"].items()}
+
+    def block_reads(self, name: str) -> tuple[str, ...]:
+        """The words of the expressions of a block and of the blocks it uses (all of them when a
+        parameter names a kind)."""
+        reads = self.reads.get(("block", name))
+        if reads is None:
+            found, todo, words = {name}, [name], frozenset()
+            while todo:
+                layers = self.spec.blocks[todo.pop()].layers
+                words |= _names(layers)
+                used = set(self.spec.blocks) if any("$" in w for w in _words(layers) if isinstance(w, str)) else _words(layers) & set(self.spec.blocks)
+                todo += [b for b in used if b not in found]
+                found |= used
+            reads = self.reads[("block", name)] = tuple(sorted(words))
+        return reads
+
+    def mark(self) -> tuple[int, ...]:
+        return len(self.nodes), len(self.groups), len(self.expectations), len(self.define_log), len(self.errors)
+
+    def remember(self, key: tuple, mark: tuple[int, ...], block: bool, x: Tensor, out: Tensor, full: tuple[str, ...], depth: int) -> None:
+        n0, g0, e0, d0, faults = mark
+        if len(self.errors) != faults or out.source == POISONED or (self.define_log[d0:] and not block):
+            return
+        prefix = ".".join(full)
+        nodes, groups, expectations = self.nodes[n0:], self.groups[g0:], self.expectations[e0:]
+        if not groups or any(n.shares is not None for n in nodes) or any(not n.path.startswith(prefix) for n in nodes) \
+                or any(not g["path"].startswith(prefix) for g in groups) \
+                or any(not e.path.startswith(prefix) for e in expectations):
+            return
+        outside = {(x.source, x.port), (-1, 0)}
+        ports = [p for n in nodes for p in (*n.inputs, *n.refs)] + [p for g in groups for p in (g["input"], g["output"])] + [Port(out.source, out.port)]
+        if any(p.node < n0 and (p.node, p.port) not in outside for p in ports):
+            return
+        conditions = self.conditions[len(self.conditions) - self.conditions_since(n0):]
+        self.memo[key] = Fold(prefix, depth, n0, x, out, tuple(nodes), tuple(self.results[n0:]), tuple(dict(g) for g in groups), tuple(conditions),
+                               tuple(expectations), tuple(self.define_log[d0:]))
+
+    def conditions_since(self, n0: int) -> int:
+        """How many of the last conditions belong to nodes from ``n0`` on."""
+        count = 0
+        for index, _, _ in reversed(self.conditions):
+            if index < n0:
+                break
+            count += 1
+        return count
+
+    def replay(self, done: "Fold", item: Any, x: Tensor, full: tuple[str, ...], depth: int) -> Optional[Tensor]:
+        start = len(self.nodes)
+        if start + len(done.nodes) > self.max_layers or len(self.groups) + len(done.groups) > self.max_layers:
+            return None  # folded anew, to be refused at its place
+        shift, lift = start - done.start, depth - done.depth
+        entered = Port(done.x.source, done.x.port)
+        here = Port(x.source, x.port)
+
+        def moved(p: Port) -> Port:
+            if p.node >= done.start:
+                return Port(p.node + shift, p.port)
+            return here if p == entered else p
+
+        entering = (x.rf, x.is_global)
+        if entering == (done.x.rf, done.x.is_global):
+            results, conditions = done.results, done.conditions
+        elif entering in done.fields:
+            results, conditions = done.fields[entering]
+        else:
+            fold = self.refold(done, x, moved)
+            if fold is None:
+                return None
+            results, conditions = done.fields[entering] = fold
+        conditions = [(index + shift, size, message) for index, size, message in conditions]
+        prefix, cut = ".".join(full), len(done.prefix)
+        for node, result in zip(done.nodes, results):
+            self.nodes.append(Node(
+                node.index + shift, prefix + node.path[cut:], node.name, node.kind, node.layer, tuple(map(moved, node.inputs)), node.depth + lift,
+                node.pos, node.outputs, node.group, node.written, node.template, node.synthetic, tuple(map(moved, node.refs)), node.functional, node.shares,
+            ))
+            self.results.append(result)
+        self.conditions.extend(conditions)
+        gshift = len(self.groups) - done.groups[0]["index"]
+        for g in done.groups:
+            self.groups.append({
+                **g, "index": g["index"] + gshift, "path": prefix + g["path"][cut:], "depth": g["depth"] + lift, "first": g["first"] + shift,
+                "end": g["end"] + shift, "input": moved(g["input"]), "output": moved(g["output"]),
+                "parent": None if g["parent"] is None else g["parent"] + gshift,
+            })
+        self.groups[-1].update(pos=self.spec.pos(item.path), template=item.template if self.groups[-1]["role"] == "block" else self.groups[-1]["template"])
+        for g in self.groups[len(self.groups) - len(done.groups):]:
+            if g["role"] == "block":
+                g["params"] = self.block_params(g)
+        for e in done.expectations:
+            self.expectations.append(Expectation(prefix + e.path[cut:], e.key, e.expected, e.pos))
+        for name, port in done.defines:
+            self.seen.add(name)
+            self.names.setdefault(moved(port), name)
+            self.define_log.append((name, moved(port)))
+        out = moved(Port(done.out.source, done.out.port))
+        if out == here:
+            return x
+        result = self.results[out.node]
+        return Tensor(result.shapes[out.port], result.rf, bool(result.is_global), out.node, out.port, done.out.siblings)
+
+    def refold(self, done: "Fold", x: Tensor, moved) -> Optional[tuple[list, list]]:
+        """The copied nodes' results on ``x``, which has another receptive field; None when a layer
+        refuses it (folded anew, for the error at its place)."""
+        made: list[Result] = []
+        conditions: list[tuple[int, Any, Any]] = []  # by the indices of the first fold, as its own
+        first = len(self.nodes)
+
+        def tensor(p: Port) -> Tensor:
+            p = moved(p)
+            if p.node >= first:
+                result = made[p.node - first]
+                return Tensor(result.shapes[p.port], result.rf, bool(result.is_global), p.node, p.port, len(result.shapes))
+            return x if p == Port(x.source, x.port) else self.network_input
+
+        for node in done.nodes:
+            xs = [tensor(p) for p in node.inputs]
+            refs = [tensor(p) for p in node.refs]
+            try:
+                result, found = run(node.layer, xs, self.symbolic, refs)
+            except LayerError:
+                return None
+            index = done.start + len(made)
+            made.append(result)
+            conditions += [(index, size, message) for size, message in found]
+        return tuple(made), tuple(conditions)
