@@ -10,8 +10,8 @@ from typing import Annotated, ClassVar, Literal, Optional, Union
 from pydantic import Field, StrictFloat, StrictInt, model_validator
 
 from convcalc.arith._exact import off_centre_notes
-from convcalc.conventions import UPSAMPLE_FLOPS
 from convcalc.arith.dims import dmin, floor_div, is_int, prod
+from convcalc.conventions import UPSAMPLE_FLOPS
 from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import (
     Bool,
@@ -27,7 +27,7 @@ from convcalc.kinds._base import (
     need_positive,
     register_helper,
 )
-from convcalc.kinds._rf import upsample_rf
+from convcalc.kinds._rf_upsample import upsample_rf
 from convcalc.kinds._window import Padding, axis_names, resolve_padding
 
 __all__ = ["CenterCrop", "Dropout", "Identity", "Upsample", "ZeroPad", "center_crop"]
