@@ -155,7 +155,7 @@ def test_rf_and_export_read_input_in_their_layout(run_cli, command):
 SPEC_HWC = "name: textbook order\ninput: [224, 224, 3]\nlayers:\n  - conv2d: {out_channels: 8, kernel_size: 3}\n"
 
 
-@pytest.mark.parametrize("command", ["summary", "rf", "sizes", "explain", "export"])
+@pytest.mark.parametrize("command", ["summary", "rf", "sizes", "explain", "export", "check"])
 def test_a_spec_whose_input_looks_channels_last_warns_at_its_place(run_cli, tmp_path, command):
     spec = tmp_path / "net.yaml"
     spec.write_text(SPEC_HWC, encoding="utf-8")
@@ -182,6 +182,15 @@ def test_summary_json_stays_clean_with_a_warning(run_cli, tmp_path):
     out, err = ok(run_cli, "summary", str(spec), "--format", "json")
     assert json.loads(out)["totals"]["params"] == 8 * 224 * 3 * 3 + 8
     assert len(warnings(err)) == 1
+
+
+def test_check_warns_without_failing(run_cli, tmp_path):
+    """check says it at the spec's place and still exits 0 on held expectations; its JSON is clean."""
+    spec = tmp_path / "net.yaml"
+    spec.write_text(SPEC_HWC.replace("kernel_size: 3}", "kernel_size: 3}\n    expect: {params: 8*224*3*3 + 8}"), encoding="utf-8")
+    out, err = ok(run_cli, "check", str(spec), "--format", "json")
+    assert json.loads(out)["exit_code"] == 0
+    assert [w["where"] for w in warnings(err)] == [f"{spec}:2:8"]
 
 
 # -- compare's inline layers ------------------------------------------------------------------------

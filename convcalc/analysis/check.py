@@ -551,6 +551,7 @@ def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Frac
         if reason:
             return FileResult(shown, skipped=reason)
         spec = load_spec(text, shown)
+        warnings = layout_warnings(spec)
         budgets = parse_budgets(spec)
         report = analyze(spec)
         verdicts = check_report(report, budgets)
@@ -561,7 +562,20 @@ def check_file(target: str, baseline: Optional[Baseline] = None, tolerance: Frac
     except ConvcalcError as exc:
         message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
         return FileResult(shown, error=Verdict("error", False, exc.code, message, exc.pos), error_exit=exc.exit_code)
-    return FileResult(shown, verdicts)
+    return FileResult(shown, verdicts, warnings=warnings)
+
+
+def layout_warnings(spec: Spec) -> tuple[str, ...]:
+    """The ``input-layout`` warning ``summary`` prints for a spec whose ``input:`` looks channels
+    last (``[224, 224, 3]``), as a line: ``check`` says it too, without failing on it."""
+    from convcalc.spec.layout import looks_other_layout, read_as, swap_layout
+
+    dims = tuple(spec.input)
+    if not looks_other_layout(dims, "chw"):
+        return ()
+    written = ", ".join(map(str, dims))
+    swapped = ", ".join(map(str, swap_layout(dims, "chw")))
+    return (f"{spec.pos(('input',))}: warning[input-layout]: input [{written}] is {read_as(dims, 'chw')} (write [{swapped}])",)
 
 
 def _is_answers_file(text: str) -> bool:

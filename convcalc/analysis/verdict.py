@@ -47,6 +47,7 @@ class FileResult(Displayed):
     error: Optional[Verdict] = None  # the file could not be checked at all
     error_exit: int = EXIT_OK
     skipped: Optional[str] = None  # why a YAML file was not checked: it is plainly not a spec
+    warnings: tuple[str, ...] = ()  # ``path:line:col: warning[code]: ...`` lines: noticed, not failures
 
     @property
     def failures(self) -> tuple[Verdict, ...]:

@@ -13,12 +13,18 @@ input must not pass.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from convcalc.analysis.check import check_paths, load_baseline, parse_tolerance, worst_exit
+from convcalc.analysis.check import (
+    check_paths,
+    load_baseline,
+    parse_tolerance,
+    worst_exit,
+)
 from convcalc.cli._common import format_option, one_stdin, text_width, tracked
 from convcalc.errors import EXIT_FAILED, EXIT_OK, UsageError
 from convcalc.render.check import FORMATS, render_check
@@ -49,6 +55,8 @@ def check_command(
     allowed = parse_tolerance(tolerance or "0")
     saved = load_baseline(baseline) if baseline is not None else None
     results = [result for target in tracked(files, "checking") for result in check_paths([target], saved, allowed, skip_non_specs, against)]
+    for line in (line for result in results for line in result.warnings):
+        print(line, file=sys.stderr)
     typer.echo(render_check(results, chosen, verbose, text_width()), nl=False)
     code = worst_exit(results)
     raise typer.Exit(EXIT_OK if exit_zero and code == EXIT_FAILED else code)
