@@ -18,7 +18,7 @@ Repeated structures
 
 What cannot be written: an operation convcalc has no kind for (the spec could not be analysed), a
 layer that reads the network's input after another layer (a spec names no tensor before its first
-layer), weights shared by two layers (a spec would count them twice). Each is a :class:`UsageError`
+layer), weight tensors shared by two layers (written without ``share:``, a spec would count them twice). Each is a :class:`UsageError`
 (``spec-write``, exit 2).
 """
 
@@ -53,7 +53,7 @@ def write_spec(graph: Graph, *, expect: Optional[dict] = None) -> str:
                          hint="a spec can hold only convcalc's kinds; `convcalc summary` shows the model with those rows")
     shared = [n.path for n, r in zip(graph.nodes, graph.results) if any(note.startswith("shares weights") for note in r.notes)]
     if shared:
-        raise UsageError("spec-write", f"cannot write a spec: {', '.join(shared[:3])} share weights with layers before them, and a spec has no way to share a weight (it would count it twice)")
+        raise UsageError("spec-write", f"cannot write a spec: {', '.join(shared[:3])} share weights with layers before them (weight tensors), which the spec writer does not write as `share:` (written without, they would be counted twice)")
     return _Writer(graph).write(expect)
 
 
