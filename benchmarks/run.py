@@ -704,12 +704,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         "warmup": warmup, "convcalc": shown(convcalc_command()), "bytecode_cache": True,
     }
 
+    # Whole processes first: a child's peak RSS (wait4's ru_maxrss) starts at what it shared with
+    # this process when forked, and the in-process analyses of 100k layers leave this one large.
     results = bench_startup(repeats, warmup, models)
-    results += bench_scaling(sizes, inprocess)
     results.append(bench_symbolic(repeats, warmup, models))
     results.append(bench_check(max(1, repeats // 3), warmup, QUICK_CHECK_FILES if args.quick else CHECK_FILES))
     results += bench_big(1 if args.quick else 3, warmup, QUICK_BIG_SIZES if args.quick else BIG_SIZES)
     results += bench_sizes(1 if args.quick else max(3, repeats // 3), warmup, models)
+    results += bench_scaling(sizes, inprocess)
     results.append(bench_sweep(1 if args.quick else 3, QUICK_SWEEP_GRID if args.quick else SWEEP_GRID))
     if args.no_torch:
         results.append(Measurement("6 torchinfo", "torchinfo.summary", status="skipped", note="--no-torch"))

@@ -117,3 +117,26 @@ def test_a_depth_sweep_shares_blocks_and_equals_separate_summaries(run_cli, tmp_
             alone["totals"]["params"], alone["totals"]["macs"], alone["totals"]["flops"], alone["output_shape"], alone["memory"]["peak_activation_bytes"])
         last = alone["layers"][-1]
         assert p["receptive_field"] == ("global" if last["receptive_field_global"] else max(a["size"] for a in last["receptive_field"]))
+
+
+def test_measures_from_the_graph_equal_the_reports():
+    """A sweep without budgets measures each point from its graph's results: the same five
+    numbers and output as the report's, for every built-in."""
+    import convcalc
+    from convcalc.analysis.grid import measure, measure_graph
+    from convcalc.errors import ConvcalcError
+    from convcalc.graph.build import build_graph
+    from convcalc.spec.zoo import builtin_names, read_source
+
+    measured = 0
+    for name in builtin_names():
+        spec = convcalc.load_spec(read_source(name)[0], name)
+        try:
+            graph = build_graph(spec)
+        except ConvcalcError:
+            continue
+        report = convcalc.analyze(graph)
+        got = measure_graph(graph)
+        assert got is None or got == (measure(report), tuple(report.output_shape)), name
+        measured += got is not None
+    assert measured >= 20

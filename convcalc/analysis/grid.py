@@ -17,10 +17,12 @@ from fractions import Fraction
 from typing import Any, Callable, Optional
 
 from convcalc.analysis.check import Budget, check_budget, parse_budget
-from convcalc.arith.dims import to_json_dim
+from convcalc.arith.dims import dsum, prod, to_json_dim
+from convcalc.conventions import DTYPE_BYTES
 from convcalc.engine import analyze
 from convcalc.errors import ConvcalcError, UsageError
 from convcalc.graph.build import build_graph
+from convcalc.graph.model import Graph
 from convcalc.report import Report
 from convcalc.spec import Spec
 
@@ -119,6 +121,62 @@ def measure(report: Report) -> dict[str, Any]:
     }
 
 
+def measure_graph(graph: Graph, dtype: str = "float32") -> Optional[tuple[dict[str, Any], tuple]]:
+    """:func:`measure` of ``analyze(graph)`` and its output shape, from the graph's results alone
+    (no rows written: a sweep point needs five numbers); None when a count is symbolic (then
+    the report answers). The same sums and the same peak as :class:`Report`'s, in integers."""
+    results = graph.results
+    if not results:
+        return None
+    params = buffers = macs = flops = 0
+    activations = []
+    for result in results:
+        p, b, m, f = result.params, result.buffers, result.macs, result.flops
+        if not (type(p) is int and type(b) is int and type(m) is int and type(f) is int):
+            return None
+        params += p
+        buffers += b
+        macs += m
+        flops += f
+        shapes = result.shapes
+        if len(shapes) > 1:
+            a = dsum(prod(shape) for shape in shapes)
+        else:
+            a = prod(result.shape)
+        if type(a) is not int:
+            return None
+        activations.append(a)
+    input_elements = prod(graph.input_shape)
+    if type(input_elements) is not int or not isinstance(graph.batch, int):
+        return None
+    # Report.peak_activations: a tensor lives from the row that makes it to the last row that reads it
+    last_read: dict[int, int] = {}
+    for node in graph.nodes:
+        for port in node.inputs:
+            last_read[port.node] = node.index
+    freed: dict[int, list[int]] = {}
+    for source, index in last_read.items():
+        freed.setdefault(index, []).append(source)
+    live = input_elements if -1 in last_read else 0
+    peak = 0
+    for index, a in enumerate(activations):
+        live += a
+        if live > peak:
+            peak = live
+        for source in freed.get(index, ()):
+            live -= activations[source] if source >= 0 else input_elements
+        if index not in last_read:
+            live -= a
+    last = results[-1]
+    rf = "global" if last.is_global else max((axis.size for axis in last.rf), default=None)
+    output = graph.output
+    shape = graph.input_shape if output.node < 0 else results[output.node].shapes[output.port]
+    return {
+        "params": params, "macs": macs, "flops": flops, "peak_activation_bytes": peak * graph.batch * DTYPE_BYTES[dtype],
+        "receptive_field": rf,
+    }, tuple(shape)
+
+
 def sweep_grid(spec: Spec, grids: list[tuple[str, list[Any]]], budgets: tuple[Budget, ...] = (), front: tuple[str, ...] = ("params", "macs"),
                progress: Optional[Callable[[int, int], None]] = None) -> list[Point]:
     """Every combination of the grids' values, in order (the last grid varies fastest)."""
@@ -136,12 +194,17 @@ def sweep_grid(spec: Spec, grids: list[tuple[str, list[Any]]], budgets: tuple[Bu
     for n, combination in enumerate(itertools.product(*(values for _, values in grids))):
         values = dict(zip(names, combination))
         try:
-            report = analyze(build_graph(spec.with_params(values), memo=memo))
+            graph = build_graph(spec.with_params(values), memo=memo)
+            measured = None if budgets else measure_graph(graph)
+            report = analyze(graph) if measured is None else None
         except ConvcalcError as exc:
             points.append(Point(values, {m: None for m in METRICS}, error=exc.render().split("\n")[0]))
         else:
-            broken = tuple(b.key for b in budgets if not check_budget(report, b).ok)
-            points.append(Point(values, measure(report), tuple(report.output_shape), broken=broken))
+            if report is None:
+                points.append(Point(values, *measured))
+            else:
+                broken = tuple(b.key for b in budgets if not check_budget(report, b).ok)
+                points.append(Point(values, measure(report), tuple(report.output_shape), broken=broken))
         if progress is not None:
             progress(n + 1, total)
     return pareto(points, front)

@@ -268,8 +268,7 @@ def load(target: str, input_shape: Optional[tuple] = None, *, check_layout: bool
     ``check_layout``, a warning when its ``input:`` looks channels last); an ONNX file
     (``model.onnx``) or a PyTorch model (``FILE.py:FACTORY``, which needs ``input_shape``) as its
     graph, built at ``input_shape`` when it is given."""
-    from convcalc.interop.onnx_import import is_onnx_path
-    from convcalc.interop.torch_import import is_factory
+    from convcalc.interop._targets import is_factory, is_onnx_path
 
     if is_onnx_path(target) or is_factory(target) and not Path(target).exists():
         return load_model(target, input_shape)

@@ -215,21 +215,21 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
                     diagnostics.append(Diagnostic("rf-misaligned", f"{row.path}: {note}", row.pos))
             for code, message in result.diagnostics:
                 diagnostics.append(Diagnostic(code, f"{row.path} ({row.kind}): {message}", row.pos))
+        report_conditions = []
+        for index, size, message in conditions:
+            row = rows[index]
+            text = Lazy(lambda m=message, r=row: f"{r.path} ({r.kind}): {m}")
+            if isinstance(size, _Equal):
+                report_conditions.append(Condition(row.path, size.expr, text, row.pos, equal=True))
+            else:
+                report_conditions.append(Condition(row.path, size, text, row.pos))
+        groups = tuple([
+            Group(g.path, g.name, g.kind, g.depth, g.first, g.end, _tensor_shape(shapes, g.output), g.pos)
+            for g in graph.groups
+        ])  # with the collector still off: it would walk every row made above, again and again
     finally:
         if collecting:
             gc.enable()
-    report_conditions = []
-    for index, size, message in conditions:
-        row = rows[index]
-        text = Lazy(lambda m=message, r=row: f"{r.path} ({r.kind}): {m}")
-        if isinstance(size, _Equal):
-            report_conditions.append(Condition(row.path, size.expr, text, row.pos, equal=True))
-        else:
-            report_conditions.append(Condition(row.path, size, text, row.pos))
-    groups = tuple(
-        Group(g.path, g.name, g.kind, g.depth, g.first, g.end, _tensor_shape(shapes, g.output), g.pos)
-        for g in graph.groups
-    )
     return Report(
         name=graph.name, description=graph.description, input_shape=shape, batch=batch,
         output_shape=_tensor_shape(shapes, graph.output), rows=tuple(rows), groups=groups,

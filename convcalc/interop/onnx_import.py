@@ -47,6 +47,7 @@ from convcalc.interop._imported import GraphBuilder, Scope, Unsupported
 from convcalc.interop._onnx_fold import fold
 from convcalc.interop._onnx_ops import HANDLERS
 from convcalc.interop._onnx_patterns import find_patterns
+from convcalc.interop._targets import is_onnx_path
 from convcalc.interop._onnx_values import (
     MAX_FOLDED,
     Const,
@@ -63,10 +64,6 @@ __all__ = ["MAX_FILE_BYTES", "OPSETS", "is_onnx_path", "load_onnx", "require_onn
 OPSETS = range(11, 25)  # the default domain's versions whose operators convcalc reads
 MAX_FILE_BYTES = 2**31  # protobuf's own limit: larger models keep their weights in external files
 _FLOATS = {1, 10, 11, 16}  # FLOAT, FLOAT16, DOUBLE, BFLOAT16: the types of learned tensors
-
-
-def is_onnx_path(target: str) -> bool:
-    return target.lower().endswith(".onnx")
 
 
 # -- reading the file ---------------------------------------------------------------------------

@@ -43,23 +43,15 @@ from convcalc.interop._imported import GraphBuilder, Live, Scope, Unsupported, r
 from convcalc.interop._torch_modules import MODULES, rule_of
 from convcalc.interop._torch_ops import FUNCTIONS
 from convcalc.interop._torch_rules import CONSTANT_SHAPES, Const, Param
+from convcalc.interop._targets import FACTORY, is_factory
 
 __all__ = ["FUNCTIONS", "MODULES", "graph_of_module", "import_torch", "is_factory", "load_factory", "require_torch", "trace"]
 
-_FACTORY = re.compile(r"^(?P<source>[^:]+):(?P<name>[A-Za-z_][\w.]*)$")
+_FACTORY = FACTORY
 
 
 def require_torch():
     return require("torch", "importing a PyTorch model", "torch")
-
-
-def is_factory(target: str) -> bool:
-    """``FILE.py:FACTORY`` or ``package.module:FACTORY``."""
-    match = _FACTORY.match(target)
-    if not match:
-        return False
-    source = match["source"]
-    return source.endswith(".py") or all(part.isidentifier() for part in source.split("."))
 
 
 def load_factory(target: str) -> tuple[Callable, str]:

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from fractions import Fraction
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 __all__ = [
     "ELLIPSIS",
@@ -63,13 +62,19 @@ def compact_count(n: int) -> str:
     half to even from the exact integer (no float in between); below 1,000 the number itself."""
     for i, (scale, suffix) in enumerate(_UNITS):
         if abs(n) >= scale:
-            hundredths = round(Fraction(abs(n) * 100, scale))
+            hundredths = _round_half_even(abs(n) * 100, scale)
             if hundredths >= 100_000 and i > 0:  # 999.996K is 1.00M, not 1000.00K
                 scale, suffix = _UNITS[i - 1]
-                hundredths = round(Fraction(abs(n) * 100, scale))
+                hundredths = _round_half_even(abs(n) * 100, scale)
             sign = "-" if n < 0 else ""
             return f"{sign}{hundredths // 100}.{hundredths % 100:02d}{suffix}"
     return str(n)
+
+
+def _round_half_even(a: int, b: int) -> int:
+    """``round(Fraction(a, b))`` for ``a >= 0``, ``b > 0``, in integers."""
+    q, r = divmod(a, b)
+    return q + 1 if 2 * r > b or (2 * r == b and q % 2) else q
 
 
 def pretty_formula(text: str) -> str:
@@ -300,11 +305,19 @@ def print_table(
     row_styles: Iterable[Optional[str]] = (),
     show_footer: bool = False,
 ) -> None:
-    """The table, line by line, never wrapped or cropped by the console (it already fits)."""
+    """The table, line by line, never wrapped or cropped by the console (it already fits).
+
+    A console without colours that does not record (a file, a pipe) prints a plain line as it
+    is: its lines are written straight to its file, as rich would write them (thousands of
+    rows cost what their text costs). A line with a tab or a control character goes to rich."""
     from rich.text import Text
 
     def out(text: Any) -> None:
         console.print(text, soft_wrap=True, highlight=False)
+
+    if console.color_system is None and not console.record and not console.is_jupyter:
+        plain_rows(console, fitted, title, show_footer, out)
+        return
 
     if title:
         out(Text(title))
@@ -322,6 +335,46 @@ def print_table(
         footers = [abbreviate(text, w) if c.label else text for c, w, text in zip(fitted.columns, fitted.widths, footers)]
         out(Text(rule, style="dim"))
         out(Text(_line(fitted, footers), style="bold"))
+
+
+def plain_rows(console, fitted: Fitted, title: Optional[str], show_footer: bool, out: Callable[[Any], None]) -> None:
+    """:func:`print_table`'s lines as plain text on a console that adds no styles."""
+    from rich.text import Text
+
+    file = console.file
+    lines: list[str] = []
+
+    def flush() -> None:
+        if lines:
+            file.write("".join(lines))
+            lines.clear()
+
+    def line(text: str) -> None:
+        if text.isprintable():
+            lines.append(text + "\n")
+        else:
+            flush()
+            out(Text(text))
+
+    if title:
+        line(title)
+        line("")
+    line(_line(fitted, [c.header for c in fitted.columns]))
+    rule = "─" * fitted.total
+    line(rule)
+    for cells in fitted.rows():
+        height = max(len(texts) for texts in cells)
+        for k in range(height):
+            line(_line(fitted, [texts[k] if k < len(texts) else "" for texts in cells]))
+        if len(lines) >= 4096:
+            flush()
+    if show_footer:
+        footers = [column.texts(fitted.compact)[1] or "" for column in fitted.columns]
+        footers = [abbreviate(text, w) if c.label else text for c, w, text in zip(fitted.columns, fitted.widths, footers)]
+        line(rule)
+        line(_line(fitted, footers))
+    flush()
+    file.flush()
 
 
 def wrap_words(text: str, width: Optional[int], indent: str = "", hanging: str = "    ") -> list[str]:
@@ -349,6 +402,16 @@ def print_wrapped(console, text: str, indent: str = "", hanging: str = "    ", s
 
 def with_compact(column: Column, values: Sequence[Any], footer: Any = None) -> Column:
     """``column`` with its compact cells: integer counts in K/M/G, anything else as it is."""
-    compact = tuple(compact_count(v) if isinstance(v, int) else cell for v, cell in zip(values, column.cells))
+    known: dict[int, str] = {}  # rows repeat their counts
+    compact = []
+    for v, cell in zip(values, column.cells):
+        if type(v) is int:
+            text = known.get(v)
+            if text is None:
+                text = known[v] = compact_count(v)
+            compact.append(text)
+        else:
+            compact.append(compact_count(v) if isinstance(v, int) else cell)
+    compact = tuple(compact)
     compact_footer = compact_count(footer) if isinstance(footer, int) else column.footer
     return replace(column, compact=compact, compact_footer=compact_footer)

@@ -112,13 +112,43 @@ def _sum(rows: Iterable[Row], attr: str) -> Any:
     return dsum(getattr(r, attr) for r in rows)
 
 
-def _group_row(report: Report, g: Group, collapsed: bool) -> DisplayRow:
-    rows = report.rows[g.first : g.end]
-    last = rows[-1]
+_SUMMED = ("params", "buffers", "macs", "flops", "activations")
+
+
+class _Sums:
+    """The sums of a report's rows over any range, from running totals: a group's sums cost the
+    same whatever its size (a repeat of 5,000 blocks holds 10,000 rows). Symbolic counts are
+    summed row by row, as ``dsum`` adds them."""
+
+    def __init__(self, rows: Sequence[Row]):
+        self.rows = rows
+        self.running: dict[str, Optional[list[int]]] = {}
+        for attr in _SUMMED:
+            values = [getattr(r, attr) for r in rows]
+            if all(type(v) is int for v in values):
+                running = [0]
+                total = 0
+                for v in values:
+                    total += v
+                    running.append(total)
+                self.running[attr] = running
+            else:
+                self.running[attr] = None
+
+    def __call__(self, attr: str, first: int, end: int) -> Any:
+        running = self.running[attr]
+        if running is None:
+            return _sum(self.rows[first:end], attr)
+        return running[end] - running[first]
+
+
+def _group_row(report: Report, g: Group, collapsed: bool, sums: Optional[_Sums] = None) -> DisplayRow:
+    sums = sums or _Sums(report.rows)
+    last = report.rows[g.end - 1]
     return DisplayRow(
         label=g.path.rsplit(".", 1)[-1] if not collapsed else g.path, kind=g.kind, depth=g.depth,
-        output_shape=g.output_shape, params=_sum(rows, "params"), buffers=_sum(rows, "buffers"),
-        macs=_sum(rows, "macs"), flops=_sum(rows, "flops"), activations=_sum(rows, "activations"),
+        output_shape=g.output_shape, params=sums("params", g.first, g.end), buffers=sums("buffers", g.first, g.end),
+        macs=sums("macs", g.first, g.end), flops=sums("flops", g.first, g.end), activations=sums("activations", g.first, g.end),
         rf=format_rf(last.rf, last.is_global), is_group=True, path=g.path,
     )
 
@@ -136,6 +166,7 @@ def display_rows(report: Report, depth: Optional[int] = None) -> list[DisplayRow
     """The rows a person sees, in order: the full tree with group headers, or, with ``depth``,
     everything below that depth collapsed into one row per block."""
     groups = sorted((g for g in report.groups if g.end > g.first), key=lambda g: (g.first, g.depth))
+    sums = _Sums(report.rows) if groups else None
     out: list[DisplayRow] = []
     gi = 0
     i = 0
@@ -149,11 +180,11 @@ def display_rows(report: Report, depth: Optional[int] = None) -> list[DisplayRow
             if depth is not None and g.depth >= depth:
                 continue
             if depth is not None and g.depth == depth - 1:
-                out.append(_group_row(report, g, collapsed=True))
+                out.append(_group_row(report, g, collapsed=True, sums=sums))
                 i = g.end
                 advanced = True
                 break
-            out.append(_group_row(report, g, collapsed=False))
+            out.append(_group_row(report, g, collapsed=False, sums=sums))
         if advanced:
             continue
         r = report.rows[i]
@@ -435,11 +466,13 @@ def parse_columns(text: Optional[str], known: Iterable[str]) -> Optional[tuple[s
     return tuple(key for key in known if key in asked or key == known[0])
 
 
-def summary_columns(report: Report, depth: Optional[int] = None, layout: str = "chw", keys: Optional[Sequence[str]] = None) -> list:
-    """The summary table's columns (:class:`convcalc.render.fit.Column`), exact and compact."""
+def summary_columns(report: Report, depth: Optional[int] = None, layout: str = "chw", keys: Optional[Sequence[str]] = None,
+                    rows: Optional[list[DisplayRow]] = None) -> list:
+    """The summary table's columns (:class:`convcalc.render.fit.Column`), exact and compact;
+    ``rows``: the report's :func:`display_rows` at ``depth``, when made already."""
     from convcalc.render.fit import Column, pretty_formula, with_compact
 
-    rows = display_rows(report, depth)
+    rows = display_rows(report, depth) if rows is None else rows
     t = report.totals
     symbolic = bool(report.symbols)
     keys = keys or (SYMBOLIC_COLUMNS if symbolic else tuple(key for key, _, _ in SUMMARY_COLUMNS))
@@ -458,13 +491,17 @@ def summary_columns(report: Report, depth: Optional[int] = None, layout: str = "
         elif key == "kind":
             column = Column(key, header, tuple(d.kind for d in rows), footer="", drop=drop, style="cyan")
         elif key == "shape":
-            column = Column(key, header, tuple(pretty_formula(format_shape(d.output_shape, layout)) for d in rows),
+            shapes: dict[tuple, str] = {}  # rows repeat their shapes
+            for d in rows:
+                if d.output_shape not in shapes:
+                    shapes[d.output_shape] = pretty_formula(format_shape(d.output_shape, layout))
+            column = Column(key, header, tuple([shapes[d.output_shape] for d in rows]),
                             footer=pretty_formula(format_shape(report.output_shape, layout)), drop=drop, wrap=symbolic)
         elif key == "rf":
             column = Column(key, header, tuple(d.rf for d in rows), footer="", right=True, drop=drop)
         else:
             cells, total = values[key]
-            exact = Column(key, header, tuple(pretty_formula(format_count(v)) for v in cells), footer=pretty_formula(format_count(total)),
+            exact = Column(key, header, tuple([f"{v:,}" if type(v) is int else pretty_formula(format_count(v)) for v in cells]), footer=pretty_formula(format_count(total)),
                            right=True, drop=drop, wrap=not all(isinstance(v, int) for v in (*cells, total)))
             column = with_compact(exact, cells, total)
         columns.append(column)
@@ -482,9 +519,10 @@ def render_table(report: Report, console, depth: Optional[int] = None, layout: s
 
     symbolic = bool(report.symbols)
     width = width_of(console)
-    fitted = fit(summary_columns(report, depth, layout, keys), width)
+    rows = display_rows(report, depth)
+    fitted = fit(summary_columns(report, depth, layout, keys, rows), width)
     title = f"{report.name}  input {format_shape(report.input_shape, layout)}" + (f"  batch {report.batch}" if report.batch != 1 else "")
-    styles = ["bold" if d.is_group else None for d in display_rows(report, depth)]
+    styles = ["bold" if d.is_group else None for d in rows]
     print_table(console, fitted, title=title, row_styles=styles, show_footer=not symbolic)
     if symbolic:
         t = report.totals
