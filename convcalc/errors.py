@@ -6,8 +6,10 @@ comes from a spec, the source position of the YAML node that is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
+from typing import Iterator
 
 __all__ = [
     "EXIT_FAILED",
@@ -21,6 +23,7 @@ __all__ = [
     "SpecError",
     "UsageError",
     "quote_path",
+    "read_errors",
 ]
 
 EXIT_OK = 0
@@ -102,3 +105,17 @@ class LayerError(Exception):
         self.message = message
         self.field = field
         self.hint = hint
+
+
+@contextlib.contextmanager
+def read_errors(where: Position) -> Iterator[None]:
+    """A file that cannot be opened or read, as the :class:`UsageError` (exit 2) at ``where`` every
+    reader gives: ``io-missing``, ``io-permission``, or ``io-error`` with the system's reason."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise UsageError("io-missing", "no such file", where) from None
+    except PermissionError:
+        raise UsageError("io-permission", "permission denied", where) from None
+    except OSError as exc:
+        raise UsageError("io-error", f"cannot read it: {exc.strerror or exc}", where) from None

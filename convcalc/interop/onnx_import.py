@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from convcalc.arith.dims import prod, sympy_module
-from convcalc.errors import Position, SpecError, UsageError
+from convcalc.errors import Position, SpecError, UsageError, read_errors
 from convcalc.graph.model import INPUT, Graph, Port
 from convcalc.interop._imported import GraphBuilder, Scope, Unsupported
 from convcalc.interop._onnx_fold import fold
@@ -78,17 +78,11 @@ def _read(path: Path, shown: str):
         raise UsageError("io-directory", "this is a directory, not an ONNX file", where)
     if path.exists() and not path.is_file():  # a FIFO or a device: reading it could wait forever
         raise UsageError("io-not-a-file", "not a regular file: convcalc reads an ONNX model from a file", where)
-    try:
+    with read_errors(where):
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise SpecError("limit-file-size", f"file is larger than {MAX_FILE_BYTES >> 20} MB, protobuf's limit (MAX_FILE_BYTES)", where)
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError("io-missing", "no such file", where) from None
-    except PermissionError:
-        raise UsageError("io-permission", "permission denied", where) from None
-    except OSError as exc:
-        raise UsageError("io-error", f"cannot read it: {exc.strerror or exc}", where) from None
     try:
         model = onnx.ModelProto.FromString(data)
     except (DecodeError, ValueError, RuntimeError) as exc:

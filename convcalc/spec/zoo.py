@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from convcalc.spec._yaml import MAX_FILE_BYTES
-from convcalc.errors import Position, SpecError, UsageError
+from convcalc.errors import Position, SpecError, UsageError, read_errors
 from convcalc.spec import did_you_mean
 
 __all__ = ["STDIN", "STDIN_NAME", "builtin_names", "read_source", "specs_dir"]
@@ -59,14 +59,8 @@ def _read_file(path: Path) -> str:
     if path.is_dir():
         raise UsageError("io-directory", "this is a directory, not a spec file", where)
     stdin = str(path) in _STDIN
-    try:
+    with read_errors(where):
         fd = os.open(path, os.O_RDONLY | (0 if stdin else os.O_NONBLOCK))
-    except FileNotFoundError:
-        raise UsageError("io-missing", "no such file", where) from None
-    except PermissionError:
-        raise UsageError("io-permission", "permission denied", where) from None
-    except OSError as exc:
-        raise UsageError("io-error", f"cannot read it: {exc.strerror or exc}", where) from None
     try:
         kind = os.fstat(fd).st_mode
         if not stdin and not stat.S_ISREG(kind):
