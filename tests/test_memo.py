@@ -108,3 +108,55 @@ def test_a_fault_after_copies_is_reported_as_without_the_memo():
     with pytest.raises(convcalc.SpecError) as alone:
         fresh(spec)
     assert memo.value.render() == alone.value.render() and memo.value.pos.line > 1
+
+
+# -- a copy's receptive field without inferring again (LayerKind.refield) -----------------------
+
+
+def _fields(n: int):
+    """Receptive fields an axis of size ``n`` may enter with: the input's, a strided window's, a
+    transposed convolution's (a pattern of period 2), one not known."""
+    from convcalc.kinds import RFAxis
+    from convcalc.kinds._rf import unknown_axis
+
+    plain = RFAxis()
+    return [plain, plain.through(3, 2, 1, 1, n), plain.through(5, 1, 2, 3, n).transposed(3, 2, 1, 1, n), unknown_axis("a test", n)]
+
+
+def _refield_cases():
+    from test_kind_goldens import GOLDEN
+
+    from convcalc.kinds import KINDS, LayerKind
+
+    for kind, (shape, items, _) in sorted(GOLDEN.items()):
+        if KINDS[kind].refield is LayerKind.refield:
+            continue
+        yield pytest.param(kind, shape, items, id=kind)
+
+
+@pytest.mark.parametrize(("kind", "shape", "items"), list(_refield_cases()))
+def test_a_kind_s_refield_is_its_infer_on_another_field(kind, shape, items):
+    """Every kind with a ``refield`` answers as its ``infer`` does on an input of the same shape with
+    another receptive field (or none, or a global one), everything else of the result unchanged."""
+    from test_kind_goldens import spec_of
+
+    from convcalc.graph import _memo
+    from convcalc.kinds import RFAxis, Tensor
+    from convcalc.kinds._run import run
+
+    report = convcalc.analyze(convcalc.load_spec(spec_of(shape, items)))
+    row = next(r for r in reversed(report.rows) if r.kind == kind)
+    x_shape = row.input_shapes[0]
+    first = Tensor(x_shape, tuple(RFAxis() for _ in x_shape[1:]))
+    was, _ = run(row.layer, [first], False)
+    n = x_shape[1] if len(x_shape) > 1 else 1
+    entering = [(tuple(f for _ in x_shape[1:]), False) for f in _fields(n)] + [((), True), ((), False)]
+    for rf, is_global in entering:
+        x = Tensor(x_shape, rf, is_global)
+        want, _ = run(row.layer, [x], False)
+        got = _memo._refielded(row.layer, x, was)
+        assert got is not None
+        fields = [f.name for f in dataclasses.fields(want) if f.name != "formulas"]
+        assert [getattr(got, f) for f in fields] == [getattr(want, f) for f in fields]
+        formulas = [r.formulas() if callable(r.formulas) else r.formulas for r in (got, want)]
+        assert formulas[0] == formulas[1]

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from convcalc.graph.model import Expectation, Node, Port
 from convcalc.kinds import LayerError, Result, Tensor
-from convcalc.kinds._run import run
+from convcalc.kinds._run import rf_within_bounds, run
 
 __all__ = ["POISONED", "Fold", "FoldMemo", "has_dollar"]
 
@@ -226,9 +226,13 @@ class FoldMemo:
                 return Tensor(result.shapes[p.port], result.rf, bool(result.is_global), p.node, p.port, len(result.shapes))
             return x if p == Port(x.source, x.port) else self.network_input
 
-        for node in done.nodes:
+        for node, was in zip(done.nodes, done.results):
             xs = [tensor(p) for p in node.inputs]
             refs = [tensor(p) for p in node.refs]
+            result = None if self.symbolic or refs or len(xs) != 1 else _refielded(node.layer, xs[0], was)
+            if result is not None:
+                made.append(result)
+                continue
             try:
                 result, found = run(node.layer, xs, self.symbolic, refs)
             except LayerError:
@@ -237,3 +241,16 @@ class FoldMemo:
             made.append(result)
             conditions += [(index, size, message) for size, message in found]
         return tuple(made), tuple(conditions)
+
+
+def _refielded(layer: Any, x: Tensor, was: Result) -> Optional[Result]:
+    """``was`` (the layer's result on an input of ``x``'s shapes) with the receptive field ``x``
+    gives it, when the kind can say it without inferring again (``LayerKind.refield``); None
+    when it cannot, or when the field grows past its bound (inferred again, to be refused)."""
+    field = layer.refield(x, was)
+    if field is None or (field[0] and not rf_within_bounds(field[0])):
+        return None
+    result = object.__new__(Result)  # a copy with two fields changed, as in kinds._run
+    result.__dict__.update(was.__dict__)
+    result.__dict__.update(rf=field[0], is_global=bool(field[1]))
+    return result

@@ -6,7 +6,7 @@ import re
 import sys
 import typing
 from dataclasses import dataclass, field, replace
-from typing import Annotated, Any, ClassVar, Union
+from typing import Annotated, Any, ClassVar, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
@@ -167,6 +167,15 @@ class LayerKind(BaseModel):
 
     def infer(self, x: Tensor) -> Result:  # pragma: no cover - every kind overrides
         raise NotImplementedError
+
+    def refield(self, x: Tensor, result: Result) -> Optional[tuple[Any, Any]]:
+        """``(rf, is_global)`` of this layer's output on ``x``, given its ``result`` on an input of
+        the same shapes with another receptive field (a copy of a repeated block, made by the
+        builder's memo): everything else of ``result`` holds there unchanged. A kind whose
+        ``infer`` reads the input's field only to make the output's says how here; None (the
+        default) infers the copy again. tests/test_memo.py holds every kind that answers to its
+        ``infer``."""
+        return None
 
     def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
         """MACs of this layer's backward pass (a training step), given its input ``shapes``, its

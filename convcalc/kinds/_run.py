@@ -19,7 +19,7 @@ from convcalc.arith.dims import MAX_INT, collect_conditions
 from convcalc.errors import LayerError
 from convcalc.kinds._base import LayerKind, Result, Tensor
 
-__all__ = ["MAX_RF_BITS", "batch_running", "run", "running_batch"]
+__all__ = ["MAX_RF_BITS", "batch_running", "rf_within_bounds", "run", "running_batch"]
 
 MAX_RF_BITS = 1024  # a receptive field's jump (an int or a Fraction): it bounds size and start
 _RF_LIMIT = 1 << MAX_RF_BITS
@@ -52,7 +52,7 @@ def run(layer: LayerKind, xs: Sequence[Tensor], symbolic: bool, refs: Sequence[T
         _check_sizes(result)
         return _filled(result, xs, refs), tuple(conditions)
     result = _infer(layer, xs, refs)
-    if _too_large(result.shape) or any(_too_large(shape) for shape in result.more) or (result.rf and not _rf_within_bounds(result.rf)):
+    if _too_large(result.shape) or any(_too_large(shape) for shape in result.more) or (result.rf and not rf_within_bounds(result.rf)):
         _refuse_growth(result)
     return _filled(result, xs, refs), ()
 
@@ -81,7 +81,7 @@ def _too_large(shape) -> bool:
     return any(isinstance(d, int) and d > MAX_INT for d in shape)
 
 
-def _rf_within_bounds(rf) -> bool:
+def rf_within_bounds(rf) -> bool:
     """The jumps bound the rest: sizes and starts add (k-1)*jump per layer, and their
     denominators divide those of the jumps."""
     for axis in rf:
@@ -112,7 +112,7 @@ def _check_sizes(result: Result) -> None:
     and fractions within those of ``_refuse_growth``."""
     from convcalc.arith._symbolic import check_size
 
-    if _too_large(result.shape) or any(_too_large(shape) for shape in result.more) or not _rf_within_bounds(
+    if _too_large(result.shape) or any(_too_large(shape) for shape in result.more) or not rf_within_bounds(
         [a for a in result.rf or () if isinstance(a.jump, (int, Fraction))]
     ):
         _refuse_growth(result)

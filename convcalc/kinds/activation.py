@@ -23,6 +23,9 @@ class _Elementwise(LayerKind):
     def infer(self, x: Tensor) -> Result:
         return Result(shape=x.shape, flops=ELEMENTWISE_FLOPS[self.kind] * prod(x.shape))
 
+    def refield(self, x: Tensor, result: Result) -> tuple:
+        return x.rf, x.is_global  # element-wise: each output reads its own input position
+
     def torch(self, io) -> Torch:
         return Torch(module=f"nn.{self.torch_class}({', '.join(io.kw(*type(self).model_fields))})")
 

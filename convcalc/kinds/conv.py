@@ -81,12 +81,22 @@ class _Conv(LayerKind):
         it: the forward's MACs (the output gradient through the transposed weights)."""
         return result.macs * (2 if needs[0] else 1)
 
+    def _window(self, x: Tensor) -> tuple[tuple, tuple, tuple]:
+        """Kernel, stride and dilation per spatial axis of ``x``."""
+        rank = len(x.spatial)
+        return as_tuple(self.kernel_size, rank, "kernel_size"), as_tuple(self.stride, rank, "stride"), as_tuple(self.dilation, rank, "dilation")
+
+    def refield(self, x: Tensor, result: Result) -> tuple:
+        if not x.rf:
+            return x.rf, x.is_global
+        k, s, d = self._window(x)
+        pads = resolve_padding(self.padding, x.spatial, k, s, d)
+        return tuple(axis.through(k[i], s[i], d[i], pads[i][0], out) for i, (axis, out) in enumerate(zip(x.rf, result.shape[1:]))), x.is_global
+
     def infer(self, x: Tensor) -> Result:
         self.check_rank(x)
         rank = len(x.spatial)
-        k = as_tuple(self.kernel_size, rank, "kernel_size")
-        s = as_tuple(self.stride, rank, "stride")
-        d = as_tuple(self.dilation, rank, "dilation")
+        k, s, d = self._window(x)
         c_in, c_out, g = x.channels, self.out_channels, self.groups
         check_groups(g, c_in, c_out)
         pads = resolve_padding(self.padding, x.spatial, k, s, d)

@@ -50,6 +50,9 @@ class _BatchNorm(LayerKind):
             formulas=(f"params = 2*C = 2*{c} = {params} (scale and shift); buffers = 2*C = {buffers} (running mean and variance)",),
         )
 
+    def refield(self, x: Tensor, result: Result) -> tuple:
+        return x.rf, x.is_global  # per channel, from statistics that are parameters here
+
     def torch(self, io) -> Torch:
         return Torch(module=f"nn.BatchNorm{self.rank}d({', '.join([io.c_in, *io.kw('eps', 'momentum', 'affine', 'track_running_stats')])})")
 

@@ -171,14 +171,24 @@ class _Pool(LayerKind):
     def _dilation(self, rank: int) -> tuple:
         return (1,) * rank
 
-    def infer(self, x: Tensor) -> Result:
-        self.check_rank(x)
+    def _window(self, x: Tensor) -> tuple[tuple, tuple, tuple, list]:
+        """Kernel, stride, dilation and the (before, after) padding per spatial axis of ``x``."""
         rank = len(x.spatial)
         k = as_tuple(self.kernel_size, rank, "kernel_size")
         s = as_tuple(self.stride if self.stride is not None else self.kernel_size, rank, "stride")
         d = self._dilation(rank)
-        pads = resolve_padding(self.padding, x.spatial, k, s, d)
-        names = axis_names(rank)
+        return k, s, d, resolve_padding(self.padding, x.spatial, k, s, d)
+
+    def refield(self, x: Tensor, result: Result) -> tuple:
+        if not x.rf:
+            return x.rf, x.is_global
+        k, s, d, pads = self._window(x)
+        return tuple(axis.through(k[i], s[i], d[i], pads[i][0], out) for i, (axis, out) in enumerate(zip(x.rf, result.shape[1:]))), x.is_global
+
+    def infer(self, x: Tensor) -> Result:
+        self.check_rank(x)
+        k, s, d, pads = self._window(x)
+        names = axis_names(len(x.spatial))
         spatial, texts, rf, windows = [], [], [], []
         for i, size in enumerate(x.spatial):
             if self.torch_padding():

@@ -285,7 +285,7 @@ class _LayerText:
         self.training = training
         self.bodies: dict[tuple, str] = {}
         self.notes: dict[tuple, str] = {}
-        self.fields: dict[tuple, str] = {}
+        self.fields: dict[tuple, str] = {}  # the fields written the general way
 
     def __call__(self, r: Row) -> str:
         key = (r.kind, r.depth, r.input_shapes, r.output_shape, r.output_shapes, r.params, r.buffers, r.macs, r.flops)
@@ -298,10 +298,12 @@ class _LayerText:
         notes = self.notes.get(r.notes)
         if notes is None:
             notes = self.notes[r.notes] = indented(list(r.notes), 3)
-        inputs = indented(list(r.inputs), 3)
-        field = self.fields.get(r.rf)
+        inputs = f"[\n        {r.inputs[0]}\n      ]" if len(r.inputs) == 1 else indented(list(r.inputs), 3)
+        field = _simple_rf_text(r.rf)
         if field is None:
-            field = self.fields[r.rf] = _rf_text(r.rf)
+            field = self.fields.get(r.rf)
+            if field is None:
+                field = self.fields[r.rf] = _rf_text(r.rf)
         return (
             f"{{\n      \"path\": {_key(r.path)},\n      \"name\": {_key(r.name or r.path.rsplit('.', 1)[-1])},\n      {body},\n"
             f"      \"receptive_field\": {field},\n      \"receptive_field_global\": {'true' if r.is_global else 'false'},\n"
@@ -312,7 +314,37 @@ class _LayerText:
 
 def _rf_text(rf: tuple[RFAxis, ...]) -> str:
     """``receptive_field``'s list, three levels deep (as ``rf_json`` writes it)."""
-    return indented([rf_axis_json(a) for a in rf], 3) if rf else "[]"
+    return _simple_rf_text(rf) or (indented([rf_axis_json(a) for a in rf], 3) if rf else "[]")
+
+
+def _simple_rf_text(rf: tuple[RFAxis, ...]) -> Optional[str]:
+    """``_rf_text`` of a field whose every axis is the textbook one in integers, else None."""
+    texts = [_simple_axis_text(a) for a in rf]
+    if not texts or None in texts:
+        return None
+    return "[\n        " + ",\n        ".join(texts) + "\n      ]"
+
+
+_AXIS = (
+    "{{\n          \"size\": {},\n          \"jump\": {},\n          \"start\": {},\n          \"padding\": {},\n"
+    "          \"first\": [\n            {},\n            {}\n          ],\n          \"period\": 1\n        }}"
+)
+
+
+def _simple_axis_text(a: RFAxis) -> Optional[str]:
+    """One axis's object, four levels deep, when its field is the textbook one in integers (one
+    size, an integer jump and centre): the text ``rf_axis_json`` gives, written directly. None for
+    any other field (written the general way)."""
+    comps, n = a.comps, a.n
+    if a.unknown or a.exceptions or len(comps) != 1 or not (n is None or (type(n) is int and n >= 1)):
+        return None
+    comp = comps[0]
+    if comp.period != 1 or comp.table[0] is None or type(a.jump) is not int:
+        return None
+    lo, hi = comp.table[0]
+    if type(lo) is not int or type(hi) is not int or (lo + hi) % 2:
+        return None
+    return _AXIS.format(hi - lo + 1, a.jump, (lo + hi) // 2, -lo, lo, hi)
 
 
 CSV_COLUMNS = ("path", "kind", "input_shape", "output_shape", "params", "buffers", "macs", "flops", "activations", "rf_size", "rf_jump", "rf_start")
