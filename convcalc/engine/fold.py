@@ -11,9 +11,9 @@ symbolic has no fixed weights: its graph is built at the size asked for.
 
 from __future__ import annotations
 
-import gc
 from typing import Any, Optional, Union
 
+from convcalc.arith._collector import collector_paused
 from convcalc.arith.dims import Lazy
 from convcalc.errors import LayerError, SpecError
 from convcalc.graph.build import MAX_BLOCK_DEPTH, MAX_LAYERS, MAX_SYMBOLIC_LAYERS, build_graph, symbols_of
@@ -73,9 +73,7 @@ def fold(graph: Graph, shape: tuple, steps: Optional[dict] = None) -> tuple[tupl
     if cuts is None:
         cuts = steps[_CUTS] = _cuts(graph)
     seen: list[tuple] = []  # the states at the cuts passed, with how far the fold was there
-    collecting = gc.isenabled()
-    gc.disable()  # as in the builder: many small objects, none freed
-    try:
+    with collector_paused():  # as in the builder: many small objects, none freed
         with running_batch(graph.batch):  # group norm's rule counts the batch
             for node, declared in zip(graph.nodes, graph.results):
                 frontier = cuts.get(node.index)
@@ -104,9 +102,6 @@ def fold(graph: Graph, shape: tuple, steps: Optional[dict] = None) -> tuple[tupl
                 conditions += [(node.index, size, message) for size, message in found]
                 tokens[node.index] = token
                 outputs[node.index] = made
-    finally:
-        if collecting:
-            gc.enable()
     results, conditions = tuple(results), tuple(conditions)
     for state, at, at_condition in seen:
         steps[state] = (results, at, conditions, at_condition)
@@ -187,21 +182,18 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
     diagnostics: list[Diagnostic] = []
     written: dict[int, tuple[Any, dict]] = {}  # a layer's arguments, once per layer (copies share layers)
     trained = {-1: False}  # whether a tensor depends on weights: then a training step needs its gradient
-    collecting = gc.isenabled()
-    gc.disable()  # as in the fold: a row is many small objects, none freed
-    try:
+    with collector_paused():  # as in the fold: a row is many small objects, none freed
         for node, result in zip(graph.nodes, results):
             outputs = shapes[node.index] = result.shapes
             inputs = node.inputs
             needs = tuple([trained[p.node] for p in inputs])
             trained[node.index] = any(needs) or bool(result.params) or node.shares is not None
+            layer, args = written.get(id(node.layer), (None, None))
+            if layer is not node.layer:
+                args = node.layer.model_dump(exclude_defaults=True)
+                written[id(node.layer)] = (node.layer, args)
             if result.extra:
-                args = {**node.layer.model_dump(exclude_defaults=True), **result.extra}
-            else:
-                layer, args = written.get(id(node.layer), (None, None))
-                if layer is not node.layer:
-                    args = node.layer.model_dump(exclude_defaults=True)
-                    written[id(node.layer)] = (node.layer, args)
+                args = {**args, **result.extra}
             input_shapes = tuple([shapes[p.node][p.port] for p in inputs])
             row = Row(
                 node.index, node.path, node.name, node.kind, node.depth, input_shapes, tuple(result.shape),
@@ -227,9 +219,6 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
             Group(g.path, g.name, g.kind, g.depth, g.first, g.end, _tensor_shape(shapes, g.output), g.pos)
             for g in graph.groups
         ])  # with the collector still off: it would walk every row made above, again and again
-    finally:
-        if collecting:
-            gc.enable()
     return Report(
         name=graph.name, description=graph.description, input_shape=shape, batch=batch,
         output_shape=_tensor_shape(shapes, graph.output), rows=tuple(rows), groups=groups,

@@ -21,11 +21,11 @@ the graph comes with the fold at the declared input (``Graph.results``).
 from __future__ import annotations
 
 import functools
-import gc
 from typing import Any, Optional
 
 from pydantic import ValidationError
 
+from convcalc.arith._collector import collector_paused
 from convcalc.arith.dims import dmin
 from convcalc.errors import Position, SpecError, SpecErrors
 from convcalc.graph._items import POISON, Item, Scope, as_written
@@ -79,9 +79,7 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
         start_work()
     x = Tensor(shape=shape, rf=tuple(RFAxis() for _ in shape[1:]))
     folder.network_input = x
-    collecting = gc.isenabled()
-    gc.disable()  # the fold makes many small objects and frees none: cycle collection only slows it
-    try:
+    with collector_paused():  # the fold makes many small objects and frees none: cycle collection only slows it
         with running_batch(batch_value):  # group norm's rule counts the batch
             out = folder.fold_list(spec.layers, ("layers",), x, Scope(), (), 0, dict(spec.params))
         if folder.errors:
@@ -98,9 +96,6 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
             conditions=tuple(folder.conditions), file=spec.file, source="spec",
             blocks={name: BlockInfo(name, b.description, dict(b.params)) for name, b in spec.blocks.items()}, names=folder.names,
         )
-    finally:
-        if collecting:
-            gc.enable()
 
 
 class _Folder(FoldMemo, Structures):

@@ -183,25 +183,28 @@ class Report(Displayed):
             freed.setdefault(index, []).append(source)
         input_elements = prod(self.input_shape)
         live: Dim = input_elements if -1 in last_read else 0
-        seen: list[tuple[Dim, Row]] = []
+        values: list[Dim] = []  # alive at each row of the range, in two lists: no tuple a row for the collector to walk
+        seen: list[Row] = []
         for row in self.rows:
-            live = live + row.activations
+            made = row.activations
+            live = live + made
             if first <= row.index < end:
-                seen.append((live, row))
+                values.append(live)
+                seen.append(row)
             for source in freed.get(row.index, ()):
                 live = live - (self.rows[source].activations if source >= 0 else input_elements)
             if row.index not in last_read:
-                live = live - row.activations
-        if all(isinstance(value, int) for value, _ in seen):
+                live = live - made
+        if all(isinstance(value, int) for value in values):
             peak: Dim = 0
             at: Row | None = None
-            for value, row in seen:
+            for value, row in zip(values, seen):
                 if value > peak or at is None:
                     peak, at = max(value, peak), row
             return peak, at
         from convcalc.arith._symbolic import peak_of
 
-        return peak_of(seen)
+        return peak_of(list(zip(values, seen)))
 
     @property
     def memory(self) -> dict[str, Any]:
