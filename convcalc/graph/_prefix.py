@@ -44,16 +44,16 @@ def item_reads(spec, raw: Any) -> frozenset[str]:
     an expression may name the kind), with the blocks' parameter defaults."""
     words = set(_names(raw))
     strings = _words(raw)
-    blocks = set(spec.blocks)
-    used = blocks if any("$" in w for w in strings) else strings & blocks
+    blocks = frozenset(spec.blocks)
+    todo = set(blocks if any("$" in w for w in strings) else strings & blocks)
     seen: set[str] = set()
-    while used:
-        name = used.pop()
+    while todo:
+        name = todo.pop()
         seen.add(name)
         block = spec.blocks[name]
         words |= _names(block.layers) | _names(dict(block.params))
         inner = _words(block.layers)
-        used |= (blocks if any("$" in w for w in inner) else inner & blocks) - seen
+        todo |= (blocks if any("$" in w for w in inner) else inner & blocks) - seen
     return frozenset(w for w in words if w in spec.params)
 
 
@@ -73,6 +73,7 @@ class Prefixes:
 
     def fold_network(self, items: Any, x: Tensor, scope: Scope, env: dict, batch: Any) -> Tensor:
         """``layers:``, from the latest kept state that this build shares, when there is one."""
+        self.top: Optional[tuple[int, tuple]] = None  # the item of layers: being folded, and what the items before it read
         if not self.resumable or self.symbolic or not isinstance(items, list):
             return self.fold_list(items, ("layers",), x, scope, (), 0, env)
         reads = self.memo.get(("layer reads",))
@@ -82,6 +83,7 @@ class Prefixes:
             params = tuple((k, _frozen(v)) for k, v in self.spec.params.items())
         except TypeError:  # an unhashable value: no state is kept
             return self.fold_list(items, ("layers",), x, scope, (), 0, env)
+        self.frozen_params = params
         values = dict(params)
         base = (id(self.spec.source), x.shape, batch)
         keys: list[Optional[tuple]] = []
@@ -97,14 +99,47 @@ class Prefixes:
                 break
 
         def keep(index: int, x: Tensor, kept: int) -> None:
+            self.top = (index, keys[index])
             if index > first and reads[index] and not self.errors and x.source >= 0:
-                self.memo[("prefix", index)] = Snapshot(
-                    keys[index], index, x, kept, params, tuple(self.nodes), tuple(self.results), tuple(dict(g) for g in self.groups),
-                    tuple(self.conditions), tuple(self.expectations), dict(self.names), frozenset(self.seen), tuple(self.define_log),
-                    dict(scope.tensors),
-                )
+                self.memo[("prefix", index)] = self.snapshot(keys[index], index, x, kept, params, scope)
 
         return self.fold_list(items, ("layers",), x, scope, (), 0, env, first=first, kept=kept, before=keep)
+
+    # -- the copies of a repeated item of layers: ----------------------------------------------
+    # A count that differs (a stage's depth) leaves the first copies alike: a build with more of
+    # them starts after the copies an earlier build folded, and folds only the others.
+    def copies_key(self, raw: Any, first: Any, own_names: bool) -> Optional[tuple]:
+        """What the copies of a repeated item of ``layers:`` read, their count aside; None for
+        copies not to be kept (not an item of ``layers:``, a count that reads ``i``, a fault)."""
+        top = self.top
+        if top is None or first.path != ("layers", top[0]) or self.block_stack or self.errors or "i" in _names(raw.get("repeat")):
+            return None
+        reads = self.memo.get(("copy reads", top[0]))
+        if reads is None:
+            reads = self.memo[("copy reads", top[0])] = tuple(sorted(item_reads(self.spec, {k: v for k, v in raw.items() if k != "repeat"})))
+        try:
+            return (*top[1], own_names, *((n, _frozen(self.spec.params[n])) for n in reads))
+        except TypeError:
+            return None
+
+    def resume_copies(self, key: Optional[tuple], repeat: int, scope: Scope, x: Tensor) -> tuple[int, Tensor]:
+        """How many copies are folded, and the last one's output: an earlier build's, when it folded
+        at most ``repeat`` of the same copies."""
+        snapshot = self.memo.get(("copies", self.top[0])) if key is not None else None
+        if snapshot is None or snapshot.key != key or snapshot.index > repeat:
+            return 0, x
+        return snapshot.index, self.restore(snapshot, self.frozen_params, scope)
+
+    def keep_copies(self, key: Optional[tuple], count: int, x: Tensor, scope: Scope) -> None:
+        if key is not None and not self.errors and x.source >= 0:
+            self.memo[("copies", self.top[0])] = self.snapshot(key, count, x, 0, self.frozen_params, scope)
+
+    def snapshot(self, key: tuple, index: int, x: Tensor, kept: int, params: tuple, scope: Scope) -> Snapshot:
+        return Snapshot(
+            key, index, x, kept, params, tuple(self.nodes), tuple(self.results), tuple(dict(g) for g in self.groups),
+            tuple(self.conditions), tuple(self.expectations), dict(self.names), frozenset(self.seen), tuple(self.define_log),
+            dict(scope.tensors),
+        )
 
     def restore(self, snapshot: Snapshot, params: tuple, scope: Scope) -> Tensor:
         self.nodes = list(snapshot.nodes)

@@ -328,7 +328,10 @@ class _Folder(FoldMemo, Structures, Prefixes):
             names.append(name)
         own_names = names[0] is not None and len(set(names)) == repeat
         start, entering = self.start(), x
-        for r, item in enumerate(items):
+        key = self.copies_key(raw, first, own_names)  # an earlier build's first copies, when they are this one's
+        done, x = self.resume_copies(key, repeat, scope, x)
+        for r in range(done, len(items)):
+            item = items[r]
             if x.source == POISONED:
                 return x  # a copy failed (reported): the next ones have no input
             if not self.kept(item.meta, item.path):
@@ -338,6 +341,7 @@ class _Folder(FoldMemo, Structures, Prefixes):
                 x = self.fold_one(item, x, scope, prefix, names[r], depth + 1, copy_env)
             else:
                 x = self.fold_one(item, x, scope, (*prefix, segment), str(r), depth + 1, copy_env)
+        self.keep_copies(key, repeat, x, scope)
         label = f"{names[0]}..{names[-1]}" if own_names else segment
         self.group((*prefix, label), "" if own_names else (first.meta.get("name") or ""), f"{first.kind} x{repeat}", depth, start, entering, x,
                    first.path, role="repeat")
