@@ -259,3 +259,27 @@ def test_builds_that_start_from_a_prefix_equal_builds_from_scratch(source, grid)
             assert _plain(shared) == _plain(build_graph(spec.with_params(values))), values
     # EfficientNet's params are all read by its first item (one seq): only its blocks are shared
     assert any(key[0] == "prefix" for key in memo) == (source != "efficientnet")
+
+
+def test_sweep_points_that_fail_fail_as_their_summaries(run_cli, tmp_path):
+    """At size 3 the pool has no room: those points fail after layers shared with points that do not."""
+    spec = tmp_path / "sweepable.yaml"
+    spec.write_text(SWEEPABLE)
+    grid = ("size=3,16", "pool=0,1", "tail=1,2", "join=0,1")
+    code, out, err = run_cli("sweep", str(spec), *(a for g in grid for a in ("--grid", g)), "-f", "json")
+    assert code == 0, err
+    points = json.loads(out)["points"]
+    failed = 0
+    for p in points:
+        values = ",".join(f"{g.split('=')[0]}={p[g.split('=')[0]]}" for g in grid)
+        code, out, _ = run_cli("summary", str(spec), "--set", values, "-f", "json")
+        alone = json.loads(out)
+        if code == 0:
+            assert p["error"] is None and {k: p[k] for k in ("params", "macs", "output_shape")} == {
+                "params": alone["totals"]["params"], "macs": alone["totals"]["macs"], "output_shape": alone["output_shape"]}, p
+            continue
+        e = alone["errors"][0]
+        assert p["error"] == f"{e['file']}:{e['line']}:{e['col']}: error[{e['code']}]: {e['message']}", p
+        assert p["params"] is None and not p["budget_ok"] and not p["pareto"]
+        failed += 1
+    assert failed == 4  # size 3 with the pool

@@ -6,6 +6,11 @@ stepped exactly and given to the spec as floats), ``NAME=LOW..HIGH`` (step 1) or
 point's params, MACs, FLOPs, peak activation memory, receptive field and output are measured; a point
 that breaks a budget (``check``'s syntax) is marked, and the points no other point beats on every
 metric of the Pareto front (params and MACs by default) are flagged.
+
+The points share work: the params read first (by the input, by the first layers) vary slowest, a
+point's graph is built from the state an earlier point's build left after the layers that read
+the same values (:mod:`convcalc.graph._prefix`), and its measures are summed on from the steps it
+shares with the point before (:class:`_Measures`).
 """
 
 from __future__ import annotations
