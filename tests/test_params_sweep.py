@@ -140,3 +140,146 @@ def test_measures_from_the_graph_equal_the_reports():
         assert got is None or got == (measure(report), tuple(report.output_shape)), name
         measured += got is not None
     assert measured >= 20
+
+
+SWEEPABLE = """\
+name: sweepable
+params: {size: 16, width: 4, depth: 1, tail: 1, join: 0, pool: 1, classes: 10}
+input: [3, '${size}', '${size}']
+blocks:
+  unit:
+    params: {out: ~}
+    layers:
+      - conv2d: {out_channels: $out, kernel_size: 3, padding: 1}
+      - relu
+layers:
+  - conv2d: {out_channels: 8, kernel_size: 3}
+    id: stem
+  - unit: {out: 8}
+  - unit: {out: $width}
+    name: u${i}
+    repeat: $depth
+  - conv2d: {out_channels: 8, kernel_size: 3, padding: $tail, dilation: $tail}  # its copies differ with their count
+    repeat: $tail
+    id: body
+  - add: {inputs: [body, stem]}
+  - conv2d: {out_channels: 16, kernel_size: 1}
+  - add: {inputs: [stem, stem]}  # with join: 1, stem is live at the conv before, the peak
+    repeat: $join
+  - max_pool2d: {kernel_size: 2}
+    repeat: $pool
+  - conv2d: {out_channels: $classes, kernel_size: 1}
+"""
+# given with the params read last first: the sweep analyses them in another order, and reports them in this one
+SWEEPABLE_GRID = ("pool=0,1", "join=0,1", "tail=1..3", "depth=1,3", "width=4,8", "size=16,32")
+
+
+def _summary_metrics(alone):
+    last = alone["layers"][-1]
+    return {
+        "params": alone["totals"]["params"], "macs": alone["totals"]["macs"], "flops": alone["totals"]["flops"],
+        "peak_activation_bytes": alone["memory"]["peak_activation_bytes"], "output_shape": alone["output_shape"],
+        "receptive_field": "global" if last["receptive_field_global"] else max(a["size"] for a in last["receptive_field"]),
+    }
+
+
+def _on_front(mine, others):
+    """Pareto on params and MACs, computed here from the separate summaries."""
+    return not any(
+        o["params"] <= mine["params"] and o["macs"] <= mine["macs"] and (o["params"], o["macs"]) != (mine["params"], mine["macs"]) for o in others
+    )
+
+
+def test_every_sweep_point_equals_its_own_summary(run_cli, tmp_path):
+    """96 points whose receptive fields, peaks, outputs and totals differ, the params given in an
+    order the sweep does not analyse them in, measured from the graphs (no budget) and from the
+    reports (budgets): each point is what `summary --set` says of it, its budget flags what the
+    budgets say of those numbers, its Pareto flag what the summaries say."""
+    import itertools
+
+    spec = tmp_path / "sweepable.yaml"
+    spec.write_text(SWEEPABLE)
+    names = [g.split("=")[0] for g in SWEEPABLE_GRID]
+    combinations = list(itertools.product(*(parse_grid(g)[1] for g in SWEEPABLE_GRID)))
+    alone = [_summary_metrics(summary_json(run_cli, str(spec), "--set", ",".join(f"{n}={v}" for n, v in zip(names, c)))) for c in combinations]
+    for metric in ("receptive_field", "peak_activation_bytes", "output_shape", "params", "macs"):
+        assert len({json.dumps(a[metric]) for a in alone}) > 1, metric  # the sample tells the points apart
+    for budgets in ((), ("macs<=1M", "peak_activation_bytes<=40000")):
+        args = [a for g in SWEEPABLE_GRID for a in ("--grid", g)] + [a for b in budgets for a in ("--budget", b)]
+        code, out, err = run_cli("sweep", str(spec), *args, "-f", "json")
+        assert code == 0, err
+        points = json.loads(out)["points"]
+        assert [tuple(p[n] for n in names) for p in points] == combinations
+        for p, a in zip(points, alone):
+            assert {k: p[k] for k in a} == a, p
+            assert p["budget_ok"] == (not budgets or (a["macs"] <= 1_000_000 and a["peak_activation_bytes"] <= 40_000)), p
+            assert p["pareto"] == _on_front(a, alone), p
+            assert p["error"] is None
+        assert 0 < sum(p["budget_ok"] for p in points) < len(points) or not budgets
+        assert 0 < sum(p["pareto"] for p in points) < len(points)
+
+
+def _plain(graph):
+    """The graph with its results' derivations written out (a function is equal only to itself)."""
+    import dataclasses
+
+    return dataclasses.replace(graph, results=tuple(
+        dataclasses.replace(r, formulas=r.formulas() if callable(r.formulas) else r.formulas) for r in graph.results))
+
+
+@pytest.mark.parametrize("source, grid", [
+    ("resnet_depths", ("depth1=1,3", "depth2=1..3", "depth3=2,6", "depth4=3,2,4,1", "classes=10,1000")),
+    ("sweepable", SWEEPABLE_GRID),
+    ("efficientnet", ("width_mult=1.0,1.1", "depth_mult=1.0,1.2")),
+], ids=["resnet-depths", "sweepable", "efficientnet"])
+def test_builds_that_start_from_a_prefix_equal_builds_from_scratch(source, grid):
+    """A sweep's builds share a memo: each starts from the state of an earlier build after the
+    layers that read the same params, and copies blocks folded before. Every node, group, result
+    and id of each point is what a build of its own makes."""
+    import itertools
+    import sys
+
+    import convcalc
+    from convcalc.graph.build import build_graph
+    from convcalc.spec.zoo import read_source
+
+    if source == "resnet_depths":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+        from run import resnet_depths_spec
+
+        text = resnet_depths_spec()
+    else:
+        text = SWEEPABLE if source == "sweepable" else read_source(source)[0]
+    spec = convcalc.load_spec(text, f"{source}.yaml")
+    for grids in ([parse_grid(g) for g in grid], [parse_grid(g) for g in reversed(grid)]):  # the last varies fastest
+        memo: dict = {}
+        for combination in itertools.product(*(values for _, values in grids)):
+            values = {name: v for (name, _), v in zip(grids, combination)}
+            shared = build_graph(spec.with_params(values), memo=memo)
+            assert _plain(shared) == _plain(build_graph(spec.with_params(values))), values
+    # EfficientNet's params are all read by its first item (one seq): only its blocks are shared
+    assert any(key[0] == "prefix" for key in memo) == (source != "efficientnet")
+
+
+def test_sweep_points_that_fail_fail_as_their_summaries(run_cli, tmp_path):
+    """At size 3 the pool has no room: those points fail after layers shared with points that do not."""
+    spec = tmp_path / "sweepable.yaml"
+    spec.write_text(SWEEPABLE)
+    grid = ("size=3,16", "pool=0,1", "tail=1,2", "join=0,1")
+    code, out, err = run_cli("sweep", str(spec), *(a for g in grid for a in ("--grid", g)), "-f", "json")
+    assert code == 0, err
+    points = json.loads(out)["points"]
+    failed = 0
+    for p in points:
+        values = ",".join(f"{g.split('=')[0]}={p[g.split('=')[0]]}" for g in grid)
+        code, out, _ = run_cli("summary", str(spec), "--set", values, "-f", "json")
+        alone = json.loads(out)
+        if code == 0:
+            assert p["error"] is None and {k: p[k] for k in ("params", "macs", "output_shape")} == {
+                "params": alone["totals"]["params"], "macs": alone["totals"]["macs"], "output_shape": alone["output_shape"]}, p
+            continue
+        e = alone["errors"][0]
+        assert p["error"] == f"{e['file']}:{e['line']}:{e['col']}: error[{e['code']}]: {e['message']}", p
+        assert p["params"] is None and not p["budget_ok"] and not p["pareto"]
+        failed += 1
+    assert failed == 4  # size 3 with the pool

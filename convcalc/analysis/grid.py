@@ -6,6 +6,11 @@ stepped exactly and given to the spec as floats), ``NAME=LOW..HIGH`` (step 1) or
 point's params, MACs, FLOPs, peak activation memory, receptive field and output are measured; a point
 that breaks a budget (``check``'s syntax) is marked, and the points no other point beats on every
 metric of the Pareto front (params and MACs by default) are flagged.
+
+The points share work: the params read first (by the input, by the first layers) vary slowest, a
+point's graph is built from the state an earlier point's build left after the layers that read
+the same values (:mod:`convcalc.graph._prefix`), and its measures are summed on from the steps it
+shares with the point before (:class:`_Measures`).
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from convcalc.arith.dims import dsum, prod, to_json_dim
 from convcalc.conventions import DTYPE_BYTES
 from convcalc.engine import analyze
 from convcalc.errors import ConvcalcError, UsageError
-from convcalc.graph.build import build_graph
-from convcalc.graph.model import Graph
+from convcalc.graph.build import build_graph, first_reads
+from convcalc.graph.model import Graph, Node
 from convcalc.report import Report
 from convcalc.spec import Spec
 
@@ -125,56 +130,101 @@ def measure_graph(graph: Graph, dtype: str = "float32") -> Optional[tuple[dict[s
     """:func:`measure` of ``analyze(graph)`` and its output shape, from the graph's results alone
     (no rows written: a sweep point needs five numbers); None when a count is symbolic (then
     the report answers). The same sums and the same peak as :class:`Report`'s, in integers."""
-    results = graph.results
-    if not results:
-        return None
-    params = buffers = macs = flops = 0
-    activations = []
-    for result in results:
-        p, b, m, f = result.params, result.buffers, result.macs, result.flops
-        if not (type(p) is int and type(b) is int and type(m) is int and type(f) is int):
+    return _Measures(dtype).measure(graph)
+
+
+class _Measures:
+    """:func:`measure_graph`, step by step, the steps of the graph measured last kept: the next
+    graph that starts with the same nodes (a sweep's points share the nodes of their prefix) is
+    measured from where they end."""
+
+    def __init__(self, dtype: str = "float32"):
+        self.dtype = dtype
+        self.graph: Optional[Graph] = None
+        # after each node of the last graph: the sums of params, MACs and FLOPs, its activations,
+        # and the peak of live activations so far
+        self.params: list[int] = []
+        self.macs: list[int] = []
+        self.flops: list[int] = []
+        self.activations: list[int] = []
+        self.peaks: list[int] = []
+
+    def shared(self, graph: Graph) -> int:
+        """How many first steps of the last graph hold for this one: the same nodes and results,
+        and the same of their tensors read by the nodes after them (then the same tensors are
+        live at each of those steps)."""
+        last = self.graph
+        if last is None or last.input_shape != graph.input_shape or last.batch != graph.batch:
+            return 0
+        nodes, results, before, before_results = graph.nodes, graph.results, last.nodes, last.results
+        m, n = 0, min(len(nodes), len(before), len(self.peaks))
+        while m < n and nodes[m] is before[m] and results[m] is before_results[m]:
+            m += 1
+        if m and _read_from(nodes, m) != _read_from(before, m):
+            return 0
+        return m
+
+    def measure(self, graph: Graph) -> Optional[tuple[dict[str, Any], tuple]]:
+        results = graph.results
+        if not results:
             return None
-        params += p
-        buffers += b
-        macs += m
-        flops += f
-        shapes = result.shapes
-        if len(shapes) > 1:
-            a = dsum(prod(shape) for shape in shapes)
-        else:
-            a = prod(result.shape)
-        if type(a) is not int:
+        input_elements = prod(graph.input_shape)
+        if type(input_elements) is not int or not isinstance(graph.batch, int):
             return None
-        activations.append(a)
-    input_elements = prod(graph.input_shape)
-    if type(input_elements) is not int or not isinstance(graph.batch, int):
-        return None
-    # Report.peak_activations: a tensor lives from the row that makes it to the last row that reads it
-    last_read: dict[int, int] = {}
-    for node in graph.nodes:
-        for port in node.inputs:
-            last_read[port.node] = node.index
-    freed: dict[int, list[int]] = {}
-    for source, index in last_read.items():
-        freed.setdefault(index, []).append(source)
-    live = input_elements if -1 in last_read else 0
-    peak = 0
-    for index, a in enumerate(activations):
-        live += a
-        if live > peak:
-            peak = live
-        for source in freed.get(index, ()):
-            live -= activations[source] if source >= 0 else input_elements
-        if index not in last_read:
-            live -= a
-    last = results[-1]
-    rf = "global" if last.is_global else max((axis.size for axis in last.rf), default=None)
-    output = graph.output
-    shape = graph.input_shape if output.node < 0 else results[output.node].shapes[output.port]
-    return {
-        "params": params, "macs": macs, "flops": flops, "peak_activation_bytes": peak * graph.batch * DTYPE_BYTES[dtype],
-        "receptive_field": rf,
-    }, tuple(shape)
+        m = self.shared(graph)
+        params_at, macs_at, flops_at = self.params[:m], self.macs[:m], self.flops[:m]
+        activations, peaks = self.activations[:m], self.peaks[:m]
+        params, macs, flops = (params_at[-1], macs_at[-1], flops_at[-1]) if m else (0, 0, 0)
+        peak = peaks[-1] if m else 0
+        # Report.peak_activations: a tensor lives from the row that makes it to the last row that reads it
+        nodes = graph.nodes
+        last_read: dict[int, int] = {}
+        for node in nodes[m:]:
+            for port in node.inputs:
+                last_read[port.node] = node.index
+        freed: dict[int, list[int]] = {}
+        for source, index in last_read.items():
+            freed.setdefault(index, []).append(source)
+        # live after the shared steps: the tensors made before them and read after
+        live = sum(activations[source] if source >= 0 else input_elements for source in last_read if source < m)
+        for index in range(m, len(results)):
+            result = results[index]
+            p, b, mac, f = result.params, result.buffers, result.macs, result.flops
+            if not (type(p) is int and type(b) is int and type(mac) is int and type(f) is int):
+                return None
+            shapes = result.shapes
+            a = dsum(prod(shape) for shape in shapes) if len(shapes) > 1 else prod(result.shape)
+            if type(a) is not int:
+                return None
+            params += p
+            macs += mac
+            flops += f
+            live += a
+            if live > peak:
+                peak = live
+            for source in freed.get(index, ()):
+                live -= activations[source] if source >= 0 else input_elements
+            if index not in last_read:
+                live -= a
+            params_at.append(params)
+            macs_at.append(macs)
+            flops_at.append(flops)
+            activations.append(a)
+            peaks.append(peak)
+        self.graph, self.params, self.macs, self.flops, self.activations, self.peaks = graph, params_at, macs_at, flops_at, activations, peaks
+        last = results[-1]
+        rf = "global" if last.is_global else max((axis.size for axis in last.rf), default=None)
+        output = graph.output
+        shape = graph.input_shape if output.node < 0 else results[output.node].shapes[output.port]
+        return {
+            "params": params, "macs": macs, "flops": flops, "peak_activation_bytes": peak * graph.batch * DTYPE_BYTES[self.dtype],
+            "receptive_field": rf,
+        }, tuple(shape)
+
+
+def _read_from(nodes: tuple[Node, ...], m: int) -> set[int]:
+    """The tensors made before node ``m`` (or the input, -1) that node ``m`` and those after it read."""
+    return {port.node for node in nodes[m:] for port in node.inputs if port.node < m}
 
 
 def sweep_grid(spec: Spec, grids: list[tuple[str, list[Any]]], budgets: tuple[Budget, ...] = (), front: tuple[str, ...] = ("params", "macs"),
@@ -189,22 +239,33 @@ def sweep_grid(spec: Spec, grids: list[tuple[str, list[Any]]], budgets: tuple[Bu
         total *= len(values)
     if total > MAX_POINTS:
         raise UsageError("usage-grid", f"the grid has {total:,} points, more than {MAX_POINTS:,} (limit MAX_POINTS)")
-    points = []
-    memo: dict = {}  # the folds of blocks, shared by the points: most points repeat most blocks of others
-    for n, combination in enumerate(itertools.product(*(values for _, values in grids))):
-        values = dict(zip(names, combination))
+    # the points are analysed with the params read first (by the input, by the first layers)
+    # varying slowest: neighbouring points then share the longest prefixes; they are reported in
+    # the grid's order
+    reads = first_reads(spec)
+    order = sorted(range(len(grids)), key=lambda j: reads.get(names[j], len(spec.layers)))
+    strides = [1] * len(grids)
+    for j in range(len(grids) - 2, -1, -1):
+        strides[j] = strides[j + 1] * len(grids[j + 1][1])
+    points: list[Optional[Point]] = [None] * total
+    memo: dict = {}  # the folds of blocks and the prefixes, shared by the points: most points repeat most blocks of others
+    measures = _Measures()  # and the measures of their shared first layers
+    for n, picked in enumerate(itertools.product(*(range(len(grids[j][1])) for j in order))):
+        chosen = dict(zip(order, picked))
+        values = {name: grids[j][1][chosen[j]] for j, name in enumerate(names)}
+        slot = sum(chosen[j] * strides[j] for j in range(len(grids)))
         try:
             graph = build_graph(spec.with_params(values), memo=memo)
-            measured = None if budgets else measure_graph(graph)
+            measured = None if budgets else measures.measure(graph)
             report = analyze(graph) if measured is None else None
         except ConvcalcError as exc:
-            points.append(Point(values, {m: None for m in METRICS}, error=exc.render().split("\n")[0]))
+            points[slot] = Point(values, {m: None for m in METRICS}, error=exc.render().split("\n")[0])
         else:
             if report is None:
-                points.append(Point(values, *measured))
+                points[slot] = Point(values, *measured)
             else:
                 broken = tuple(b.key for b in budgets if not check_budget(report, b).ok)
-                points.append(Point(values, measure(report), tuple(report.output_shape), broken=broken))
+                points[slot] = Point(values, measure(report), tuple(report.output_shape), broken=broken)
         if progress is not None:
             progress(n + 1, total)
     return pareto(points, front)

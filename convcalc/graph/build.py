@@ -29,7 +29,8 @@ from convcalc.arith._collector import collector_paused
 from convcalc.arith.dims import dmin
 from convcalc.errors import Position, SpecError, SpecErrors
 from convcalc.graph._items import POISON, Item, Scope, as_written
-from convcalc.graph._memo import POISONED, Fold, FoldMemo, has_dollar
+from convcalc.graph._memo import POISONED, Fold, FoldMemo, _names, has_dollar
+from convcalc.graph._prefix import Prefixes, first_reads
 from convcalc.graph._structures import MAX_BLOCK_DEPTH, Structures
 from convcalc.graph.model import BlockInfo, Expectation, Graph, GroupNode, Node, Port
 from convcalc.kinds import ALIASES, KINDS, LayerError, Result, RFAxis, Tensor
@@ -40,7 +41,7 @@ from convcalc.spec._expr import ExprError, substitute, truthy
 from convcalc.spec._yaml import Path
 from convcalc.spec.model import META_KEYS, PREVIOUS, STRUCTURAL
 
-__all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "build_graph", "symbols_of"]
+__all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "build_graph", "first_reads", "symbols_of"]
 
 MAX_LAYERS = 100_000  # rows after expanding every repeat and block (real networks: < 10,000)
 MAX_SYMBOLIC_LAYERS = 2_000  # the same with symbolic sizes, whose rows cost ~100x more (ResNet-152: 515)
@@ -68,7 +69,9 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
     dims = tuple(input_shape) if input_shape is not None else spec.input
     raw_batch = batch if batch is not None else spec.batch
     folder = _Folder(spec, symbolic=not all(isinstance(d, int) for d in (*dims, raw_batch)), memo=memo)
-    estimated = folder.estimate(spec.layers, ())  # before sympy is imported: a refusal costs nothing
+    estimated = folder.memo.get(("estimate", folder.max_layers))  # the same for every build of the spec (unresolved repeats count 1)
+    if estimated is None:
+        estimated = folder.memo[("estimate", folder.max_layers)] = folder.estimate(spec.layers, ())  # before sympy is imported: a refusal costs nothing
     if estimated > folder.max_layers:
         raise SpecError("limit-layers", f"the network expands to {estimated:,} layers, {folder.over_limit}", spec.pos(("layers",)))
     shape = symbols_of(dims)
@@ -81,7 +84,7 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
     folder.network_input = x
     with collector_paused():  # the fold makes many small objects and frees none: cycle collection only slows it
         with running_batch(batch_value):  # group norm's rule counts the batch
-            out = folder.fold_list(spec.layers, ("layers",), x, Scope(), (), 0, dict(spec.params))
+            out = folder.fold_network(spec.layers, x, Scope(), dict(spec.params), batch_value)
         if folder.errors:
             raise folder.errors[0] if len(folder.errors) == 1 else SpecErrors(folder.errors)
         if out.siblings > 1:
@@ -98,7 +101,7 @@ def build_graph(spec: Spec, *, input_shape: Optional[tuple] = None, batch: Any =
         )
 
 
-class _Folder(FoldMemo, Structures):
+class _Folder(FoldMemo, Structures, Prefixes):
     def __init__(self, spec: Spec, symbolic: bool = False, memo: Optional[dict] = None):
         self.spec = spec
         self.symbolic = symbolic
@@ -118,8 +121,11 @@ class _Folder(FoldMemo, Structures):
         self.widths: dict[str, Any] = {}  # the PyTorch width arguments of the layer being validated
         self.seen: set[str] = set()  # ids defined so far, in any scope
         self.block_stack: list[tuple[str, Position]] = []
-        self.declared = _declared_ids(spec)
         self.memo: dict[tuple, Fold] = memo if memo is not None else {}
+        self.declared = self.memo.get(("declared",))
+        if self.declared is None:
+            self.declared = self.memo[("declared",)] = _declared_ids(spec)
+        self.resumable = memo is not None  # later builds may start from this one's prefixes
         self.dollars: dict[Path, bool] = {}  # whether an item's arguments hold an expression
         # the parameters an item (or a block) may read: the same for every build of the spec
         self.reads: dict[Any, tuple[str, ...]] = self.memo.setdefault(("reads",), {})
@@ -172,13 +178,17 @@ class _Folder(FoldMemo, Structures):
         return self.estimate(self.spec.blocks[name].layers, (*stack, name))
 
     # -- items --------------------------------------------------------------------------------
-    def fold_list(self, items: Any, path: Path, x: Tensor, scope: Scope, prefix: tuple[str, ...], depth: int, env: dict) -> Tensor:
+    def fold_list(self, items: Any, path: Path, x: Tensor, scope: Scope, prefix: tuple[str, ...], depth: int, env: dict,
+                  *, first: int = 0, kept: int = 0, before=None) -> Tensor:
         """The items in order; an unnamed one is named by its place among the items kept (an item
-        dropped by ``when`` takes no number, as in the nn.Sequential it stands for)."""
+        dropped by ``when`` takes no number, as in the nn.Sequential it stands for). ``first`` and
+        ``kept`` resume a list whose first items are folded; ``before(i, x, kept)`` sees each step."""
         if not isinstance(items, list):
             raise self.error("spec-type", "expected a list of layers", path)
-        kept = 0
-        for i, raw in enumerate(items):
+        for i in range(first, len(items)):
+            raw = items[i]
+            if before is not None:
+                before(i, x, kept)
             try:
                 x, used = self.fold_item(raw, (*path, i), x, scope, prefix, depth, env, str(kept))
             except SpecError as exc:
@@ -299,7 +309,9 @@ class _Folder(FoldMemo, Structures):
         each copy takes its own name, side by side, as torchvision names them."""
         names = [first.meta.get("name")]
         items = [first]
-        if not self.dollars.setdefault(("repeat", first.path), has_dollar(raw)):
+        # the count is read before the copies: an expression there that does not read `i` leaves them alike
+        alike = {k: v for k, v in raw.items() if k != "repeat"} if "i" not in _names(raw.get("repeat")) else raw
+        if not self.dollars.setdefault(("repeat", first.path), has_dollar(alike)):
             # no expression in it, so no `i`: every copy reads as the first
             items, names = [first] * repeat, names * repeat
         for r in range(len(items), repeat):
@@ -311,7 +323,10 @@ class _Folder(FoldMemo, Structures):
             names.append(name)
         own_names = names[0] is not None and len(set(names)) == repeat
         start, entering = self.start(), x
-        for r, item in enumerate(items):
+        key = self.copies_key(raw, first, own_names)  # an earlier build's first copies, when they are this one's
+        done, x = self.resume_copies(key, repeat, scope, x)
+        for r in range(done, len(items)):
+            item = items[r]
             if x.source == POISONED:
                 return x  # a copy failed (reported): the next ones have no input
             if not self.kept(item.meta, item.path):
@@ -321,6 +336,7 @@ class _Folder(FoldMemo, Structures):
                 x = self.fold_one(item, x, scope, prefix, names[r], depth + 1, copy_env)
             else:
                 x = self.fold_one(item, x, scope, (*prefix, segment), str(r), depth + 1, copy_env)
+        self.keep_copies(key, repeat, x, scope)
         label = f"{names[0]}..{names[-1]}" if own_names else segment
         self.group((*prefix, label), "" if own_names else (first.meta.get("name") or ""), f"{first.kind} x{repeat}", depth, start, entering, x,
                    first.path, role="repeat")
