@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from convcalc.cli._common import guarded, set_debug
+from convcalc.cli._common import guarded, set_debug, start_up
 
 __all__ = ["COMMANDS", "app", "main"]
 
@@ -111,6 +111,7 @@ def _root(
 
 
 def main() -> None:
+    start_up()
     app(prog_name="convcalc")  # also under `python -m convcalc`: the same usage lines and completion
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import re
 import sys
@@ -48,6 +49,7 @@ __all__ = [
     "parse_values",
     "progress",
     "set_debug",
+    "start_up",
     "text_width",
     "tracked",
     "warn",
@@ -67,6 +69,22 @@ class Layout(str, Enum):
 
 
 # -- printing and errors -------------------------------------------------------------------------
+
+
+def start_up() -> None:
+    """Turn the collector off until a command runs (:func:`guarded` turns it on again): start-up
+    (typer's parse, pydantic's schema machinery, the command's imports) makes tens of thousands of
+    objects that live as long as the process and frees none, as the builder and the fold do."""
+    if gc.isenabled():
+        gc.disable()
+        _state["starting"] = True
+
+
+def _started() -> None:
+    """The command runs: what start-up made is frozen (never walked again), the collector back on."""
+    if _state.pop("starting", False):
+        gc.freeze()
+        gc.enable()
 
 
 def set_debug(debug: bool) -> None:
@@ -214,6 +232,7 @@ def guarded(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        _started()
         _state["partial"] = None
         try:
             result = fn(*args, **kwargs)
