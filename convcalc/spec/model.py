@@ -85,6 +85,8 @@ class SpecModel(BaseModel):
 
 @dataclass(frozen=True)
 class BlockDef:
+    """A reusable block of ``blocks:``, its items raw until a use gives its parameters."""
+
     name: str
     description: str
     params: dict[str, Any]
