@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sys
-import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, ClassVar, Union
@@ -205,12 +204,12 @@ class LayerKind(BaseModel):
             )
 
 
-# pydantic evaluates the class variables' annotations of every base again for each subclass (~80
-# kinds): as strings (``from __future__ import annotations``) each is compiled anew. Evaluated once
-# here, they cost nothing there.
-_hints = typing.get_type_hints(LayerKind)
-LayerKind.__annotations__ = {name: _hints[name] for name in vars(LayerKind)["__annotations__"]}
-del _hints
+# pydantic evaluates the annotations of every base again for each subclass (~80 kinds): LayerKind's
+# are all class variables, which pydantic has recorded in ``__class_vars__`` (every subclass
+# inherits that set), so they are dropped here and no subclass pays for them (a kind class costs
+# 0.17 ms instead of 0.29).
+assert set(vars(LayerKind)["__annotations__"]) <= LayerKind.__class_vars__
+LayerKind.__annotations__ = {}
 
 
 class Variants(Mapping):
