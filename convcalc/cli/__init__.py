@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from convcalc.cli._common import guarded, set_debug, start_up
+from convcalc.cli._common import guarded, set_debug, start_up, started
 
 __all__ = ["COMMANDS", "app", "main"]
 
@@ -112,7 +112,10 @@ def _root(
 
 def main() -> None:
     start_up()
-    app(prog_name="convcalc")  # also under `python -m convcalc`: the same usage lines and completion
+    try:
+        app(prog_name="convcalc")  # also under `python -m convcalc`: the same usage lines and completion
+    finally:
+        started()  # --help, --version or a usage error: no command ran
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -50,6 +50,7 @@ __all__ = [
     "progress",
     "set_debug",
     "start_up",
+    "started",
     "text_width",
     "tracked",
     "warn",
@@ -72,16 +73,18 @@ class Layout(str, Enum):
 
 
 def start_up() -> None:
-    """Turn the collector off until a command runs (:func:`guarded` turns it on again): start-up
-    (typer's parse, pydantic's schema machinery, the command's imports) makes tens of thousands of
-    objects that live as long as the process and frees none, as the builder and the fold do."""
+    """Turn the collector off until a command runs (:func:`started`, called by :func:`guarded`):
+    start-up (typer's parse, pydantic's schema machinery, the command's imports) makes tens of
+    thousands of objects that live as long as the process and frees none, as the builder and the
+    fold do."""
     if gc.isenabled():
         gc.disable()
         _state["starting"] = True
 
 
-def _started() -> None:
-    """The command runs: what start-up made is frozen (never walked again), the collector back on."""
+def started() -> None:
+    """Start-up is over (the command runs, or none will): what it made is frozen (never walked
+    again) and the collector is back on, as it was before :func:`start_up`."""
     if _state.pop("starting", False):
         gc.freeze()
         gc.enable()
@@ -232,7 +235,7 @@ def guarded(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        _started()
+        started()
         _state["partial"] = None
         try:
             result = fn(*args, **kwargs)
