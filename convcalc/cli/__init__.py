@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from convcalc.cli._common import guarded, set_debug
+from convcalc.cli._common import guarded, set_debug, start_up, started
 
 __all__ = ["COMMANDS", "app", "main"]
 
@@ -47,7 +47,29 @@ def _flags_as_flags(command, ctx) -> None:
             param.metavar = ""
 
 
+class _WhenGiven:
+    """A parameter's conversion, built when a value comes. typer converts each value with a pydantic
+    TypeAdapter that it builds on the parameter's first use (~0.3 ms each), left-out options
+    included; their value is None, which converts to None."""
+
+    def coerce(self, value, param, ctx):
+        if value is None and not (param.multiple or param.nargs == -1):
+            return None  # what typer's own conversion gives
+        param._runtime_param = None
+        return param.get_runtime_param().coerce(value, param=param, ctx=ctx)
+
+
+def _convert_when_given(command, ctx) -> None:
+    for param in command.get_params(ctx):
+        if getattr(param, "_runtime_param", False) is None:  # typer's, not built yet
+            param._runtime_param = _WhenGiven()
+
+
 class _Command(TyperCommand):
+    def parse_args(self, ctx, args):
+        _convert_when_given(self, ctx)
+        return super().parse_args(ctx, args)
+
     def format_help(self, ctx, formatter) -> None:
         _flags_as_flags(self, ctx)
         super().format_help(ctx, formatter)
@@ -65,6 +87,10 @@ class _LazyGroup(TyperGroup):
             for name in (cmd_name,) if cmd_name in COMMANDS else COMMANDS:  # a typo: load all, for "did you mean"
                 self.commands.setdefault(name, _click_command(name))
         return super().get_command(ctx, cmd_name)
+
+    def parse_args(self, ctx, args):
+        _convert_when_given(self, ctx)
+        return super().parse_args(ctx, args)
 
     def list_commands(self, ctx):
         for name in COMMANDS:
@@ -111,7 +137,11 @@ def _root(
 
 
 def main() -> None:
-    app(prog_name="convcalc")  # also under `python -m convcalc`: the same usage lines and completion
+    start_up()
+    try:
+        app(prog_name="convcalc")  # also under `python -m convcalc`: the same usage lines and completion
+    finally:
+        started()  # --help, --version or a usage error: no command ran
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import re
 import sys
@@ -48,6 +49,8 @@ __all__ = [
     "parse_values",
     "progress",
     "set_debug",
+    "start_up",
+    "started",
     "text_width",
     "tracked",
     "warn",
@@ -67,6 +70,24 @@ class Layout(str, Enum):
 
 
 # -- printing and errors -------------------------------------------------------------------------
+
+
+def start_up() -> None:
+    """Turn the collector off until a command runs (:func:`started`, called by :func:`guarded`):
+    start-up (typer's parse, pydantic's schema machinery, the command's imports) makes tens of
+    thousands of objects that live as long as the process and frees none, as the builder and the
+    fold do."""
+    if gc.isenabled():
+        gc.disable()
+        _state["starting"] = True
+
+
+def started() -> None:
+    """Start-up is over (the command runs, or none will): what it made is frozen (never walked
+    again) and the collector is back on, as it was before :func:`start_up`."""
+    if _state.pop("starting", False):
+        gc.freeze()
+        gc.enable()
 
 
 def set_debug(debug: bool) -> None:
@@ -214,6 +235,7 @@ def guarded(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        started()
         _state["partial"] = None
         try:
             result = fn(*args, **kwargs)

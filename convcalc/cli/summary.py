@@ -31,7 +31,6 @@ from convcalc.cli._common import (
 from convcalc.conventions import DType
 from convcalc.render import SUMMARY_COLUMNS, parse_columns, render_extra, render_table
 from convcalc.render import summary as rendered
-from convcalc.render import sweep as swept
 from convcalc.render.formats import Format, choose_format
 
 __all__ = ["Compat", "summary_command"]
@@ -91,6 +90,7 @@ def summary_command(
     """Layer-by-layer shapes, parameters, MACs, FLOPs, activations and receptive fields."""
     if sweep is not None:
         from convcalc.analysis.sizes import sweep as sweep_reports
+        from convcalc.render import sweep as swept
 
         chosen = choose_format(format_, swept.FORMATS, "summary --sweep")
         name, sizes = parse_sweep(sweep)

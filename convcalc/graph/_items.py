@@ -15,11 +15,15 @@ __all__ = ["POISON", "Item", "Scope", "as_written", "shape_text"]
 
 @dataclass
 class Scope:
+    """The tensors the items of one block can read by name: ``block_input`` and those named by ``id:``."""
+
     tensors: dict[str, Tensor] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Item:
+    """One item of ``layers:`` read from the source: its kind, its arguments and its meta keys."""
+
     kind: str
     args: Any
     meta: dict[str, Any]

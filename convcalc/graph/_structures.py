@@ -21,13 +21,13 @@ MAX_BLOCK_DEPTH = 32  # blocks using blocks
 
 
 class ResidualArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # validators built when a spec first uses them
     body: list[Any]
     shortcut: list[Any] = []
 
 
 class ParallelArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     merge: Literal["concat", "add", "multiply"]
     crop: Literal["none", "center"] = "none"
     branches: Union[list[list[Any]], dict[str, list[Any]]]

@@ -603,8 +603,10 @@ class _Folder(FoldMemo, Structures, Prefixes):
             model = raw if isinstance(raw, Expect) else Expect.model_validate(raw)
         except ValidationError as exc:
             raise spec_error_from_validation(exc, self.spec.source, path, "expect", list(Expect.model_fields)) from None
-        for key, value in model.model_dump(exclude_none=True).items():
-            self.expectations.append(Expectation(target, key, value, self.spec.pos((*path, key))))
+        for key in Expect.model_fields:  # read, not dumped: the top level's Expect is validated in SpecModel and needs no serializer of its own
+            value = getattr(model, key)
+            if value is not None:
+                self.expectations.append(Expectation(target, key, value, self.spec.pos((*path, key))))
 
 
 def _reads_inputs(kind: str) -> bool:

@@ -104,6 +104,8 @@ class BlockInfo:
 
 @dataclass(frozen=True)
 class Graph:
+    """A network: its nodes in execution order, its groups, and the fold at ``input_shape``."""
+
     name: str
     description: str
     input_shape: tuple  # channels first, no batch; a symbolic size is a sympy symbol

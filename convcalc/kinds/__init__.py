@@ -6,7 +6,9 @@ class, one line in ``_MODULES`` below (its name and the module that defines it; 
 
 ``KINDS`` maps each name to its class, importing the kind's module when a name is first looked
 up: building ~80 pydantic classes costs more than the rest of ``convcalc summary resnet50``, which
-uses 8 of them. Iterating ``KINDS`` (its names) imports nothing; ``KINDS.items()`` imports all.
+uses 8 of them. A module's rank variants and generated kinds (its ``VARIANTS``,
+:class:`~convcalc.kinds._base.Variants`) are built one by one as they are looked up. Iterating
+``KINDS`` (its names) imports nothing; ``KINDS.items()`` imports and builds all.
 tests/test_registry.py holds the table to the classes' own ``kind`` and ``aliases``.
 """
 
@@ -52,13 +54,20 @@ ALIASES: dict[str, str] = {
 
 
 def classes_in(module) -> dict[str, type[LayerKind]]:
-    """The kinds a module defines, by name: its classes, and those of its tuples (``ACTIVATIONS``)."""
-    found: dict[str, type[LayerKind]] = {}
-    for value in vars(module).values():
-        for cls in value if isinstance(value, tuple) else (value,):
-            if isinstance(cls, type) and issubclass(cls, LayerKind) and "kind" in vars(cls) and cls.__module__ == module.__name__:
-                found[cls.kind] = cls
-    return found
+    """The kinds a module defines, by name: its classes, and its ``VARIANTS`` (all built)."""
+    return {**_written_in(module), **_variants_of(module)}
+
+
+def _written_in(module) -> dict[str, type[LayerKind]]:
+    """The kinds whose classes a module writes out (built when it is imported)."""
+    return {
+        value.kind: value for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, LayerKind) and "kind" in vars(value) and value.__module__ == module.__name__
+    }
+
+
+def _variants_of(module) -> Mapping[str, type[LayerKind]]:
+    return vars(module).get("VARIANTS", {})
 
 
 class _Registry(Mapping):
@@ -72,8 +81,12 @@ class _Registry(Mapping):
         cls = self._classes.get(kind)
         if cls is None:
             module = importlib.import_module(f"{__name__}.{self._modules[kind]}")  # KeyError: not a kind
-            self._classes.update(classes_in(module))
-            cls = self._classes[kind]
+            variants = _variants_of(module)
+            if kind in variants:
+                cls = self._classes[kind] = variants[kind]
+            else:
+                self._classes.update(_written_in(module))
+                cls = self._classes[kind]
         return cls
 
     def __contains__(self, kind: object) -> bool:

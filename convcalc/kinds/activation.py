@@ -9,9 +9,9 @@ from pydantic import Field, StrictFloat, StrictInt
 from convcalc.conventions import ELEMENTWISE_FLOPS
 from convcalc.arith.dims import prod
 from convcalc.kinds import _compat as peers
-from convcalc.kinds._base import LayerError, LayerKind, PosInt, Result, Tensor, Torch, dim_meaning, sample_axis
+from convcalc.kinds._base import LayerError, LayerKind, PosInt, Result, Tensor, Torch, Variants, dim_meaning, sample_axis
 
-__all__ = ["ACTIVATIONS", "LogSoftmax", "PReLU", "Softmax"]
+__all__ = ["LogSoftmax", "PReLU", "Softmax", "VARIANTS"]
 
 Number = Union[StrictInt, Annotated[StrictFloat, Field(allow_inf_nan=False)]]  # never NaN or infinite
 
@@ -30,24 +30,19 @@ class _Elementwise(LayerKind):
         return Torch(module=f"nn.{self.torch_class}({', '.join(io.kw(*type(self).model_fields))})")
 
 
-def _activation(kind: str, summary: str, ptflops: tuple = (), aliases: tuple = (), **fields) -> type[_Elementwise]:
-    """A kind named ``kind`` whose PyTorch module is named in the summary: ``(nn.ReLU)``. Only
-    ptflops counts activations, each as ``ptflops`` says; fvcore and torchinfo count none."""
-    annotations = {"kind": ClassVar[str], "summary": ClassVar[str], "torch_class": ClassVar[str], "compat": ClassVar[dict], "aliases": ClassVar[tuple],
-                   "functional": ClassVar[str]}
-    name = {"sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "log_sigmoid": "F.logsigmoid"}.get(kind, f"F.{kind}")
-    namespace = {"__module__": __name__, "kind": kind, "summary": summary, "torch_class": summary.rsplit("(nn.", 1)[1].rstrip(")"),
-                 "compat": {"fvcore": (), "ptflops": ptflops, "torchinfo": ()}, "aliases": aliases, "functional": f"{name}({{0}}{{kw}})"}
-    for name, (annotation, default) in fields.items():
-        annotations[name] = annotation
-        namespace[name] = default
-    namespace["__annotations__"] = annotations
-    return type("".join(part.title() for part in kind.split("_")), (_Elementwise,), namespace)
+def _activation(kind: str, summary: str, ptflops: tuple = (), aliases: tuple = (), **fields) -> tuple[str, tuple]:
+    """A kind named ``kind`` whose PyTorch module is named in the summary: ``(nn.ReLU)``, as an
+    entry of :data:`VARIANTS`. Only ptflops counts activations, each as ``ptflops`` says; fvcore
+    and torchinfo count none."""
+    function = {"sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "log_sigmoid": "F.logsigmoid"}.get(kind, f"F.{kind}")
+    class_vars = {"summary": summary, "torch_class": summary.rsplit("(nn.", 1)[1].rstrip(")"),
+                  "compat": {"fvcore": (), "ptflops": ptflops, "torchinfo": ()}, "aliases": aliases, "functional": f"{function}({{0}}{{kw}})"}
+    return kind, (_Elementwise, "".join(part.title() for part in kind.split("_")), class_vars, fields)
 
 
 _TWICE = (peers.PT_ACTIVATION, peers.PT_ACTIVATION_TWICE, peers.PT_ACTIVATION_FUNCTION)  # a hook, and the patched F.* it calls
 
-ACTIVATIONS = (
+VARIANTS = Variants(__name__, dict((
     _activation("relu", "max(x, 0) (nn.ReLU)", _TWICE),
     _activation("relu6", "min(max(x, 0), 6) (nn.ReLU6)", (peers.PT_ACTIVATION, peers.PT_RELU6_FUNCTION)),
     _activation("leaky_relu", "x if x > 0 else slope * x (nn.LeakyReLU)", (peers.PT_ACTIVATION,), negative_slope=(Number, 0.01)),
@@ -65,7 +60,11 @@ ACTIVATIONS = (
     _activation("hardtanh", "clamp(x, min_val, max_val) (nn.Hardtanh)", min_val=(Number, -1.0), max_val=(Number, 1.0)),
     _activation("log_sigmoid", "log(sigmoid(x)) (nn.LogSigmoid)"),
     _activation("tanhshrink", "x - tanh(x) (nn.Tanhshrink)"),
-)
+)))
+
+
+def __getattr__(name: str) -> type[LayerKind]:  # the variants, by class name, built when first asked for
+    return VARIANTS.attribute(name)
 
 
 class PReLU(_Elementwise):

@@ -17,6 +17,7 @@ from convcalc.kinds._base import (
     Result,
     Tensor,
     Torch,
+    Variants,
     as_tuple,
     need_positive,
     register_helper,
@@ -30,14 +31,7 @@ from convcalc.kinds._window import (
     transposed_out_size,
 )
 
-__all__ = [
-    "Conv1d",
-    "Conv2d",
-    "Conv3d",
-    "ConvTranspose1d",
-    "ConvTranspose2d",
-    "ConvTranspose3d",
-]
+__all__ = ["VARIANTS"]
 
 
 def check_groups(groups: int, c_in, c_out) -> None:
@@ -187,22 +181,7 @@ class _Conv(LayerKind):
             )
 
 
-class Conv1d(_Conv):
-    kind: ClassVar[str] = "conv1d"
-    rank: ClassVar[int] = 1
-    summary: ClassVar[str] = "1-d convolution (nn.Conv1d)"
 
-
-class Conv2d(_Conv):
-    kind: ClassVar[str] = "conv2d"
-    rank: ClassVar[int] = 2
-    summary: ClassVar[str] = "2-d convolution (nn.Conv2d)"
-
-
-class Conv3d(_Conv):
-    kind: ClassVar[str] = "conv3d"
-    rank: ClassVar[int] = 3
-    summary: ClassVar[str] = "3-d convolution (nn.Conv3d)"
 
 
 class _ConvTranspose(LayerKind):
@@ -304,19 +283,15 @@ class SamePad(nn.Module):
 ''')
 
 
-class ConvTranspose1d(_ConvTranspose):
-    kind: ClassVar[str] = "conv_transpose1d"
-    rank: ClassVar[int] = 1
-    summary: ClassVar[str] = "1-d transposed convolution (nn.ConvTranspose1d)"
+VARIANTS = Variants(__name__, {
+    "conv1d": (_Conv, "Conv1d", {"rank": 1, "summary": "1-d convolution (nn.Conv1d)"}, {}),
+    "conv2d": (_Conv, "Conv2d", {"rank": 2, "summary": "2-d convolution (nn.Conv2d)"}, {}),
+    "conv3d": (_Conv, "Conv3d", {"rank": 3, "summary": "3-d convolution (nn.Conv3d)"}, {}),
+    "conv_transpose1d": (_ConvTranspose, "ConvTranspose1d", {"rank": 1, "summary": "1-d transposed convolution (nn.ConvTranspose1d)"}, {}),
+    "conv_transpose2d": (_ConvTranspose, "ConvTranspose2d", {"rank": 2, "summary": "2-d transposed convolution (nn.ConvTranspose2d)"}, {}),
+    "conv_transpose3d": (_ConvTranspose, "ConvTranspose3d", {"rank": 3, "summary": "3-d transposed convolution (nn.ConvTranspose3d)"}, {}),
+})
 
 
-class ConvTranspose2d(_ConvTranspose):
-    kind: ClassVar[str] = "conv_transpose2d"
-    rank: ClassVar[int] = 2
-    summary: ClassVar[str] = "2-d transposed convolution (nn.ConvTranspose2d)"
-
-
-class ConvTranspose3d(_ConvTranspose):
-    kind: ClassVar[str] = "conv_transpose3d"
-    rank: ClassVar[int] = 3
-    summary: ClassVar[str] = "3-d transposed convolution (nn.ConvTranspose3d)"
+def __getattr__(name: str) -> type[LayerKind]:  # the variants, by class name, built when first asked for
+    return VARIANTS.attribute(name)

@@ -9,21 +9,10 @@ from pydantic import Field, StrictFloat, StrictInt
 from convcalc.conventions import NORM_AFFINE_FLOPS, NORM_FLOPS
 from convcalc.arith.dims import prod
 from convcalc.kinds import _compat as peers
-from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, format_shape, need_positive, register_helper
+from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, Variants, format_shape, need_positive, register_helper
 from convcalc.kinds._run import batch_running
 
-__all__ = [
-    "InstanceNorm1d",
-    "InstanceNorm2d",
-    "InstanceNorm3d",
-    "BatchNorm1d",
-    "BatchNorm2d",
-    "BatchNorm3d",
-    "GroupNorm",
-    "LayerNorm",
-    "LayerScale",
-    "LocalResponseNorm",
-]
+__all__ = ["GroupNorm", "LayerNorm", "LayerScale", "LocalResponseNorm", "VARIANTS"]
 
 Number = Union[StrictInt, Annotated[StrictFloat, Field(allow_inf_nan=False)]]  # never NaN or infinite
 
@@ -57,22 +46,7 @@ class _BatchNorm(LayerKind):
         return Torch(module=f"nn.BatchNorm{self.rank}d({', '.join([io.c_in, *io.kw('eps', 'momentum', 'affine', 'track_running_stats')])})")
 
 
-class BatchNorm1d(_BatchNorm):
-    kind: ClassVar[str] = "batch_norm1d"
-    rank: ClassVar[int] = 1
-    summary: ClassVar[str] = "batch norm over (C,) or (C, L) (nn.BatchNorm1d)"
 
-
-class BatchNorm2d(_BatchNorm):
-    kind: ClassVar[str] = "batch_norm2d"
-    rank: ClassVar[int] = 2
-    summary: ClassVar[str] = "batch norm over (C, H, W) (nn.BatchNorm2d)"
-
-
-class BatchNorm3d(_BatchNorm):
-    kind: ClassVar[str] = "batch_norm3d"
-    rank: ClassVar[int] = 3
-    summary: ClassVar[str] = "batch norm over (C, D, H, W) (nn.BatchNorm3d)"
 
 
 class _InstanceNorm(LayerKind):
@@ -99,22 +73,7 @@ class _InstanceNorm(LayerKind):
         return Torch(module=f"nn.InstanceNorm{self.rank}d({', '.join([io.c_in, *io.kw('eps', 'momentum', 'affine', 'track_running_stats')])})")
 
 
-class InstanceNorm1d(_InstanceNorm):
-    kind: ClassVar[str] = "instance_norm1d"
-    rank: ClassVar[int] = 1
-    summary: ClassVar[str] = "instance norm over (C, L) (nn.InstanceNorm1d)"
 
-
-class InstanceNorm2d(_InstanceNorm):
-    kind: ClassVar[str] = "instance_norm2d"
-    rank: ClassVar[int] = 2
-    summary: ClassVar[str] = "instance norm over (C, H, W) (nn.InstanceNorm2d)"
-
-
-class InstanceNorm3d(_InstanceNorm):
-    kind: ClassVar[str] = "instance_norm3d"
-    rank: ClassVar[int] = 3
-    summary: ClassVar[str] = "instance norm over (C, D, H, W) (nn.InstanceNorm3d)"
 
 
 def _norm_flops(elements, affine: bool):
@@ -230,3 +189,17 @@ class LayerScale(nn.Module):
     def forward(self, x):
         return x * self.gamma
 ''')
+
+
+VARIANTS = Variants(__name__, {
+    "batch_norm1d": (_BatchNorm, "BatchNorm1d", {"rank": 1, "summary": "batch norm over (C,) or (C, L) (nn.BatchNorm1d)"}, {}),
+    "batch_norm2d": (_BatchNorm, "BatchNorm2d", {"rank": 2, "summary": "batch norm over (C, H, W) (nn.BatchNorm2d)"}, {}),
+    "batch_norm3d": (_BatchNorm, "BatchNorm3d", {"rank": 3, "summary": "batch norm over (C, D, H, W) (nn.BatchNorm3d)"}, {}),
+    "instance_norm1d": (_InstanceNorm, "InstanceNorm1d", {"rank": 1, "summary": "instance norm over (C, L) (nn.InstanceNorm1d)"}, {}),
+    "instance_norm2d": (_InstanceNorm, "InstanceNorm2d", {"rank": 2, "summary": "instance norm over (C, H, W) (nn.InstanceNorm2d)"}, {}),
+    "instance_norm3d": (_InstanceNorm, "InstanceNorm3d", {"rank": 3, "summary": "instance norm over (C, D, H, W) (nn.InstanceNorm3d)"}, {}),
+})
+
+
+def __getattr__(name: str) -> type[LayerKind]:  # the variants, by class name, built when first asked for
+    return VARIANTS.attribute(name)

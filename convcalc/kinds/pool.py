@@ -19,31 +19,14 @@ from convcalc.kinds._base import (
     Result,
     Tensor,
     Torch,
+    Variants,
     as_tuple,
     need_positive,
 )
 from convcalc.kinds._rf import adaptive_rf
 from convcalc.kinds._window import Padding, axis_names, out_size, product_text, resolve_padding, window_reach
 
-__all__ = [
-    "LPPool1d",
-    "LPPool2d",
-    "AdaptiveAvgPool1d",
-    "AdaptiveAvgPool2d",
-    "AdaptiveAvgPool3d",
-    "AdaptiveMaxPool1d",
-    "AdaptiveMaxPool2d",
-    "AdaptiveMaxPool3d",
-    "AvgPool1d",
-    "AvgPool2d",
-    "AvgPool3d",
-    "GlobalAvgPool",
-    "GlobalMaxPool",
-    "MaxPool1d",
-    "MaxPool2d",
-    "MaxPool3d",
-    "window_elements",
-]
+__all__ = ["AvgPool3d", "GlobalAvgPool", "GlobalMaxPool", "VARIANTS", "window_elements"]
 
 MAX_CLIPPED_TAPS = 1 << 20
 MAX_SYMBOLIC_TERMS = 64
@@ -288,35 +271,8 @@ class _AvgPool(_Pool):
         return self.torch_pooled(io, f"nn.AvgPool{self.rank}d({', '.join(io.kw(*keys))})")
 
 
-class MaxPool1d(_MaxPool):
-    kind: ClassVar[str] = "max_pool1d"
-    rank: ClassVar[int] = 1
-    summary: ClassVar[str] = "1-d max pooling (nn.MaxPool1d)"
 
 
-class MaxPool2d(_MaxPool):
-    kind: ClassVar[str] = "max_pool2d"
-    rank: ClassVar[int] = 2
-    summary: ClassVar[str] = "2-d max pooling (nn.MaxPool2d)"
-
-
-class MaxPool3d(_MaxPool):
-    kind: ClassVar[str] = "max_pool3d"
-    rank: ClassVar[int] = 3
-    summary: ClassVar[str] = "3-d max pooling (nn.MaxPool3d)"
-
-
-class AvgPool1d(_AvgPool):
-    kind: ClassVar[str] = "avg_pool1d"
-    rank: ClassVar[int] = 1
-    summary: ClassVar[str] = "1-d average pooling (nn.AvgPool1d)"
-
-
-class AvgPool2d(_AvgPool):
-    divisor_override: Optional[PosInt] = None  # nn.AvgPool2d and 3d have it; nn.AvgPool1d does not
-    kind: ClassVar[str] = "avg_pool2d"
-    rank: ClassVar[int] = 2
-    summary: ClassVar[str] = "2-d average pooling (nn.AvgPool2d)"
 
 
 class AvgPool3d(_AvgPool):
@@ -356,16 +312,6 @@ class _LPPool(_Pool):
         return Torch(module=f"nn.LPPool{self.rank}d({', '.join([io.arg('norm_type'), *io.kw('kernel_size', 'stride', 'ceil_mode')])})")
 
 
-class LPPool1d(_LPPool):
-    kind: ClassVar[str] = "lp_pool1d"
-    rank: ClassVar[int] = 1
-    summary: ClassVar[str] = "1-d power-average pooling (nn.LPPool1d)"
-
-
-class LPPool2d(_LPPool):
-    kind: ClassVar[str] = "lp_pool2d"
-    rank: ClassVar[int] = 2
-    summary: ClassVar[str] = "2-d power-average pooling (nn.LPPool2d)"
 
 
 def adaptive_window_elements(size: Dim, out: int) -> Dim:
@@ -428,23 +374,11 @@ def _adaptive_text(name: str, size: Dim, out: Dim) -> tuple[str, ...]:
     return windows, fixed
 
 
-def _adaptive(kind: str, op: str, rank: int, summary: str) -> type[_Adaptive]:
-    return type(
-        kind.title().replace("_", ""),
-        (_Adaptive,),
-        {"__module__": __name__, "kind": kind, "op": op, "rank": rank, "summary": summary, "short": f"{op}pool",
-         "compat": {"fvcore": (peers.FV_ADAPTIVE_AVG,), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()} if op == "avg" else {"fvcore": (), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()},
-         "__annotations__": {"kind": ClassVar[str], "op": ClassVar[str], "rank": ClassVar[int], "summary": ClassVar[str], "short": ClassVar[str],
-                             "compat": ClassVar[dict]}},
-    )
-
-
-AdaptiveAvgPool1d = _adaptive("adaptive_avg_pool1d", "avg", 1, "1-d adaptive average pooling (nn.AdaptiveAvgPool1d)")
-AdaptiveAvgPool2d = _adaptive("adaptive_avg_pool2d", "avg", 2, "2-d adaptive average pooling (nn.AdaptiveAvgPool2d)")
-AdaptiveAvgPool3d = _adaptive("adaptive_avg_pool3d", "avg", 3, "3-d adaptive average pooling (nn.AdaptiveAvgPool3d)")
-AdaptiveMaxPool1d = _adaptive("adaptive_max_pool1d", "max", 1, "1-d adaptive max pooling (nn.AdaptiveMaxPool1d)")
-AdaptiveMaxPool2d = _adaptive("adaptive_max_pool2d", "max", 2, "2-d adaptive max pooling (nn.AdaptiveMaxPool2d)")
-AdaptiveMaxPool3d = _adaptive("adaptive_max_pool3d", "max", 3, "3-d adaptive max pooling (nn.AdaptiveMaxPool3d)")
+def _adaptive(name: str, op: str, rank: int, summary: str) -> tuple:
+    """The entry of :data:`VARIANTS` for an adaptive pooling kind."""
+    fvcore = (peers.FV_ADAPTIVE_AVG,) if op == "avg" else ()
+    compat = {"fvcore": fvcore, "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()}
+    return _Adaptive, name, {"op": op, "rank": rank, "summary": summary, "short": f"{op}pool", "compat": compat}, {}
 
 
 class _Global(LayerKind):
@@ -487,3 +421,24 @@ class GlobalMaxPool(_Global):
     op: ClassVar[str] = "max"
     summary: ClassVar[str] = "maximum over all spatial positions; keeps (C, 1, 1) unless keepdim: false"
 
+
+VARIANTS = Variants(__name__, {
+    "max_pool1d": (_MaxPool, "MaxPool1d", {"rank": 1, "summary": "1-d max pooling (nn.MaxPool1d)"}, {}),
+    "max_pool2d": (_MaxPool, "MaxPool2d", {"rank": 2, "summary": "2-d max pooling (nn.MaxPool2d)"}, {}),
+    "max_pool3d": (_MaxPool, "MaxPool3d", {"rank": 3, "summary": "3-d max pooling (nn.MaxPool3d)"}, {}),
+    "avg_pool1d": (_AvgPool, "AvgPool1d", {"rank": 1, "summary": "1-d average pooling (nn.AvgPool1d)"}, {}),
+    # nn.AvgPool2d and 3d have divisor_override; nn.AvgPool1d does not
+    "avg_pool2d": (_AvgPool, "AvgPool2d", {"rank": 2, "summary": "2-d average pooling (nn.AvgPool2d)"}, {"divisor_override": (Optional[PosInt], None)}),
+    "lp_pool1d": (_LPPool, "LPPool1d", {"rank": 1, "summary": "1-d power-average pooling (nn.LPPool1d)"}, {}),
+    "lp_pool2d": (_LPPool, "LPPool2d", {"rank": 2, "summary": "2-d power-average pooling (nn.LPPool2d)"}, {}),
+    "adaptive_avg_pool1d": _adaptive("AdaptiveAvgPool1d", "avg", 1, "1-d adaptive average pooling (nn.AdaptiveAvgPool1d)"),
+    "adaptive_avg_pool2d": _adaptive("AdaptiveAvgPool2d", "avg", 2, "2-d adaptive average pooling (nn.AdaptiveAvgPool2d)"),
+    "adaptive_avg_pool3d": _adaptive("AdaptiveAvgPool3d", "avg", 3, "3-d adaptive average pooling (nn.AdaptiveAvgPool3d)"),
+    "adaptive_max_pool1d": _adaptive("AdaptiveMaxPool1d", "max", 1, "1-d adaptive max pooling (nn.AdaptiveMaxPool1d)"),
+    "adaptive_max_pool2d": _adaptive("AdaptiveMaxPool2d", "max", 2, "2-d adaptive max pooling (nn.AdaptiveMaxPool2d)"),
+    "adaptive_max_pool3d": _adaptive("AdaptiveMaxPool3d", "max", 3, "3-d adaptive max pooling (nn.AdaptiveMaxPool3d)"),
+})
+
+
+def __getattr__(name: str) -> type[LayerKind]:  # the variants, by class name, built when first asked for
+    return VARIANTS.attribute(name)

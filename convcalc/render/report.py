@@ -94,6 +94,8 @@ def _rf_value_text(axis: RFAxis, what: str) -> str:
 
 @dataclass(frozen=True)
 class DisplayRow:
+    """One line of the table: a layer, or a block collapsed by ``--depth``."""
+
     label: str
     kind: str
     depth: int

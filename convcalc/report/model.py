@@ -76,6 +76,8 @@ class Group:
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """A warning (or error, or notice) the report lists: a stable code and a message for people."""
+
     code: str
     message: Any  # str, or Lazy: the text is written when it is read
     pos: Optional[Position] = None
@@ -95,6 +97,8 @@ class Condition:
 
 @dataclass(frozen=True)
 class Totals:
+    """Sums over the rows, computed once (per sample)."""
+
     params: Dim
     buffers: Dim
     macs: Dim

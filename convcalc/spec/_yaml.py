@@ -114,6 +114,8 @@ _Entry = tuple[Path, tuple[int, int], bool]
 
 @dataclass
 class _Anchor:
+    """An anchored node, kept for the aliases that copy it."""
+
     value: Any
     entries: list[_Entry]  # paths relative to the anchored node
     size: int  # values in the subtree

@@ -44,9 +44,14 @@ Dim = Union[StrictInt, StrictStr]
 
 
 class Expect(BaseModel):
-    """Expected values, checked by ``convcalc check``; on a layer or on the whole model."""
+    """Expected values, checked by ``convcalc check``; on a layer or on the whole model.
 
-    model_config = ConfigDict(extra="forbid")
+    The models' validators are built when first used (``defer_build``): validating a spec builds
+    :class:`SpecModel`'s, which holds the other two; a spec without ``expect:`` on a layer never
+    builds :class:`Expect`'s own.
+    """
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     shape: Optional[list[Dim]] = None
     output: Optional[list[Dim]] = None
     params: Optional[Union[StrictInt, StrictStr]] = None
@@ -59,14 +64,14 @@ class Expect(BaseModel):
 
 
 class BlockModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     description: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
     layers: list[Any]
 
 
 class SpecModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: StrictStr
     description: str = ""
     input: list[Dim] = Field(min_length=1, max_length=4)
@@ -80,6 +85,8 @@ class SpecModel(BaseModel):
 
 @dataclass(frozen=True)
 class BlockDef:
+    """A reusable block of ``blocks:``, its items raw until a use gives its parameters."""
+
     name: str
     description: str
     params: dict[str, Any]
