@@ -66,6 +66,11 @@ class _Merge(LayerKind):
     inputs: Optional[list[str]] = None
     n_inputs: ClassVar[str] = "many"
 
+    def size_period(self) -> int | None:
+        """Sizes pass through, added along a dim or broadcast; a crop (concat's ``crop: center``)
+        makes no promise: its margin may shrink as the input grows."""
+        return None if getattr(self, "crop", "none") == "center" else 1
+
     def torch_function(self, io) -> str:
         return self.torch(io).function
 

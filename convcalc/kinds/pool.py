@@ -21,6 +21,7 @@ from convcalc.kinds._base import (
     Torch,
     as_tuple,
     need_positive,
+    stride_period,
 )
 from convcalc.kinds._rf import adaptive_rf
 from convcalc.kinds._window import Padding, axis_names, out_size, product_text, resolve_padding, window_reach
@@ -170,6 +171,10 @@ class _Pool(LayerKind):
 
     def _dilation(self, rank: int) -> tuple:
         return (1,) * rank
+
+    def size_period(self) -> int:
+        """As a convolution's: the output sizes (ceil_mode's too: ``window_reach``) repeat with the stride."""
+        return stride_period(self.stride if self.stride is not None else self.kernel_size)
 
     def infer(self, x: Tensor) -> Result:
         self.check_rank(x)
@@ -376,6 +381,10 @@ class _Adaptive(LayerKind):
     output_size: Union[PosInt, list[Optional[PosInt]]]
     op: ClassVar[str]
 
+    def size_period(self) -> int:
+        """The output sizes are fixed (or the input's, for None) and there are no MACs."""
+        return 1
+
     def infer(self, x: Tensor) -> Result:
         self.check_rank(x)
         rank = len(x.spatial)
@@ -441,6 +450,9 @@ class _Global(LayerKind):
     compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()}
     keepdim: Bool = True
     op: ClassVar[str]
+
+    def size_period(self) -> int:
+        return 1
 
     def infer(self, x: Tensor) -> Result:
         if not x.spatial:
