@@ -73,6 +73,18 @@ def test_resnet50_is_answered_from_its_rule_not_folded_at_every_size(monkeypatch
     assert results[::37] == [Sizer(spec, rule=False).check(n) for n in range(1, 1025, 37)]
 
 
+def test_sizes_near_the_integer_limit_are_folded_where_the_rule_cannot_bound_them():
+    """Past MAX_INT (2**48) a layer's size is refused (limit-int): the rule answers only while
+    the sum of every layer's sizes stays below it, and folds the rest."""
+    spec = convcalc.load_model("resnet18")
+    sizer, folded = Sizer(spec), Sizer(spec, rule=False)
+    for n in range(1, 97):
+        sizer.check(n)
+    sizes = [2**46, 2**47 + 3, 2**48 - 1, 2**48, 2**49 + 5, 2**50, 10**15 - 1]
+    assert [sizer.check(n) for n in sizes] == [folded.check(n) for n in sizes]
+    assert [sizer.check(n).valid for n in sizes] == [True] * 4 + [False] * 3
+
+
 def test_a_kind_without_a_promise_is_folded_at_every_size():
     assert Sizer(convcalc.load_model("unet")).modulus is None  # its crops promise nothing
     assert Sizer(convcalc.load_model("vit_ti_16")).modulus is None  # reshape, parameter, attention
