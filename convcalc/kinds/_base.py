@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -37,6 +38,7 @@ __all__ = [
     "register_helper",
     "sample_axis",
     "spatial_rank_of",
+    "stride_period",
 ]
 
 Int = StrictInt
@@ -185,6 +187,20 @@ class LayerKind(BaseModel):
         without MACs have none backward either (their element-wise work is not MACs)."""
         return 0
 
+    def size_period(self) -> int | None:
+        """What ``convcalc sizes`` may assume of this layer to answer from a rule (analysis/sizes.py).
+
+        A number p promises: on inputs whose spatial sizes are affine in one integer k with slopes
+        that are multiples of p (the input sizes n = r + M*k of one residue class, and everything
+        they make), (1) its spatial output sizes are affine in k and never decrease, every other
+        size a polynomial of degree at most R (the network input's spatial axes); (2) its params,
+        buffers and MACs are polynomials of degree at most R in k; (3) whether it raises is decided
+        by such sizes reaching a bound and by its inputs' sizes being equal (or 1, broadcast);
+        (4) which of its notes are "uneven:" or "off-centre:" does not depend on k. None (the
+        default): no promise; ``sizes`` folds the network at every size.
+        """
+        return None
+
     def torch(self, io: Any) -> Torch:
         """This layer in PyTorch. ``io`` gives the input channels as an expression (``io.c_in``),
         the concrete input and output shapes (``io.in_shapes``, ``io.out_shapes``, no batch) and
@@ -268,6 +284,11 @@ def not_known(x: Tensor, shape: tuple, reason: str) -> tuple[RFAxis, ...]:
     if x.is_global or not x.rf:
         return ()
     return tuple(unknown_axis(reason, n) for n in shape[1:])
+
+
+def stride_period(stride: int | list[int]) -> int:
+    """The period of a window's output sizes along a residue class: the lcm of its strides."""
+    return math.lcm(*stride) if isinstance(stride, (list, tuple)) else stride
 
 
 def format_shape(shape) -> str:

@@ -20,6 +20,9 @@ class _Elementwise(LayerKind):
     torch_class: ClassVar[str]
     torch_only: ClassVar[tuple[str, ...]] = ("inplace", "device", "dtype")
 
+    def size_period(self) -> int:
+        return 1
+
     def infer(self, x: Tensor) -> Result:
         return Result(shape=x.shape, flops=ELEMENTWISE_FLOPS[self.kind] * prod(x.shape))
 
@@ -91,6 +94,9 @@ class _Softmax(LayerKind):
     def torch_function(self, io) -> str:
         return f"F.{self.kind}({{0}}, dim={self.dim})"
     per_vector_extra: ClassVar[int]
+
+    def size_period(self) -> int:
+        return 1
 
     def infer(self, x: Tensor) -> Result:
         axis = sample_axis(self.dim, len(x.shape))

@@ -21,6 +21,7 @@ from convcalc.kinds._base import (
     as_tuple,
     need_positive,
     register_helper,
+    stride_period,
 )
 from convcalc.kinds._window import (
     Padding,
@@ -86,6 +87,10 @@ class _Conv(LayerKind):
         k, s, d = self._window(x)
         pads = resolve_padding(self.padding, x.spatial, k, s, d)
         return tuple(axis.through(k[i], s[i], d[i], pads[i][0], out) for i, (axis, out) in enumerate(zip(x.rf, result.shape[1:]))), x.is_global
+
+    def size_period(self) -> int:
+        """``floor((in + a) / s) + 1``, 'same' padding's split and the uneven notes repeat with the stride."""
+        return stride_period(self.stride)
 
     def infer(self, x: Tensor) -> Result:
         self.check_rank(x)
@@ -201,6 +206,10 @@ class _ConvTranspose(LayerKind):
         """dL/dW: the forward's MACs again (input x output gradient); dL/dX, when the input needs
         it: the forward's MACs (the output gradient through the transposed weights)."""
         return result.macs * (2 if needs[0] else 1)
+
+    def size_period(self) -> int:
+        """``(in - 1)*s - 2p + d*(k-1) + output_padding + 1`` is affine in any input size."""
+        return 1
 
     def infer(self, x: Tensor) -> Result:
         self.check_rank(x)

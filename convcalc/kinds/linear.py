@@ -29,6 +29,9 @@ class Linear(LayerKind):
     bias: Bool = True
     axis: Optional[Literal["channels", "last"]] = None
 
+    def size_period(self) -> int:
+        return 1
+
     def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
         """dL/dW: the forward's MACs again (input x output gradient); dL/dX, when the input needs
         it: the forward's MACs (the output gradient through the transposed weights)."""

@@ -66,6 +66,10 @@ class _Merge(LayerKind):
     inputs: Optional[list[str]] = None
     n_inputs: ClassVar[str] = "many"
 
+    def size_period(self) -> int | None:
+        """Sizes pass through, broadcast or added along a dim."""
+        return 1
+
     def torch_function(self, io) -> str:
         return self.torch(io).function
 
@@ -134,6 +138,10 @@ class Concat(_Merge):
     summary: ClassVar[str] = "concatenate along a dim, the channels by default; crop: center for U-Net skips"
     crop: Literal["none", "center"] = "none"
     dim: int = 1  # PyTorch's dims: 1 the channels, 2 the tokens of an (L, E) sequence
+
+    def size_period(self) -> int | None:
+        """A crop makes no promise: its margin may shrink as the input grows."""
+        return None if self.crop == "center" else 1
 
     def infer_many(self, xs: list[Tensor]) -> Result:
         axis = sample_axis(self.dim, len(xs[0].shape))

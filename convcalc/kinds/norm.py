@@ -25,6 +25,9 @@ class _BatchNorm(LayerKind):
     affine: Bool = True
     track_running_stats: Bool = True
 
+    def size_period(self) -> int:
+        return 1
+
     def infer(self, x: Tensor) -> Result:
         if self.rank == 1:
             if len(x.shape) not in (1, 2):
@@ -93,6 +96,9 @@ class LayerNorm(LayerKind):
     elementwise_affine: Bool = True
     bias: Bool = True
 
+    def size_period(self) -> int:
+        return 1
+
     def infer(self, x: Tensor) -> Result:
         if self.normalized_shape is None:
             normalized = (x.channels,)
@@ -125,6 +131,9 @@ class GroupNorm(LayerKind):
     eps: Number = 1e-5
     affine: Bool = True
 
+    def size_period(self) -> int:
+        return 1
+
     def infer(self, x: Tensor) -> Result:
         c = x.channels
         if c % self.num_groups:
@@ -154,6 +163,9 @@ class LocalResponseNorm(LayerKind):
     beta: Number = 0.75
     k: Number = 1.0
 
+    def size_period(self) -> int:
+        return 1
+
     def infer(self, x: Tensor) -> Result:
         return Result(shape=x.shape, flops=(2 * self.size + 3) * prod(x.shape))
 
@@ -168,6 +180,9 @@ class LayerScale(LayerKind):
     kind: ClassVar[str] = "layer_scale"
     summary: ClassVar[str] = "learned per-channel scale, C parameters (ConvNeXt's layer scale)"
     init: Number = 1e-6
+
+    def size_period(self) -> int:
+        return 1
 
     def infer(self, x: Tensor) -> Result:
         c = x.channels

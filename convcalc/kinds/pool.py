@@ -22,6 +22,7 @@ from convcalc.kinds._base import (
     Variants,
     as_tuple,
     need_positive,
+    stride_period,
 )
 from convcalc.kinds._rf import adaptive_rf
 from convcalc.kinds._window import Padding, axis_names, out_size, product_text, resolve_padding, window_reach
@@ -153,6 +154,10 @@ class _Pool(LayerKind):
 
     def _dilation(self, rank: int) -> tuple:
         return (1,) * rank
+
+    def size_period(self) -> int:
+        """As a convolution's: the output sizes (ceil_mode's too: ``window_reach``) repeat with the stride."""
+        return stride_period(self.stride if self.stride is not None else self.kernel_size)
 
     def _window(self, x: Tensor) -> tuple[tuple, tuple, tuple, list]:
         """Kernel, stride, dilation and the (before, after) padding per spatial axis of ``x``."""
@@ -332,6 +337,10 @@ class _Adaptive(LayerKind):
     output_size: Union[PosInt, list[Optional[PosInt]]]
     op: ClassVar[str]
 
+    def size_period(self) -> int:
+        """The output sizes are fixed (or the input's, for None) and there are no MACs."""
+        return 1
+
     def infer(self, x: Tensor) -> Result:
         self.check_rank(x)
         rank = len(x.spatial)
@@ -385,6 +394,9 @@ class _Global(LayerKind):
     compat: ClassVar[dict] = {"fvcore": (), "ptflops": (peers.PT_POOL, peers.PT_POOL_TWICE, peers.PT_POOL_FUNCTION), "torchinfo": ()}
     keepdim: Bool = True
     op: ClassVar[str]
+
+    def size_period(self) -> int:
+        return 1
 
     def infer(self, x: Tensor) -> Result:
         if not x.spatial:

@@ -23,6 +23,9 @@ class _Reduce(LayerKind):
     method: ClassVar[str]
     compat: ClassVar[dict] = peers.NOTHING  # tensor methods: no module, no hook, no patched function
 
+    def size_period(self) -> int:
+        return 1
+
     def axes(self, x: Tensor) -> list[int]:
         dims = self.dim if isinstance(self.dim, list) else [self.dim]
         axes = [sample_axis(d, len(x.shape)) for d in dims]

@@ -46,6 +46,9 @@ class Dropout(LayerKind):
         return f"F.dropout({{0}}{''.join(', ' + a for a in io.kw('p'))}, training=self.training)"
     p: Number = 0.5
 
+    def size_period(self) -> int:
+        return 1
+
     def infer(self, x: Tensor) -> Result:
         if not 0 <= self.p <= 1:
             raise LayerError("arg-range", f"dropout probability p must be in [0, 1], got {self.p}", "p")

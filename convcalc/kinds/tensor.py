@@ -113,6 +113,10 @@ class Chunk(_Plumbing):
     chunks: PosInt
     dim: int = 1
 
+    def size_period(self) -> int | None:
+        """Along the channels only: along a spatial axis the number of pieces follows its size."""
+        return 1 if self.dim == 1 else None
+
     def infer(self, x: Tensor) -> Result:
         axis = sample_axis(self.dim, len(x.shape))
         size = x.shape[axis]
@@ -141,6 +145,9 @@ class ChannelShuffle(_Plumbing):
     related: ClassVar[tuple[str, ...]] = ("shuffle", "channelshuffle")
     functional: ClassVar[str] = "F.channel_shuffle({0}{kw})"  # torchvision's ShuffleNetV2 shuffles in a function, no module
     groups: PosInt
+
+    def size_period(self) -> int:
+        return 1
 
     def infer(self, x: Tensor) -> Result:
         if is_int(x.channels) and x.channels % self.groups:
@@ -203,6 +210,10 @@ class Flatten(_Plumbing):
     summary: ClassVar[str] = "flatten dims start_dim..end_dim into one, PyTorch's dims (nn.Flatten)"
     start_dim: int = 1
     end_dim: int = -1
+
+    def size_period(self) -> int | None:
+        """Whole samples only: a partial flatten makes a spatial size the product of two."""
+        return 1 if (self.start_dim, self.end_dim) == (1, -1) else None
 
     def infer(self, x: Tensor) -> Result:
         first = sample_axis(self.start_dim, len(x.shape), "start_dim")
