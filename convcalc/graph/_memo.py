@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from convcalc.graph.model import Expectation, Node, Port
 from convcalc.kinds import LayerError, Result, Tensor
-from convcalc.kinds._run import rf_within_bounds, run
+from convcalc.kinds._run import rf_within_bounds, run, with_field
 
 __all__ = ["POISONED", "Fold", "FoldMemo", "has_dollar"]
 
@@ -250,7 +250,4 @@ def _refielded(layer: Any, x: Tensor, was: Result) -> Optional[Result]:
     field = layer.refield(x, was)
     if field is None or (field[0] and not rf_within_bounds(field[0])):
         return None
-    result = object.__new__(Result)  # a copy with two fields changed, as in kinds._run
-    result.__dict__.update(was.__dict__)
-    result.__dict__.update(rf=field[0], is_global=bool(field[1]))
-    return result
+    return with_field(was, field[0], bool(field[1]))
