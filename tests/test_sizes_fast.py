@@ -6,6 +6,8 @@ for every built-in over 1..512 (ResNet-50 and U-Net over 1..1024)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import convcalc
 from convcalc.analysis import sizes as sizes_module
@@ -142,3 +144,48 @@ def test_the_exact_rule_and_a_size_refused_at_build():
     assert str(exact_rule(spec)).startswith("n = 0 (mod 32)")
     broken = convcalc.load_spec("name: b\ninput: [3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel_size: 9}\n")
     assert Sizer(broken).check(20) == SizeResult(20, False, False, None, Sizer(broken).fault.message)
+
+
+# -- random chains: the rule against the scan ---------------------------------------------------
+
+
+@st.composite
+def _window_item(draw) -> str:
+    kind = draw(st.sampled_from(["conv2d", "max_pool2d", "avg_pool2d", "relu", "batch_norm2d"]))
+    if kind in ("relu", "batch_norm2d"):
+        return kind
+    k = draw(st.integers(1, 5))
+    s = draw(st.integers(1, 3))
+    if kind == "conv2d":
+        padding = draw(st.sampled_from([0, 1, 2, "same"])) if s == 1 else draw(st.integers(0, 2))
+        d = draw(st.integers(1, 2))
+        return f"conv2d: {{out_channels: 4, kernel_size: {k}, stride: {s}, padding: {padding}, dilation: {d}}}"
+    p = draw(st.integers(0, k // 2))
+    ceil = draw(st.booleans())
+    return f"{kind}: {{kernel_size: {k}, stride: {s}, padding: {p}, ceil_mode: {str(ceil).lower()}}}"
+
+
+@st.composite
+def _chains(draw) -> str:
+    items = draw(st.lists(_window_item(), min_size=1, max_size=7))
+    head = draw(st.sampled_from(["", "adaptive", "fixed"]))  # none, an adaptive pool, weights fixed by a flatten
+    if head == "adaptive":
+        items += ["adaptive_avg_pool2d: {output_size: 2}", "flatten", "linear: {out_features: 5}"]
+    elif head == "fixed":
+        items += ["flatten", "linear: {out_features: 5}"]
+    declared = draw(st.integers(24, 72))
+    return f"name: chain\ninput: [3, {declared}, {declared}]\nlayers:\n" + "".join(f"  - {item}\n" for item in items)
+
+
+@pytest.mark.slow
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(_chains())
+def test_random_chains_of_windows_answer_as_the_scan(text):
+    """Strides, dilation, 'same' and ceil_mode in any order, with an adaptive head or weights a
+    flatten fixes: every size of 1..160 answered from the rule is the scan's."""
+    try:
+        spec = convcalc.load_spec(text, "chain.yaml")
+        convcalc.analyze(spec)
+    except SpecError:
+        return  # a chain its own declared input does not fit: nothing to size
+    assert_as_the_scan(spec, range(1, 161))
