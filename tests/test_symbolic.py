@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import convcalc
@@ -161,6 +161,8 @@ LAYERS = st.one_of(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(layers=st.lists(LAYERS, min_size=1, max_size=3), h=st.integers(1, 64), w=st.integers(1, 64))
+# the symbolic field kept an exception the pattern already gave (position 1 of bilinear's clamp): subs drops it, as a fold does
+@example(layers=["adaptive_avg_pool2d: {output_size: 2}", "upsample: {scale_factor: 3, mode: bilinear}"], h=1, w=1)
 def test_single_layers_symbolic_equals_integer(layers, h, w):
     text = "name: t\ninput: [3, H, W]\nlayers:\n" + "".join(f"  - {layer}\n" for layer in layers)
     try:

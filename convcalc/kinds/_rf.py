@@ -438,9 +438,12 @@ class RFAxis(NamedTuple):
         jump = values(self.jump)
         if self.unknown:
             return RFAxis((), (), n, jump, self.unknown)
-        comps = tuple(_reduce(c.period, values(c.step), tuple(_subs_entry(e, values) for e in c.table)) for c in self.comps)
-        exceptions = tuple((x, _subs_entry(e, values)) for x, e in self.exceptions if not is_int(n) or x < n)
-        return RFAxis(_canonical(comps), exceptions, n, jump)
+        comps = _canonical(tuple(_reduce(c.period, values(c.step), tuple(_subs_entry(e, values) for e in c.table)) for c in self.comps))
+        pattern = RFAxis(comps, (), n, jump)
+        # as a fold at these sizes keeps them: only the positions whose field differs from the pattern
+        exceptions = tuple((x, entry) for x, e in self.exceptions if not is_int(n) or x < n
+                           if (entry := _subs_entry(e, values)) != pattern.at(x))
+        return RFAxis(comps, exceptions, n, jump)
 
 
 def unknown_axis(reason: str, n: Any = None) -> RFAxis:
