@@ -145,6 +145,9 @@ class _Builder:
         self.anchors: dict[str, _Anchor] = {}
         self.stack: list[_Frame] = []
         self._safe = yaml.SafeLoader("")  # for its resolver and scalar constructors only
+        # (tag, style, implicit, text) -> the value read: a spec says `3`, `conv2d`, `false` and
+        # its keys over and over; only values read without an error are kept
+        self.scalars: dict[tuple, Any] = {}
 
     # -- errors and positions -------------------------------------------------------------------
     def error(self, event: Event, code: str, message: str, hint: str | None = None) -> SpecError:
@@ -230,14 +233,15 @@ class _Builder:
     def key(self, event: Event, top: _Frame) -> None:
         if not isinstance(event, ScalarEvent):
             raise self.error(event, "yaml-key", "mapping keys must be plain strings")
-        tag = self.resolve(event, ScalarNode)
-        if tag == _MERGE_TAG:
-            if top.merges:
-                raise self.error(event, "yaml-duplicate-key", "duplicate merge key '<<'", "list several mappings in one `<<: [*a, *b]`")
-            top.key = _MERGE
-            top.merge_start = len(self.log)
-            return
-        key = self.scalar(event)
+        key = self.scalars.get((event.tag, event.style, event.implicit, event.value), _NO_KEY)
+        if key is _NO_KEY:
+            if self.resolve(event, ScalarNode) == _MERGE_TAG:
+                if top.merges:
+                    raise self.error(event, "yaml-duplicate-key", "duplicate merge key '<<'", "list several mappings in one `<<: [*a, *b]`")
+                top.key = _MERGE
+                top.merge_start = len(self.log)
+                return
+            key = self.scalar(event)
         if not isinstance(key, (str, int)) or isinstance(key, bool):
             key = str(event.value)
         if key in top.value:
@@ -319,6 +323,13 @@ class _Builder:
         return tag
 
     def scalar(self, event: ScalarEvent) -> Any:
+        seen = (event.tag, event.style, event.implicit, event.value)
+        value = self.scalars.get(seen, _NO_KEY)
+        if value is _NO_KEY:
+            value = self.scalars[seen] = self._read_scalar(event)
+        return value
+
+    def _read_scalar(self, event: ScalarEvent) -> Any:
         tag = self.check_tag(event, ScalarNode)
         text = event.value
         if tag == f"{_TAG}int" and len(text) > MAX_INT_CHARS:
