@@ -363,9 +363,9 @@ class _Folder(FoldMemo, Structures, Prefixes):
             hint = f"did you mean {meant!r}?" if meant else did_you_mean(item.kind, choices)
             raise self.error("spec-unknown-kind", f"unknown layer kind {item.kind!r}", item.kind_path, key=True, hint=hint)
         layer = self.validate(KINDS[kind], item)
-        if getattr(KINDS[kind], "n_inputs", 1) == 0:  # a learned tensor: it reads only the batch size of the tensor before
+        if type(layer).n_inputs == 0:  # a learned tensor: it reads only the batch size of the tensor before
             return self.leaf(layer, [], full, depth, item, refs=[x])
-        if getattr(layer, "size_of", None) is not None:  # resized to the size of a named tensor
+        if "size_of" in type(layer).model_fields and layer.size_of is not None:  # resized to the size of a named tensor
             target = self.network_input if layer.size_of == "input" else self.lookup(layer.size_of, (*item.kind_path, "size_of"), x, scope)
             return self.leaf(layer, [x], full, depth, item, refs=[target])
         if _reads_inputs(kind):

@@ -359,7 +359,7 @@ class _Writer:
         cls = KINDS[node.kind]
         if "inputs" in cls.model_fields and (len(node.inputs) != 1 or node.inputs[0] != previous):
             args = {**args, "inputs": [PREVIOUS if p == previous else ids.name(p) for p in node.inputs]}
-        elif getattr(cls, "n_inputs", 1) == 0:
+        elif cls.n_inputs == 0:
             if node.refs and node.refs[0] != previous:
                 extra.append(f"input: {ids.name(node.refs[0])}")
         elif node.inputs and node.inputs[0] != previous:
@@ -448,7 +448,7 @@ def _named_reads(writer: _Writer) -> set[Port]:
             if child.node is not None:
                 node = child.node
                 cls = KINDS[node.kind]
-                read = node.refs if getattr(cls, "n_inputs", 1) == 0 else node.inputs  # a merge names `previous` for the one before
+                read = node.refs if cls.n_inputs == 0 else node.inputs  # a merge names `previous` for the one before
                 found.update(p for p in read if p != previous and p != block_input)
             else:
                 start = writer.entering(child)

@@ -144,6 +144,10 @@ class LayerKind(BaseModel):
     input_width: ClassVar[dict[str, Any]] = {}
     torch_only: ClassVar[tuple[str, ...]] = ("device", "dtype")
     functional: ClassVar[str] = ""  # its torch.nn.functional form, "F.relu({0})", for `functional: true`
+    n_inputs: ClassVar[int | str] = 1  # 0: a learned tensor (reads only the batch size), "many": a merge
+    # ``infer_many(self, xs)`` on a kind that reads a list of tensors (a merge, attention); the
+    # builder asks the class, not the instance: pydantic's __getattr__ makes a miss cost ~5 us
+    infer_many: ClassVar[Any] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # pydantic evaluates each string annotation (``from __future__ import annotations``) of

@@ -77,7 +77,7 @@ def with_field(result: Result, rf: Any, is_global: Any) -> Result:
 def _infer(layer: LayerKind, xs: Sequence[Tensor], refs: Sequence[Tensor]) -> Result:
     if refs:
         return layer.infer_refs(xs[0] if xs else None, list(refs))
-    if len(xs) > 1 or hasattr(type(layer), "infer_many"):  # on the class: pydantic's __getattr__ is slow
+    if len(xs) > 1 or type(layer).infer_many is not None:
         return layer.infer_many(list(xs))
     return layer.infer(xs[0])
 

@@ -85,15 +85,32 @@ def truthy(value: Any) -> bool:
 
 
 def substitute(value: Any, env: dict[str, Any], path: tuple = ()) -> Any:
-    """Replace parameter references throughout a raw YAML value."""
+    """Replace parameter references throughout a raw YAML value (a copy of its lists and
+    mappings). An error names the path of the value it is in, found by going over it again:
+    evaluating has no side effects, so the second pass fails where the first did."""
+    try:
+        return _substituted(value, env)
+    except ExprError:
+        return _located(value, env, path)
+
+
+def _substituted(value: Any, env: dict[str, Any]) -> Any:
     if isinstance(value, str):
-        if "$" not in value:
-            return value
-        return _string(value, env, path)
+        return value if "$" not in value else _string(value, env, ())
     if isinstance(value, list):
-        return [substitute(v, env, (*path, i)) for i, v in enumerate(value)]
+        return [_substituted(v, env) for v in value]
     if isinstance(value, dict):
-        return {k: substitute(v, env, (*path, k)) for k, v in value.items()}
+        return {k: _substituted(v, env) for k, v in value.items()}
+    return value
+
+
+def _located(value: Any, env: dict[str, Any], path: tuple) -> Any:
+    if isinstance(value, str):
+        return value if "$" not in value else _string(value, env, path)
+    if isinstance(value, list):
+        return [_located(v, env, (*path, i)) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _located(v, env, (*path, k)) for k, v in value.items()}
     return value
 
 
