@@ -347,3 +347,34 @@ def test_swin_window_attention_is_exact():
 
     export = export_torch(report)
     assert mismatches(report, probe(export, report)) == []
+
+
+def test_the_same_text_read_as_a_key_a_value_quoted_and_tagged():
+    """The reader keeps each scalar it has read for the rest of the document, by tag, style and
+    text: `3`, `"3"` and `!!str 3` stay three readings, as keys and as values."""
+    from convcalc.spec._yaml import load_yaml
+
+    value, source = load_yaml('a: 3\nb: "3"\nc: !!str 3\n3: x\n"3": y\nd: [3, "3", true, "true"]\n', "t.yaml")
+    assert value == {"a": 3, "b": "3", "c": "3", 3: "x", "3": "y", "d": [3, "3", True, "true"]}
+    assert (source.pos(("d", 1)).line, source.pos(("d", 1)).col) == (6, 8)
+
+
+def test_an_expression_error_deep_in_the_arguments_names_its_value():
+    """Substitution goes over the arguments without their paths; a failing expression is found
+    again, with its path, for the error."""
+    text = textwrap.dedent("""\
+        name: t
+        input: [3, 8, 8]
+        blocks:
+          b:
+            params: {w: ~}
+            layers:
+              - conv2d: {out_channels: $w, kernel_size: [1, "${w // 0}"]}
+        layers:
+          - b: {w: 4}
+        """)
+    with pytest.raises(SpecError) as caught:
+        analyze(load_spec(text, "t.yaml"))
+    assert caught.value.code == "spec-expression"
+    assert "division by zero" in caught.value.message
+    assert (caught.value.pos.line, caught.value.pos.col) == (7, 53)
