@@ -53,25 +53,37 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _names(value: Any) -> frozenset[str]:
-    """Every word of the expressions in a template: a superset of the parameters it reads."""
-    if isinstance(value, str):
-        return frozenset(_NAME.findall(value)) if "$" in value else frozenset()
-    if isinstance(value, list):
-        return frozenset().union(*map(_names, value))
-    if isinstance(value, dict):
-        return frozenset().union(*(_names(k) | _names(v) for k, v in value.items()))
-    return frozenset()
+    """Every word of the expressions in a template (keys included): a superset of the parameters
+    it reads."""
+    found: set[str] = set()
+    todo = [value]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, str):
+            if "$" in value:
+                found.update(_NAME.findall(value))
+        elif isinstance(value, list):
+            todo += value
+        elif isinstance(value, dict):
+            todo += value
+            todo += value.values()
+    return frozenset(found)
 
 
 def _words(value: Any) -> frozenset[str]:
     """Every string and key of a template, for the blocks it may use."""
-    if isinstance(value, str):
-        return frozenset((value,))
-    if isinstance(value, list):
-        return frozenset().union(*map(_words, value))
-    if isinstance(value, dict):
-        return frozenset(map(str, value)).union(*map(_words, value.values()))
-    return frozenset()
+    found: set[str] = set()
+    todo = [value]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, str):
+            found.add(value)
+        elif isinstance(value, list):
+            todo += value
+        elif isinstance(value, dict):
+            found.update(map(str, value))
+            todo += value.values()
+    return frozenset(found)
 
 
 def has_dollar(value: Any) -> bool:
