@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
@@ -112,6 +111,8 @@ def _new_file_mode() -> int:
 
 def _replace(text: Text, target: Path, mode: int, shown: str) -> None:
     try:
+        import tempfile  # only for a file: not on the way to stdout
+
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise UsageError("io-write", f"cannot write {shown}: {exc.strerror or exc}") from None
