@@ -37,7 +37,12 @@ def test_completion_options_are_offered(run_cli):
 
 
 def test_completion_script_and_answers():
-    script = convcalc("--show-completion", "bash")
+    # --show-completion prints the script of the shell it runs in (typer asks shellingham, which
+    # walks up the processes): run it from bash, as a user does, not from whatever runs the tests
+    script = subprocess.run(
+        ["bash", "-c", f"{shlex.quote(sys.executable)} -m convcalc --show-completion; exit $?"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
     assert script.returncode == 0, script.stderr
     assert "complete -o default -F _convcalc_completion convcalc" in script.stdout
     words = {"COMP_WORDS": "convcalc check specs --format ", "COMP_CWORD": "4", "_CONVCALC_COMPLETE": "complete_bash"}
