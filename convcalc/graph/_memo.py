@@ -201,7 +201,10 @@ class FoldMemo:
                 "end": g["end"] + shift, "input": moved(g["input"]), "output": moved(g["output"]),
                 "parent": None if g["parent"] is None else g["parent"] + gshift,
             })
-        self.groups[-1].update(pos=self.spec.pos(item.path), template=item.template if self.groups[-1]["role"] == "block" else self.groups[-1]["template"])
+        pos = self.positions.get(item.path)
+        if pos is None:  # the copies of a repeat are one item: one position for all of them
+            pos = self.positions[item.path] = self.spec.pos(item.path)
+        self.groups[-1].update(pos=pos, template=item.template if self.groups[-1]["role"] == "block" else self.groups[-1]["template"])
         for g in self.groups[len(self.groups) - len(done.groups):]:
             if g["role"] == "block":
                 g["params"] = self.block_params(g)
