@@ -235,8 +235,8 @@ class FoldMemo:
 
         for node, was, (inputs, refs) in zip(done.nodes, done.results, _ports(done)):
             xs = [tensor(p, q.port) for p, q in zip(inputs, node.inputs)]
-            if not self.symbolic and not refs and len(xs) == 1:
-                result = _refielded(node.layer, xs[0], was)
+            if not self.symbolic and not refs and xs:
+                result = _refielded(node.layer, xs[0], was) if len(xs) == 1 else _refielded_many(node.layer, xs, was)
                 if result is not None:
                     made.append(result)
                     continue
@@ -276,7 +276,16 @@ def _refielded(layer: Any, x: Tensor, was: Result) -> Optional[Result]:
     """``was`` (the layer's result on an input of ``x``'s shapes) with the receptive field ``x``
     gives it, when the kind can say it without inferring again (``LayerKind.refield``); None
     when it cannot, or when the field grows past its bound (inferred again, to be refused)."""
-    field = layer.refield(x, was)
+    return _with_field(was, layer.refield(x, was))
+
+
+def _refielded_many(layer: Any, xs: list[Tensor], was: Result) -> Optional[Result]:
+    """``_refielded`` of a layer with several inputs: a merge (``refield_many``, on its class)."""
+    many = getattr(type(layer), "refield_many", None)
+    return None if many is None else _with_field(was, many(layer, xs, was))
+
+
+def _with_field(was: Result, field: Optional[tuple]) -> Optional[Result]:
     if field is None or (field[0] and not rf_within_bounds(field[0])):
         return None
     return with_field(was, field[0], bool(field[1]))
