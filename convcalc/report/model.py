@@ -204,7 +204,7 @@ class Report(Displayed):
                 live = live - (activations[source] if source >= 0 else input_elements)
             if row.index not in last_read:
                 live = live - made
-        if all(isinstance(value, int) for value in values):
+        if set(map(type, values)) <= {int} or all(isinstance(value, int) for value in values):  # the first test is the fast one
             peak: Dim = 0
             at: Row | None = None
             for value, row in zip(values, seen):
