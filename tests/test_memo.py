@@ -191,3 +191,23 @@ def test_a_merge_s_refield_is_its_infer_on_other_fields(kind):
     # at least the aligned pairs (a field with itself) of same-sized inputs; the broadcast gate of
     # multiply reads one position, and its field is misaligned with the other's but for the input's
     assert answered >= (len(fields) if kind != "multiply" else 2)
+
+
+def test_the_positional_constructors_make_what_the_dataclasses_make():
+    """``make_node`` and ``make_row`` (graph.model.positional_constructor) make the object the
+    class's ``__init__`` makes from the same fields in order, every slot set; leaving a field out
+    is an error."""
+    from convcalc.graph.model import Node, make_node
+    from convcalc.report.model import Row, make_row
+
+    report = convcalc.analyze(convcalc.load_spec(REPEATS))
+    for cls, make, items in ((Node, make_node, report.graph.nodes), (Row, make_row, report.rows)):
+        for item in items:
+            values = [getattr(item, f.name) for f in dataclasses.fields(cls)]
+            made = make(*values)
+            assert type(made) is cls and made == cls(*values)
+            assert [getattr(made, name) for name in cls.__slots__] == values
+        with pytest.raises(TypeError):
+            make(*values[:-1])
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            made.path = "changed"

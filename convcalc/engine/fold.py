@@ -21,6 +21,7 @@ from convcalc.graph.model import Graph, Port
 from convcalc.kinds import RFAxis, Tensor
 from convcalc.kinds._run import run, running_batch
 from convcalc.report import Condition, Diagnostic, Expectation, Group, Report, Row
+from convcalc.report.model import make_row
 from convcalc.spec import Spec
 
 __all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "analyze", "fold", "report_of"]
@@ -202,7 +203,7 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
                 written[id(layer)] = (layer, args)
             if result.extra:
                 args = {**args, **result.extra}
-            row = Row(
+            row = make_row(
                 node.index, node.path, node.name, node.kind, node.depth, input_shapes, tuple(result.shape),
                 result.params, result.buffers, result.macs, result.flops, tuple(result.rf), bool(result.is_global), sources,
                 node.pos, result.notes, result.formulas, args, outputs, ports, layer, node.functional,

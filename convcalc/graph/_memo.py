@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from convcalc.graph.model import Expectation, Node, Port
+from convcalc.graph.model import Expectation, Node, Port, make_node
 from convcalc.kinds import LayerError, Result, Tensor
 from convcalc.kinds._run import rf_within_bounds, run, tensor_of, with_field
 
@@ -186,7 +186,7 @@ class FoldMemo:
         append, append_result = self.nodes.append, self.results.append
         for node, result, (inputs, refs) in zip(done.nodes, results, _ports(done)):
             # a port is an int: an offset into the copy's own nodes; else a tensor from outside it
-            append(Node(
+            append(make_node(
                 node.index + shift, prefix + node.path[cut:], node.name, node.kind, node.layer,
                 tuple([Port(start + p, node.inputs[i].port) if type(p) is int else (here if p is _ENTERED else p) for i, p in enumerate(inputs)]),
                 node.depth + lift, node.pos, node.outputs, node.group, node.written, node.template, node.synthetic,
