@@ -194,12 +194,13 @@ def test_a_merge_s_refield_is_its_infer_on_other_fields(kind):
 
 
 def test_the_positional_constructors_make_what_the_dataclasses_make():
-    """``make_node`` and ``make_row`` (graph.model.positional_constructor) make the object the
+    """``positional_constructor`` of a node and of a row (graph.model) makes the object the
     class's ``__init__`` makes from the same fields in order, every slot set; leaving a field out
     is an error."""
-    from convcalc.graph.model import Node, make_node
-    from convcalc.report.model import Row, make_row
+    from convcalc.graph.model import Node, positional_constructor
+    from convcalc.report.model import Row
 
+    make_node, make_row = positional_constructor(Node), positional_constructor(Row)
     report = convcalc.analyze(convcalc.load_spec(REPEATS))
     for cls, make, items in ((Node, make_node, report.graph.nodes), (Row, make_row, report.rows)):
         for item in items:

@@ -9,7 +9,7 @@ from typing import Any, Optional
 from convcalc.conventions import DTYPE_BYTES
 from convcalc.arith.dims import Dim, dsum, prod, to_json_dim
 from convcalc.errors import Position
-from convcalc.graph.model import Expectation, positional_constructor
+from convcalc.graph.model import Expectation
 from convcalc.report._display import Displayed
 from convcalc.kinds import RFAxis
 
@@ -58,9 +58,6 @@ class Row:
     def formulas(self) -> tuple[str, ...]:
         """Each formula in symbols, then with the numbers, then the result (``explain``, ``check``)."""
         return tuple(self.derivations()) if callable(self.derivations) else tuple(self.derivations)
-
-
-make_row = positional_constructor(Row)  # Row(*fields), for the engine's rows
 
 
 @dataclass(frozen=True, slots=True)
