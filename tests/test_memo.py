@@ -160,3 +160,55 @@ def test_a_kind_s_refield_is_its_infer_on_another_field(kind, shape, items):
         assert [getattr(got, f) for f in fields] == [getattr(want, f) for f in fields]
         formulas = [r.formulas() if callable(r.formulas) else r.formulas for r in (got, want)]
         assert formulas[0] == formulas[1]
+
+
+@pytest.mark.parametrize("kind", ["add", "multiply", "concat"])
+def test_a_merge_s_refield_is_its_infer_on_other_fields(kind):
+    """A merge's ``refield_many`` answers as its ``infer_many`` does on inputs of the same shapes
+    with other receptive fields (misaligned, not known, global, none), or declines (None) when the
+    notes would differ; the copies of a residual stack take the first way."""
+    from convcalc.graph import _memo
+    from convcalc.kinds import KINDS, RFAxis, Tensor
+    from convcalc.kinds._run import run
+
+    layer = KINDS[kind]()
+    shapes = [(4, 8, 8), (4, 8, 8)] if kind != "multiply" else [(4, 8, 8), (4, 1, 1)]
+    plain = tuple(RFAxis() for _ in range(2))
+    was, _ = run(layer, [Tensor(s, plain) for s in shapes], False)
+    fields = [(tuple(f for _ in range(2)), False) for f in _fields(8)] + [((), True), ((), False)]
+    answered = 0
+    for a in fields:
+        for b in fields:
+            xs = [Tensor(shapes[0], *a), Tensor(shapes[1], *b)]
+            want, _ = run(layer, xs, False)
+            got = _memo._refielded_many(layer, xs, was)
+            if got is None:
+                assert want.notes != was.notes
+                continue
+            answered += 1
+            names = [f.name for f in dataclasses.fields(want)]
+            assert [getattr(got, f) for f in names] == [getattr(want, f) for f in names]
+    # at least the aligned pairs (a field with itself) of same-sized inputs; the broadcast gate of
+    # multiply reads one position, and its field is misaligned with the other's but for the input's
+    assert answered >= (len(fields) if kind != "multiply" else 2)
+
+
+def test_the_positional_constructors_make_what_the_dataclasses_make():
+    """``positional_constructor`` of a node and of a row (graph.model) makes the object the
+    class's ``__init__`` makes from the same fields in order, every slot set; leaving a field out
+    is an error."""
+    from convcalc.graph.model import Node, positional_constructor
+    from convcalc.report.model import Row
+
+    make_node, make_row = positional_constructor(Node), positional_constructor(Row)
+    report = convcalc.analyze(convcalc.load_spec(REPEATS))
+    for cls, make, items in ((Node, make_node, report.graph.nodes), (Row, make_row, report.rows)):
+        for item in items:
+            values = [getattr(item, f.name) for f in dataclasses.fields(cls)]
+            made = make(*values)
+            assert type(made) is cls and made == cls(*values)
+            assert [getattr(made, name) for name in cls.__slots__] == values
+        with pytest.raises(TypeError):
+            make(*values[:-1])
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            made.path = "changed"

@@ -118,7 +118,7 @@ def dsum(xs) -> Dim:
     """``sum(xs)``; symbolic terms are added in one step (a running ``+`` rebuilds the sum each
     time: quadratic in the number of rows)."""
     xs = list(xs)
-    if all(isinstance(x, int) for x in xs):
+    if set(map(type, xs)) <= {int} or all(isinstance(x, int) for x in xs):  # the first test is the fast one
         return sum(xs)
     return sympy_module().Add(*xs)
 

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from convcalc.graph.model import Expectation, Node, Port
+from convcalc.graph.model import Expectation, Node, Port, positional_constructor
 from convcalc.kinds import LayerError, Result, Tensor
-from convcalc.kinds._run import rf_within_bounds, run, with_field
+from convcalc.kinds._run import rf_within_bounds, run, tensor_of, with_field
 
 __all__ = ["POISONED", "Fold", "FoldMemo", "has_dollar"]
 
@@ -188,19 +188,25 @@ class FoldMemo:
         elif entering in done.fields:
             results, conditions = done.fields[entering]
         else:
-            fold = self.refold(done, x, moved)
+            fold = self.refold(done, x, here, start)
             if fold is None:
                 return None
             results, conditions = done.fields[entering] = fold
-        conditions = [(index + shift, size, message) for index, size, message in conditions]
+        if conditions:
+            self.conditions.extend([(index + shift, size, message) for index, size, message in conditions])
         prefix, cut = ".".join(full), len(done.prefix)
-        for node, result in zip(done.nodes, results):
-            self.nodes.append(Node(
-                node.index + shift, prefix + node.path[cut:], node.name, node.kind, node.layer, tuple(map(moved, node.inputs)), node.depth + lift,
-                node.pos, node.outputs, node.group, node.written, node.template, node.synthetic, tuple(map(moved, node.refs)), node.functional, node.shares,
+        append, append_result = self.nodes.append, self.results.append
+        make_node = positional_constructor(Node)  # Node(*fields), at half the cost
+        for node, result, (inputs, refs) in zip(done.nodes, results, _ports(done)):
+            # a port is an int: an offset into the copy's own nodes; else a tensor from outside it
+            append(make_node(
+                node.index + shift, prefix + node.path[cut:], node.name, node.kind, node.layer,
+                tuple([Port(start + p, node.inputs[i].port) if type(p) is int else (here if p is _ENTERED else p) for i, p in enumerate(inputs)]),
+                node.depth + lift, node.pos, node.outputs, node.group, node.written, node.template, node.synthetic,
+                tuple([Port(start + p, node.refs[i].port) if type(p) is int else (here if p is _ENTERED else p) for i, p in enumerate(refs)]) if refs else (),
+                node.functional, node.shares,
             ))
-            self.results.append(result)
-        self.conditions.extend(conditions)
+            append_result(result)
         gshift = len(self.groups) - done.groups[0]["index"]
         for g in done.groups:
             self.groups.append({
@@ -208,7 +214,10 @@ class FoldMemo:
                 "end": g["end"] + shift, "input": moved(g["input"]), "output": moved(g["output"]),
                 "parent": None if g["parent"] is None else g["parent"] + gshift,
             })
-        self.groups[-1].update(pos=self.spec.pos(item.path), template=item.template if self.groups[-1]["role"] == "block" else self.groups[-1]["template"])
+        pos = self.positions.get(item.path)
+        if pos is None:  # the copies of a repeat are one item: one position for all of them
+            pos = self.positions[item.path] = self.spec.pos(item.path)
+        self.groups[-1].update(pos=pos, template=item.template if self.groups[-1]["role"] == "block" else self.groups[-1]["template"])
         for g in self.groups[len(self.groups) - len(done.groups):]:
             if g["role"] == "block":
                 g["params"] = self.block_params(g)
@@ -222,31 +231,30 @@ class FoldMemo:
         if out == here:
             return x
         result = self.results[out.node]
-        return Tensor(result.shapes[out.port], result.rf, bool(result.is_global), out.node, out.port, done.out.siblings)
+        return tensor_of(result.shape if out.port == 0 else result.shapes[out.port], result.rf, bool(result.is_global), out.node, out.port, done.out.siblings)
 
-    def refold(self, done: "Fold", x: Tensor, moved) -> Optional[tuple[list, list]]:
-        """The copied nodes' results on ``x``, which has another receptive field; None when a layer
-        refuses it (folded anew, for the error at its place)."""
+    def refold(self, done: "Fold", x: Tensor, here: Port, first: int) -> Optional[tuple[list, list]]:
+        """The copied nodes' results on ``x`` (read at ``here``; the copy's nodes start at
+        ``first``), which has another receptive field; None when a layer refuses it (folded
+        anew, for the error at its place)."""
         made: list[Result] = []
         conditions: list[tuple[int, Any, Any]] = []  # by the indices of the first fold, as its own
-        first = len(self.nodes)
 
-        def tensor(p: Port) -> Tensor:
-            p = moved(p)
-            if p.node >= first:
-                result = made[p.node - first]
-                return Tensor(result.shapes[p.port], result.rf, bool(result.is_global), p.node, p.port, len(result.shapes))
-            return x if p == Port(x.source, x.port) else self.network_input
+        def tensor(p: Any, port: int) -> Tensor:
+            if type(p) is int:
+                result = made[p]
+                return tensor_of(result.shape if port == 0 else result.shapes[port], result.rf, bool(result.is_global), first + p, port, len(result.shapes))
+            return x if p is _ENTERED or p == here else self.network_input
 
-        for node, was in zip(done.nodes, done.results):
-            xs = [tensor(p) for p in node.inputs]
-            refs = [tensor(p) for p in node.refs]
-            result = None if self.symbolic or refs or len(xs) != 1 else _refielded(node.layer, xs[0], was)
-            if result is not None:
-                made.append(result)
-                continue
+        for node, was, (inputs, refs) in zip(done.nodes, done.results, _ports(done)):
+            xs = [tensor(p, q.port) for p, q in zip(inputs, node.inputs)]
+            if not self.symbolic and not refs and xs:
+                result = _refielded(node.layer, xs[0], was) if len(xs) == 1 else _refielded_many(node.layer, xs, was)
+                if result is not None:
+                    made.append(result)
+                    continue
             try:
-                result, found = run(node.layer, xs, self.symbolic, refs)
+                result, found = run(node.layer, xs, self.symbolic, [tensor(p, q.port) for p, q in zip(refs, node.refs)])
             except LayerError:
                 return None
             index = done.start + len(made)
@@ -255,11 +263,42 @@ class FoldMemo:
         return tuple(made), tuple(conditions)
 
 
+def _ports(done: Fold) -> list[tuple[tuple, tuple]]:
+    """Per node of a fold, its inputs and refs as the copies read them: an int for an output of
+    one of the fold's own nodes (its offset from the first), ``_ENTERED`` for the tensor that
+    entered the fold, any other port as it is (the network input). Made once per fold, kept in
+    its ``fields``."""
+    ports = done.fields.get(_PORTS)
+    if ports is None:
+        entered = Port(done.x.source, done.x.port)
+
+        def local(p: Port) -> Any:
+            if p.node >= done.start:
+                return p.node - done.start
+            return _ENTERED if p == entered else p
+
+        ports = done.fields[_PORTS] = [(tuple(map(local, n.inputs)), tuple(map(local, n.refs))) for n in done.nodes]
+    return ports
+
+
+_PORTS = "ports"  # the key of a fold's ports in its ``fields`` (the other keys are the fields entering it)
+_ENTERED = "entered"  # a port of the tensor entering a fold, in ``_ports``
+
+
 def _refielded(layer: Any, x: Tensor, was: Result) -> Optional[Result]:
     """``was`` (the layer's result on an input of ``x``'s shapes) with the receptive field ``x``
     gives it, when the kind can say it without inferring again (``LayerKind.refield``); None
     when it cannot, or when the field grows past its bound (inferred again, to be refused)."""
-    field = layer.refield(x, was)
+    return _with_field(was, layer.refield(x, was))
+
+
+def _refielded_many(layer: Any, xs: list[Tensor], was: Result) -> Optional[Result]:
+    """``_refielded`` of a layer with several inputs: a merge (``refield_many``, on its class)."""
+    many = getattr(type(layer), "refield_many", None)
+    return None if many is None else _with_field(was, many(layer, xs, was))
+
+
+def _with_field(was: Result, field: Optional[tuple]) -> Optional[Result]:
     if field is None or (field[0] and not rf_within_bounds(field[0])):
         return None
     return with_field(was, field[0], bool(field[1]))

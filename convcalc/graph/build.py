@@ -130,6 +130,7 @@ class _Folder(FoldMemo, Structures, Prefixes):
         # the parameters an item (or a block) may read: the same for every build of the spec
         self.reads: dict[Any, tuple[str, ...]] = self.memo.setdefault(("reads",), {})
         self.define_log: list[tuple[str, Port]] = []  # every id given, in order
+        self.positions: dict[Path, Position] = {}  # of the items the memo copies
 
     # -- errors -------------------------------------------------------------------------------
     def error(self, code: str, message: str, path: Path, *, key: bool = False, hint: str | None = None) -> SpecError:

@@ -18,6 +18,7 @@ per node. The engine reuses them for the declared input and folds the graph agai
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
@@ -81,6 +82,25 @@ class GroupNode:
     params: Mapping[str, Any] = field(default_factory=dict)  # role "block": the use's parameter values
     merge: Optional[str] = None  # role "parallel": concat | add | multiply
     template: Any = None  # role "block": the parameters as written at the use (expressions kept)
+
+
+@functools.cache  # made on first use: compiling it costs ~0.4 ms, which start-up need not pay
+def positional_constructor(cls: type) -> Any:
+    """A constructor of ``cls``, a frozen dataclass with slots, from all its fields in order: the
+    object its ``__init__`` makes, at about half the cost (the memo and the report make one node
+    and one row per layer). The generated ``__init__`` sets each field through
+    ``object.__setattr__``, which looks up the slot every time; this one calls the slots' own
+    setters. Every field is a required argument: a field added to the class is a TypeError at a
+    call that does not pass it. Written as dataclasses writes ``__init__``: one generated function."""
+    fields = cls.__slots__
+    setters = {f"set_{name}": cls.__dict__[name].__set__ for name in fields}
+    source = f"def make({', '.join(fields)}):\n    made = new(cls)\n" + "".join(f"    set_{name}(made, {name})\n" for name in fields) + "    return made\n"
+    names: dict[str, Any] = {"new": object.__new__, "cls": cls, **setters}
+    exec(source, names)  # noqa: S102 - our own field names
+    make = names["make"]
+    make.__qualname__ = make.__name__ = f"make_{cls.__name__.lower()}"
+    return make
+
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from convcalc.arith.dims import MAX_INT, collect_conditions
 from convcalc.errors import LayerError
 from convcalc.kinds._base import LayerKind, Result, Tensor
 
-__all__ = ["MAX_RF_BITS", "batch_running", "rf_within_bounds", "run", "running_batch", "with_field"]
+__all__ = ["MAX_RF_BITS", "batch_running", "rf_within_bounds", "run", "running_batch", "tensor_of", "with_field"]
 
 MAX_RF_BITS = 1024  # a receptive field's jump (an int or a Fraction): it bounds size and start
 _RF_LIMIT = 1 << MAX_RF_BITS
@@ -72,6 +72,14 @@ def with_field(result: Result, rf: Any, is_global: Any) -> Result:
     copy.__dict__.update(result.__dict__)
     copy.__dict__.update(rf=rf, is_global=is_global)
     return copy
+
+
+def tensor_of(shape: tuple, rf: Any, is_global: bool, source: int, port: int, siblings: int) -> Tensor:
+    """``Tensor(shape, rf, is_global, source, port, siblings)``, made as :func:`with_field` makes
+    a result (the memo's refold makes one per copied node)."""
+    tensor = object.__new__(Tensor)
+    tensor.__dict__.update(shape=shape, rf=rf, is_global=is_global, source=source, port=port, siblings=siblings)
+    return tensor
 
 
 def _infer(layer: LayerKind, xs: Sequence[Tensor], refs: Sequence[Tensor]) -> Result:

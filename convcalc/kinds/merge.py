@@ -79,6 +79,13 @@ class _Merge(LayerKind):
     def infer(self, x: Tensor) -> Result:
         return self.infer_many([x])
 
+    def refield_many(self, xs: list[Tensor], result: Result) -> Optional[tuple]:
+        """``LayerKind.refield`` of a merge: ``(rf, is_global)`` on inputs ``xs`` of the shapes
+        that gave ``result``, with other fields. None when the notes would differ (misaligned
+        branches are said in them): inferred again."""
+        rf, is_global, notes = merge_rf(xs, result.shape)
+        return (rf, is_global) if notes == result.notes else None
+
 
 def broadcast(xs: list[Tensor], what: str, code: str) -> tuple:
     """PyTorch's broadcasting, per sample: shapes aligned at their last axis, a size 1 (or a missing
@@ -163,6 +170,12 @@ class Concat(_Merge):
             return Result(shape=shape, rf=(), is_global=any(x.is_global for x in xs))
         rf, is_global, notes = merge_rf(xs)
         return Result(shape=shape, rf=rf, is_global=is_global, notes=notes)
+
+    def refield_many(self, xs: list[Tensor], result: Result) -> Optional[tuple]:
+        if sample_axis(self.dim, len(xs[0].shape)) != 0:
+            return (), any(x.is_global for x in xs)
+        rf, is_global, notes = merge_rf(xs)
+        return (rf, is_global) if notes == result.notes else None
 
     def torch(self, io) -> Torch:
         return Torch(function=f"torch.cat([{', '.join(f'{{{i}}}' for i in range(len(io.in_shapes)))}], dim={self.dim})")

@@ -288,6 +288,11 @@ class _LayerText:
         self.bodies: dict[tuple, str] = {}
         self.notes: dict[tuple, str] = {}
         self.fields: dict[tuple, str] = {}  # the fields written the general way
+        self.axes: dict[tuple, str] = {}  # textbook axes' texts, by (lo, hi, jump)
+        # the last row's field and its text: a layer that leaves the field unchanged (an
+        # activation, a norm) passes its input's tuple on, and the row before wrote it already
+        self.last_rf: Any = None
+        self.last_field = ""
 
     def __call__(self, r: Row) -> str:
         key = (r.kind, r.depth, r.input_shapes, r.output_shape, r.output_shapes, r.params, r.buffers, r.macs, r.flops)
@@ -301,11 +306,16 @@ class _LayerText:
         if notes is None:
             notes = self.notes[r.notes] = indented(list(r.notes), 3)
         inputs = f"[\n        {r.inputs[0]}\n      ]" if len(r.inputs) == 1 else indented(list(r.inputs), 3)
-        field = _simple_rf_text(r.rf)
-        if field is None:
-            field = self.fields.get(r.rf)
+        rf = r.rf
+        if rf is self.last_rf:
+            field = self.last_field
+        else:
+            field = _simple_rf_text(rf, self.axes)
             if field is None:
-                field = self.fields[r.rf] = _rf_text(r.rf)
+                field = self.fields.get(rf)
+                if field is None:
+                    field = self.fields[rf] = _rf_text(rf)
+            self.last_rf, self.last_field = rf, field
         return (
             f"{{\n      \"path\": {_key(r.path)},\n      \"name\": {_key(r.name or r.path.rsplit('.', 1)[-1])},\n      {body},\n"
             f"      \"receptive_field\": {field},\n      \"receptive_field_global\": {'true' if r.is_global else 'false'},\n"
@@ -319,9 +329,11 @@ def _rf_text(rf: tuple[RFAxis, ...]) -> str:
     return _simple_rf_text(rf) or (indented([rf_axis_json(a) for a in rf], 3) if rf else "[]")
 
 
-def _simple_rf_text(rf: tuple[RFAxis, ...]) -> Optional[str]:
-    """``_rf_text`` of a field whose every axis is the textbook one in integers, else None."""
-    texts = [_simple_axis_text(a) for a in rf]
+def _simple_rf_text(rf: tuple[RFAxis, ...], axes: Optional[dict] = None) -> Optional[str]:
+    """``_rf_text`` of a field whose every axis is the textbook one in integers, else None.
+    ``axes`` keeps the axes' texts already written (a square field writes one text twice)."""
+    axes = {} if axes is None else axes
+    texts = [_simple_axis_text(a, axes) for a in rf]
     if not texts or None in texts:
         return None
     return "[\n        " + ",\n        ".join(texts) + "\n      ]"
@@ -333,10 +345,10 @@ _AXIS = (
 )
 
 
-def _simple_axis_text(a: RFAxis) -> Optional[str]:
+def _simple_axis_text(a: RFAxis, axes: dict) -> Optional[str]:
     """One axis's object, four levels deep, when its field is the textbook one in integers (one
-    size, an integer jump and centre): the text ``rf_axis_json`` gives, written directly. None for
-    any other field (written the general way)."""
+    size, an integer jump and centre): the text ``rf_axis_json`` gives, written directly (kept in
+    ``axes`` by the three numbers it is made of). None for any other field (written the general way)."""
     comps, n = a.comps, a.n
     if a.unknown or a.exceptions or len(comps) != 1 or not (n is None or (type(n) is int and n >= 1)):
         return None
@@ -346,7 +358,11 @@ def _simple_axis_text(a: RFAxis) -> Optional[str]:
     lo, hi = comp.table[0]
     if type(lo) is not int or type(hi) is not int or (lo + hi) % 2:
         return None
-    return _AXIS.format(hi - lo + 1, a.jump, (lo + hi) // 2, -lo, lo, hi)
+    key = (lo, hi, a.jump)
+    text = axes.get(key)
+    if text is None:
+        text = axes[key] = _AXIS.format(hi - lo + 1, a.jump, (lo + hi) // 2, -lo, lo, hi)
+    return text
 
 
 CSV_COLUMNS = ("path", "kind", "input_shape", "output_shape", "params", "buffers", "macs", "flops", "activations", "rf_size", "rf_jump", "rf_start")

@@ -142,8 +142,13 @@ class Report(Displayed):
             buffers=dsum(r.buffers for r in self.rows),
             macs=dsum(r.macs for r in self.rows),
             flops=dsum(r.flops for r in self.rows),
-            activations=dsum(r.activations for r in self.rows),
+            activations=dsum(self._activations),
         )
+
+    @cached_property
+    def _activations(self) -> list[Dim]:
+        """Each row's activations, in order (the totals and the peak read them)."""
+        return [r.activations for r in self.rows]
 
     @property
     def dtype_bytes(self) -> int:
@@ -189,17 +194,17 @@ class Report(Displayed):
         live: Dim = input_elements if -1 in last_read else 0
         values: list[Dim] = []  # alive at each row of the range, in two lists: no tuple a row for the collector to walk
         seen: list[Row] = []
-        for row in self.rows:
-            made = row.activations
+        activations = self._activations
+        for row, made in zip(self.rows, activations):
             live = live + made
             if first <= row.index < end:
                 values.append(live)
                 seen.append(row)
             for source in freed.get(row.index, ()):
-                live = live - (self.rows[source].activations if source >= 0 else input_elements)
+                live = live - (activations[source] if source >= 0 else input_elements)
             if row.index not in last_read:
                 live = live - made
-        if all(isinstance(value, int) for value in values):
+        if set(map(type, values)) <= {int} or all(isinstance(value, int) for value in values):  # the first test is the fast one
             peak: Dim = 0
             at: Row | None = None
             for value, row in zip(values, seen):
