@@ -102,7 +102,6 @@ def positional_constructor(cls: type) -> Any:
     return make
 
 
-
 @dataclass(frozen=True)
 class Expectation:
     """An ``expect:`` value, with where it was written."""
