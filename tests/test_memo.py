@@ -162,7 +162,16 @@ def test_a_kind_s_refield_is_its_infer_on_another_field(kind, shape, items):
         assert formulas[0] == formulas[1]
 
 
-@pytest.mark.parametrize("kind", ["add", "multiply", "concat"])
+MERGES_WITH_REFIELD = ["add", "multiply", "concat"]
+
+
+def test_every_kind_with_refield_many_is_checked_below():
+    from convcalc.kinds import KINDS, LayerKind
+
+    assert sorted(k for k, cls in KINDS.items() if cls.refield_many is not LayerKind.refield_many) == sorted(MERGES_WITH_REFIELD)
+
+
+@pytest.mark.parametrize("kind", MERGES_WITH_REFIELD)
 def test_a_merge_s_refield_is_its_infer_on_other_fields(kind):
     """A merge's ``refield_many`` answers as its ``infer_many`` does on inputs of the same shapes
     with other receptive fields (misaligned, not known, global, none), or declines (None) when the

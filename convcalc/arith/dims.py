@@ -15,6 +15,7 @@ from typing import Any, Union
 __all__ = [
     "MAX_INT",
     "Dim",
+    "all_int",
     "ceil_div",
     "collect_conditions",
     "dmax",
@@ -114,11 +115,17 @@ class Lazy:
         return repr(str(self))
 
 
+def all_int(xs) -> bool:
+    """Whether every value is an int (no symbolic size): a list of plain ints is told by its types
+    in one pass, the ``isinstance`` test (int subclasses) only when that says no."""
+    return set(map(type, xs)) <= {int} or all(isinstance(x, int) for x in xs)
+
+
 def dsum(xs) -> Dim:
     """``sum(xs)``; symbolic terms are added in one step (a running ``+`` rebuilds the sum each
     time: quadratic in the number of rows)."""
     xs = list(xs)
-    if set(map(type, xs)) <= {int} or all(isinstance(x, int) for x in xs):  # the first test is the fast one
+    if all_int(xs):
         return sum(xs)
     return sympy_module().Add(*xs)
 

@@ -37,6 +37,7 @@ class Fold:
     expectations: tuple[Expectation, ...]
     defines: tuple[tuple[str, Port], ...]
     fields: dict = field(default_factory=dict)  # (receptive field, is_global) entering -> (results, conditions) there
+    ports: list = field(default_factory=list)  # per node, its inputs and refs as copies read them (``_ports``)
 
 
 def _frozen(value: Any) -> Any:
@@ -266,10 +267,10 @@ class FoldMemo:
 def _ports(done: Fold) -> list[tuple[tuple, tuple]]:
     """Per node of a fold, its inputs and refs as the copies read them: an int for an output of
     one of the fold's own nodes (its offset from the first), ``_ENTERED`` for the tensor that
-    entered the fold, any other port as it is (the network input). Made once per fold, kept in
-    its ``fields``."""
-    ports = done.fields.get(_PORTS)
-    if ports is None:
+    entered the fold, any other port as it is (the network input). Made at the fold's first
+    copy, kept in its ``ports``."""
+    ports = done.ports
+    if len(ports) != len(done.nodes):
         entered = Port(done.x.source, done.x.port)
 
         def local(p: Port) -> Any:
@@ -277,11 +278,10 @@ def _ports(done: Fold) -> list[tuple[tuple, tuple]]:
                 return p.node - done.start
             return _ENTERED if p == entered else p
 
-        ports = done.fields[_PORTS] = [(tuple(map(local, n.inputs)), tuple(map(local, n.refs))) for n in done.nodes]
+        ports[:] = [(tuple(map(local, n.inputs)), tuple(map(local, n.refs))) for n in done.nodes]
     return ports
 
 
-_PORTS = "ports"  # the key of a fold's ports in its ``fields`` (the other keys are the fields entering it)
 _ENTERED = "entered"  # a port of the tensor entering a fold, in ``_ports``
 
 
@@ -293,9 +293,8 @@ def _refielded(layer: Any, x: Tensor, was: Result) -> Optional[Result]:
 
 
 def _refielded_many(layer: Any, xs: list[Tensor], was: Result) -> Optional[Result]:
-    """``_refielded`` of a layer with several inputs: a merge (``refield_many``, on its class)."""
-    many = getattr(type(layer), "refield_many", None)
-    return None if many is None else _with_field(was, many(layer, xs, was))
+    """``_refielded`` of a layer with several inputs (``LayerKind.refield_many``: a merge's)."""
+    return _with_field(was, layer.refield_many(xs, was))
 
 
 def _with_field(was: Result, field: Optional[tuple]) -> Optional[Result]:

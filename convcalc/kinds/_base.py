@@ -184,6 +184,12 @@ class LayerKind(BaseModel):
         ``infer``."""
         return None
 
+    def refield_many(self, xs: list[Tensor], result: Result) -> Optional[tuple[Any, Any]]:
+        """``refield`` of a kind that reads several tensors (a merge): its output's ``(rf,
+        is_global)`` on inputs ``xs`` of the shapes that gave ``result``, with other fields; None
+        (the default) infers the copy again."""
+        return None
+
     def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
         """MACs of this layer's backward pass (a training step), given its input ``shapes``, its
         forward ``result`` and, per input, whether that input needs a gradient (none does when

@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Any, Optional
 
 from convcalc.conventions import DTYPE_BYTES
-from convcalc.arith.dims import Dim, dsum, prod, to_json_dim
+from convcalc.arith.dims import Dim, all_int, dsum, prod, to_json_dim
 from convcalc.errors import Position
 from convcalc.graph.model import Expectation
 from convcalc.report._display import Displayed
@@ -204,7 +204,7 @@ class Report(Displayed):
                 live = live - (activations[source] if source >= 0 else input_elements)
             if row.index not in last_read:
                 live = live - made
-        if set(map(type, values)) <= {int} or all(isinstance(value, int) for value in values):  # the first test is the fast one
+        if all_int(values):
             peak: Dim = 0
             at: Row | None = None
             for value, row in zip(values, seen):
