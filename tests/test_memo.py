@@ -221,3 +221,61 @@ def test_the_positional_constructors_make_what_the_dataclasses_make():
             make(*values[:-1])
         with pytest.raises(dataclasses.FrozenInstanceError):
             made.path = "changed"
+
+
+# -- the copies of a repeat that all read as one item (FoldMemo.replay_copies) -----------------
+
+CROPPED = """\
+name: cropped
+input: [8, 32, 32]
+layers:
+  - seq:
+      - parallel:
+          merge: concat
+          crop: center
+          branches:
+            - [{conv2d: {out_channels: 4, kernel_size: 3}}]
+            - [{conv2d: {out_channels: 4, kernel_size: 3, padding: 1}}]
+      - conv2d: {out_channels: 8, kernel_size: 3, padding: 2}
+    repeat: 10
+"""
+
+
+def one_by_one(spec, **kwargs):
+    """The graph with each copy of a repeat asked of the memo (fold_one), none in a row."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(build._Folder, "replay_copies", lambda self, item, x, prefix, r, repeat, depth, env: (r, x))
+        return build_graph(spec, **kwargs)
+
+
+@pytest.mark.parametrize("shape", [None, (8, "H", "W")])
+def test_copies_in_a_row_are_the_graph_of_copies_one_by_one(shape):
+    spec = convcalc.load_spec(CROPPED)
+    keys = []
+    with pytest.MonkeyPatch.context() as patch:
+        memo_key = build._Folder.memo_key
+        patch.setattr(build._Folder, "memo_key", lambda self, *args: keys.append(args[0]) or memo_key(self, *args))
+        graph = build_graph(spec, input_shape=shape)
+    same_graph(graph, one_by_one(spec, input_shape=shape))
+    same_graph(graph, fresh(spec, input_shape=shape))
+    # the first copy reads the network input (no key), the second is folded and kept: the 8
+    # others are copied in a row, with one key
+    assert keys.count("seq") == 4
+    # per copy: two branch convs, the crop of the padded one (32 -> 30), the concat, the conv (30 -> 32)
+    assert len(graph.nodes) == 10 * 5 and graph.nodes[-1].path == "0.9.1" and graph.nodes[-3].path == "0.9.0.concat_crop_branch2"
+    if shape is None:
+        # each copy's last conv widens the field by 2 + 2 (the first branch's conv and its own)
+        assert graph.results[-1].shape == (8, 32, 32) and graph.results[-1].rf[0].size == 1 + 10 * (2 + 2)
+
+
+def test_a_limit_met_by_a_copy_in_a_row_is_reported_as_one_by_one(monkeypatch):
+    """The estimate counts 4 rows a copy (not the crop): the limit falls inside the 9th copy."""
+    monkeypatch.setattr(build, "MAX_LAYERS", 42)
+    spec = convcalc.load_spec(CROPPED)
+    errors = []
+    for make in (build_graph, one_by_one, fresh):
+        with pytest.raises(convcalc.SpecError) as caught:
+            make(spec)
+        errors.append(caught.value.render())
+    assert errors[0] == errors[1] == errors[2]
+    assert "44 layers" in errors[0] and caught.value.code == "limit-layers"

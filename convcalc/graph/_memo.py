@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from convcalc.graph.model import Expectation, Node, Port, positional_constructor
-from convcalc.kinds import LayerError, Result, Tensor
+from convcalc.kinds import ALIASES, LayerError, Result, Tensor
 from convcalc.kinds._run import rf_within_bounds, run, tensor_of, with_field
+from convcalc.spec.model import STRUCTURAL
 
 __all__ = ["POISONED", "Fold", "FoldMemo", "has_dollar"]
 
@@ -233,6 +234,30 @@ class FoldMemo:
             return x
         result = self.results[out.node]
         return tensor_of(result.shape if out.port == 0 else result.shapes[out.port], result.rf, bool(result.is_global), out.node, out.port, done.out.siblings)
+
+    def replay_copies(self, item: Any, x: Tensor, prefix: tuple[str, ...], r: int, repeat: int, depth: int, env: dict) -> tuple[int, Tensor]:
+        """Copies ``r`` .. of a repeat whose copies all read as one ``item`` (no ``i`` in it, one
+        name), copied from the memo without asking it again for each: a copy whose output has its
+        input's shape and siblings leaves the next copy the same key (nothing else in a key
+        changes from copy to copy), so the same fold. Stops at the first copy that
+        :meth:`replay` cannot make (the caller folds it anew, where its fault or limit is met),
+        and at a copy that changes the shape. Returns the next copy to fold and the tensor entering
+        it. (A copy the memo has no fold for is asked twice, here and in ``fold_one``: a key costs
+        a few microseconds, the fold anew that follows a hundred times more.)"""
+        kind = ALIASES.get(item.kind, item.kind)
+        key = self.memo_key(kind, item, x, {**env, "i": r}) if kind in self.spec.blocks or kind in STRUCTURAL else None
+        done = self.memo.get(key) if key is not None else None
+        if done is None:
+            return r, x
+        shape, siblings = x.shape, x.siblings
+        while r < repeat:
+            out = self.replay(done, item, x, (*prefix, str(r)), depth)
+            if out is None:
+                break
+            x, r = out, r + 1
+            if x.source < 0 or x.shape != shape or x.siblings != siblings:
+                break
+        return r, x
 
     def refold(self, done: "Fold", x: Tensor, here: Port, first: int) -> Optional[tuple[list, list]]:
         """The copied nodes' results on ``x`` (read at ``here``; the copy's nodes start at
