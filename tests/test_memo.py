@@ -137,7 +137,8 @@ def _refield_cases():
 @pytest.mark.parametrize(("kind", "shape", "items"), list(_refield_cases()))
 def test_a_kind_s_refield_is_its_infer_on_another_field(kind, shape, items):
     """Every kind with a ``refield`` answers as its ``infer`` does on an input of the same shape with
-    another receptive field (or none, or a global one), everything else of the result unchanged."""
+    another receptive field (or none, or a global one), everything else of the result unchanged;
+    so does its ``refielder``, made once on the first input (as the memo makes it)."""
     from test_kind_goldens import spec_of
 
     from convcalc.graph import _memo
@@ -151,15 +152,31 @@ def test_a_kind_s_refield_is_its_infer_on_another_field(kind, shape, items):
     was, _ = run(row.layer, [first], False)
     n = x_shape[1] if len(x_shape) > 1 else 1
     entering = [(tuple(f for _ in x_shape[1:]), False) for f in _fields(n)] + [((), True), ((), False)]
+    refield = row.layer.refielder(first, was)
     for rf, is_global in entering:
         x = Tensor(x_shape, rf, is_global)
         want, _ = run(row.layer, [x], False)
-        got = _memo._refielded(row.layer, x, was)
+        assert refield(x) == row.layer.refield(x, was)
+        got = _memo._with_field(was, refield(x))
         assert got is not None
         fields = [f.name for f in dataclasses.fields(want) if f.name != "formulas"]
         assert [getattr(got, f) for f in fields] == [getattr(want, f) for f in fields]
         formulas = [r.formulas() if callable(r.formulas) else r.formulas for r in (got, want)]
         assert formulas[0] == formulas[1]
+
+
+def test_a_kind_s_refielder_is_made_beside_its_refield():
+    """The memo asks a kind for its ``refielder``: a kind that says its ``refield`` says its
+    ``refielder`` in the same class (or keeps the default, which calls ``refield``), so that no
+    kind answers with a parent's window when its own ``refield`` differs."""
+    from convcalc.kinds import KINDS, LayerKind
+
+    def owner(cls, name):
+        return next(c for c in cls.__mro__ if name in c.__dict__)
+
+    for kind, cls in KINDS.items():
+        assert owner(cls, "refielder") in (LayerKind, owner(cls, "refield")), kind
+    assert {owner(cls, "refielder").__name__ for cls in KINDS.values()} >= {"LayerKind", "_Conv", "_Pool"}
 
 
 MERGES_WITH_REFIELD = ["add", "multiply", "concat"]
@@ -190,7 +207,7 @@ def test_a_merge_s_refield_is_its_infer_on_other_fields(kind):
         for b in fields:
             xs = [Tensor(shapes[0], *a), Tensor(shapes[1], *b)]
             want, _ = run(layer, xs, False)
-            got = _memo._refielded_many(layer, xs, was)
+            got = _memo._with_field(was, layer.refield_many(xs, was))
             if got is None:
                 assert want.notes != was.notes
                 continue

@@ -39,6 +39,7 @@ class Fold:
     defines: tuple[tuple[str, Port], ...]
     fields: dict = field(default_factory=dict)  # (receptive field, is_global) entering -> (results, conditions) there
     ports: list = field(default_factory=list)  # per node, its inputs and refs as copies read them (``_ports``)
+    refielders: dict = field(default_factory=dict)  # node offset -> its layer's refielder on the fold's shapes (``refold``)
 
 
 def _frozen(value: Any) -> Any:
@@ -272,13 +273,24 @@ class FoldMemo:
                 return tensor_of(result.shape if port == 0 else result.shapes[port], result.rf, bool(result.is_global), first + p, port, len(result.shapes))
             return x if p is _ENTERED or p == here else self.network_input
 
-        for node, was, (inputs, refs) in zip(done.nodes, done.results, _ports(done)):
-            xs = [tensor(p, q.port) for p, q in zip(inputs, node.inputs)]
-            if not self.symbolic and not refs and xs:
-                result = _refielded(node.layer, xs[0], was) if len(xs) == 1 else _refielded_many(node.layer, xs, was)
+        refielders = done.refielders  # every copy's tensors have the fold's shapes: made at the first copy's
+        for j, (node, was, (inputs, refs)) in enumerate(zip(done.nodes, done.results, _ports(done))):
+            if len(inputs) == 1 and not refs and not self.symbolic:
+                xs = [tensor(inputs[0], node.inputs[0].port)]
+                refield = refielders.get(j)
+                if refield is None:
+                    refield = refielders[j] = node.layer.refielder(xs[0], was)
+                result = _with_field(was, refield(xs[0]))
                 if result is not None:
                     made.append(result)
                     continue
+            else:
+                xs = [tensor(p, q.port) for p, q in zip(inputs, node.inputs)]
+                if not self.symbolic and not refs and xs:
+                    result = _with_field(was, node.layer.refield_many(xs, was))
+                    if result is not None:
+                        made.append(result)
+                        continue
             try:
                 result, found = run(node.layer, xs, self.symbolic, [tensor(p, q.port) for p, q in zip(refs, node.refs)])
             except LayerError:
@@ -310,19 +322,11 @@ def _ports(done: Fold) -> list[tuple[tuple, tuple]]:
 _ENTERED = "entered"  # a port of the tensor entering a fold, in ``_ports``
 
 
-def _refielded(layer: Any, x: Tensor, was: Result) -> Optional[Result]:
-    """``was`` (the layer's result on an input of ``x``'s shapes) with the receptive field ``x``
-    gives it, when the kind can say it without inferring again (``LayerKind.refield``); None
-    when it cannot, or when the field grows past its bound (inferred again, to be refused)."""
-    return _with_field(was, layer.refield(x, was))
-
-
-def _refielded_many(layer: Any, xs: list[Tensor], was: Result) -> Optional[Result]:
-    """``_refielded`` of a layer with several inputs (``LayerKind.refield_many``: a merge's)."""
-    return _with_field(was, layer.refield_many(xs, was))
-
-
 def _with_field(was: Result, field: Optional[tuple]) -> Optional[Result]:
+    """``was`` (a layer's result on inputs of the copy's shapes) with the receptive field that
+    the kind says the copy's inputs give it (``LayerKind.refield``, ``refield_many``); None when
+    it cannot say (``field`` None), or when the field grows past its bound (inferred again, to
+    be refused)."""
     if field is None or (field[0] and not rf_within_bounds(field[0])):
         return None
     return with_field(was, field[0], bool(field[1]))

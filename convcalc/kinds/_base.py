@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, ClassVar, Optional, Union
 
@@ -183,6 +183,13 @@ class LayerKind(BaseModel):
         default) infers the copy again. tests/test_memo.py holds every kind that answers to its
         ``infer``."""
         return None
+
+    def refielder(self, x: Tensor, result: Result) -> Callable[[Tensor], Optional[tuple[Any, Any]]]:
+        """``refield`` for every input of ``x``'s shapes, made once: the memo refields a copied
+        layer once per copy of a repeat, on tensors of one shape, so what ``refield`` works out
+        from the shapes alone (a window's kernel, stride and padding) is worked out here. By
+        default, ``refield`` itself with ``result``."""
+        return lambda x: self.refield(x, result)
 
     def refield_many(self, xs: list[Tensor], result: Result) -> Optional[tuple[Any, Any]]:
         """``refield`` of a kind that reads several tensors (a merge): its output's ``(rf,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Any, Callable, Literal, Union
 
 from pydantic import StrictInt
 
 from convcalc.arith.dims import Dim, Lazy, ceil_div, dmax, floor_div, is_int
-from convcalc.kinds._base import LayerError, as_tuple
+from convcalc.kinds._base import LayerError, Tensor, as_tuple
 
 __all__ = [
     "AXIS_NAMES",
@@ -17,6 +17,7 @@ __all__ = [
     "product_text",
     "resolve_padding",
     "transposed_out_size",
+    "window_refielder",
     "window_reach",
 ]
 
@@ -129,3 +130,17 @@ def transposed_out_size(size: Dim, kernel: int, stride: int, dilation: int, padd
     """``(in - 1)*s - 2p + d*(k-1) + output_padding + 1`` (PyTorch's ConvTranspose)."""
     out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
     return out, Lazy(lambda: f"({size} - 1)*{stride} - 2*{padding} + {dilation}*({kernel}-1) + {output_padding} + 1 = {out}")
+
+
+def window_refielder(kernel: tuple, stride: tuple, dilation: tuple, pads: tuple, out_spatial: tuple) -> Callable[[Tensor], tuple[Any, Any]]:
+    """The ``refield`` of a sliding window (a convolution, a pooling) on inputs of one shape, its
+    window per axis worked out once (``LayerKind.refielder``): each axis of the field goes
+    through its window; a tensor without one keeps it."""
+    windows = tuple(zip(kernel, stride, dilation, [before for before, _ in pads], out_spatial))
+
+    def refield(x: Tensor) -> tuple[Any, Any]:
+        if not x.rf:
+            return x.rf, x.is_global
+        return tuple([axis.through(k, s, d, before, out) for axis, (k, s, d, before, out) in zip(x.rf, windows)]), x.is_global
+
+    return refield
