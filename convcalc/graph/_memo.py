@@ -276,14 +276,20 @@ class FoldMemo:
         refielders = done.refielders  # every copy's tensors have the fold's shapes: made at the first copy's
         for j, (node, was, (inputs, refs)) in enumerate(zip(done.nodes, done.results, _ports(done))):
             if len(inputs) == 1 and not refs and not self.symbolic:
-                xs = [tensor(inputs[0], node.inputs[0].port)]
+                p = inputs[0]  # the field it reads, without a tensor (a node's outputs share one)
+                if type(p) is int:
+                    rf, is_global = made[p].rf, bool(made[p].is_global)
+                else:
+                    outside = x if p is _ENTERED or p == here else self.network_input
+                    rf, is_global = outside.rf, outside.is_global
                 refield = refielders.get(j)
                 if refield is None:
-                    refield = refielders[j] = node.layer.refielder(xs[0], was)
-                result = _with_field(was, refield(xs[0]))
+                    refield = refielders[j] = node.layer.refielder(tensor(p, node.inputs[0].port), was)
+                result = _with_field(was, refield(rf, is_global))
                 if result is not None:
                     made.append(result)
                     continue
+                xs = [tensor(p, node.inputs[0].port)]
             else:
                 xs = [tensor(p, q.port) for p, q in zip(inputs, node.inputs)]
                 if not self.symbolic and not refs and xs:

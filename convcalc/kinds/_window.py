@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal, Union
 from pydantic import StrictInt
 
 from convcalc.arith.dims import Dim, Lazy, ceil_div, dmax, floor_div, is_int
-from convcalc.kinds._base import LayerError, Tensor, as_tuple
+from convcalc.kinds._base import LayerError, as_tuple
 
 __all__ = [
     "AXIS_NAMES",
@@ -132,15 +132,15 @@ def transposed_out_size(size: Dim, kernel: int, stride: int, dilation: int, padd
     return out, Lazy(lambda: f"({size} - 1)*{stride} - 2*{padding} + {dilation}*({kernel}-1) + {output_padding} + 1 = {out}")
 
 
-def window_refielder(kernel: tuple, stride: tuple, dilation: tuple, pads: tuple, out_spatial: tuple) -> Callable[[Tensor], tuple[Any, Any]]:
+def window_refielder(kernel: tuple, stride: tuple, dilation: tuple, pads: tuple, out_spatial: tuple) -> Callable[[Any, Any], tuple[Any, Any]]:
     """The ``refield`` of a sliding window (a convolution, a pooling) on inputs of one shape, its
     window per axis worked out once (``LayerKind.refielder``): each axis of the field goes
     through its window; a tensor without one keeps it."""
     windows = tuple(zip(kernel, stride, dilation, [before for before, _ in pads], out_spatial))
 
-    def refield(x: Tensor) -> tuple[Any, Any]:
-        if not x.rf:
-            return x.rf, x.is_global
-        return tuple([axis.through(k, s, d, before, out) for axis, (k, s, d, before, out) in zip(x.rf, windows)]), x.is_global
+    def refield(rf: Any, is_global: Any) -> tuple[Any, Any]:
+        if not rf:
+            return rf, is_global
+        return tuple([axis.through(k, s, d, before, out) for axis, (k, s, d, before, out) in zip(rf, windows)]), is_global
 
     return refield

@@ -83,9 +83,9 @@ class _Conv(LayerKind):
         return as_tuple(self.kernel_size, rank, "kernel_size"), as_tuple(self.stride, rank, "stride"), as_tuple(self.dilation, rank, "dilation")
 
     def refield(self, x: Tensor, result: Result) -> tuple:
-        return self.refielder(x, result)(x)
+        return self.refielder(x, result)(x.rf, x.is_global)
 
-    def refielder(self, x: Tensor, result: Result) -> Callable[[Tensor], tuple]:
+    def refielder(self, x: Tensor, result: Result) -> Callable[[Any, Any], tuple]:
         k, s, d = self._window(x)
         return window_refielder(k, s, d, resolve_padding(self.padding, x.spatial, k, s, d), result.shape[1:])
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from math import gcd
-from typing import Callable, ClassVar, Optional, Union
+from typing import Any, Callable, ClassVar, Optional, Union
 
 from pydantic import StrictFloat, StrictInt
 
@@ -168,9 +168,9 @@ class _Pool(LayerKind):
         return k, s, d, resolve_padding(self.padding, x.spatial, k, s, d)
 
     def refield(self, x: Tensor, result: Result) -> tuple:
-        return self.refielder(x, result)(x)
+        return self.refielder(x, result)(x.rf, x.is_global)
 
-    def refielder(self, x: Tensor, result: Result) -> Callable[[Tensor], tuple]:
+    def refielder(self, x: Tensor, result: Result) -> Callable[[Any, Any], tuple]:
         return window_refielder(*self._window(x), result.shape[1:])
 
     def infer(self, x: Tensor) -> Result:
