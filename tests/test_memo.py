@@ -220,15 +220,16 @@ def test_a_merge_s_refield_is_its_infer_on_other_fields(kind):
 
 
 def test_the_positional_constructors_make_what_the_dataclasses_make():
-    """``positional_constructor`` of a node and of a row (graph.model) makes the object the
-    class's ``__init__`` makes from the same fields in order, every slot set; leaving a field out
-    is an error."""
-    from convcalc.graph.model import Node, positional_constructor
+    """``positional_constructor`` of a node, of a port and of a row (graph.model) makes the object
+    the class's ``__init__`` makes from the same fields in order, every slot set; leaving a field
+    out is an error."""
+    from convcalc.graph.model import Node, Port, positional_constructor
     from convcalc.report.model import Row
 
-    make_node, make_row = positional_constructor(Node), positional_constructor(Row)
+    make_node, make_port, make_row = positional_constructor(Node), positional_constructor(Port), positional_constructor(Row)
     report = convcalc.analyze(convcalc.load_spec(REPEATS))
-    for cls, make, items in ((Node, make_node, report.graph.nodes), (Row, make_row, report.rows)):
+    ports = [p for n in report.graph.nodes for p in (*n.inputs, *n.refs)]
+    for cls, make, items in ((Node, make_node, report.graph.nodes), (Port, make_port, ports), (Row, make_row, report.rows)):
         for item in items:
             values = [getattr(item, f.name) for f in dataclasses.fields(cls)]
             made = make(*values)
@@ -237,7 +238,7 @@ def test_the_positional_constructors_make_what_the_dataclasses_make():
         with pytest.raises(TypeError):
             make(*values[:-1])
         with pytest.raises(dataclasses.FrozenInstanceError):
-            made.path = "changed"
+            setattr(made, dataclasses.fields(cls)[0].name, "changed")
 
 
 # -- the copies of a repeat that all read as one item (FoldMemo.replay_copies) -----------------

@@ -177,12 +177,13 @@ class FoldMemo:
         if start + len(done.nodes) > self.max_layers or len(self.groups) + len(done.groups) > self.max_layers:
             return None  # folded anew, to be refused at its place
         shift, lift = start - done.start, depth - done.depth
-        entered = Port(done.x.source, done.x.port)
-        here = Port(x.source, x.port)
+        make_port = positional_constructor(Port)  # the copy's ports: two a node, one a group's end
+        entered = make_port(done.x.source, done.x.port)
+        here = make_port(x.source, x.port)
 
         def moved(p: Port) -> Port:
             if p.node >= done.start:
-                return Port(p.node + shift, p.port)
+                return make_port(p.node + shift, p.port)
             return here if p == entered else p
 
         entering = (x.rf, x.is_global)
@@ -204,9 +205,9 @@ class FoldMemo:
             # a port is an int: an offset into the copy's own nodes; else a tensor from outside it
             append(make_node(
                 node.index + shift, prefix + node.path[cut:], node.name, node.kind, node.layer,
-                tuple([Port(start + p, node.inputs[i].port) if type(p) is int else (here if p is _ENTERED else p) for i, p in enumerate(inputs)]),
+                tuple([make_port(start + p, q.port) if type(p) is int else (here if p is _ENTERED else p) for p, q in zip(inputs, node.inputs)]),
                 node.depth + lift, node.pos, node.outputs, node.group, node.written, node.template, node.synthetic,
-                tuple([Port(start + p, node.refs[i].port) if type(p) is int else (here if p is _ENTERED else p) for i, p in enumerate(refs)]) if refs else (),
+                tuple([make_port(start + p, q.port) if type(p) is int else (here if p is _ENTERED else p) for p, q in zip(refs, node.refs)]) if refs else (),
                 node.functional, node.shares,
             ))
             append_result(result)
