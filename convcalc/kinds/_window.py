@@ -17,8 +17,8 @@ __all__ = [
     "product_text",
     "resolve_padding",
     "transposed_out_size",
-    "window_refielder",
     "window_reach",
+    "window_refielder",
 ]
 
 Padding = Union[StrictInt, Literal["same", "valid"], list[Union[StrictInt, list[StrictInt]]]]
