@@ -137,7 +137,8 @@ def _refield_cases():
 @pytest.mark.parametrize(("kind", "shape", "items"), list(_refield_cases()))
 def test_a_kind_s_refield_is_its_infer_on_another_field(kind, shape, items):
     """Every kind with a ``refield`` answers as its ``infer`` does on an input of the same shape with
-    another receptive field (or none, or a global one), everything else of the result unchanged."""
+    another receptive field (or none, or a global one), everything else of the result unchanged;
+    so does its ``refielder``, made once on the first input (as the memo makes it)."""
     from test_kind_goldens import spec_of
 
     from convcalc.graph import _memo
@@ -151,15 +152,31 @@ def test_a_kind_s_refield_is_its_infer_on_another_field(kind, shape, items):
     was, _ = run(row.layer, [first], False)
     n = x_shape[1] if len(x_shape) > 1 else 1
     entering = [(tuple(f for _ in x_shape[1:]), False) for f in _fields(n)] + [((), True), ((), False)]
+    refield = row.layer.refielder(first, was)
     for rf, is_global in entering:
         x = Tensor(x_shape, rf, is_global)
         want, _ = run(row.layer, [x], False)
-        got = _memo._refielded(row.layer, x, was)
+        assert refield(rf, is_global) == row.layer.refield(x, was)
+        got = _memo._with_field(was, refield(rf, is_global))
         assert got is not None
         fields = [f.name for f in dataclasses.fields(want) if f.name != "formulas"]
         assert [getattr(got, f) for f in fields] == [getattr(want, f) for f in fields]
         formulas = [r.formulas() if callable(r.formulas) else r.formulas for r in (got, want)]
         assert formulas[0] == formulas[1]
+
+
+def test_a_kind_s_refielder_is_made_beside_its_refield():
+    """The memo asks a kind for its ``refielder``: a kind that says its ``refield`` says its
+    ``refielder`` in the same class (or keeps the default, which calls ``refield``), so that no
+    kind answers with a parent's window when its own ``refield`` differs."""
+    from convcalc.kinds import KINDS, LayerKind
+
+    def owner(cls, name):
+        return next(c for c in cls.__mro__ if name in c.__dict__)
+
+    for kind, cls in KINDS.items():
+        assert owner(cls, "refielder") in (LayerKind, owner(cls, "refield")), kind
+    assert {owner(cls, "refielder").__name__ for cls in KINDS.values()} >= {"LayerKind", "_Conv", "_Pool"}
 
 
 MERGES_WITH_REFIELD = ["add", "multiply", "concat"]
@@ -190,7 +207,7 @@ def test_a_merge_s_refield_is_its_infer_on_other_fields(kind):
         for b in fields:
             xs = [Tensor(shapes[0], *a), Tensor(shapes[1], *b)]
             want, _ = run(layer, xs, False)
-            got = _memo._refielded_many(layer, xs, was)
+            got = _memo._with_field(was, layer.refield_many(xs, was))
             if got is None:
                 assert want.notes != was.notes
                 continue
@@ -203,15 +220,16 @@ def test_a_merge_s_refield_is_its_infer_on_other_fields(kind):
 
 
 def test_the_positional_constructors_make_what_the_dataclasses_make():
-    """``positional_constructor`` of a node and of a row (graph.model) makes the object the
-    class's ``__init__`` makes from the same fields in order, every slot set; leaving a field out
-    is an error."""
-    from convcalc.graph.model import Node, positional_constructor
+    """``positional_constructor`` of a node, of a port and of a row (graph.model) makes the object
+    the class's ``__init__`` makes from the same fields in order, every slot set; leaving a field
+    out is an error."""
+    from convcalc.graph.model import Node, Port, positional_constructor
     from convcalc.report.model import Row
 
-    make_node, make_row = positional_constructor(Node), positional_constructor(Row)
+    make_node, make_port, make_row = positional_constructor(Node), positional_constructor(Port), positional_constructor(Row)
     report = convcalc.analyze(convcalc.load_spec(REPEATS))
-    for cls, make, items in ((Node, make_node, report.graph.nodes), (Row, make_row, report.rows)):
+    ports = [p for n in report.graph.nodes for p in (*n.inputs, *n.refs)]
+    for cls, make, items in ((Node, make_node, report.graph.nodes), (Port, make_port, ports), (Row, make_row, report.rows)):
         for item in items:
             values = [getattr(item, f.name) for f in dataclasses.fields(cls)]
             made = make(*values)
@@ -220,4 +238,62 @@ def test_the_positional_constructors_make_what_the_dataclasses_make():
         with pytest.raises(TypeError):
             make(*values[:-1])
         with pytest.raises(dataclasses.FrozenInstanceError):
-            made.path = "changed"
+            setattr(made, dataclasses.fields(cls)[0].name, "changed")
+
+
+# -- the copies of a repeat that all read as one item (FoldMemo.replay_copies) -----------------
+
+CROPPED = """\
+name: cropped
+input: [8, 32, 32]
+layers:
+  - seq:
+      - parallel:
+          merge: concat
+          crop: center
+          branches:
+            - [{conv2d: {out_channels: 4, kernel_size: 3}}]
+            - [{conv2d: {out_channels: 4, kernel_size: 3, padding: 1}}]
+      - conv2d: {out_channels: 8, kernel_size: 3, padding: 2}
+    repeat: 10
+"""
+
+
+def one_by_one(spec, **kwargs):
+    """The graph with each copy of a repeat asked of the memo (fold_one), none in a row."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(build._Folder, "replay_copies", lambda self, item, x, prefix, r, repeat, depth, env: (r, x))
+        return build_graph(spec, **kwargs)
+
+
+@pytest.mark.parametrize("shape", [None, (8, "H", "W")])
+def test_copies_in_a_row_are_the_graph_of_copies_one_by_one(shape):
+    spec = convcalc.load_spec(CROPPED)
+    keys = []
+    with pytest.MonkeyPatch.context() as patch:
+        memo_key = build._Folder.memo_key
+        patch.setattr(build._Folder, "memo_key", lambda self, *args: keys.append(args[0]) or memo_key(self, *args))
+        graph = build_graph(spec, input_shape=shape)
+    same_graph(graph, one_by_one(spec, input_shape=shape))
+    same_graph(graph, fresh(spec, input_shape=shape))
+    # the first copy reads the network input (no key), the second is folded and kept: the 8
+    # others are copied in a row, with one key
+    assert keys.count("seq") == 4
+    # per copy: two branch convs, the crop of the padded one (32 -> 30), the concat, the conv (30 -> 32)
+    assert len(graph.nodes) == 10 * 5 and graph.nodes[-1].path == "0.9.1" and graph.nodes[-3].path == "0.9.0.concat_crop_branch2"
+    if shape is None:
+        # each copy's last conv widens the field by 2 + 2 (the first branch's conv and its own)
+        assert graph.results[-1].shape == (8, 32, 32) and graph.results[-1].rf[0].size == 1 + 10 * (2 + 2)
+
+
+def test_a_limit_met_by_a_copy_in_a_row_is_reported_as_one_by_one(monkeypatch):
+    """The estimate counts 4 rows a copy (not the crop): the limit falls inside the 9th copy."""
+    monkeypatch.setattr(build, "MAX_LAYERS", 42)
+    spec = convcalc.load_spec(CROPPED)
+    errors = []
+    for make in (build_graph, one_by_one, fresh):
+        with pytest.raises(convcalc.SpecError) as caught:
+            make(spec)
+        errors.append(caught.value.render())
+    assert errors[0] == errors[1] == errors[2]
+    assert "44 layers" in errors[0] and caught.value.code == "limit-layers"

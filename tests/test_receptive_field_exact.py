@@ -136,3 +136,14 @@ def test_interpolation_matches_pytorch_at_every_output(mode, align_corners):
             for o in range(y.shape[1]):
                 rows = depends[:, :, o, :].any(dim=2).any(dim=1).nonzero().flatten()
                 assert axis.interval(o) == (int(rows.min()), int(rows.max())), (n, args, o)
+
+
+def test_a_window_makes_the_named_tuples_their_constructors_make():
+    """``RFAxis.through`` builds its axis with ``tuple.__new__``: the same types and values as
+    ``RFAxis(...)`` and ``_Comp(...)`` (a 3-tap window, stride 2, padding 1, after a stride-2 one)."""
+    from convcalc.kinds._rf import RFAxis, _Comp
+
+    axis = RFAxis().through(3, 2, 1, 1, 16).through(3, 2, 1, 1, 8)
+    assert type(axis) is RFAxis and type(axis.comps[0]) is _Comp
+    # lo = -1 - 1*2, hi = 1 + (3 - 1 - 1)*2; step and jump 2*2
+    assert axis == RFAxis((_Comp(1, 4, ((-1 - 1 * 2, 1 + (3 - 1 - 1) * 2),)),), (), 8, 4) and axis.unknown == ""

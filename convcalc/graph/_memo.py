@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from convcalc.graph.model import Expectation, Node, Port, positional_constructor
-from convcalc.kinds import LayerError, Result, Tensor
+from convcalc.kinds import ALIASES, LayerError, Result, Tensor
 from convcalc.kinds._run import rf_within_bounds, run, tensor_of, with_field
+from convcalc.spec.model import STRUCTURAL
 
 __all__ = ["POISONED", "Fold", "FoldMemo", "has_dollar"]
 
@@ -38,6 +39,7 @@ class Fold:
     defines: tuple[tuple[str, Port], ...]
     fields: dict = field(default_factory=dict)  # (receptive field, is_global) entering -> (results, conditions) there
     ports: list = field(default_factory=list)  # per node, its inputs and refs as copies read them (``_ports``)
+    refielders: dict = field(default_factory=dict)  # node offset -> its layer's refielder on the fold's shapes (``refold``)
 
 
 def _frozen(value: Any) -> Any:
@@ -175,12 +177,13 @@ class FoldMemo:
         if start + len(done.nodes) > self.max_layers or len(self.groups) + len(done.groups) > self.max_layers:
             return None  # folded anew, to be refused at its place
         shift, lift = start - done.start, depth - done.depth
-        entered = Port(done.x.source, done.x.port)
-        here = Port(x.source, x.port)
+        make_port = positional_constructor(Port)  # the copy's ports: two a node, one a group's end
+        entered = make_port(done.x.source, done.x.port)
+        here = make_port(x.source, x.port)
 
         def moved(p: Port) -> Port:
             if p.node >= done.start:
-                return Port(p.node + shift, p.port)
+                return make_port(p.node + shift, p.port)
             return here if p == entered else p
 
         entering = (x.rf, x.is_global)
@@ -202,9 +205,9 @@ class FoldMemo:
             # a port is an int: an offset into the copy's own nodes; else a tensor from outside it
             append(make_node(
                 node.index + shift, prefix + node.path[cut:], node.name, node.kind, node.layer,
-                tuple([Port(start + p, node.inputs[i].port) if type(p) is int else (here if p is _ENTERED else p) for i, p in enumerate(inputs)]),
+                tuple([make_port(start + p, q.port) if type(p) is int else (here if p is _ENTERED else p) for p, q in zip(inputs, node.inputs)]),
                 node.depth + lift, node.pos, node.outputs, node.group, node.written, node.template, node.synthetic,
-                tuple([Port(start + p, node.refs[i].port) if type(p) is int else (here if p is _ENTERED else p) for i, p in enumerate(refs)]) if refs else (),
+                tuple([make_port(start + p, q.port) if type(p) is int else (here if p is _ENTERED else p) for p, q in zip(refs, node.refs)]) if refs else (),
                 node.functional, node.shares,
             ))
             append_result(result)
@@ -234,6 +237,30 @@ class FoldMemo:
         result = self.results[out.node]
         return tensor_of(result.shape if out.port == 0 else result.shapes[out.port], result.rf, bool(result.is_global), out.node, out.port, done.out.siblings)
 
+    def replay_copies(self, item: Any, x: Tensor, prefix: tuple[str, ...], r: int, repeat: int, depth: int, env: dict) -> tuple[int, Tensor]:
+        """Copies ``r`` .. of a repeat whose copies all read as one ``item`` (no ``i`` in it, one
+        name), copied from the memo without asking it again for each: a copy whose output has its
+        input's shape and siblings leaves the next copy the same key (nothing else in a key
+        changes from copy to copy), so the same fold. Stops at the first copy that
+        :meth:`replay` cannot make (the caller folds it anew, where its fault or limit is met),
+        and at a copy that changes the shape. Returns the next copy to fold and the tensor entering
+        it. (A copy the memo has no fold for is asked twice, here and in ``fold_one``: a key costs
+        a few microseconds, the fold anew that follows a hundred times more.)"""
+        kind = ALIASES.get(item.kind, item.kind)
+        key = self.memo_key(kind, item, x, {**env, "i": r}) if kind in self.spec.blocks or kind in STRUCTURAL else None
+        done = self.memo.get(key) if key is not None else None
+        if done is None:
+            return r, x
+        shape, siblings = x.shape, x.siblings
+        while r < repeat:
+            out = self.replay(done, item, x, (*prefix, str(r)), depth)
+            if out is None:
+                break
+            x, r = out, r + 1
+            if x.source < 0 or x.shape != shape or x.siblings != siblings:
+                break
+        return r, x
+
     def refold(self, done: "Fold", x: Tensor, here: Port, first: int) -> Optional[tuple[list, list]]:
         """The copied nodes' results on ``x`` (read at ``here``; the copy's nodes start at
         ``first``), which has another receptive field; None when a layer refuses it (folded
@@ -247,13 +274,30 @@ class FoldMemo:
                 return tensor_of(result.shape if port == 0 else result.shapes[port], result.rf, bool(result.is_global), first + p, port, len(result.shapes))
             return x if p is _ENTERED or p == here else self.network_input
 
-        for node, was, (inputs, refs) in zip(done.nodes, done.results, _ports(done)):
-            xs = [tensor(p, q.port) for p, q in zip(inputs, node.inputs)]
-            if not self.symbolic and not refs and xs:
-                result = _refielded(node.layer, xs[0], was) if len(xs) == 1 else _refielded_many(node.layer, xs, was)
+        refielders = done.refielders  # every copy's tensors have the fold's shapes: made at the first copy's
+        for j, (node, was, (inputs, refs)) in enumerate(zip(done.nodes, done.results, _ports(done))):
+            if len(inputs) == 1 and not refs and not self.symbolic:
+                p = inputs[0]  # the field it reads, without a tensor (a node's outputs share one)
+                if type(p) is int:
+                    rf, is_global = made[p].rf, bool(made[p].is_global)
+                else:
+                    outside = x if p is _ENTERED or p == here else self.network_input
+                    rf, is_global = outside.rf, outside.is_global
+                refield = refielders.get(j)
+                if refield is None:
+                    refield = refielders[j] = node.layer.refielder(tensor(p, node.inputs[0].port), was)
+                result = _with_field(was, refield(rf, is_global))
                 if result is not None:
                     made.append(result)
                     continue
+                xs = [tensor(p, node.inputs[0].port)]
+            else:
+                xs = [tensor(p, q.port) for p, q in zip(inputs, node.inputs)]
+                if not self.symbolic and not refs and xs:
+                    result = _with_field(was, node.layer.refield_many(xs, was))
+                    if result is not None:
+                        made.append(result)
+                        continue
             try:
                 result, found = run(node.layer, xs, self.symbolic, [tensor(p, q.port) for p, q in zip(refs, node.refs)])
             except LayerError:
@@ -285,19 +329,11 @@ def _ports(done: Fold) -> list[tuple[tuple, tuple]]:
 _ENTERED = "entered"  # a port of the tensor entering a fold, in ``_ports``
 
 
-def _refielded(layer: Any, x: Tensor, was: Result) -> Optional[Result]:
-    """``was`` (the layer's result on an input of ``x``'s shapes) with the receptive field ``x``
-    gives it, when the kind can say it without inferring again (``LayerKind.refield``); None
-    when it cannot, or when the field grows past its bound (inferred again, to be refused)."""
-    return _with_field(was, layer.refield(x, was))
-
-
-def _refielded_many(layer: Any, xs: list[Tensor], was: Result) -> Optional[Result]:
-    """``_refielded`` of a layer with several inputs (``LayerKind.refield_many``: a merge's)."""
-    return _with_field(was, layer.refield_many(xs, was))
-
-
 def _with_field(was: Result, field: Optional[tuple]) -> Optional[Result]:
+    """``was`` (a layer's result on inputs of the copy's shapes) with the receptive field that
+    the kind says the copy's inputs give it (``LayerKind.refield``, ``refield_many``); None when
+    it cannot say (``field`` None), or when the field grows past its bound (inferred again, to
+    be refused)."""
     if field is None or (field[0] and not rf_within_bounds(field[0])):
         return None
     return with_field(was, field[0], bool(field[1]))

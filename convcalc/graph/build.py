@@ -325,18 +325,23 @@ class _Folder(FoldMemo, Structures, Prefixes):
         own_names = names[0] is not None and len(set(names)) == repeat
         start, entering = self.start(), x
         key = self.copies_key(raw, first, own_names)  # an earlier build's first copies, when they are this one's
-        done, x = self.resume_copies(key, repeat, scope, x)
-        for r in range(done, len(items)):
+        r, x = self.resume_copies(key, repeat, scope, x)
+        alike = items[-1] is first  # every copy reads as the first: the memo may copy them in a row
+        while r < len(items):
             item = items[r]
             if x.source == POISONED:
                 return x  # a copy failed (reported): the next ones have no input
             if not self.kept(item.meta, item.path):
+                r += 1
                 continue
             copy_env = {**env, "i": r}
             if own_names:
                 x = self.fold_one(item, x, scope, prefix, names[r], depth + 1, copy_env)
             else:
                 x = self.fold_one(item, x, scope, (*prefix, segment), str(r), depth + 1, copy_env)
+            r += 1
+            if alike and r < len(items):
+                r, x = self.replay_copies(item, x, (*prefix, segment), r, len(items), depth + 1, env)
         self.keep_copies(key, repeat, x, scope)
         label = f"{names[0]}..{names[-1]}" if own_names else segment
         self.group((*prefix, label), "" if own_names else (first.meta.get("name") or ""), f"{first.kind} x{repeat}", depth, start, entering, x,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, ClassVar, Optional, Union
 
@@ -36,6 +36,7 @@ __all__ = [
     "not_known",
     "dim_meaning",
     "register_helper",
+    "same_field",
     "sample_axis",
     "spatial_rank_of",
     "stride_period",
@@ -184,6 +185,18 @@ class LayerKind(BaseModel):
         ``infer``."""
         return None
 
+    def refielder(self, x: Tensor, result: Result) -> Callable[[Any, Any], Optional[tuple[Any, Any]]]:
+        """``refield`` for every input of ``x``'s shapes, made once: a function of the input's
+        field and globality. The memo refields a copied layer once per copy of a repeat, on
+        tensors of one shape, so what ``refield`` works out from the shapes alone (a window's
+        kernel, stride and padding) is worked out here, and no tensor is made per copy. By
+        default, ``refield`` itself with ``result``, on a tensor of ``x``'s shape."""
+
+        def refield(rf: Any, is_global: Any) -> Optional[tuple[Any, Any]]:
+            return self.refield(Tensor(x.shape, rf, is_global, x.source, x.port, x.siblings), result)
+
+        return refield
+
     def refield_many(self, xs: list[Tensor], result: Result) -> Optional[tuple[Any, Any]]:
         """``refield`` of a kind that reads several tensors (a merge): its output's ``(rf,
         is_global)`` on inputs ``xs`` of the shapes that gave ``result``, with other fields; None
@@ -303,6 +316,11 @@ def stride_period(stride: int | list[int]) -> int:
 
 def format_shape(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def same_field(rf: Any, is_global: Any) -> tuple[Any, Any]:
+    """The ``refielder`` of a kind whose output reads its input position for position."""
+    return rf, is_global
 
 
 def spatial_rank_of(x: Tensor) -> int:

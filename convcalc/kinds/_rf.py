@@ -57,6 +57,8 @@ __all__ = [
     "unknown_axis",
 ]
 
+_new_tuple = tuple.__new__  # a named tuple made from all its fields (``RFAxis.through``)
+
 MAX_RF_PERIOD = 4096  # entries of one component's table: past it the field pattern is not kept
 MAX_RF_EXCEPTIONS = 4096  # single positions kept exactly (border clamps, float rounding)
 MAX_RF_COMPONENTS = 8  # branches with different jumps merged into one map
@@ -404,7 +406,9 @@ class RFAxis(NamedTuple):
             jump = self.jump * stride
             if type(jump) is Fraction and jump.denominator == 1:
                 jump = int(jump)
-            return RFAxis((_Comp(1, a * stride, table),), (), n_out, jump)
+            # RFAxis((_Comp(1, a * stride, table),), (), n_out, jump), without the named tuples'
+            # __new__ (a Python function each): the fold and the memo's copies make one per layer and axis
+            return _new_tuple(RFAxis, ((_new_tuple(_Comp, (1, a * stride, table)),), (), n_out, jump, ""))
         return self.apply(_Window(kernel, stride, dilation, pad_before), n_out)
 
     def shifted(self, offset: Any, n_out: Any = None) -> RFAxis:

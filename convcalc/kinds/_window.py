@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Any, Callable, Literal, Union
 
 from pydantic import StrictInt
 
@@ -18,6 +18,7 @@ __all__ = [
     "resolve_padding",
     "transposed_out_size",
     "window_reach",
+    "window_refielder",
 ]
 
 Padding = Union[StrictInt, Literal["same", "valid"], list[Union[StrictInt, list[StrictInt]]]]
@@ -129,3 +130,17 @@ def transposed_out_size(size: Dim, kernel: int, stride: int, dilation: int, padd
     """``(in - 1)*s - 2p + d*(k-1) + output_padding + 1`` (PyTorch's ConvTranspose)."""
     out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
     return out, Lazy(lambda: f"({size} - 1)*{stride} - 2*{padding} + {dilation}*({kernel}-1) + {output_padding} + 1 = {out}")
+
+
+def window_refielder(kernel: tuple, stride: tuple, dilation: tuple, pads: tuple, out_spatial: tuple) -> Callable[[Any, Any], tuple[Any, Any]]:
+    """The ``refield`` of a sliding window (a convolution, a pooling) on inputs of one shape, its
+    window per axis worked out once (``LayerKind.refielder``): each axis of the field goes
+    through its window; a tensor without one keeps it."""
+    windows = tuple(zip(kernel, stride, dilation, [before for before, _ in pads], out_spatial))
+
+    def refield(rf: Any, is_global: Any) -> tuple[Any, Any]:
+        if not rf:
+            return rf, is_global
+        return tuple([axis.through(k, s, d, before, out) for axis, (k, s, d, before, out) in zip(rf, windows)]), is_global
+
+    return refield

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, Any, Callable, ClassVar, Literal, Union
 
 from pydantic import Field, StrictFloat, StrictInt
 
 from convcalc.conventions import ELEMENTWISE_FLOPS
 from convcalc.arith.dims import prod
 from convcalc.kinds import _compat as peers
-from convcalc.kinds._base import LayerError, LayerKind, PosInt, Result, Tensor, Torch, Variants, dim_meaning, sample_axis
+from convcalc.kinds._base import LayerError, LayerKind, PosInt, Result, Tensor, Torch, Variants, dim_meaning, same_field, sample_axis
 
 __all__ = ["LogSoftmax", "PReLU", "Softmax", "VARIANTS"]
 
@@ -28,6 +28,9 @@ class _Elementwise(LayerKind):
 
     def refield(self, x: Tensor, result: Result) -> tuple:
         return x.rf, x.is_global  # element-wise: each output reads its own input position
+
+    def refielder(self, x: Tensor, result: Result) -> Callable[[Any, Any], tuple]:
+        return same_field
 
     def torch(self, io) -> Torch:
         return Torch(module=f"nn.{self.torch_class}({', '.join(io.kw(*type(self).model_fields))})")

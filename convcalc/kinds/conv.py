@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal
 
 from convcalc.arith._exact import uneven_notes
 from convcalc.arith.dims import Lazy, prod
@@ -30,6 +30,7 @@ from convcalc.kinds._window import (
     product_text,
     resolve_padding,
     transposed_out_size,
+    window_refielder,
 )
 
 __all__ = ["VARIANTS"]
@@ -82,11 +83,11 @@ class _Conv(LayerKind):
         return as_tuple(self.kernel_size, rank, "kernel_size"), as_tuple(self.stride, rank, "stride"), as_tuple(self.dilation, rank, "dilation")
 
     def refield(self, x: Tensor, result: Result) -> tuple:
-        if not x.rf:
-            return x.rf, x.is_global
+        return self.refielder(x, result)(x.rf, x.is_global)
+
+    def refielder(self, x: Tensor, result: Result) -> Callable[[Any, Any], tuple]:
         k, s, d = self._window(x)
-        pads = resolve_padding(self.padding, x.spatial, k, s, d)
-        return tuple(axis.through(k[i], s[i], d[i], pads[i][0], out) for i, (axis, out) in enumerate(zip(x.rf, result.shape[1:]))), x.is_global
+        return window_refielder(k, s, d, resolve_padding(self.padding, x.spatial, k, s, d), result.shape[1:])
 
     def size_period(self) -> int:
         """``floor((in + a) / s) + 1``, 'same' padding's split and the uneven notes repeat with the stride."""

@@ -29,6 +29,7 @@ def merge_rf(xs: list[Tensor], shape: tuple | None = None) -> tuple[tuple[RFAxis
     # an input that reads nothing at some positions of one axis adds nothing there on the others:
     # the union axis by axis is then not the field, so those axes are not known
     holes = [[_has_holes(a) for a in x.rf] for x in with_rf] if len(with_rf) > 1 and len(spatial) > 1 else []
+    holes = [row for row in holes if True in row]  # an input without holes blinds no axis
     merged, notes = [], []
     for axis, n_out in enumerate(spatial):
         if any(any(h for other, h in enumerate(row) if other != axis) for row in holes):
@@ -45,7 +46,7 @@ def merge_rf(xs: list[Tensor], shape: tuple | None = None) -> tuple[tuple[RFAxis
 
 def _has_holes(axis: RFAxis) -> bool:
     """Whether some position reads no input (a transposed convolution's stride past its kernel)."""
-    return any(entry is None for comp in axis.comps for entry in comp.table) or any(entry is None for _, entry in axis.exceptions)
+    return any(None in comp.table for comp in axis.comps) or any(entry is None for _, entry in axis.exceptions)
 
 
 def _centre_key(axis: RFAxis):

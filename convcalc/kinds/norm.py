@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Optional, Union
+from typing import Annotated, Any, Callable, ClassVar, Optional, Union
 
 from pydantic import Field, StrictFloat, StrictInt
 
 from convcalc.conventions import NORM_AFFINE_FLOPS, NORM_FLOPS
 from convcalc.arith.dims import prod
 from convcalc.kinds import _compat as peers
-from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, Variants, format_shape, need_positive, register_helper
+from convcalc.kinds._base import Bool, LayerError, LayerKind, PosInt, Result, Tensor, Torch, Variants, format_shape, need_positive, register_helper, same_field
 from convcalc.kinds._run import batch_running
 
 __all__ = ["GroupNorm", "LayerNorm", "LayerScale", "LocalResponseNorm", "VARIANTS"]
@@ -44,6 +44,9 @@ class _BatchNorm(LayerKind):
 
     def refield(self, x: Tensor, result: Result) -> tuple:
         return x.rf, x.is_global  # per channel, from statistics that are parameters here
+
+    def refielder(self, x: Tensor, result: Result) -> Callable[[Any, Any], tuple]:
+        return same_field
 
     def torch(self, io) -> Torch:
         return Torch(module=f"nn.BatchNorm{self.rank}d({', '.join([io.c_in, *io.kw('eps', 'momentum', 'affine', 'track_running_stats')])})")

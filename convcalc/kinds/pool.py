@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from math import gcd
-from typing import ClassVar, Optional, Union
+from typing import Any, Callable, ClassVar, Optional, Union
 
 from pydantic import StrictFloat, StrictInt
 
@@ -25,7 +25,7 @@ from convcalc.kinds._base import (
     stride_period,
 )
 from convcalc.kinds._rf import adaptive_rf
-from convcalc.kinds._window import Padding, axis_names, out_size, product_text, resolve_padding, window_reach
+from convcalc.kinds._window import Padding, axis_names, out_size, product_text, resolve_padding, window_reach, window_refielder
 
 __all__ = ["AvgPool3d", "GlobalAvgPool", "GlobalMaxPool", "VARIANTS", "window_elements"]
 
@@ -168,10 +168,10 @@ class _Pool(LayerKind):
         return k, s, d, resolve_padding(self.padding, x.spatial, k, s, d)
 
     def refield(self, x: Tensor, result: Result) -> tuple:
-        if not x.rf:
-            return x.rf, x.is_global
-        k, s, d, pads = self._window(x)
-        return tuple(axis.through(k[i], s[i], d[i], pads[i][0], out) for i, (axis, out) in enumerate(zip(x.rf, result.shape[1:]))), x.is_global
+        return self.refielder(x, result)(x.rf, x.is_global)
+
+    def refielder(self, x: Tensor, result: Result) -> Callable[[Any, Any], tuple]:
+        return window_refielder(*self._window(x), result.shape[1:])
 
     def infer(self, x: Tensor) -> Result:
         self.check_rank(x)
