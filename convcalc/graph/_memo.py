@@ -281,7 +281,7 @@ class FoldMemo:
                 if type(p) is int:
                     rf, is_global = made[p].rf, bool(made[p].is_global)
                 else:
-                    outside = x if p is _ENTERED or p == here else self.network_input
+                    outside = tensor(p, 0)  # the tensor entering the fold, or the network input
                     rf, is_global = outside.rf, outside.is_global
                 refield = refielders.get(j)
                 if refield is None:
