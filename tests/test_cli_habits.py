@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -155,6 +156,43 @@ def test_show_piped_into_summary():
     result = subprocess.run(pipeline, shell=True, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert '"params": 62006' in result.stdout and '"name": "LeNet-5"' in result.stdout
+
+
+def read_then_close(*args: str, wanted: int = 100) -> tuple[int, str]:
+    """The CLI writing into a pipe whose reader takes ``wanted`` bytes and goes, as ``| head -c``
+    does: (return code, stderr)."""
+    process = subprocess.Popen([sys.executable, "-m", "convcalc", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert len(process.stdout.read(wanted)) == wanted
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    return process.wait(timeout=120), err
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGPIPE"), reason="no SIGPIPE on this platform")
+def test_a_reader_that_stops_reading_ends_the_run_quietly():
+    """``convcalc summary resnet50 --format json | head``: no error line, and the end cat and grep
+    get (SIGPIPE), not an exit code of convcalc's own (1 is check's "failed", 2 "could not run").
+    The JSON is written in pieces, so a write after the reader has gone meets the broken pipe."""
+    assert read_then_close("summary", "resnet50", "--format", "json") == (-signal.SIGPIPE, "")
+    # a table is written by rich, whose own handling would exit 1; one large write into a closed
+    # pipe is cut short without an error (CPython's buffered writer), so the run may also end 0
+    for args in (("summary", "resnet50"), ("rf", "resnet50"), ("explain", "resnet50")):
+        code, err = read_then_close(*args)
+        assert code in (0, -signal.SIGPIPE) and err == "", (args, code, err)
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_an_internal_error(run_cli, monkeypatch):
+    """Only stdout's reader going away ends a run quietly; any other broken pipe (a child process's)
+    is an error like any other."""
+    import convcalc.cli.summary as summary
+
+    def broken(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(summary, "write_output", broken)
+    assert run_cli("summary", "lenet5", "-f", "csv") == (
+        2, "", "convcalc: error[internal]: BrokenPipeError: [Errno 32] Broken pipe (run with --debug for the traceback)\n",
+    )
 
 
 # -- check DIR -------------------------------------------------------------------------------------

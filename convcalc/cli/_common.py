@@ -12,10 +12,11 @@ import functools
 import gc
 import os
 import re
+import signal
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterable, Iterator, Optional
+from typing import Annotated, Any, Callable, Iterable, Iterator, NoReturn, Optional
 
 import typer
 
@@ -48,6 +49,7 @@ __all__ = [
     "parse_sweep",
     "parse_values",
     "progress",
+    "reader_gone",
     "set_debug",
     "start_up",
     "started",
@@ -98,13 +100,51 @@ def set_debug(debug: bool) -> None:
 def console(stderr: bool = False, wide: bool = False):
     """A rich console on stdout (or stderr) as wide as the terminal (or ``COLUMNS``); a file, a
     pipe or ``wide`` has no width (:data:`convcalc.render.fit.UNBOUNDED`: tables in full)."""
-    from rich.console import Console
-
     from convcalc.render.fit import UNBOUNDED
 
     stream = sys.stderr if stderr else sys.stdout
     unbounded = wide or (not stream.isatty() and "COLUMNS" not in os.environ)
-    return Console(stderr=stderr, highlight=False, width=UNBOUNDED if unbounded else None)
+    return _console_class()(stderr=stderr, highlight=False, width=UNBOUNDED if unbounded else None)
+
+
+@functools.cache
+def _console_class():
+    """rich's Console, but a reader that stops reading ends the run as :func:`reader_gone` says
+    (rich's own way exits 1, which is ``check``'s "failed")."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            reader_gone()
+
+    return _Console
+
+
+def reader_gone() -> NoReturn:
+    """stdout's reader has stopped reading (``convcalc summary resnet50 | head``): stop without a
+    word, as cat and grep do, killed by SIGPIPE (the shell shows 141), so that a pipeline under
+    ``set -o pipefail`` never takes a cut output for a success. Where there is no SIGPIPE
+    (Windows), exit 2."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGPIPE)
+    raise typer.Exit(2)
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe (or terminal) whose reader has gone: a broken pipe elsewhere (a
+    child process's) is an error like any other."""
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), no descriptor (a test's capture)
+        return False
 
 
 def text_width(stderr: bool = False) -> Optional[int]:
@@ -239,10 +279,15 @@ def guarded(fn: Callable) -> Callable:
         _state["partial"] = None
         try:
             result = fn(*args, **kwargs)
+            sys.stdout.flush()  # here, where a reader that has gone is seen, not in the exit's own flush
             if _state["partial"]:  # an imported model with operations convcalc has no kind for: said, and exit 3
                 print(f"convcalc: warning[import-partial]: {_state['partial']}", file=sys.stderr)
                 raise typer.Exit(EXIT_PARTIAL)
             return result
+        except BrokenPipeError as exc:
+            if not _stdout_gone():
+                raise _internal(exc, kwargs) from None
+            reader_gone()
         except ConvcalcError as exc:
             if _state["debug"]:
                 raise
@@ -250,12 +295,16 @@ def guarded(fn: Callable) -> Callable:
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:  # an internal error: report it, never a traceback unless --debug
-            if _state["debug"]:
-                raise
-            internal = UsageError("internal", f"{type(exc).__name__}: {exc}", hint="run with --debug for the traceback")
-            raise fail(internal, _wants_json(kwargs)) from None
+            raise _internal(exc, kwargs) from None
 
     return wrapper
+
+
+def _internal(exc: BaseException, kwargs: dict[str, Any]) -> typer.Exit:
+    """An error convcalc did not expect: one line and exit 2 (the traceback with ``--debug``)."""
+    if _state["debug"]:
+        raise exc
+    return fail(UsageError("internal", f"{type(exc).__name__}: {exc}", hint="run with --debug for the traceback"), _wants_json(kwargs))
 
 
 def emit_rich(draw: Callable[[Any], None], output: Optional[Path], after: str = "", wide: bool = False, inputs: Iterable = ()) -> None:
