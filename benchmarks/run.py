@@ -8,7 +8,9 @@ What is measured (issue "Benchmarks: fast enough to run on every save and every 
 
 1. start-up: whole-process ``convcalc summary resnet50 --format json`` and ``convcalc summary
    unet`` next to ``python -c "import typer, rich, pydantic, yaml"`` (the floor), as a ratio, and
-   next to ``benchmarks/typer_floor.py``, a typer app with the same options and an empty body;
+   next to ``benchmarks/typer_floor.py``, a typer app with the same options and an empty body,
+   and the least convcalc can add to it (``benchmarks/startup_least.py``: PyYAML's import and
+   the warm work, in-process);
 2. resolution independence: ``summary unet --input 1x572x572`` vs ``--input 1x4096x4096``;
 3. scaling: in-process ``load_spec`` + ``analyze`` of generated networks of 1k, 10k and 100k
    layers (chains and residual stacks), with the time per layer;
@@ -50,6 +52,7 @@ from typing import Any, Callable, Optional
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 TYPER_FLOOR = "benchmarks/typer_floor.py"  # paths of child processes are relative to ROOT, their cwd
+STARTUP_LEAST = "benchmarks/startup_least.py"
 TORCH_MODELS = "benchmarks/torch_models.py"
 
 try:
@@ -282,6 +285,7 @@ def bench_startup(repeats: int, warmup: bool, models: set[str]) -> list[Measurem
         resnet.extra["ratio_to_typer"] = paired
         resnet.compare += f", {paired:.2f}x typer alone"
         resnet.met = paired <= TARGET_TYPER_RATIO
+    least = bench_startup_least(repeats, typer_app)
 
     small, large = out["unet572"], out["unet4096"]
     small.item = large.item = "2 resolution"
@@ -291,7 +295,29 @@ def bench_startup(repeats: int, warmup: bool, models: set[str]) -> list[Measurem
         large.compare = f"{r:.2f}x the 572x572 run"
         large.extra["ratio_to_572"] = r
         large.met = abs(r - 1) <= TARGET_RESOLUTION_SPREAD
-    return [floor, typer_app, resnet, out["unet"], small, large]
+    return [floor, typer_app, resnet, least, out["unet"], small, large]
+
+
+def bench_startup_least(repeats: int, typer_app: Measurement) -> Measurement:
+    """``benchmarks/startup_least.py`` in fresh processes: PyYAML's import and the warm work of
+    ``summary resnet50 --format json``, the least convcalc can add to typer alone (median CPU
+    times), as a ratio to typer alone's median CPU time."""
+    label = "the least convcalc can add: `import yaml` + the warm work (load, fold, rows, JSON), in-process"
+    samples, env = [], child_env()
+    for _ in range(max(1, repeats // 3)):
+        done = subprocess.run([sys.executable, STARTUP_LEAST], capture_output=True, text=True, env=env, cwd=ROOT)
+        if done.returncode != 0:
+            return Measurement("1 start-up", label, status="failed", note=error_line(done.stderr))
+        samples.append(json.loads(done.stdout))
+    yaml_s = statistics.median(s["yaml_s"] for s in samples)
+    work_s = statistics.median(s["work_s"] for s in samples)
+    m = Measurement("1 start-up", label, median_s=yaml_s + work_s, samples=[s["yaml_s"] + s["work_s"] for s in samples])
+    m.extra.update(yaml_s=yaml_s, work_s=work_s)
+    typer_cpu = typer_app.extra.get("cpu_median_s")
+    if typer_cpu:
+        m.extra["ratio_to_typer"] = (typer_cpu + m.median_s) / typer_cpu
+        m.compare = f"yaml {1000 * yaml_s:.1f} ms + work {1000 * work_s:.1f} ms: {m.extra['ratio_to_typer']:.2f}x typer alone, were all else free"
+    return m
 
 
 def bench_symbolic(repeats: int, warmup: bool, models: set[str]) -> Measurement:
