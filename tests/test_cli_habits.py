@@ -158,6 +158,33 @@ def test_show_piped_into_summary():
     assert '"params": 62006' in result.stdout and '"name": "LeNet-5"' in result.stdout
 
 
+def test_the_console_script_leaves_without_freeing_but_as_python_would():
+    """``convcalc.cli.run`` (the console script, ``python -m convcalc``) leaves with ``os._exit``,
+    the report unfreed: the output flushed, the ``atexit`` functions run, the exit code kept."""
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+        "sys.argv = ['convcalc', *sys.argv[1:]]\n"
+        "from convcalc.cli import run\n"
+        "print('buffered, not yet flushed', end='')\n"
+        "run()\n"
+    )
+    for args, code in ((("summary", "lenet5", "-f", "csv"), 0), (("summary", "nosuch.yaml"), 2), (("--version",), 0)):
+        done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert done.returncode == code and done.stdout.startswith("buffered, not yet flushed"), (args, done)
+        assert done.stderr.endswith("atexit ran\n"), (args, done.stderr)
+    done = subprocess.run([sys.executable, "-m", "convcalc", "summary", "lenet5", "-f", "csv"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0 and done.stdout.splitlines()[1].startswith("CONV1,conv2d,3x32x32,6x28x28,456,"), done
+
+
+def test_results_are_kept_only_by_the_console_script(run_cli):
+    """In-process (tests, notebooks) nothing is held past the command."""
+    from convcalc.cli import _common
+
+    assert run_cli("summary", "lenet5", "-f", "csv")[0] == 0
+    assert _common._kept["results"] is None
+
+
 def read_then_close(*args: str, wanted: int = 100) -> tuple[int, str]:
     """The CLI writing into a pipe whose reader takes ``wanted`` bytes and goes, as ``| head -c``
     does: (return code, stderr)."""

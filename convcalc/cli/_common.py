@@ -41,6 +41,7 @@ __all__ = [
     "fail",
     "format_option",
     "guarded",
+    "keep_results",
     "load",
     "load_model",
     "one_stdin",
@@ -62,6 +63,9 @@ __all__ = [
 ]
 
 _state: dict[str, Any] = {"debug": bool(os.environ.get("CONVCALC_DEBUG")), "partial": None}
+# what the commands analysed, held to the end of a process that leaves without freeing it
+# (:func:`convcalc.cli.run`); None: freed as usual (the app run in-process, as tests run it)
+_kept: dict[str, Optional[list]] = {"results": None}
 
 
 class Layout(str, Enum):
@@ -90,6 +94,12 @@ def started() -> None:
     if _state.pop("starting", False):
         gc.freeze()
         gc.enable()
+
+
+def keep_results() -> None:
+    """From now on, what :func:`analyze_target` returns lives as long as the process: one that
+    leaves without freeing it (:func:`convcalc.cli.run`) need not free it when the command returns."""
+    _kept["results"] = []
 
 
 def set_debug(debug: bool) -> None:
@@ -494,7 +504,10 @@ def analyze_target(target: str, input_: Optional[str], batch: Optional[int], lay
             from convcalc.kinds._window import axis_names
 
             shape = (shape[0], *axis_names(len(shape) - 1))
-        return spec, analyze(spec, input_shape=shape, batch=batch, dtype=dtype.value)
+        analysed = spec, analyze(spec, input_shape=shape, batch=batch, dtype=dtype.value)
+        if _kept["results"] is not None:
+            _kept["results"].append(analysed)
+        return analysed
 
 
 # -- option types --------------------------------------------------------------------------------
