@@ -297,3 +297,91 @@ def test_a_limit_met_by_a_copy_in_a_row_is_reported_as_one_by_one(monkeypatch):
         errors.append(caught.value.render())
     assert errors[0] == errors[1] == errors[2]
     assert "44 layers" in errors[0] and caught.value.code == "limit-layers"
+
+
+# -- what every copy of a fold repeats, worked out once (FoldMemo.copy_plan) ------------------
+
+ROWS = """\
+name: rows
+input: [8, 16, 16]
+params: {width: 8, scale: 2}
+blocks:
+  unit:
+    params: {width: ~, scale: 1}
+    layers:
+      - parallel:
+          merge: concat
+          crop: center
+          branches:
+            - [{conv2d: {out_channels: "${width // 2}", kernel_size: 3}}]
+            - [{conv2d: {out_channels: "${width // 2}", kernel_size: 3, padding: 1}}]
+      - conv2d: {out_channels: $width, kernel_size: 3, padding: 2}
+      - conv2d: {out_channels: $width, kernel_size: 3, padding: "${2 - scale}"}
+        expect: {params: "${width * in_channels * 9 + width}"}
+        id: mid
+      - residual:
+          body:
+            - relu
+            - conv2d: {out_channels: $width, kernel_size: 1}
+          shortcut:
+            - max_pool2d: {kernel_size: 1}
+              input: mid
+  outer:
+    params: {width: ~}
+    layers:
+      - unit: {width: $width}
+      - unit: {width: $width, scale: $scale}
+layers:
+  - unit: {width: $width}
+    repeat: 4
+  - outer: {width: $width}
+    repeat: 3
+    name: outer
+  - seq:
+      - conv2d: {out_channels: 8, kernel_size: 3}
+    repeat: 4
+"""
+
+
+@pytest.mark.parametrize("shape", [None, (8, "H", "W")])
+def test_copies_of_blocks_with_ids_expectations_and_shadowed_params_are_copied_exactly(shape):
+    """Block uses copied in a row and one by one: their ids, expectations and parameters (a
+    block's own ``scale`` shadows the spec's), nested block uses, a row that ends where the
+    shape changes (the last seq's copies shrink it)."""
+    spec = convcalc.load_spec(ROWS)
+    graph = build_graph(spec, input_shape=shape)
+    same_graph(graph, one_by_one(spec, input_shape=shape))
+    same_graph(graph, fresh(spec, input_shape=shape))
+    blocks = [g for g in graph.groups if g.role == "block"]
+    assert len(blocks) == 4 + 3 * 3 and {g.params["scale"] for g in blocks} == {1, 2}
+    # ten units of ten nodes (two branch convs, a crop, the concat, two convs, the residual's four), the seq's four
+    assert graph.nodes[-1].path == "2.3.0" and len(graph.nodes) == 10 * 10 + 4
+    if shape is None:  # each outer's second unit shrinks the input by 2, each of the seq's copies too
+        assert graph.results[-1].shape == (8, 16 - 3 * 2 - 4 * 2, 16 - 3 * 2 - 4 * 2)
+
+
+@pytest.mark.parametrize("shape", [None, (8, 16, "W")])
+def test_a_fault_in_a_copy_after_a_row_is_reported_as_one_by_one(shape):
+    """The copies shrink the input until one has nothing left to read: its fault is reported
+    where a build without the memo reports it."""
+    spec = convcalc.load_spec(ROWS.replace("kernel_size: 3}\n    repeat: 4\n", "kernel_size: 3}\n    repeat: 9\n"))
+    errors = []
+    for make in (build_graph, one_by_one, fresh):
+        with pytest.raises(convcalc.SpecError) as caught:
+            make(spec, input_shape=shape)
+        errors.append(caught.value.render())
+    assert errors[0] == errors[1] == errors[2]
+
+
+@pytest.mark.parametrize("symbolic", [False, True])
+def test_a_limit_met_inside_a_copy_of_blocks_is_reported_as_one_by_one(monkeypatch, symbolic):
+    """The estimate counts 4 rows a unit (not the crop): the limit falls inside a copy of outer."""
+    monkeypatch.setattr(build, "MAX_SYMBOLIC_LAYERS" if symbolic else "MAX_LAYERS", 95)
+    spec = convcalc.load_spec(ROWS)
+    errors = []
+    for make in (build_graph, one_by_one, fresh):
+        with pytest.raises(convcalc.SpecError) as caught:
+            make(spec, input_shape=(8, "H", "W") if symbolic else None)
+        errors.append(caught.value.render())
+    assert errors[0] == errors[1] == errors[2]
+    assert caught.value.code == "limit-layers" and "96 layers" in errors[0] and "in block 'unit'" in errors[0]
