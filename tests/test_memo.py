@@ -385,3 +385,46 @@ def test_a_limit_met_inside_a_copy_of_blocks_is_reported_as_one_by_one(monkeypat
         errors.append(caught.value.render())
     assert errors[0] == errors[1] == errors[2]
     assert caught.value.code == "limit-layers" and "96 layers" in errors[0] and "in block 'unit'" in errors[0]
+
+
+# -- a merge's common case: simple fields of one jump and one centre (merge_rf) -----------------
+
+
+@pytest.mark.parametrize("kind", MERGES_WITH_REFIELD)
+def test_a_merge_of_aligned_fields_is_the_union_its_general_way_makes(kind, monkeypatch):
+    """``merge_rf`` unites simple axes of one jump and one centre at once (``simple_union``):
+    what its general way (holes, ``merge_axes`` per axis, the notes) makes of every pair of
+    fields, misaligned, strided, patterned, not known, broadcast or symbolic."""
+    from convcalc.kinds import KINDS, RFAxis, Tensor, merge
+    from convcalc.kinds._run import run
+
+    layer = KINDS[kind]()
+    plain = RFAxis()
+    H = pytest.importorskip("sympy").Symbol("H", integer=True, positive=True)
+    extra = [plain.through(3, 1, 1, 1, 8), plain.through(3, 1, 1, 0, 8), plain.through(3, 1, 1, H, 8), plain.through(2, 2, 1, 0, 8).through(3, 1, 1, 1, 8)]
+    fields = [(tuple(f for _ in range(2)), False) for f in [*_fields(8), *extra]] + [((extra[0], plain), False), ((), True), ((), False)]
+    shapes = [[(4, 8, 8), (4, 8, 8)]] + ([[(4, 8, 8), (4, 1, 1)], [(4, 8, 8), (4, 8, 1)]] if kind == "multiply" else [])
+    fast = 0
+    for pair in shapes:
+        for a in fields:
+            for b in fields:
+                xs = [Tensor(pair[0], *a), Tensor(pair[1], *b)]
+                got, _ = run(layer, xs, False)
+                with monkeypatch.context() as patch:
+                    patch.setattr(merge, "simple_union", lambda *args, **kwargs: None)
+                    want, _ = run(layer, xs, False)
+                assert got == want
+                fast += bool(got.rf) and all(len(axis.comps) == 1 for axis in got.rf) and not got.notes
+    assert fast > len(fields)
+
+
+@pytest.mark.parametrize("shape", [None, (8, "H", "W")])
+def test_graphs_of_residuals_and_concats_are_the_same_without_the_common_case(shape, monkeypatch):
+    from convcalc.kinds import merge
+
+    for text in (REPEATS, ROWS):
+        spec = convcalc.load_spec(text)
+        graph = build_graph(spec, input_shape=shape)
+        with monkeypatch.context() as patch:
+            patch.setattr(merge, "simple_union", lambda *args, **kwargs: None)
+            same_graph(graph, fresh(spec, input_shape=shape))

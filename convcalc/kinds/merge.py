@@ -7,7 +7,7 @@ from typing import ClassVar, Literal, Optional
 from convcalc.arith.dims import prod
 from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import LayerError, LayerKind, Result, RFAxis, Tensor, Torch, format_shape, sample_axis
-from convcalc.kinds._rf import merge_axes, unknown_axis
+from convcalc.kinds._rf import merge_axes, simple_union, unknown_axis
 
 __all__ = ["Add", "Concat", "Multiply", "merge_rf"]
 
@@ -26,6 +26,16 @@ def merge_rf(xs: list[Tensor], shape: tuple | None = None) -> tuple[tuple[RFAxis
         # broadcasting across ranks puts one input's channels on another's spatial axis
         reason = "inputs of different ranks broadcast: a channel axis meets a spatial one"
         return tuple(unknown_axis(reason, n) for n in spatial), False, ()
+    # the common case first: every axis of every input one offset per output, of one jump and one
+    # centre, none broadcast (no holes, no note)
+    aligned = []
+    for axis, n_out in enumerate(spatial):
+        union = None if n_out != 1 and any(x.spatial[axis] == 1 for x in with_rf) else simple_union([x.rf[axis] for x in with_rf], n_out, centred=True)
+        if union is None:
+            break
+        aligned.append(union)
+    else:
+        return tuple(aligned), False, ()
     # an input that reads nothing at some positions of one axis adds nothing there on the others:
     # the union axis by axis is then not the field, so those axes are not known
     holes = [[_has_holes(a) for a in x.rf] for x in with_rf] if len(with_rf) > 1 and len(spatial) > 1 else []
