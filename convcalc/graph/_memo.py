@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from convcalc.graph.model import Expectation, Node, Port, positional_constructor
 from convcalc.kinds import ALIASES, LayerError, Result, Tensor
+from convcalc.kinds._base import same_field
 from convcalc.kinds._run import rf_within_bounds, run, tensor_of, with_field
 from convcalc.spec.model import STRUCTURAL
 
@@ -201,12 +202,14 @@ class FoldMemo:
         prefix = ".".join(full)
         append, append_result = self.nodes.append, self.results.append
         make_node = plan.make_node
-        for (node, suffix, node_depth, inputs, refs), result in zip(plan.nodes, results):
+        for (node, suffix, node_depth, inputs, refs, one), result in zip(plan.nodes, results):
             # a port is an int: an offset into the copy's own nodes; else a tensor from outside it
+            if one is None:
+                ports = tuple([make_port(start + p, q) if type(p) is int else (here if p is _ENTERED else p) for p, q in inputs])
+            else:  # the common case: one input, an output of the copy's own nodes or the tensor entering it
+                ports = (make_port(start + one, inputs[0][1]),) if type(one) is int else (here,)
             append(make_node(
-                node.index + shift, prefix + suffix, node.name, node.kind, node.layer,
-                tuple([make_port(start + p, q) if type(p) is int else (here if p is _ENTERED else p) for p, q in inputs]),
-                node_depth, node.pos, node.outputs, node.group, node.written, node.template, node.synthetic,
+                node.index + shift, prefix + suffix, node.name, node.kind, node.layer, ports, node_depth, node.pos, node.outputs, node.group, node.written, node.template, node.synthetic,
                 tuple([make_port(start + p, q) if type(p) is int else (here if p is _ENTERED else p) for p, q in refs]) if refs else (),
                 node.functional, node.shares,
             ))
@@ -247,8 +250,10 @@ class FoldMemo:
         the ids it gives. Made for this build (a memo shared by builds serves other params)."""
         lift, cut, g0 = depth - done.depth, len(done.prefix), done.groups[0]["index"]
         local = _local(done)
-        nodes = [(node, node.path[cut:], node.depth + lift, tuple(zip(inputs, [q.port for q in node.inputs])), tuple(zip(refs, [q.port for q in node.refs])))
-                 for node, (inputs, refs) in zip(done.nodes, _ports(done))]
+        nodes = []
+        for node, (inputs, refs) in zip(done.nodes, _ports(done)):
+            one = inputs[0] if len(inputs) == 1 and (type(inputs[0]) is int or inputs[0] is _ENTERED) else None
+            nodes.append((node, node.path[cut:], node.depth + lift, tuple(zip(inputs, [q.port for q in node.inputs])), tuple(zip(refs, [q.port for q in node.refs])), one))
         pos = self.positions.get(item.path)
         if pos is None:  # the copies of a repeat are one item: one position for all of them
             pos = self.positions[item.path] = self.spec.pos(item.path)
@@ -302,17 +307,18 @@ class FoldMemo:
             return x if p is _ENTERED or p == here else self.network_input
 
         refielders = done.refielders  # every copy's tensors have the fold's shapes: made at the first copy's
+        fields_only = not self.symbolic
         for j, (node, was, (inputs, refs)) in enumerate(zip(done.nodes, done.results, _ports(done))):
-            if len(inputs) == 1 and not refs and not self.symbolic:
+            if fields_only and len(inputs) == 1 and not refs:
                 p = inputs[0]  # the field it reads, without a tensor (a node's outputs share one)
-                if type(p) is int:
-                    rf, is_global = made[p].rf, bool(made[p].is_global)
-                else:
-                    outside = tensor(p, 0)  # the tensor entering the fold, or the network input
-                    rf, is_global = outside.rf, outside.is_global
+                source = made[p] if type(p) is int else tensor(p, 0)  # else the tensor entering the fold, or the network input
+                rf, is_global = source.rf, bool(source.is_global)
                 refield = refielders.get(j)
                 if refield is None:
                     refield = refielders[j] = node.layer.refielder(tensor(p, node.inputs[0].port), was)
+                if refield is same_field:  # the input's field, within the bounds as it is there
+                    made.append(with_field(was, rf, is_global))
+                    continue
                 result = _with_field(was, refield(rf, is_global))
                 if result is not None:
                     made.append(result)
@@ -366,7 +372,8 @@ class _Plan:
     """What every copy of a fold at one place repeats (:meth:`FoldMemo.copy_plan`)."""
 
     entered: tuple  # the (receptive field, is_global) the fold was made on
-    nodes: list  # per node: (node, path below the fold, depth, inputs, refs); a port as (offset | _ENTERED | Port, port)
+    nodes: list  # per node: (node, path below the fold, depth, inputs, refs, its one input's offset | _ENTERED | None);
+    # a port as (offset | _ENTERED | Port, port)
     groups: list  # per group: (record but for its place, path below the fold, input, output, index and parent from the first)
     expectations: tuple[Expectation, ...]
     defines: list  # (id, port)
