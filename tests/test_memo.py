@@ -176,6 +176,7 @@ def test_a_kind_s_refielder_is_made_beside_its_refield():
 
     for kind, cls in KINDS.items():
         assert owner(cls, "refielder") in (LayerKind, owner(cls, "refield")), kind
+        assert owner(cls, "refielder_many") in (LayerKind, owner(cls, "refield_many")), kind
     assert {owner(cls, "refielder").__name__ for cls in KINDS.values()} >= {"LayerKind", "_Conv", "_Pool"}
 
 
@@ -202,11 +203,14 @@ def test_a_merge_s_refield_is_its_infer_on_other_fields(kind):
     plain = tuple(RFAxis() for _ in range(2))
     was, _ = run(layer, [Tensor(s, plain) for s in shapes], False)
     fields = [(tuple(f for _ in range(2)), False) for f in _fields(8)] + [((), True), ((), False)]
+    fields += [(tuple(f.through(3, 1, 1, 1, 8) for _ in range(2)), False) for f in _fields(8)[:2]]  # aligned with others
+    refield = layer.refielder_many([Tensor(s, plain) for s in shapes], was)  # as the memo makes it, on the first inputs
     answered = 0
     for a in fields:
         for b in fields:
             xs = [Tensor(shapes[0], *a), Tensor(shapes[1], *b)]
             want, _ = run(layer, xs, False)
+            assert refield([a, b]) == layer.refield_many(xs, was)
             got = _memo._with_field(was, layer.refield_many(xs, was))
             if got is None:
                 assert want.notes != was.notes

@@ -325,12 +325,16 @@ class FoldMemo:
                     continue
                 xs = [tensor(p, node.inputs[0].port)]
             else:
-                xs = [tensor(p, q.port) for p, q in zip(inputs, node.inputs)]
-                if not self.symbolic and not refs and xs:
-                    result = _with_field(was, node.layer.refield_many(xs, was))
+                if fields_only and not refs and inputs:
+                    refield = refielders.get(j)
+                    if refield is None:
+                        refield = refielders[j] = node.layer.refielder_many([tensor(p, q.port) for p, q in zip(inputs, node.inputs)], was)
+                    sources = [made[p] if type(p) is int else tensor(p, 0) for p in inputs]
+                    result = _with_field(was, refield([(source.rf, bool(source.is_global)) for source in sources]))
                     if result is not None:
                         made.append(result)
                         continue
+                xs = [tensor(p, q.port) for p, q in zip(inputs, node.inputs)]
             try:
                 result, found = run(node.layer, xs, self.symbolic, [tensor(p, q.port) for p, q in zip(refs, node.refs)])
             except LayerError:
