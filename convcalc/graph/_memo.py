@@ -209,7 +209,8 @@ class FoldMemo:
             else:  # the common case: one input, an output of the copy's own nodes or the tensor entering it
                 ports = (make_port(start + one, inputs[0][1]),) if type(one) is int else (here,)
             append(make_node(
-                node.index + shift, prefix + suffix, node.name, node.kind, node.layer, ports, node_depth, node.pos, node.outputs, node.group, node.written, node.template, node.synthetic,
+                node.index + shift, prefix + suffix, node.name, node.kind, node.layer, ports,
+                node_depth, node.pos, node.outputs, node.group, node.written, node.template, node.synthetic,
                 tuple([make_port(start + p, q) if type(p) is int else (here if p is _ENTERED else p) for p, q in refs]) if refs else (),
                 node.functional, node.shares,
             ))
@@ -247,7 +248,7 @@ class FoldMemo:
         node's path below the fold and its ports (as :func:`_ports` reads them), each group's
         record but for its place (the outermost at ``item``'s position and, a block use, with
         its parameters as written there; a block use's parameters with this spec's params),
-        the ids it gives. Made for this build (a memo shared by builds serves other params)."""
+        the ids it gives. Not kept in the fold: a memo shared by builds serves other params."""
         lift, cut, g0 = depth - done.depth, len(done.prefix), done.groups[0]["index"]
         local = _local(done)
         nodes = []
