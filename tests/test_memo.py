@@ -176,6 +176,7 @@ def test_a_kind_s_refielder_is_made_beside_its_refield():
 
     for kind, cls in KINDS.items():
         assert owner(cls, "refielder") in (LayerKind, owner(cls, "refield")), kind
+        assert owner(cls, "refielder_many") in (LayerKind, owner(cls, "refield_many")), kind
     assert {owner(cls, "refielder").__name__ for cls in KINDS.values()} >= {"LayerKind", "_Conv", "_Pool"}
 
 
@@ -202,11 +203,14 @@ def test_a_merge_s_refield_is_its_infer_on_other_fields(kind):
     plain = tuple(RFAxis() for _ in range(2))
     was, _ = run(layer, [Tensor(s, plain) for s in shapes], False)
     fields = [(tuple(f for _ in range(2)), False) for f in _fields(8)] + [((), True), ((), False)]
+    fields += [(tuple(f.through(3, 1, 1, 1, 8) for _ in range(2)), False) for f in _fields(8)[:2]]  # aligned with others
+    refield = layer.refielder_many([Tensor(s, plain) for s in shapes], was)  # as the memo makes it, on the first inputs
     answered = 0
     for a in fields:
         for b in fields:
             xs = [Tensor(shapes[0], *a), Tensor(shapes[1], *b)]
             want, _ = run(layer, xs, False)
+            assert refield([a, b]) == layer.refield_many(xs, was)
             got = _memo._with_field(was, layer.refield_many(xs, was))
             if got is None:
                 assert want.notes != was.notes
@@ -297,3 +301,134 @@ def test_a_limit_met_by_a_copy_in_a_row_is_reported_as_one_by_one(monkeypatch):
         errors.append(caught.value.render())
     assert errors[0] == errors[1] == errors[2]
     assert "44 layers" in errors[0] and caught.value.code == "limit-layers"
+
+
+# -- what every copy of a fold repeats, worked out once (FoldMemo.copy_plan) ------------------
+
+ROWS = """\
+name: rows
+input: [8, 16, 16]
+params: {width: 8, scale: 2}
+blocks:
+  unit:
+    params: {width: ~, scale: 1}
+    layers:
+      - parallel:
+          merge: concat
+          crop: center
+          branches:
+            - [{conv2d: {out_channels: "${width // 2}", kernel_size: 3}}]
+            - [{conv2d: {out_channels: "${width // 2}", kernel_size: 3, padding: 1}}]
+      - conv2d: {out_channels: $width, kernel_size: 3, padding: 2}
+      - conv2d: {out_channels: $width, kernel_size: 3, padding: "${2 - scale}"}
+        expect: {params: "${width * in_channels * 9 + width}"}
+        id: mid
+      - residual:
+          body:
+            - relu
+            - conv2d: {out_channels: $width, kernel_size: 1}
+          shortcut:
+            - max_pool2d: {kernel_size: 1}
+              input: mid
+  outer:
+    params: {width: ~}
+    layers:
+      - unit: {width: $width}
+      - unit: {width: $width, scale: $scale}
+layers:
+  - unit: {width: $width}
+    repeat: 4
+  - outer: {width: $width}
+    repeat: 3
+    name: outer
+  - seq:
+      - conv2d: {out_channels: 8, kernel_size: 3}
+    repeat: 4
+"""
+
+
+@pytest.mark.parametrize("shape", [None, (8, "H", "W")])
+def test_copies_of_blocks_with_ids_expectations_and_shadowed_params_are_copied_exactly(shape):
+    """Block uses copied in a row and one by one: their ids, expectations and parameters (a
+    block's own ``scale`` shadows the spec's), nested block uses, a row that ends where the
+    shape changes (the last seq's copies shrink it)."""
+    spec = convcalc.load_spec(ROWS)
+    graph = build_graph(spec, input_shape=shape)
+    same_graph(graph, one_by_one(spec, input_shape=shape))
+    same_graph(graph, fresh(spec, input_shape=shape))
+    blocks = [g for g in graph.groups if g.role == "block"]
+    assert len(blocks) == 4 + 3 * 3 and {g.params["scale"] for g in blocks} == {1, 2}
+    # ten units of ten nodes (two branch convs, a crop, the concat, two convs, the residual's four), the seq's four
+    assert graph.nodes[-1].path == "2.3.0" and len(graph.nodes) == 10 * 10 + 4
+    if shape is None:  # each outer's second unit shrinks the input by 2, each of the seq's copies too
+        assert graph.results[-1].shape == (8, 16 - 3 * 2 - 4 * 2, 16 - 3 * 2 - 4 * 2)
+
+
+@pytest.mark.parametrize("shape", [None, (8, 16, "W")])
+def test_a_fault_in_a_copy_after_a_row_is_reported_as_one_by_one(shape):
+    """The copies shrink the input until one has nothing left to read: its fault is reported
+    where a build without the memo reports it."""
+    spec = convcalc.load_spec(ROWS.replace("kernel_size: 3}\n    repeat: 4\n", "kernel_size: 3}\n    repeat: 9\n"))
+    errors = []
+    for make in (build_graph, one_by_one, fresh):
+        with pytest.raises(convcalc.SpecError) as caught:
+            make(spec, input_shape=shape)
+        errors.append(caught.value.render())
+    assert errors[0] == errors[1] == errors[2]
+
+
+@pytest.mark.parametrize("symbolic", [False, True])
+def test_a_limit_met_inside_a_copy_of_blocks_is_reported_as_one_by_one(monkeypatch, symbolic):
+    """The estimate counts 4 rows a unit (not the crop): the limit falls inside a copy of outer."""
+    monkeypatch.setattr(build, "MAX_SYMBOLIC_LAYERS" if symbolic else "MAX_LAYERS", 95)
+    spec = convcalc.load_spec(ROWS)
+    errors = []
+    for make in (build_graph, one_by_one, fresh):
+        with pytest.raises(convcalc.SpecError) as caught:
+            make(spec, input_shape=(8, "H", "W") if symbolic else None)
+        errors.append(caught.value.render())
+    assert errors[0] == errors[1] == errors[2]
+    assert caught.value.code == "limit-layers" and "96 layers" in errors[0] and "in block 'unit'" in errors[0]
+
+
+# -- a merge's common case: simple fields of one jump and one centre (merge_rf) -----------------
+
+
+@pytest.mark.parametrize("kind", MERGES_WITH_REFIELD)
+def test_a_merge_of_aligned_fields_is_the_union_its_general_way_makes(kind, monkeypatch):
+    """``merge_rf`` unites simple axes of one jump and one centre at once (``simple_union``):
+    what its general way (holes, ``merge_axes`` per axis, the notes) makes of every pair of
+    fields, misaligned, strided, patterned, not known, broadcast or symbolic."""
+    from convcalc.kinds import KINDS, RFAxis, Tensor, merge
+    from convcalc.kinds._run import run
+
+    layer = KINDS[kind]()
+    plain = RFAxis()
+    H = pytest.importorskip("sympy").Symbol("H", integer=True, positive=True)
+    extra = [plain.through(3, 1, 1, 1, 8), plain.through(3, 1, 1, 0, 8), plain.through(3, 1, 1, H, 8), plain.through(2, 2, 1, 0, 8).through(3, 1, 1, 1, 8)]
+    fields = [(tuple(f for _ in range(2)), False) for f in [*_fields(8), *extra]] + [((extra[0], plain), False), ((), True), ((), False)]
+    shapes = [[(4, 8, 8), (4, 8, 8)]] + ([[(4, 8, 8), (4, 1, 1)], [(4, 8, 8), (4, 8, 1)]] if kind == "multiply" else [])
+    fast = 0
+    for pair in shapes:
+        for a in fields:
+            for b in fields:
+                xs = [Tensor(pair[0], *a), Tensor(pair[1], *b)]
+                got, _ = run(layer, xs, False)
+                with monkeypatch.context() as patch:
+                    patch.setattr(merge, "simple_union", lambda *args, **kwargs: None)
+                    want, _ = run(layer, xs, False)
+                assert got == want
+                fast += bool(got.rf) and all(len(axis.comps) == 1 for axis in got.rf) and not got.notes
+    assert fast > len(fields)
+
+
+@pytest.mark.parametrize("shape", [None, (8, "H", "W")])
+def test_graphs_of_residuals_and_concats_are_the_same_without_the_common_case(shape, monkeypatch):
+    from convcalc.kinds import merge
+
+    for text in (REPEATS, ROWS):
+        spec = convcalc.load_spec(text)
+        graph = build_graph(spec, input_shape=shape)
+        with monkeypatch.context() as patch:
+            patch.setattr(merge, "simple_union", lambda *args, **kwargs: None)
+            same_graph(graph, fresh(spec, input_shape=shape))

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from convcalc.graph.model import Expectation, Node, Port, positional_constructor
 from convcalc.kinds import ALIASES, LayerError, Result, Tensor
+from convcalc.kinds._base import same_field
 from convcalc.kinds._run import rf_within_bounds, run, tensor_of, with_field
 from convcalc.spec.model import STRUCTURAL
 
@@ -172,70 +173,101 @@ class FoldMemo:
             count += 1
         return count
 
-    def replay(self, done: "Fold", item: Any, x: Tensor, full: tuple[str, ...], depth: int) -> Optional[Tensor]:
+    def replay(self, done: "Fold", item: Any, x: Tensor, full: tuple[str, ...], depth: int, plan: Optional["_Plan"] = None) -> Optional[Tensor]:
+        """A copy of ``done`` at ``x``, its nodes and groups under ``full``; None when the copy
+        would pass a limit or a layer refuses the field entering it (folded anew, to be refused
+        at its place). ``plan``: what every copy of ``done`` as ``item`` at ``depth`` repeats
+        (:meth:`copy_plan`), made by the caller for a row of copies."""
         start = len(self.nodes)
         if start + len(done.nodes) > self.max_layers or len(self.groups) + len(done.groups) > self.max_layers:
             return None  # folded anew, to be refused at its place
-        shift, lift = start - done.start, depth - done.depth
-        make_port = positional_constructor(Port)  # the copy's ports: two a node, one a group's end
-        entered = make_port(done.x.source, done.x.port)
+        if plan is None:
+            plan = self.copy_plan(done, item, depth)
+        shift = start - done.start
+        make_port = plan.make_port  # the copy's ports: two a node, one a group's end
         here = make_port(x.source, x.port)
-
-        def moved(p: Port) -> Port:
-            if p.node >= done.start:
-                return make_port(p.node + shift, p.port)
-            return here if p == entered else p
-
         entering = (x.rf, x.is_global)
-        if entering == (done.x.rf, done.x.is_global):
+        if entering == plan.entered:
             results, conditions = done.results, done.conditions
-        elif entering in done.fields:
-            results, conditions = done.fields[entering]
         else:
-            fold = self.refold(done, x, here, start)
+            fold = done.fields.get(entering)
             if fold is None:
-                return None
-            results, conditions = done.fields[entering] = fold
+                fold = self.refold(done, x, here, start)
+                if fold is None:
+                    return None
+                done.fields[entering] = fold
+            results, conditions = fold
         if conditions:
             self.conditions.extend([(index + shift, size, message) for index, size, message in conditions])
-        prefix, cut = ".".join(full), len(done.prefix)
+        prefix = ".".join(full)
         append, append_result = self.nodes.append, self.results.append
-        make_node = positional_constructor(Node)  # Node(*fields), at half the cost
-        for node, result, (inputs, refs) in zip(done.nodes, results, _ports(done)):
+        make_node = plan.make_node
+        for (node, suffix, node_depth, inputs, refs, one), result in zip(plan.nodes, results):
             # a port is an int: an offset into the copy's own nodes; else a tensor from outside it
+            if one is None:
+                ports = tuple([make_port(start + p, q) if type(p) is int else (here if p is _ENTERED else p) for p, q in inputs])
+            else:  # the common case: one input, an output of the copy's own nodes or the tensor entering it
+                ports = (make_port(start + one, inputs[0][1]),) if type(one) is int else (here,)
             append(make_node(
-                node.index + shift, prefix + node.path[cut:], node.name, node.kind, node.layer,
-                tuple([make_port(start + p, q.port) if type(p) is int else (here if p is _ENTERED else p) for p, q in zip(inputs, node.inputs)]),
-                node.depth + lift, node.pos, node.outputs, node.group, node.written, node.template, node.synthetic,
-                tuple([make_port(start + p, q.port) if type(p) is int else (here if p is _ENTERED else p) for p, q in zip(refs, node.refs)]) if refs else (),
+                node.index + shift, prefix + suffix, node.name, node.kind, node.layer, ports,
+                node_depth, node.pos, node.outputs, node.group, node.written, node.template, node.synthetic,
+                tuple([make_port(start + p, q) if type(p) is int else (here if p is _ENTERED else p) for p, q in refs]) if refs else (),
                 node.functional, node.shares,
             ))
             append_result(result)
-        gshift = len(self.groups) - done.groups[0]["index"]
-        for g in done.groups:
-            self.groups.append({
-                **g, "index": g["index"] + gshift, "path": prefix + g["path"][cut:], "depth": g["depth"] + lift, "first": g["first"] + shift,
-                "end": g["end"] + shift, "input": moved(g["input"]), "output": moved(g["output"]),
-                "parent": None if g["parent"] is None else g["parent"] + gshift,
+        first_group = len(self.groups)
+        append_group = self.groups.append
+        for g, suffix, (p, q), (r, s), index, parent in plan.groups:
+            append_group({
+                **g, "index": first_group + index, "path": prefix + suffix, "first": g["first"] + shift, "end": g["end"] + shift,
+                "input": make_port(start + p, q) if type(p) is int else (here if p is _ENTERED else p),
+                "output": make_port(start + r, s) if type(r) is int else (here if r is _ENTERED else r),
+                "parent": None if parent is None else first_group + parent,
             })
-        pos = self.positions.get(item.path)
-        if pos is None:  # the copies of a repeat are one item: one position for all of them
-            pos = self.positions[item.path] = self.spec.pos(item.path)
-        self.groups[-1].update(pos=pos, template=item.template if self.groups[-1]["role"] == "block" else self.groups[-1]["template"])
-        for g in self.groups[len(self.groups) - len(done.groups):]:
-            if g["role"] == "block":
-                g["params"] = self.block_params(g)
-        for e in done.expectations:
-            self.expectations.append(Expectation(prefix + e.path[cut:], e.key, e.expected, e.pos))
-        for name, port in done.defines:
+        if plan.expectations:
+            cut = len(done.prefix)
+            for e in plan.expectations:
+                self.expectations.append(Expectation(prefix + e.path[cut:], e.key, e.expected, e.pos))
+        for name, (p, q) in plan.defines:
+            port = make_port(start + p, q) if type(p) is int else (here if p is _ENTERED else p)
             self.seen.add(name)
-            self.names.setdefault(moved(port), name)
-            self.define_log.append((name, moved(port)))
-        out = moved(Port(done.out.source, done.out.port))
+            self.names.setdefault(port, name)
+            self.define_log.append((name, port))
+        p, q = plan.out
+        if type(p) is int:
+            result = self.results[start + p]
+            return tensor_of(result.shape if q == 0 else result.shapes[q], result.rf, bool(result.is_global), start + p, q, done.out.siblings)
+        out = here if p is _ENTERED else p
         if out == here:
             return x
         result = self.results[out.node]
         return tensor_of(result.shape if out.port == 0 else result.shapes[out.port], result.rf, bool(result.is_global), out.node, out.port, done.out.siblings)
+
+    def copy_plan(self, done: "Fold", item: Any, depth: int) -> "_Plan":
+        """What every copy of ``done`` as ``item`` at ``depth`` repeats, worked out once: each
+        node's path below the fold and its ports (as :func:`_ports` reads them), each group's
+        record but for its place (the outermost at ``item``'s position and, a block use, with
+        its parameters as written there; a block use's parameters with this spec's params),
+        the ids it gives. Not kept in the fold: a memo shared by builds serves other params."""
+        lift, cut, g0 = depth - done.depth, len(done.prefix), done.groups[0]["index"]
+        local = _local(done)
+        nodes = []
+        for node, (inputs, refs) in zip(done.nodes, _ports(done)):
+            one = inputs[0] if len(inputs) == 1 and (type(inputs[0]) is int or inputs[0] is _ENTERED) else None
+            nodes.append((node, node.path[cut:], node.depth + lift, tuple(zip(inputs, [q.port for q in node.inputs])), tuple(zip(refs, [q.port for q in node.refs])), one))
+        pos = self.positions.get(item.path)
+        if pos is None:  # the copies of a repeat are one item: one position for all of them
+            pos = self.positions[item.path] = self.spec.pos(item.path)
+        groups = []
+        for g in done.groups:
+            g = {**g, "depth": g["depth"] + lift}
+            if len(groups) == len(done.groups) - 1:  # the outermost
+                g.update(pos=pos, template=item.template if g["role"] == "block" else g["template"])
+            if g["role"] == "block":
+                g["params"] = self.block_params(g)
+            groups.append((g, g["path"][cut:], local(g["input"]), local(g["output"]), g["index"] - g0, None if g["parent"] is None else g["parent"] - g0))
+        return _Plan((done.x.rf, done.x.is_global), nodes, groups, done.expectations, [(name, local(port)) for name, port in done.defines],
+                     local(Port(done.out.source, done.out.port)), positional_constructor(Node), positional_constructor(Port))
 
     def replay_copies(self, item: Any, x: Tensor, prefix: tuple[str, ...], r: int, repeat: int, depth: int, env: dict) -> tuple[int, Tensor]:
         """Copies ``r`` .. of a repeat whose copies all read as one ``item`` (no ``i`` in it, one
@@ -252,8 +284,9 @@ class FoldMemo:
         if done is None:
             return r, x
         shape, siblings = x.shape, x.siblings
+        plan = self.copy_plan(done, item, depth)
         while r < repeat:
-            out = self.replay(done, item, x, (*prefix, str(r)), depth)
+            out = self.replay(done, item, x, (*prefix, str(r)), depth, plan)
             if out is None:
                 break
             x, r = out, r + 1
@@ -275,29 +308,34 @@ class FoldMemo:
             return x if p is _ENTERED or p == here else self.network_input
 
         refielders = done.refielders  # every copy's tensors have the fold's shapes: made at the first copy's
+        fields_only = not self.symbolic
         for j, (node, was, (inputs, refs)) in enumerate(zip(done.nodes, done.results, _ports(done))):
-            if len(inputs) == 1 and not refs and not self.symbolic:
+            if fields_only and len(inputs) == 1 and not refs:
                 p = inputs[0]  # the field it reads, without a tensor (a node's outputs share one)
-                if type(p) is int:
-                    rf, is_global = made[p].rf, bool(made[p].is_global)
-                else:
-                    outside = tensor(p, 0)  # the tensor entering the fold, or the network input
-                    rf, is_global = outside.rf, outside.is_global
+                source = made[p] if type(p) is int else tensor(p, 0)  # else the tensor entering the fold, or the network input
+                rf, is_global = source.rf, bool(source.is_global)
                 refield = refielders.get(j)
                 if refield is None:
                     refield = refielders[j] = node.layer.refielder(tensor(p, node.inputs[0].port), was)
+                if refield is same_field:  # the input's field, within the bounds as it is there
+                    made.append(with_field(was, rf, is_global))
+                    continue
                 result = _with_field(was, refield(rf, is_global))
                 if result is not None:
                     made.append(result)
                     continue
                 xs = [tensor(p, node.inputs[0].port)]
             else:
-                xs = [tensor(p, q.port) for p, q in zip(inputs, node.inputs)]
-                if not self.symbolic and not refs and xs:
-                    result = _with_field(was, node.layer.refield_many(xs, was))
+                if fields_only and not refs and inputs:
+                    refield = refielders.get(j)
+                    if refield is None:
+                        refield = refielders[j] = node.layer.refielder_many([tensor(p, q.port) for p, q in zip(inputs, node.inputs)], was)
+                    sources = [made[p] if type(p) is int else tensor(p, 0) for p in inputs]
+                    result = _with_field(was, refield([(source.rf, bool(source.is_global)) for source in sources]))
                     if result is not None:
                         made.append(result)
                         continue
+                xs = [tensor(p, q.port) for p, q in zip(inputs, node.inputs)]
             try:
                 result, found = run(node.layer, xs, self.symbolic, [tensor(p, q.port) for p, q in zip(refs, node.refs)])
             except LayerError:
@@ -315,15 +353,38 @@ def _ports(done: Fold) -> list[tuple[tuple, tuple]]:
     copy, kept in its ``ports``."""
     ports = done.ports
     if len(ports) != len(done.nodes):
-        entered = Port(done.x.source, done.x.port)
-
-        def local(p: Port) -> Any:
-            if p.node >= done.start:
-                return p.node - done.start
-            return _ENTERED if p == entered else p
-
-        ports[:] = [(tuple(map(local, n.inputs)), tuple(map(local, n.refs))) for n in done.nodes]
+        offset = _local(done)
+        ports[:] = [(tuple([offset(p)[0] for p in n.inputs]), tuple([offset(p)[0] for p in n.refs])) for n in done.nodes]
     return ports
+
+
+def _local(done: Fold) -> Any:
+    """A port of a fold as its copies read it: ``(offset, port)`` for an output of one of the
+    fold's own nodes (its offset from the first), ``(_ENTERED, port)`` for the tensor that
+    entered the fold, ``(p, port)`` for any other port ``p`` (the network input)."""
+    entered = Port(done.x.source, done.x.port)
+
+    def local(p: Port) -> tuple[Any, int]:
+        if p.node >= done.start:
+            return p.node - done.start, p.port
+        return (_ENTERED if p == entered else p), p.port
+
+    return local
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every copy of a fold at one place repeats (:meth:`FoldMemo.copy_plan`)."""
+
+    entered: tuple  # the (receptive field, is_global) the fold was made on
+    nodes: list  # per node: (node, path below the fold, depth, inputs, refs, its one input's offset | _ENTERED | None);
+    # a port as (offset | _ENTERED | Port, port)
+    groups: list  # per group: (record but for its place, path below the fold, input, output, index and parent from the first)
+    expectations: tuple[Expectation, ...]
+    defines: list  # (id, port)
+    out: tuple  # the fold's output, as a port above
+    make_node: Any  # positional_constructor(Node)
+    make_port: Any
 
 
 _ENTERED = "entered"  # a port of the tensor entering a fold, in ``_ports``

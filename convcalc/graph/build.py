@@ -21,6 +21,7 @@ the graph comes with the fold at the declared input (``Graph.results``).
 from __future__ import annotations
 
 import functools
+import operator
 from typing import Any, Optional
 
 from pydantic import ValidationError
@@ -32,7 +33,7 @@ from convcalc.graph._items import POISON, Item, Scope, as_written
 from convcalc.graph._memo import POISONED, Fold, FoldMemo, _names, has_dollar
 from convcalc.graph._prefix import Prefixes, first_reads
 from convcalc.graph._structures import MAX_BLOCK_DEPTH, Structures
-from convcalc.graph.model import BlockInfo, Expectation, Graph, GroupNode, Node, Port
+from convcalc.graph.model import BlockInfo, Expectation, Graph, GroupNode, Node, Port, positional_constructor
 from convcalc.kinds import ALIASES, KINDS, LayerError, Result, RFAxis, Tensor
 from convcalc.kinds._base import format_shape
 from convcalc.kinds._run import run, running_batch
@@ -602,7 +603,9 @@ class _Folder(FoldMemo, Structures, Prefixes):
                 child["parent"] = None
 
     def frozen_groups(self) -> tuple[GroupNode, ...]:
-        return tuple(GroupNode(**g) for g in self.groups)
+        """The groups as :class:`GroupNode`\ s, made positionally (a 100,000-layer chain has 50,000)."""
+        make, fields = positional_constructor(GroupNode), operator.itemgetter(*GroupNode.__slots__)
+        return tuple([make(*fields(g)) for g in self.groups])
 
     def expect(self, target: str, raw: Any, path: Path) -> None:
         try:

@@ -203,6 +203,16 @@ class LayerKind(BaseModel):
         (the default) infers the copy again."""
         return None
 
+    def refielder_many(self, xs: list[Tensor], result: Result) -> Callable[[list[tuple[Any, Any]]], Optional[tuple[Any, Any]]]:
+        """``refield_many`` for every list of inputs of ``xs``'s shapes, made once (as
+        ``refielder`` is ``refield``'s): a function of their ``[(rf, is_global), ...]``. By
+        default, ``refield_many`` itself with ``result``, on tensors of ``xs``'s shapes."""
+
+        def refield(fields: list[tuple[Any, Any]]) -> Optional[tuple[Any, Any]]:
+            return self.refield_many([Tensor(x.shape, rf, is_global, x.source, x.port, x.siblings) for x, (rf, is_global) in zip(xs, fields)], result)
+
+        return refield
+
     def backward_macs(self, shapes: tuple, result: Result, needs: tuple[bool, ...]) -> Any:
         """MACs of this layer's backward pass (a training step), given its input ``shapes``, its
         forward ``result`` and, per input, whether that input needs a gradient (none does when

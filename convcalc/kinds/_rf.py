@@ -54,6 +54,7 @@ __all__ = [
     "adaptive_rf",
     "merge_axes",
     "repeated_rf",
+    "simple_union",
     "unknown_axis",
 ]
 
@@ -601,20 +602,36 @@ def _union_comp(a: _Comp, b: _Comp) -> _Comp:
     return _reduce(period, step, tuple(_hull(a.at(r), b.at(r)) for r in range(period)))
 
 
+def simple_union(axes: list[RFAxis], n_out: Any, centred: bool = False) -> Optional[RFAxis]:
+    """The union of the fields of several tensors of one size in the common case: one offset per
+    output in every input, one jump; None otherwise. ``centred``: None as well when their first
+    outputs' fields have different centres (``merge_rf`` notes misaligned branches)."""
+    jump = axes[0].jump
+    lo = hi = key = None
+    for i, a in enumerate(axes):
+        comps = a.comps
+        if a.exceptions or a.unknown or len(comps) != 1 or comps[0].period != 1 or a.jump != jump:
+            return None
+        entry = comps[0].table[0]
+        if entry is None:
+            return None
+        if i == 0:
+            lo, hi = entry
+            if centred:
+                key = lo + hi
+            continue
+        if centred and entry[0] + entry[1] != key:
+            return None
+        lo, hi = _smaller(lo, entry[0]), _larger(hi, entry[1])
+    # RFAxis((_Comp(1, step, ((lo, hi),)),), (), n_out, jump), as RFAxis.through makes it
+    return _new_tuple(RFAxis, ((_new_tuple(_Comp, (1, axes[0].comps[0].step, ((lo, hi),))),), (), n_out, jump, ""))
+
+
 def merge_axes(axes: list[RFAxis], n_out: Any) -> RFAxis:
     """The union of the fields of several tensors of one size (add, multiply, concat)."""
-    jump = axes[0].jump
-    entries = []
-    for a in axes:  # the common case first: one offset per output in every input, one jump
-        comps = a.comps
-        if a.exceptions or a.unknown or len(comps) != 1 or comps[0].period != 1 or comps[0].table[0] is None or a.jump != jump:
-            break
-        entries.append(comps[0].table[0])
-    else:
-        lo, hi = entries[0]
-        for other in entries[1:]:
-            lo, hi = _smaller(lo, other[0]), _larger(hi, other[1])
-        return RFAxis((_Comp(1, axes[0].comps[0].step, ((lo, hi),)),), (), n_out, jump)
+    union = simple_union(axes, n_out)
+    if union is not None:
+        return union
     numbers = [a.jump for a in axes if isinstance(a.jump, (int, Fraction))]
     jump = max(numbers) if len(numbers) == len(axes) else axes[0].jump  # the largest, when they differ
     unknown = next((a.unknown for a in axes if a.unknown), "")

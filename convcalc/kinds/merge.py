@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Optional
+from typing import Any, Callable, ClassVar, Literal, Optional
 
 from convcalc.arith.dims import prod
 from convcalc.kinds import _compat as peers
 from convcalc.kinds._base import LayerError, LayerKind, Result, RFAxis, Tensor, Torch, format_shape, sample_axis
-from convcalc.kinds._rf import merge_axes, unknown_axis
+from convcalc.kinds._rf import merge_axes, simple_union, unknown_axis
 
-__all__ = ["Add", "Concat", "Multiply", "merge_rf"]
+__all__ = ["Add", "Concat", "Multiply", "aligned_refielder", "merge_rf"]
 
 
 def merge_rf(xs: list[Tensor], shape: tuple | None = None) -> tuple[tuple[RFAxis, ...], bool, tuple[str, ...]]:
@@ -26,6 +26,16 @@ def merge_rf(xs: list[Tensor], shape: tuple | None = None) -> tuple[tuple[RFAxis
         # broadcasting across ranks puts one input's channels on another's spatial axis
         reason = "inputs of different ranks broadcast: a channel axis meets a spatial one"
         return tuple(unknown_axis(reason, n) for n in spatial), False, ()
+    # the common case first: every axis of every input one offset per output, of one jump and one
+    # centre, none broadcast (no holes, no note)
+    aligned = []
+    for axis, n_out in enumerate(spatial):
+        union = None if n_out != 1 and any(x.spatial[axis] == 1 for x in with_rf) else simple_union([x.rf[axis] for x in with_rf], n_out, centred=True)
+        if union is None:
+            break
+        aligned.append(union)
+    else:
+        return tuple(aligned), False, ()
     # an input that reads nothing at some positions of one axis adds nothing there on the others:
     # the union axis by axis is then not the field, so those axes are not known
     holes = [[_has_holes(a) for a in x.rf] for x in with_rf] if len(with_rf) > 1 and len(spatial) > 1 else []
@@ -42,6 +52,32 @@ def merge_rf(xs: list[Tensor], shape: tuple | None = None) -> tuple[tuple[RFAxis
                 f"branches misaligned on axis {axis}: jumps {[_text(a.jump) for a in group]}, starts {[_text(a.start) for a in group]}"
             )
     return tuple(merged), False, tuple(notes)
+
+
+def aligned_refielder(xs: list[Tensor], spatial: tuple, result: Result, every: Callable) -> Callable[[list[tuple[Any, Any]]], Optional[tuple]]:
+    """The ``refielder_many`` of a merge whose fields are the union on ``spatial`` (``merge_rf``)
+    on inputs of ``xs``'s shapes: the common case of ``merge_rf`` (every input with a field,
+    none global, every axis one offset per output, of one jump and one centre) at once, without
+    tensors, when those shapes broadcast no axis and ``result`` has no note; any other
+    (``every``, the kind's own way) as ``refield_many`` answers it."""
+    rank = len(spatial)
+    if result.notes or any(len(x.shape) - 1 != rank for x in xs) or any(n_out != 1 and any(x.shape[axis + 1] == 1 for x in xs) for axis, n_out in enumerate(spatial)):
+        return every
+    axes = tuple(enumerate(spatial))
+
+    def refield(fields: list[tuple[Any, Any]]) -> Optional[tuple]:
+        for rf, is_global in fields:
+            if is_global or len(rf) != rank:
+                return every(fields)
+        merged = []
+        for axis, n_out in axes:
+            union = simple_union([rf[axis] for rf, _ in fields], n_out, centred=True)
+            if union is None:
+                return every(fields)
+            merged.append(union)
+        return tuple(merged), False
+
+    return refield
 
 
 def _has_holes(axis: RFAxis) -> bool:
@@ -86,6 +122,9 @@ class _Merge(LayerKind):
         branches are said in them): inferred again."""
         rf, is_global, notes = merge_rf(xs, result.shape)
         return (rf, is_global) if notes == result.notes else None
+
+    def refielder_many(self, xs: list[Tensor], result: Result) -> Callable[[list[tuple[Any, Any]]], Optional[tuple]]:
+        return aligned_refielder(xs, result.shape[1:], result, super().refielder_many(xs, result))
 
 
 def broadcast(xs: list[Tensor], what: str, code: str) -> tuple:
@@ -171,6 +210,10 @@ class Concat(_Merge):
             return Result(shape=shape, rf=(), is_global=any(x.is_global for x in xs))
         rf, is_global, notes = merge_rf(xs)
         return Result(shape=shape, rf=rf, is_global=is_global, notes=notes)
+
+    def refielder_many(self, xs: list[Tensor], result: Result) -> Callable[[list[tuple[Any, Any]]], Optional[tuple]]:
+        every = super().refielder_many(xs, result)
+        return every if sample_axis(self.dim, len(xs[0].shape)) != 0 else aligned_refielder(xs, xs[0].spatial, result, every)
 
     def refield_many(self, xs: list[Tensor], result: Result) -> Optional[tuple]:
         if sample_axis(self.dim, len(xs[0].shape)) != 0:
