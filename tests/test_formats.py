@@ -209,3 +209,68 @@ def test_the_fast_json_with_training_is_the_document_it_extends():
     data["totals"]["backward_macs"] = to_json_dim(report.backward_macs)
     data["totals"]["training_macs"] = to_json_dim(report.training_macs)
     assert "".join(summary_chunks(report, {"training": True})) == json.dumps(data, indent=2) + "\n"
+
+
+FIELDS_2D = """\
+name: varied
+input: [3, 20, 30]
+layers:
+  - conv2d: {out_channels: 4, kernel_size: [3, 5], padding: [1, 2], dilation: [1, 2]}
+  - relu
+  - seq:
+      - parallel:
+          merge: concat
+          branches:
+            - [{conv2d: {out_channels: 2, kernel_size: 3, padding: 1}}, relu]
+            - [{conv2d: {out_channels: 2, kernel_size: 1}}]
+            - [{max_pool2d: {kernel_size: 3, stride: 1, padding: 1}}]
+      - conv2d: {out_channels: 4, kernel_size: 1}
+    repeat: 3
+  - conv_transpose2d: {out_channels: 4, kernel_size: 2, stride: 2}
+  - upsample: {scale_factor: 2, mode: bilinear}
+  - conv2d: {out_channels: 4, kernel_size: 2, stride: 2}
+  - global_avg_pool
+  - flatten
+  - linear: {out_features: 10}
+"""
+
+FIELDS_1D = """\
+name: one-axis
+input: [3, 50]
+layers:
+  - conv1d: {out_channels: 4, kernel_size: 3}
+  - relu
+  - max_pool1d: {kernel_size: 2}
+  - conv1d: {out_channels: 4, kernel_size: 3, stride: 2, padding: 1}
+"""
+
+FIELDS_3D = """\
+name: three-axes
+input: [2, 6, 8, 10]
+layers:
+  - conv3d: {out_channels: 4, kernel_size: 3, padding: 1}
+  - relu
+  - conv3d: {out_channels: 4, kernel_size: [1, 3, 3]}
+"""
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+@pytest.mark.parametrize("text", [FIELDS_2D, FIELDS_1D, FIELDS_3D], ids=["2d", "1d", "3d"])
+def test_the_fast_json_of_every_sort_of_field_in_small_chunks(monkeypatch, text, training):
+    """Fields of one, two (unequal) and three axes, fields that come back after others (a branch's),
+    fractional jumps, periods above 1 and global fields; rows of three inputs; written three layers
+    a chunk, so that the chunks' seams are in the document too."""
+    import convcalc
+    from convcalc.arith.dims import to_json_dim
+    from convcalc.render import report as rendered
+    from convcalc.render.summary import summary_chunks
+
+    monkeypatch.setattr(rendered, "_CHUNK_ROWS", 3)
+    report = convcalc.analyze(convcalc.load_spec(text))
+    data = rendered.report_to_dict(report)
+    if training:
+        for layer, row in zip(data["layers"], report.rows):
+            layer["backward_macs"] = to_json_dim(row.backward_macs)
+        data["totals"]["backward_macs"] = to_json_dim(report.backward_macs)
+        data["totals"]["training_macs"] = to_json_dim(report.training_macs)
+    assert "".join(summary_chunks(report, {"training": training})) == json.dumps(data, indent=2) + "\n"

@@ -250,78 +250,100 @@ def json_chunks(report: Report, extra: Optional[dict[str, Any]] = None) -> Itera
     yield "".join(f",\n  {_key(k)}: {indented(v, 1)}" for k, v in tail.items()) + "\n}"
 
 
-def _items(items, text_of, level: int) -> Iterable[str]:
-    """A list of objects ``level`` deep, ``_CHUNK_ROWS`` at a time."""
+def _items(items, pieces_of, level: int) -> Iterable[str]:
+    """A list of objects ``level`` deep, ``_CHUNK_ROWS`` at a time. ``pieces_of`` gives an object's
+    text in pieces, the separator after it last: they are joined once a chunk, not once an object
+    (a layer's text is ~1 KB: made whole, it would be written twice)."""
     if not items:
         yield "[]"
         return
-    pad = "  " * level
-    sep = ",\n" + pad
+    pieces = ["[\n" + "  " * level]
     for start in range(0, len(items), _CHUNK_ROWS):
-        part = sep.join(text_of(item) for item in items[start:start + _CHUNK_ROWS])
-        yield ("[\n" + pad if start == 0 else sep) + part
-    yield "\n" + "  " * (level - 1) + "]"
+        for item in items[start:start + _CHUNK_ROWS]:
+            pieces += pieces_of(item)
+        if start + _CHUNK_ROWS >= len(items):
+            pieces[-1] = "\n" + "  " * (level - 1) + "]"  # the last separator: the list's end
+        yield "".join(pieces)
+        pieces = []
+
+
+_SEP = ",\n    "  # between the objects of a list two levels deep (``layers``, ``groups``)
 
 
 class _GroupText:
-    """Writes one group's object, at the depth of a layer's."""
+    """Writes one group's object, at the depth of a layer's, and the separator after it."""
 
     def __init__(self):
         self.shapes: dict[tuple, str] = {}
 
-    def __call__(self, g: Group) -> str:
+    def __call__(self, g: Group) -> tuple[str, str]:
         shape = self.shapes.get(g.output_shape)
         if shape is None:
             shape = self.shapes[g.output_shape] = indented(_shape_json(g.output_shape), 3)
         return (
             f"{{\n      \"path\": {_key(g.path)},\n      \"kind\": {_key(g.kind)},\n      \"depth\": {g.depth},\n      \"first\": {g.first},\n"
-            f"      \"end\": {g.end},\n      \"output_shape\": {shape}\n    }}"
+            f"      \"end\": {g.end},\n      \"output_shape\": {shape}\n    }}",
+            _SEP,
         )
 
 
 class _LayerText:
-    """Writes one layer's object (three levels deep: the document, ``layers``, the object)."""
+    """Writes one layer's object (three levels deep: the document, ``layers``, the object) in
+    pieces, most of them kept by value, and the separator after it."""
 
     def __init__(self, report: Report, training: bool = False):
         self.report = report
         self.training = training
-        self.bodies: dict[tuple, str] = {}
-        self.notes: dict[tuple, str] = {}
+        self.bodies: dict[tuple, str] = {}  # the keys from kind to activation_bytes, and the next key's name
+        self.notes: dict[tuple, str] = {}  # notes, with the keys after them when not training
         self.fields: dict[tuple, str] = {}  # the fields written the general way
-        self.axes: dict[tuple, str] = {}  # textbook axes' texts, by (lo, hi, jump)
         # the last row's field and its text: a layer that leaves the field unchanged (an
-        # activation, a norm) passes its input's tuple on, and the row before wrote it already
+        # activation, a norm) passes its input's tuple on, or an equal one (a residual's add), and
+        # the row before wrote it already. A field that changes (a conv's) is new: kept by value,
+        # its text would be looked up in vain, in a table as large as the network
         self.last_rf: Any = None
         self.last_field = ""
 
-    def __call__(self, r: Row) -> str:
+    def __call__(self, r: Row) -> tuple[str, ...]:
         key = (r.kind, r.depth, r.input_shapes, r.output_shape, r.output_shapes, r.params, r.buffers, r.macs, r.flops)
         body = self.bodies.get(key)
         if body is None:
             data = layer_dict(self.report, r)
             for name in ("path", "name", "receptive_field", "receptive_field_global", "inputs", "notes"):
                 del data[name]
-            body = self.bodies[key] = ",\n      ".join(f"{_key(k)}: {indented(v, 3)}" for k, v in data.items())
+            text = ",\n      ".join(f"{_key(k)}: {indented(v, 3)}" for k, v in data.items())
+            body = self.bodies[key] = f",\n      {text},\n      \"receptive_field\": "
         notes = self.notes.get(r.notes)
         if notes is None:
-            notes = self.notes[r.notes] = indented(list(r.notes), 3)
-        inputs = f"[\n        {r.inputs[0]}\n      ]" if len(r.inputs) == 1 else indented(list(r.inputs), 3)
+            notes = self.notes[r.notes] = f",\n      \"notes\": {indented(list(r.notes), 3)}" + ("" if self.training else "\n    }")
+        sources = r.inputs  # row indices, plain ints: str() writes them as json.dumps does
+        if len(sources) == 1:
+            inputs = f"[\n        {sources[0]}\n      ]"
+        else:
+            inputs = "[\n        " + ",\n        ".join(map(str, sources)) + "\n      ]" if sources else "[]"
         rf = r.rf
-        if rf is self.last_rf:
+        if rf is self.last_rf or rf == self.last_rf:
             field = self.last_field
         else:
-            field = _simple_rf_text(rf, self.axes)
+            field = _simple_rf_text(rf)
             if field is None:
                 field = self.fields.get(rf)
                 if field is None:
                     field = self.fields[rf] = _rf_text(rf)
             self.last_rf, self.last_field = rf, field
+        if self.training:
+            return (
+                "{\n      \"path\": ", _key(r.path), ",\n      \"name\": ", _key(r.name or r.path.rsplit(".", 1)[-1]), body, field,
+                _GLOBAL if r.is_global else _LOCAL, inputs, notes, f",\n      \"backward_macs\": {indented(to_json_dim(r.backward_macs), 3)}\n    }}", _SEP,
+            )
         return (
-            f"{{\n      \"path\": {_key(r.path)},\n      \"name\": {_key(r.name or r.path.rsplit('.', 1)[-1])},\n      {body},\n"
-            f"      \"receptive_field\": {field},\n      \"receptive_field_global\": {'true' if r.is_global else 'false'},\n"
-            f"      \"inputs\": {inputs},\n      \"notes\": {notes}"
-            + (f",\n      \"backward_macs\": {indented(to_json_dim(r.backward_macs), 3)}\n    }}" if self.training else "\n    }")
+            "{\n      \"path\": ", _key(r.path), ",\n      \"name\": ", _key(r.name or r.path.rsplit(".", 1)[-1]), body, field,
+            _GLOBAL if r.is_global else _LOCAL, inputs, notes, _SEP,
         )
+
+
+_GLOBAL = ",\n      \"receptive_field_global\": true,\n      \"inputs\": "
+_LOCAL = ",\n      \"receptive_field_global\": false,\n      \"inputs\": "
 
 
 def _rf_text(rf: tuple[RFAxis, ...]) -> str:
@@ -329,40 +351,39 @@ def _rf_text(rf: tuple[RFAxis, ...]) -> str:
     return _simple_rf_text(rf) or (indented([rf_axis_json(a) for a in rf], 3) if rf else "[]")
 
 
-def _simple_rf_text(rf: tuple[RFAxis, ...], axes: Optional[dict] = None) -> Optional[str]:
-    """``_rf_text`` of a field whose every axis is the textbook one in integers, else None.
-    ``axes`` keeps the axes' texts already written (a square field writes one text twice)."""
-    axes = {} if axes is None else axes
-    texts = [_simple_axis_text(a, axes) for a in rf]
+def _simple_rf_text(rf: tuple[RFAxis, ...]) -> Optional[str]:
+    """``_rf_text`` of a field whose every axis is the textbook one in integers, else None."""
+    if len(rf) == 2:  # most fields: two axes, the same when the input is square
+        first, second = rf
+        text = _simple_axis_text(first)
+        if text is None:
+            return None
+        other = text if second == first else _simple_axis_text(second)
+        return None if other is None else f"[\n        {text},\n        {other}\n      ]"
+    texts = [_simple_axis_text(a) for a in rf]
     if not texts or None in texts:
         return None
     return "[\n        " + ",\n        ".join(texts) + "\n      ]"
 
 
-_AXIS = (
-    "{{\n          \"size\": {},\n          \"jump\": {},\n          \"start\": {},\n          \"padding\": {},\n"
-    "          \"first\": [\n            {},\n            {}\n          ],\n          \"period\": 1\n        }}"
-)
-
-
-def _simple_axis_text(a: RFAxis, axes: dict) -> Optional[str]:
+def _simple_axis_text(a: RFAxis) -> Optional[str]:
     """One axis's object, four levels deep, when its field is the textbook one in integers (one
-    size, an integer jump and centre): the text ``rf_axis_json`` gives, written directly (kept in
-    ``axes`` by the three numbers it is made of). None for any other field (written the general way)."""
-    comps, n = a.comps, a.n
-    if a.unknown or a.exceptions or len(comps) != 1 or not (n is None or (type(n) is int and n >= 1)):
+    size, an integer jump and centre): the text ``rf_axis_json`` gives, written directly. None for
+    any other field (written the general way)."""
+    comps, exceptions, n, jump, unknown = a
+    if unknown or exceptions or type(jump) is not int or len(comps) != 1 or not (n is None or (type(n) is int and n >= 1)):
         return None
-    comp = comps[0]
-    if comp.period != 1 or comp.table[0] is None or type(a.jump) is not int:
+    period, _, table = comps[0]
+    entry = table[0]
+    if period != 1 or entry is None:
         return None
-    lo, hi = comp.table[0]
+    lo, hi = entry
     if type(lo) is not int or type(hi) is not int or (lo + hi) % 2:
         return None
-    key = (lo, hi, a.jump)
-    text = axes.get(key)
-    if text is None:
-        text = axes[key] = _AXIS.format(hi - lo + 1, a.jump, (lo + hi) // 2, -lo, lo, hi)
-    return text
+    return (
+        f"{{\n          \"size\": {hi - lo + 1},\n          \"jump\": {jump},\n          \"start\": {(lo + hi) // 2},\n"
+        f"          \"padding\": {-lo},\n          \"first\": [\n            {lo},\n            {hi}\n          ],\n          \"period\": 1\n        }}"
+    )
 
 
 CSV_COLUMNS = ("path", "kind", "input_shape", "output_shape", "params", "buffers", "macs", "flops", "activations", "rf_size", "rf_jump", "rf_start")
