@@ -8,7 +8,8 @@ import dataclasses
 import pytest
 
 import convcalc
-from convcalc.report.model import Group, Row, constructor_of
+from convcalc.graph.model import GroupNode, positional_constructor
+from convcalc.report.model import Group, Row
 
 NESTED = """\
 name: nested
@@ -26,12 +27,12 @@ layers:
 """
 
 
-def test_constructor_of_makes_what_the_dataclass_makes():
-    """``constructor_of`` a row and of a group makes the object the class's ``__init__`` makes from
+def test_the_positional_constructor_makes_what_the_dataclass_makes():
+    """``positional_constructor`` of a row, of a group and of a graph's group makes the object the class's ``__init__`` makes from
     the same fields in order, every slot set and still frozen; leaving a field out is an error."""
     report = convcalc.analyze(convcalc.load_spec(NESTED))
-    for cls, items in ((Row, report.rows), (Group, report.groups)):
-        make = constructor_of(cls)
+    for cls, items in ((Row, report.rows), (Group, report.groups), (GroupNode, report.graph.groups)):
+        make = positional_constructor(cls)
         assert items
         for item in items:
             values = [getattr(item, f.name) for f in dataclasses.fields(cls)]

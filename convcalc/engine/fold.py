@@ -17,11 +17,10 @@ from convcalc.arith._collector import collector_paused
 from convcalc.arith.dims import Lazy
 from convcalc.errors import LayerError, SpecError
 from convcalc.graph.build import MAX_BLOCK_DEPTH, MAX_LAYERS, MAX_SYMBOLIC_LAYERS, build_graph, symbols_of
-from convcalc.graph.model import Graph, Port
+from convcalc.graph.model import Graph, Port, positional_constructor
 from convcalc.kinds import RFAxis, Tensor
 from convcalc.kinds._run import run, running_batch
 from convcalc.report import Condition, Diagnostic, Expectation, Group, Report, Row
-from convcalc.report.model import constructor_of
 from convcalc.spec import Spec
 
 __all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "analyze", "fold", "report_of"]
@@ -185,7 +184,7 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
     trained = {-1: False}  # whether a tensor depends on weights: then a training step needs its gradient
     with collector_paused():  # as in the fold: a row is many small objects, none freed
         append = rows.append
-        make_row = constructor_of(Row)  # Row(*fields), at a seventh of the cost
+        make_row = positional_constructor(Row)  # Row(*fields), at a seventh of the cost
         for node, result in zip(graph.nodes, results):
             outputs = shapes[node.index] = (result.shape,) if not result.more else result.shapes
             inputs = node.inputs
@@ -225,7 +224,7 @@ def report_of(graph: Graph, results: tuple, conditions: tuple, shape: tuple, bat
                 report_conditions.append(Condition(row.path, size.expr, text, row.pos, equal=True))
             else:
                 report_conditions.append(Condition(row.path, size, text, row.pos))
-        make_group = constructor_of(Group)
+        make_group = positional_constructor(Group)
         groups = tuple([
             make_group(g.path, g.name, g.kind, g.depth, g.first, g.end, _tensor_shape(shapes, g.output), g.pos)
             for g in graph.groups

@@ -603,7 +603,7 @@ class _Folder(FoldMemo, Structures, Prefixes):
                 child["parent"] = None
 
     def frozen_groups(self) -> tuple[GroupNode, ...]:
-        """The groups as :class:`GroupNode`\ s, made positionally (a 100,000-layer chain has 50,000)."""
+        """The groups as :class:`GroupNode` objects, made positionally (a 100,000-layer chain has 50,000)."""
         make, fields = positional_constructor(GroupNode), operator.itemgetter(*GroupNode.__slots__)
         return tuple([make(*fields(g)) for g in self.groups])
 

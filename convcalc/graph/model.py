@@ -87,17 +87,21 @@ class GroupNode:
 @functools.cache  # made on first use: compiling it costs ~0.4 ms, which start-up need not pay
 def positional_constructor(cls: type) -> Any:
     """A constructor of ``cls``, a frozen dataclass with slots, from all its fields in order: the
-    object its ``__init__`` makes, at about half the cost (the memo and the report make one node
-    and one row per layer). The generated ``__init__`` sets each field through
-    ``object.__setattr__``, which looks up the slot every time; this one calls the slots' own
-    setters. Every field is a required argument: a field added to the class is a TypeError at a
-    call that does not pass it. Written as dataclasses writes ``__init__``: one generated function."""
+    object its ``__init__`` makes, at about a seventh of the cost (the memo and the report make a
+    node, a row and ports for every layer). The dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``; this one fills an unfrozen class of the same slots with plain
+    assignments and then makes the object a ``cls`` (``__class__`` may be set between classes of
+    the same layout). Every field is a required argument: a field added to the class is a
+    TypeError at a call that does not pass it."""
     fields = cls.__slots__
-    setters = {f"set_{name}": cls.__dict__[name].__set__ for name in fields}
-    source = f"def make({', '.join(fields)}):\n    made = new(cls)\n" + "".join(f"    set_{name}(made, {name})\n" for name in fields) + "    return made\n"
-    names: dict[str, Any] = {"new": object.__new__, "cls": cls, **setters}
-    exec(source, names)  # noqa: S102 - our own field names
-    make = names["make"]
+    source = (
+        f"class Unfrozen:\n    __slots__ = {fields!r}\n\n    def __init__(self, {', '.join(fields)}):\n"
+        + "".join(f"        self.{name} = {name}\n" for name in fields)
+        + "        self.__class__ = cls\n"
+    )
+    names: dict[str, Any] = {"cls": cls}
+    exec(source, names)  # noqa: S102 - the class's own field names
+    make = names["Unfrozen"]  # calling it makes a cls: its __init__ ends by setting the class
     make.__qualname__ = make.__name__ = f"make_{cls.__name__.lower()}"
     return make
 

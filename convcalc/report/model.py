@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Any, Optional
 
 from convcalc.conventions import DTYPE_BYTES
@@ -13,7 +13,7 @@ from convcalc.graph.model import Expectation
 from convcalc.report._display import Displayed
 from convcalc.kinds import RFAxis
 
-__all__ = ["SCHEMA_VERSION", "Condition", "Diagnostic", "Expectation", "Group", "Report", "Row", "Totals", "constructor_of", "report_dict", "rf_axis_json", "rf_json", "shape_json"]
+__all__ = ["SCHEMA_VERSION", "Condition", "Diagnostic", "Expectation", "Group", "Report", "Row", "Totals", "report_dict", "rf_axis_json", "rf_json", "shape_json"]
 
 
 SCHEMA_VERSION = 1  # of every JSON document convcalc writes; bumped only when a key changes meaning
@@ -72,28 +72,6 @@ class Group:
     end: int
     output_shape: tuple[Dim, ...]
     pos: Optional[Position] = None
-
-
-@cache  # made on first use: compiling a constructor costs a fraction of a millisecond
-def constructor_of(cls: type) -> Any:
-    """A constructor of ``cls`` (:class:`Row`, :class:`Group`: a frozen dataclass with slots) from
-    all its fields in order: the object its ``__init__`` makes, at about a seventh of the cost (a
-    third of ``graph.model.positional_constructor``'s; the report makes one row per layer). The
-    dataclass's ``__init__`` sets each field through ``object.__setattr__``; this one fills an
-    unfrozen class of the same slots with plain assignments and then makes the object a ``cls``
-    (``__class__`` may be set between classes of the same layout). Every field is a required
-    argument: a field added to the class is a TypeError at a call that does not pass it."""
-    fields = cls.__slots__
-    source = (
-        f"class Unfrozen:\n    __slots__ = {fields!r}\n\n    def __init__(self, {', '.join(fields)}):\n"
-        + "".join(f"        self.{name} = {name}\n" for name in fields)
-        + "        self.__class__ = cls\n"
-    )
-    names: dict[str, Any] = {"cls": cls}
-    exec(source, names)  # noqa: S102 - the class's own field names
-    make = names["Unfrozen"]  # calling it makes a cls: its __init__ ends by setting the class
-    make.__qualname__ = make.__name__ = f"make_{cls.__name__.lower()}"
-    return make
 
 
 @dataclass(frozen=True)
