@@ -6,6 +6,7 @@ Regenerate the goldens after a deliberate change with ``CONVCALC_UPDATE_GOLDENS=
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from fractions import Fraction
@@ -55,6 +56,17 @@ def test_summary_golden(name, width):
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8"), f"{golden.name} differs; CONVCALC_UPDATE_GOLDENS=1 rewrites it"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", MODELS)
+def test_a_file_gets_the_lines_rich_would_write(name, width):
+    """A console without colours that does not record writes its lines itself (plain_rows: column
+    by column when every cell fits, row by row when one is cut, abbreviated or broken); the same
+    text as rich's own rendering, the goldens'."""
+    written = io.StringIO()
+    render_table(report_of(name), Console(width=width, color_system=None, file=written))
+    assert written.getvalue() == rendered(report_of(name), width)
 
 
 def _count_shown_is(cell: str, value: int) -> bool:

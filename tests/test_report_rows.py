@@ -10,6 +10,7 @@ import pytest
 import convcalc
 from convcalc.graph.model import GroupNode, positional_constructor
 from convcalc.report.model import Group, Row
+from convcalc.spec.zoo import builtin_names
 
 NESTED = """\
 name: nested
@@ -45,3 +46,33 @@ def test_the_positional_constructor_makes_what_the_dataclass_makes():
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(made, dataclasses.fields(cls)[0].name, "changed")
         assert dataclasses.replace(made, path="other").path == "other"
+
+
+ODD_FIELDS = """\
+name: odd-fields
+input: [3, 37, 29]
+layers:
+  - conv2d: {out_channels: 4, kernel_size: [3, 5], stride: [2, 3], padding: [1, 0]}
+  - max_pool2d: {kernel_size: 3, stride: 2, ceil_mode: true}
+  - adaptive_avg_pool2d: {output_size: [3, 2]}
+  - flatten
+  - linear: {out_features: 2}
+"""
+
+
+@pytest.mark.parametrize("name", [*builtin_names(), "odd-fields", "resnet50 at 3xHxW"])
+def test_the_tables_field_size_is_the_fields_own(name):
+    """The table's RF column (``format_rf``, which works a textbook field out directly) says, for
+    every row, what each axis's ``size`` says: one number when the axes agree, else ``AxB``."""
+    from convcalc.render.report import _rf_value_text, format_rf
+
+    if name == "odd-fields":
+        report = convcalc.analyze(convcalc.load_spec(ODD_FIELDS))
+    elif name == "resnet50 at 3xHxW":
+        report = convcalc.analyze(convcalc.load_model("resnet50"), input_shape=(3, "H", "W"))
+    else:
+        report = convcalc.analyze(convcalc.load_model(name))
+    for row in report.rows:
+        values = [_rf_value_text(a, "size") for a in row.rf]
+        expected = "global" if row.is_global else "" if not row.rf else values[0] if len(set(values)) == 1 else "x".join(values)
+        assert format_rf(row.rf, row.is_global) == expected, row.path

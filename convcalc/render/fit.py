@@ -362,12 +362,24 @@ def plain_rows(console, fitted: Fitted, title: Optional[str], show_footer: bool,
     line(_line(fitted, [c.header for c in fitted.columns]))
     rule = "─" * fitted.total
     line(rule)
-    for cells in fitted.rows():
-        height = max(len(texts) for texts in cells)
-        for k in range(height):
-            line(_line(fitted, [texts[k] if k < len(texts) else "" for texts in cells]))
-        if len(lines) >= 4096:
-            flush()
+    columns = [column.texts(fitted.compact)[0] for column in fitted.columns]
+    if all(len(text) <= width for cells, width in zip(columns, fitted.widths) for text in cells):
+        # every cell on one line as it is (nothing cut, abbreviated or broken): padded column by
+        # column, joined row by row (10,000 rows cost what their text costs)
+        padded = [[text.rjust(width) for text in cells] if column.right else [text.ljust(width) for text in cells]
+                  for column, width, cells in zip(fitted.columns, fitted.widths, columns)]
+        gap = " " * GAP
+        for parts in zip(*padded):
+            line(gap.join(parts).rstrip())
+            if len(lines) >= 4096:
+                flush()
+    else:
+        for cells in fitted.rows():
+            height = max(len(texts) for texts in cells)
+            for k in range(height):
+                line(_line(fitted, [texts[k] if k < len(texts) else "" for texts in cells]))
+            if len(lines) >= 4096:
+                flush()
     if show_footer:
         footers = [column.texts(fitted.compact)[1] or "" for column in fitted.columns]
         footers = [abbreviate(text, w) if c.label else text for c, w, text in zip(fitted.columns, fitted.widths, footers)]

@@ -78,8 +78,25 @@ def format_rf(rf: tuple[RFAxis, ...], is_global: bool, what: str = "size") -> st
         return "global"
     if not rf:
         return ""
+    if what == "size":  # the table's column: most fields are the textbook one, worked out directly
+        sizes = [_simple_size(a) for a in rf]
+        if None not in sizes:
+            return str(sizes[0]) if len(set(sizes)) == 1 else "x".join(map(str, sizes))
     values = [_rf_value_text(a, what) for a in rf]
     return values[0] if len(set(values)) == 1 else "x".join(values)
+
+
+def _simple_size(a: RFAxis) -> Optional[int]:
+    """``a.size`` when the axis's field is the textbook one in integers (one interval a position,
+    no exceptions), else None (read the general way)."""
+    comps, exceptions, n, _, unknown = a
+    if unknown or exceptions or len(comps) != 1 or not (n is None or (type(n) is int and n >= 1)):
+        return None
+    period, _, table = comps[0]
+    entry = table[0]
+    if period != 1 or entry is None or type(entry[0]) is not int or type(entry[1]) is not int:
+        return None
+    return entry[1] - entry[0] + 1
 
 
 def _rf_value_text(axis: RFAxis, what: str) -> str:
