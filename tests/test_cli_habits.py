@@ -208,6 +208,16 @@ def test_a_reader_that_stops_reading_ends_the_run_quietly():
         assert code in (0, -signal.SIGPIPE) and err == "", (args, code, err)
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGPIPE"), reason="no SIGPIPE on this platform")
+@pytest.mark.parametrize("args", [(), ("--help",), ("summary", "--help"), ("solve", "--help"), ("models",), ("kinds",),
+                                  ("solve", "geometry", "--in", "227", "--out", "55"), ("summary", "lenet5")])
+def test_a_reader_gone_before_the_first_line_ends_every_command_quietly(args):
+    """``convcalc --help | head`` too: the help, the commands whose output rich writes in one go
+    and the solver's table, into a pipe whose reader has gone before they write, end as the
+    JSON does (SIGPIPE, nothing said), not with rich's exit 1."""
+    assert read_then_close(*args, wanted=0) == (-signal.SIGPIPE, "")
+
+
 def test_a_broken_pipe_that_is_not_stdout_is_an_internal_error(run_cli, monkeypatch):
     """Only stdout's reader going away ends a run quietly; any other broken pipe (a child process's)
     is an error like any other."""

@@ -16,7 +16,7 @@ from typing import Annotated, Any, NoReturn, Optional
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from convcalc.cli._common import guarded, keep_results, reader_gone, set_debug, start_up, started
+from convcalc.cli._common import console_class, guarded, keep_results, reader_gone, set_debug, start_up, started
 
 __all__ = ["COMMANDS", "app", "main", "run"]
 
@@ -44,7 +44,13 @@ COMMANDS: dict[str, tuple[str, str, Optional[str]]] = {
 
 
 def _flags_as_flags(command, ctx) -> None:
-    """A boolean flag takes no value: show no ``<bool>`` type beside it in ``--help``."""
+    """A boolean flag takes no value: show no ``<bool>`` type beside it in ``--help``. And the
+    help is printed by convcalc's console class, so that ``convcalc --help | head`` ends as a
+    command's output to a reader that has gone does (:func:`reader_gone`), not with rich's exit 1
+    (typer's help makes its console of ``typer.rich_utils.Console``)."""
+    from typer import rich_utils
+
+    rich_utils.Console = console_class()
     for param in command.get_params(ctx):
         if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
             param.metavar = ""

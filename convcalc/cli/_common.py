@@ -36,6 +36,7 @@ __all__ = [
     "WideOpt",
     "analyze_target",
     "console",
+    "console_class",
     "emit_rich",
     "error_json",
     "fail",
@@ -114,11 +115,11 @@ def console(stderr: bool = False, wide: bool = False):
 
     stream = sys.stderr if stderr else sys.stdout
     unbounded = wide or (not stream.isatty() and "COLUMNS" not in os.environ)
-    return _console_class()(stderr=stderr, highlight=False, width=UNBOUNDED if unbounded else None)
+    return console_class()(stderr=stderr, highlight=False, width=UNBOUNDED if unbounded else None)
 
 
 @functools.cache
-def _console_class():
+def console_class():
     """rich's Console, but a reader that stops reading ends the run as :func:`reader_gone` says
     (rich's own way exits 1, which is ``check``'s "failed")."""
     from rich.console import Console

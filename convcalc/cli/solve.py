@@ -16,9 +16,8 @@ from enum import Enum
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from convcalc.cli._common import format_option
+from convcalc.cli._common import console_class, format_option
 from convcalc.errors import UsageError
 from convcalc.render.formats import Format, choose_format
 from convcalc.render.solve import render_table
@@ -124,7 +123,7 @@ def solve_command(
     if chosen == Format.json:
         typer.echo(json.dumps([dataclasses.asdict(solution) for solution in solutions], indent=2))
     elif solutions:
-        Console().print(render_table(question.value, solutions))
+        console_class()().print(render_table(question.value, solutions))  # rich's defaults; a reader gone as any command's
     else:
         typer.echo(f"no integer solution within bounds ({_describe_bounds(question, options)})")
 
