@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from fractions import Fraction
+
+import pytest
 
 from helpers import analyze_model, analyze_text
 
@@ -126,6 +129,34 @@ def test_unet_output_field():
     assert (axis.size, axis.jump, axis.period, axis.first, axis.start) == (188 + 16, 1, 16, (0, 187), Fraction(0 + 187, 2))
     assert [axis.interval(o) for o in (0, 3, 4, 15, 16)] == [(0, 187), (0, 187), (0, 203), (0, 203), (16, 16 + 187)]
     assert axis.interval(387) == (384, 571)  # the last output reads up to the last input row
+
+
+def _alive_by_hand(report, k: int) -> int:
+    """Elements alive while row ``k`` runs, tensor by tensor: a tensor (the input: -1) lives from
+    the row that makes it to the last row that reads it, or only while it is made when none does."""
+    last = {}
+    for row in report.rows:
+        for source in row.inputs:
+            last[source] = row.index
+    alive = report.rows[k].activations  # its own output, being made
+    for t in [-1, *range(k)]:
+        if last.get(t, -2) >= k:
+            alive += report.rows[t].activations if t >= 0 else math.prod(report.input_shape)
+    return alive
+
+
+@pytest.mark.parametrize("name", ["resnet50", "unet", "inception_v3", "densenet121", "mobilenet_v2"])
+def test_peak_memory_is_the_liveness_walked_by_hand(name):
+    """The peak over the whole network and over every block's rows (a budget's ``peak_memory`` of a
+    group) is, row by row, the largest sum of the tensors alive, at the first row it is reached."""
+    report = analyze_model(name)
+    ranges = [(0, len(report.rows)), *((g.first, g.end) for g in report.groups)]
+    for first, end in ranges[:60]:
+        alive = [_alive_by_hand(report, k) for k in range(first, end)]
+        at = alive.index(max(alive))
+        peak, row = report.peak_activations(first, end)
+        assert (peak, row.index) == (alive[at], first + at), (name, first, end)
+    assert report.peak_activations(5, 5) == (0, None)
 
 
 def test_peak_memory_follows_liveness():

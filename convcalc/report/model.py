@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import accumulate
+from operator import add
 from typing import Any, Optional
 
 from convcalc.conventions import DTYPE_BYTES
@@ -183,18 +185,20 @@ class Report(Displayed):
         that formula would be too long to be useful (``peak_of``).
         """
         end = len(self.rows) if end is None else end
-        last_read: dict[int, int] = {}
+        last_read: dict[int, int] = {}  # a row's index is its place in the rows, as everywhere here
         for row in self.rows:
             for source in row.inputs:
                 last_read[source] = row.index
+        input_elements = prod(self.input_shape)
+        activations = self._activations
+        if isinstance(input_elements, int) and all_int(activations):
+            return self._int_peak(last_read, input_elements, max(first, 0), min(end, len(self.rows)))
         freed: dict[int, list[int]] = {}
         for source, index in last_read.items():
             freed.setdefault(index, []).append(source)
-        input_elements = prod(self.input_shape)
         live: Dim = input_elements if -1 in last_read else 0
         values: list[Dim] = []  # alive at each row of the range, in two lists: no tuple a row for the collector to walk
         seen: list[Row] = []
-        activations = self._activations
         for row, made in zip(self.rows, activations):
             live = live + made
             if first <= row.index < end:
@@ -214,6 +218,24 @@ class Report(Displayed):
         from convcalc.arith._symbolic import peak_of
 
         return peak_of(list(zip(values, seen)))
+
+    def _int_peak(self, last_read: dict[int, int], input_elements: int, first: int, end: int) -> tuple[int, Row | None]:
+        """:meth:`peak_activations` in integers, as running sums: what each row leaves alive (its
+        output, less the tensors it reads last, less its output when no row reads it), summed
+        from the network input on; the first row of the range with the most alive."""
+        activations = self._activations
+        steps = list(activations)
+        for source, index in last_read.items():
+            steps[index] -= activations[source] if source >= 0 else input_elements
+        for index, made in enumerate(activations):
+            if index not in last_read:
+                steps[index] -= made
+        before = list(accumulate(steps[:end], initial=input_elements if -1 in last_read else 0))  # alive as a row starts
+        values = list(map(add, before[first:end], activations[first:end]))  # and while it runs
+        if not values:
+            return 0, None
+        at = max(range(len(values)), key=values.__getitem__)  # the first of the largest
+        return values[at], self.rows[first + at]
 
     @property
     def memory(self) -> dict[str, Any]:
