@@ -137,10 +137,14 @@ def window_refielder(kernel: tuple, stride: tuple, dilation: tuple, pads: tuple,
     window per axis worked out once (``LayerKind.refielder``): each axis of the field goes
     through its window; a tensor without one keeps it."""
     windows = tuple(zip(kernel, stride, dilation, [before for before, _ in pads], out_spatial))
+    square = len(windows) == 2 and windows[0] == windows[1]
 
     def refield(rf: Any, is_global: Any) -> tuple[Any, Any]:
         if not rf:
             return rf, is_global
+        if square and len(rf) == 2 and rf[0] == rf[1]:  # a square field through a square window: one axis, twice
+            axis = rf[0].through(*windows[0])
+            return (axis, axis), is_global
         return tuple([axis.through(k, s, d, before, out) for axis, (k, s, d, before, out) in zip(rf, windows)]), is_global
 
     return refield
