@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import convcalc
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -49,6 +51,18 @@ def test_license_and_specs_are_installed(installed):
     license_text = (dist_info / "licenses" / "LICENSE").read_text()
     assert license_text.startswith("MIT License") and "convcalc developers" in license_text
     assert (installed / "convcalc" / "specs" / "lenet5.yaml").read_bytes() == (ROOT / "specs" / "lenet5.yaml").read_bytes()
+    assert (installed / "convcalc" / "specs" / "_read" / "lenet5.json").read_bytes() == (ROOT / "specs" / "_read" / "lenet5.json").read_bytes()
+
+
+def test_an_installed_built_in_is_read_without_pyyaml(installed):
+    """The stored readings ship in the package and are used there: naming a built-in imports no
+    PyYAML; a spec file does."""
+    code = ("import sys, convcalc; n = len(convcalc.analyze(convcalc.load_model('lenet5')).rows); before = 'yaml' in sys.modules; "
+            "convcalc.load_spec('name: t\\ninput: [1, 8, 8]\\nlayers: [relu]\\n'); print(n, before, 'yaml' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(installed)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env, cwd=installed)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(len(convcalc.analyze(convcalc.load_model("lenet5")).rows)), "False", "True"]
 
 
 def test_the_torch_extra_brings_numpy(installed):

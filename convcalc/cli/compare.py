@@ -29,7 +29,7 @@ MAX_ENTRIES = 26  # columns A to Z
 def _report(target: str, batch: Optional[int], dtype: str, layout: Layout):
     from convcalc.engine import analyze
     from convcalc.spec import parse_spec
-    from convcalc.spec._yaml import Source
+    from convcalc.spec._source import Source
 
     if not is_inline(target):
         return analyze(load(target), batch=batch, dtype=dtype)

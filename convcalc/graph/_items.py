@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from convcalc.graph._memo import POISONED
 from convcalc.kinds import Tensor
-from convcalc.spec._yaml import Path
+from convcalc.spec._source import Path
 
 __all__ = ["POISON", "Item", "Scope", "as_written", "shape_text"]
 

@@ -39,7 +39,7 @@ from convcalc.kinds._base import format_shape
 from convcalc.kinds._run import run, running_batch
 from convcalc.spec import Expect, Spec, did_you_mean, spec_error_from_validation
 from convcalc.spec._expr import ExprError, substitute, truthy
-from convcalc.spec._yaml import Path
+from convcalc.spec._source import Path
 from convcalc.spec.model import META_KEYS, PREVIOUS, STRUCTURAL
 
 __all__ = ["MAX_BLOCK_DEPTH", "MAX_LAYERS", "MAX_SYMBOLIC_LAYERS", "build_graph", "first_reads", "symbols_of"]

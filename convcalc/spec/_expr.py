@@ -24,7 +24,7 @@ import operator
 import re
 from typing import Any, Optional
 
-from convcalc.spec._yaml import MAX_INT
+from convcalc.spec._source import MAX_INT
 
 __all__ = ["ALLOWED", "MAX_EXPR_CHARS", "MAX_TEXT_CHARS", "ExprError", "evaluate", "make_divisible", "substitute", "truthy"]
 

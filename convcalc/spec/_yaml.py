@@ -46,15 +46,11 @@ from yaml.events import (
 )
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from convcalc.arith.dims import MAX_INT
 from convcalc.errors import Position, SpecError
+from convcalc.spec._source import MAX_DEPTH, MAX_FILE_BYTES, MAX_INT, MAX_INT_CHARS, MAX_NODES, Path, Source
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_INT", "MAX_INT_CHARS", "MAX_NODES", "Source", "load_yaml"]
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
-MAX_NODES = 200_000  # values built, counting every expansion of an alias
-MAX_DEPTH = 64
-MAX_INT_CHARS = 64  # longer integer literals are refused unread (base-60 `1:2:3...` costs quadratic time)
 
 def _loader():
     """libyaml's parser when the wheel has it, unless ``CONVCALC_YAML=pure`` asks for PyYAML's own."""
@@ -71,31 +67,6 @@ _FLOW_TOKENS = re.compile(r"""[\[\]{}]|"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?|(?:(?<
 _OCTAL = re.compile(r"[-+]?0[0-7_]+")  # YAML 1.1's octal ints: 010 is 8
 _EXPONENT = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+")  # YAML 1.2 floats 1.1 reads as text
 _NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-Path = tuple[Any, ...]
-
-
-@dataclass
-class Source:
-    """Positions of the values (and of the keys) of one YAML document, by path."""
-
-    file: str
-    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
-
-    def pos(self, path: Path, *, key: bool = False) -> Position:
-        """Position of ``path``, or of its deepest ancestor that exists in the file."""
-        path = tuple(path)
-        while True:
-            table = self.keys if key and path in self.keys else self.values
-            if path in table:
-                line, col = table[path]
-                return Position(self.file, line, col)
-            if not path:
-                return Position(self.file, 1, 1)
-            path = path[:-1]
-            key = False
-
 
 class _Merge:
     """Stands for a ``<<`` key in a path while its value is read (a path no lookup asks for)."""

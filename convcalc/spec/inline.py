@@ -17,7 +17,7 @@ from typing import Any
 
 from convcalc.arith.dims import is_count
 from convcalc.errors import UsageError
-from convcalc.spec._yaml import MAX_INT
+from convcalc.spec._source import MAX_INT
 
 __all__ = ["inline_input", "inline_spec", "is_inline"]
 

@@ -14,7 +14,8 @@ from typing import Any, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from convcalc.spec._yaml import Path, Source, load_yaml
+from convcalc.spec._readings import stored_reading
+from convcalc.spec._source import Path, Source
 from convcalc.errors import Position, SpecError
 
 __all__ = [
@@ -338,5 +339,10 @@ def _resolve_top(value: Any, params: dict[str, Any], source: Source, path: Path)
 
 def load_spec(text: str, file: str = "<spec>") -> Spec:
     """Parse and validate a spec's text. Raises :class:`SpecError` with the position of the fault."""
-    data, source = load_yaml(text, file)
+    read = stored_reading(text, file)  # a built-in's text: read already
+    if read is None:
+        from convcalc.spec._yaml import load_yaml
+
+        read = load_yaml(text, file)
+    data, source = read
     return parse_spec(data, source)

@@ -7,7 +7,8 @@ import stat
 import sys
 from pathlib import Path
 
-from convcalc.spec._yaml import MAX_FILE_BYTES
+from convcalc.spec._readings import specs_dir
+from convcalc.spec._source import MAX_FILE_BYTES
 from convcalc.errors import Position, SpecError, UsageError, read_errors
 from convcalc.spec import did_you_mean
 
@@ -15,15 +16,6 @@ __all__ = ["STDIN", "STDIN_NAME", "builtin_names", "read_source", "specs_dir"]
 
 STDIN = "-"  # as a spec path: read the spec from standard input
 STDIN_NAME = "<stdin>"  # its name in messages
-
-
-def specs_dir() -> Path:
-    """``convcalc/specs`` in an installed wheel; the repository's ``specs/`` in a checkout."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "specs", package.parent / "specs"):
-        if candidate.is_dir():
-            return candidate
-    return package / "specs"  # pragma: no cover - a broken install
 
 
 def builtin_names() -> list[str]:

@@ -22,7 +22,7 @@ from convcalc.kinds._base import as_tuple
 from convcalc.kinds._window import axis_names
 from convcalc.report import Report, Row
 from convcalc.spec import did_you_mean, parse_spec
-from convcalc.spec._yaml import Source
+from convcalc.spec._source import Source
 
 __all__ = [
     "FRIENDLY_KINDS",
