@@ -30,7 +30,7 @@ def test_quick_run_writes_every_item(tmp_path):
     floor = results[0]
     assert floor["label"] == 'python -c "import typer, rich, pydantic, yaml"' and floor["status"] == "ok"
     least = next(r for r in results if r["label"].startswith("the least convcalc can add"))
-    assert least["status"] == "ok" and least["median_s"] == least["extra"]["yaml_s"] + least["extra"]["work_s"]
+    assert least["status"] == "ok" and least["median_s"] == least["extra"]["work_s"] and least["extra"]["yaml_s"] > 0
     assert least["extra"]["ratio_to_typer"] > 1
     scaling = [r for r in results if r["item"] == "3 scaling" and r["status"] == "ok"]
     # quick sizes: 20 and 200 rows for the chains; 7 rows per residual block, 2 and 28 blocks
