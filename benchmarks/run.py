@@ -739,7 +739,9 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     # Whole processes first: a child's peak RSS (wait4's ru_maxrss) starts at what it shared with
     # this process when forked, and the in-process analyses of 100k layers leave this one large.
-    results = bench_startup(repeats, warmup, models)
+    # start-up twice the rounds (31 by default): its paired ratio moved from 1.09x to 1.19x between
+    # runs of 15 rounds of the same code, minutes apart; more rounds span more of the machine's phases
+    results = bench_startup(2 * repeats + 1 if not args.quick else repeats, warmup, models)
     results.append(bench_symbolic(repeats, warmup, models))
     results.append(bench_check(max(1, repeats // 3), warmup, QUICK_CHECK_FILES if args.quick else CHECK_FILES))
     # 9 rounds: the cost per layer at 10,000 is the difference of two close times (the 10,000-layer
