@@ -43,14 +43,18 @@ COMMANDS: dict[str, tuple[str, str, Optional[str]]] = {
 }
 
 
-def _flags_as_flags(command, ctx) -> None:
-    """A boolean flag takes no value: show no ``<bool>`` type beside it in ``--help``. And the
-    help is printed by convcalc's console class, so that ``convcalc --help | head`` ends as a
-    command's output to a reader that has gone does (:func:`reader_gone`), not with rich's exit 1
-    (typer's help makes its console of ``typer.rich_utils.Console``)."""
+def _help_console() -> None:
+    """typer prints help on a console of ``typer.rich_utils.Console``: make it convcalc's class,
+    so that ``convcalc --help | head`` ends as a command's output to a reader that has gone does
+    (:func:`reader_gone`), not with rich's exit 1. Here, not at import: ``typer.rich_utils`` is
+    imported only when help is printed."""
     from typer import rich_utils
 
     rich_utils.Console = console_class()
+
+
+def _flags_as_flags(command, ctx) -> None:
+    """A boolean flag takes no value: show no ``<bool>`` type beside it in ``--help``."""
     for param in command.get_params(ctx):
         if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
             param.metavar = ""
@@ -81,6 +85,7 @@ class _Command(TyperCommand):
 
     def format_help(self, ctx, formatter) -> None:
         _flags_as_flags(self, ctx)
+        _help_console()
         super().format_help(ctx, formatter)
 
 
@@ -108,6 +113,7 @@ class _LazyGroup(TyperGroup):
 
     def format_help(self, ctx, formatter) -> None:
         _flags_as_flags(self, ctx)
+        _help_console()
         super().format_help(ctx, formatter)
 
 

@@ -86,9 +86,10 @@ def format_rf(rf: tuple[RFAxis, ...], is_global: bool, what: str = "size") -> st
     return values[0] if len(set(values)) == 1 else "x".join(values)
 
 
-def _simple_size(a: RFAxis) -> Optional[int]:
-    """``a.size`` when the axis's field is the textbook one in integers (one interval a position,
-    no exceptions), else None (read the general way)."""
+def _textbook_entry(a: RFAxis) -> Optional[tuple[int, int]]:
+    """The interval ``[lo, hi]`` every output position of ``a`` reads, offset by its position, when
+    the field is the textbook one in integers (one interval a position, no exceptions, a size
+    known to be at least 1 or not known); else None (read the general way)."""
     comps, exceptions, n, _, unknown = a
     if unknown or exceptions or len(comps) != 1 or not (n is None or (type(n) is int and n >= 1)):
         return None
@@ -96,7 +97,13 @@ def _simple_size(a: RFAxis) -> Optional[int]:
     entry = table[0]
     if period != 1 or entry is None or type(entry[0]) is not int or type(entry[1]) is not int:
         return None
-    return entry[1] - entry[0] + 1
+    return entry
+
+
+def _simple_size(a: RFAxis) -> Optional[int]:
+    """``a.size`` of a textbook field (:func:`_textbook_entry`), else None."""
+    entry = _textbook_entry(a)
+    return None if entry is None else entry[1] - entry[0] + 1
 
 
 def _rf_value_text(axis: RFAxis, what: str) -> str:
@@ -387,16 +394,11 @@ def _simple_axis_text(a: RFAxis) -> Optional[str]:
     """One axis's object, four levels deep, when its field is the textbook one in integers (one
     size, an integer jump and centre): the text ``rf_axis_json`` gives, written directly. None for
     any other field (written the general way)."""
-    comps, exceptions, n, jump, unknown = a
-    if unknown or exceptions or type(jump) is not int or len(comps) != 1 or not (n is None or (type(n) is int and n >= 1)):
-        return None
-    period, _, table = comps[0]
-    entry = table[0]
-    if period != 1 or entry is None:
+    jump = a.jump
+    entry = _textbook_entry(a) if type(jump) is int else None
+    if entry is None or (entry[0] + entry[1]) % 2:
         return None
     lo, hi = entry
-    if type(lo) is not int or type(hi) is not int or (lo + hi) % 2:
-        return None
     return (
         f"{{\n          \"size\": {hi - lo + 1},\n          \"jump\": {jump},\n          \"start\": {(lo + hi) // 2},\n"
         f"          \"padding\": {-lo},\n          \"first\": [\n            {lo},\n            {hi}\n          ],\n          \"period\": 1\n        }}"
